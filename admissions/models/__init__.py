@@ -1,0 +1,57 @@
+"""Models of the admission engine, one module per part of SPEC.md.
+
+Rules are not here: they live in `admissions.services` (changes) and `admissions.selectors`
+(reads). Models hold data, database constraints and the state-machine edges.
+"""
+
+from .applications import (
+    FINAL_STATES,
+    QUEUED_STATES,
+    Applicant,
+    Application,
+    ApplicationState,
+    Category,
+    CategoryClaim,
+    CategoryStatus,
+    Channel,
+    DuplicateReview,
+    FacilityChoice,
+    ReferenceCounter,
+    Sex,
+)
+from .calendar import CalendarDay, CalendarYear, DayKind
+from .events import ActorKind, ApplicationEvent
+from .notifications import Notification
+from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
+from .policy import Policy
+from .queue import QueueEntry, QueueEntryStatus
+
+__all__ = [
+    "FINAL_STATES",
+    "LIVE_OFFER_STATES",
+    "QUEUED_STATES",
+    "ActorKind",
+    "AllocationDecision",
+    "Applicant",
+    "Application",
+    "ApplicationEvent",
+    "ApplicationState",
+    "CalendarDay",
+    "CalendarYear",
+    "Category",
+    "CategoryClaim",
+    "CategoryStatus",
+    "Channel",
+    "DayKind",
+    "DuplicateReview",
+    "FacilityChoice",
+    "Notification",
+    "Occupancy",
+    "Offer",
+    "OfferState",
+    "Policy",
+    "QueueEntry",
+    "QueueEntryStatus",
+    "ReferenceCounter",
+    "Sex",
+]

@@ -1,0 +1,36 @@
+"""Messages to the family (R-OFF-6), written in the same transaction as the change that causes
+them and sent afterwards, so a failed send is retried rather than lost."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class Notification(models.Model):
+    application = models.ForeignKey("admissions.Application", on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=40)  # offer_made, offer_reminder, state_changed, …
+    channel = models.CharField(max_length=10, default="sms")  # sms | email
+    language = models.CharField(max_length=10)
+    recipient = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # Makes a reminder idempotent: one per offer and kind.
+    dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["status"], name="notification_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.application_id} ({self.status})"

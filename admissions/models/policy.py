@@ -1,0 +1,23 @@
+"""Versioned policy (SPEC §9). A version is never edited: a change is a new version with its own
+`effective_from`. The parameters and their defaults are defined in admissions/policy.py."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Policy(models.Model):
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    effective_from = models.DateField(_("effective from"))
+    parameters = models.JSONField(_("parameters"))
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_from", "-version"]
+        verbose_name = _("policy version")
+        verbose_name_plural = _("policy versions")
+
+    def __str__(self) -> str:
+        return f"v{self.version} ({self.effective_from})"

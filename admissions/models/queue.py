@@ -1,0 +1,68 @@
+"""Queue entries (SPEC §6): one per chosen facility of an approved application.
+
+Order (R-Q-2) is computed by the database from the columns here: `channel_rank`, the score
+(`base_score` plus waiting points, which the database derives from `queued_epoch` at query time,
+see admissions/selectors/queue.py), `queued_at`, then the application's reference.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from facilities.models import CareLevel, Facility
+
+
+class QueueEntryStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+
+
+class QueueEntryOutcome(models.TextChoices):
+    ADMITTED = "admitted", _("admitted here")
+    ADMITTED_ELSEWHERE = "admitted_elsewhere", _("admitted elsewhere")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+    REMOVED = "removed", _("removed")
+    REASSESSMENT = "reassessment", _("paused for a new assessment")
+
+
+class QueueEntry(models.Model):
+    application = models.ForeignKey("admissions.Application", on_delete=models.PROTECT, related_name="queue_entries")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="queue_entries")
+    status = models.CharField(max_length=10, choices=QueueEntryStatus.choices, default=QueueEntryStatus.OPEN)
+    outcome = models.CharField(max_length=20, choices=QueueEntryOutcome.choices, blank=True)
+    # Copied from the application when it is approved or reassessed, so one facility's queue is
+    # ordered and counted from one table with one index.
+    channel_rank = models.PositiveSmallIntegerField()  # 0 special, 1 priority, 2 ordinary
+    care_level = models.CharField(max_length=10, choices=CareLevel.choices)
+    # R-Q-3 without the waiting points: care + age + family (spouse here counted per facility).
+    base_score = models.PositiveSmallIntegerField()
+    score_parts = models.JSONField(default=dict)  # {"care": 20, "age": 5, "family": 3}
+    policy_version = models.PositiveIntegerField()  # the policy the base score was computed with
+    queued_at = models.DateTimeField()
+    # queued_at as whole seconds since the epoch: lets SQLite and PostgreSQL compute "full
+    # periods since queued_at" with the same integer arithmetic.
+    queued_epoch = models.BigIntegerField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["facility", "channel_rank", "-base_score", "queued_epoch"]
+        verbose_name = _("queue entry")
+        verbose_name_plural = _("queue entries")
+        constraints = [
+            models.UniqueConstraint(fields=["application", "facility"], name="queue_entry_once_per_facility"),
+            models.CheckConstraint(condition=Q(channel_rank__lte=2), name="queue_entry_channel_rank_valid"),
+            models.CheckConstraint(
+                condition=Q(status="open", outcome="") | Q(status="closed") & ~Q(outcome=""),
+                name="queue_entry_closed_iff_outcome",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["facility", "status", "channel_rank", "-base_score", "queued_epoch"],
+                name="queue_entry_order",
+            ),
+            models.Index(fields=["facility", "status", "care_level", "channel_rank"], name="queue_entry_care_level"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code}: {self.application.reference}"
