@@ -1,0 +1,69 @@
+# The two commands of the README (`make run`, `make test`) and the checks .ci/run adds.
+# Everything runs from .venv, which is created when missing and reinstalled only when a file in
+# requirements/ is newer than the stamp left by the last successful install.
+
+SHELL := /bin/bash
+
+# Python 3.11 if it is on PATH, any python3 otherwise (checked to be 3.11 or newer below).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv messages run test lint check clean
+
+help:
+	@echo "make run    create .venv, install, migrate, load demo data, serve on http://$(HOST):$(PORT)/"
+	@echo "make test   the whole test suite (extra pytest arguments: PYTEST_ARGS='-k offers -x')"
+	@echo "make lint   ruff format --check and ruff check"
+	@echo "make check  Django system checks and a check for missing migrations"
+	@echo "make clean  remove .venv, the SQLite database and collected static files"
+
+$(STAMP): $(wildcard requirements/*.txt)
+	@test -n "$(PYTHON)" || { echo "Python 3.11 was not found on PATH; pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "$(PYTHON) is older than Python 3.11; pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@# A venv whose interpreter is gone (moved checkout, removed Python) is rebuilt from scratch.
+	@test -x $(BIN)/python || $(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements/dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+# Compiled translations, only when there are .po files. gettext is not needed for anything else,
+# so a machine without msgfmt still runs (the pages fall back to the untranslated strings).
+messages: $(STAMP)
+	@if ! find . -path ./$(VENV) -prune -o -path '*/locale/*' -name '*.po' -print | grep -q .; then \
+		:; \
+	elif ! command -v msgfmt >/dev/null 2>&1; then \
+		echo "note: msgfmt (GNU gettext) is not installed; translations not compiled"; \
+	else \
+		$(BIN)/python manage.py compilemessages --ignore $(VENV) --verbosity 0; \
+	fi
+
+run: $(STAMP) messages
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "    Serving on http://$(HOST):$(PORT)/   (staff pages: http://$(HOST):$(PORT)/admin/; Ctrl-C stops)"
+	@echo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) staticfiles
+	rm -f db.sqlite3*

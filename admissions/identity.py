@@ -1,0 +1,59 @@
+"""R-APP-1: the resident ID number (GB 11643), checked with python-stdnum.
+
+Only its check-digit and birth-date helpers are used. Its `validate` also checks the place code
+against the birth date and wrongly rejects people born before their district's code existed
+(越秀 440104 dates from 1983), so the place part is checked for shape only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
+
+
+def normalise_id_number(value: str) -> str:
+    return "".join(str(value).split()).upper()
+
+
+def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str | None) -> dict[str, list[str]]:
+    """Field errors, each saying which check failed; empty when the number is good."""
+    number = normalise_id_number(id_number)
+    if len(number) != 18:
+        return {"applicant.id_number": [f"must be 18 characters, not {len(number)} (R-APP-1)"]}
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        return {"applicant.id_number": ["must be 17 digits and a final digit or X (R-APP-1)"]}
+    if number[:6].startswith("0") or number[:2] in {"00", "10", "20", "30", "40", "60", "70", "80", "90"}:
+        return {"applicant.id_number": ["the first six digits are not a place code (R-APP-1)"]}
+    if ric.calc_check_digit(number) != number[17]:
+        return {"applicant.id_number": ["the check character is wrong (R-APP-1)"]}
+    try:
+        born = ric.get_birth_date(number)
+    except StdnumError:
+        return {"applicant.id_number": ["digits 7–14 are not a valid birth date (R-APP-1)"]}
+    errors: dict[str, list[str]] = {}
+    if date_of_birth is not None and born != date_of_birth:
+        errors["applicant.date_of_birth"] = [
+            f"does not match the birth date in the ID number ({born.isoformat()}) (R-APP-1)"
+        ]
+    if sex is not None and sex_from_id_number(number) != sex:
+        errors["applicant.sex"] = ["does not match the sex digit of the ID number (R-APP-1)"]
+    return errors
+
+
+def birth_date_from_id_number(id_number: str) -> dt.date:
+    return ric.get_birth_date(normalise_id_number(id_number))
+
+
+def sex_from_id_number(id_number: str) -> str:
+    """The 17th digit: odd for men, even for women."""
+    return "M" if int(normalise_id_number(id_number)[16]) % 2 == 1 else "F"
+
+
+def age_on(date_of_birth: dt.date, on: dt.date) -> int:
+    """Whole years; someone born on 29 February turns a year older on 1 March in common years."""
+    years = on.year - date_of_birth.year
+    if (on.month, on.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years

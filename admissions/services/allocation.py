@@ -1,0 +1,335 @@
+"""Allocation (SPEC §7): the one service that hands out beds.
+
+Everything that can start an allocation (R-ALLOC-3) calls `allocation_run` or
+`allocation_run_for_application`. Both lock the facility row first, so at one facility only one
+allocation, discharge, acceptance or expiry runs at a time: the quota count read at the start is
+still true when the offer is written (R-NQ-1, R-NQ-3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from admissions.actors import SYSTEM, Actor
+from admissions.models import AllocationDecision, Application, ApplicationState, Offer, QueueEntry
+from admissions.policy import PolicyInForce
+from admissions.selectors import facility_quota, policy_in_force, queue_for_facility
+from admissions.workdays import deadline_after
+from facilities.errors import Conflict, NotFound
+from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
+from facilities.selectors import Quota
+
+from .events import event_record
+from .locks import lock_facilities
+from .notifications import notify
+from .queue import entries_rescore_for_policy
+
+S = ApplicationState
+
+
+class SkipReason:
+    """R-ALLOC-1, in the words the decision records."""
+
+    BED_TYPE_MISMATCH = "bed_type_mismatch"
+    RESERVED_FOR_NURSING = "reserved_for_nursing"
+    NURSING_QUOTA_FULL = "nursing_quota_full"
+    ASSESSMENT_EXPIRED = "assessment_expired"
+    OFFER_PENDING = "offer_pending"
+    SUSPENDED = "suspended"
+    REFUSED_THIS_BED = "refused_this_bed"
+
+
+@dataclass
+class _Candidate:
+    entry: QueueEntry
+    rank: int
+    score: int
+
+    def row(self, reason: str | None = None) -> dict:
+        row = {"reference": self.entry.application.reference, "rank": self.rank, "score": self.score}
+        if reason:
+            row["reason"] = reason
+        return row
+
+
+def _reason_before_bed_rules(
+    candidate: _Candidate, *, today: dt.date, refused_here: set[int], busy: set[int]
+) -> str | None:
+    """The reasons that do not depend on the bed type or the quota."""
+    application = candidate.entry.application
+    if application.state == S.SUSPENDED:
+        return SkipReason.SUSPENDED
+    # Offered or admission_check: it holds a live offer (R-OFF-3). `busy`: another transaction is
+    # changing it right now, most likely making it an offer elsewhere.
+    if application.state != S.WAITING or application.pk in busy:
+        return SkipReason.OFFER_PENDING
+    assessment = application.current_assessment
+    if assessment is None or assessment.valid_until < today:
+        return SkipReason.ASSESSMENT_EXPIRED
+    if application.pk in refused_here:
+        return SkipReason.REFUSED_THIS_BED
+    return None
+
+
+def _choose(bed: Bed, queue, *, quota: Quota, today: dt.date, refused_here: set[int], busy: set[int]):
+    """Walk the queue in order (R-ALLOC-1) and return (chosen candidate or None, skipped rows).
+
+    A self-care applicant may take a nursing bed only when no nursing-level entry further down
+    could be offered it now (R-NQ-2), so self-care entries met on a nursing bed are held aside
+    until the walk either finds such an entry (they are skipped: reserved_for_nursing) or ends
+    (the first of them is chosen, if the quota allows).
+    """
+    skipped: list[dict] = []
+    held_aside: list[_Candidate] = []
+    quota_full = quota.self_care_held >= quota.self_care_cap
+    for rank, entry in enumerate(queue, start=1):
+        candidate = _Candidate(entry=entry, rank=rank, score=entry.score)
+        reason = _reason_before_bed_rules(candidate, today=today, refused_here=refused_here, busy=busy)
+        if reason:
+            skipped.append(candidate.row(reason))
+            continue
+        if entry.care_level == CareLevel.NURSING:
+            if bed.bed_type == BedType.GENERAL:
+                skipped.append(candidate.row(SkipReason.BED_TYPE_MISMATCH))
+                continue
+            skipped.extend(c.row(SkipReason.RESERVED_FOR_NURSING) for c in held_aside)
+            skipped.sort(key=lambda row: row["rank"])
+            return candidate, skipped
+        # A self-care applicant.
+        if bed.bed_type == BedType.NURSING:
+            held_aside.append(candidate)
+            continue
+        if quota_full:
+            skipped.append(candidate.row(SkipReason.NURSING_QUOTA_FULL))
+            # No one further down can take a general bed now: nursing-level applicants never
+            # take one, and every self-care one meets the same full quota.
+            return None, skipped
+        return candidate, skipped
+    # The walk ended with no nursing-level applicant able to take this nursing bed.
+    if held_aside:
+        first, rest = held_aside[0], held_aside[1:]
+        if quota_full:
+            skipped.extend(c.row(SkipReason.NURSING_QUOTA_FULL) for c in held_aside)
+            skipped.sort(key=lambda row: row["rank"])
+            return None, skipped
+        skipped.sort(key=lambda row: row["rank"])
+        # Entries held aside below the chosen one are not "ranked above" it: not recorded.
+        del rest
+        return first, [row for row in skipped if row["rank"] < first.rank]
+    return None, skipped
+
+
+def decision_hash(payload: dict) -> str:
+    """SHA-256 of the decision's content and the previous hash, in a canonical JSON form."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def decision_payload(decision: AllocationDecision) -> dict:
+    """What the hash covers: everything the decision says (R-ALLOC-2). verify_decisions uses it too."""
+    return {
+        "facility": decision.facility_id,
+        "sequence": decision.sequence,
+        "bed": decision.bed_id,
+        "made_at": decision.made_at.astimezone(dt.UTC).isoformat(),
+        "policy_version": decision.policy_version,
+        "trigger": decision.trigger,
+        "chosen": decision.chosen,
+        "skipped": decision.skipped,
+        "quota_before": decision.quota_before,
+        "quota_after": decision.quota_after,
+        "previous_hash": decision.previous_hash,
+    }
+
+
+def _record_decision(
+    *,
+    facility: Facility,
+    bed: Bed,
+    now,
+    policy: PolicyInForce,
+    trigger: str,
+    chosen: _Candidate | None,
+    skipped: list[dict],
+    quota_before: Quota,
+    quota_after: Quota,
+) -> AllocationDecision:
+    last = AllocationDecision.objects.filter(facility=facility).order_by("-sequence").first()
+    decision = AllocationDecision(
+        facility=facility,
+        sequence=(last.sequence + 1) if last else 1,
+        bed=bed,
+        made_at=now,
+        policy_version=policy.version,
+        trigger=trigger,
+        chosen_entry=chosen.entry if chosen else None,
+        chosen=chosen.row() if chosen else None,
+        skipped=skipped,
+        quota_before=quota_before.figures(),
+        quota_after=quota_after.figures(),
+        previous_hash=last.hash if last else None,
+    )
+    decision.hash = decision_hash(decision_payload(decision))
+    decision.save()
+    return decision
+
+
+def _lock_waiting_application(application_id: int) -> Application | None:
+    """SKIP LOCKED: an application another transaction is changing (an offer at another home, a
+    withdrawal) is passed over rather than waited for, so allocations never deadlock."""
+    return (
+        Application.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("applicant", "current_assessment")
+        .filter(pk=application_id, state=S.WAITING)
+        .first()
+    )
+
+
+def _offer(
+    *,
+    candidate: _Candidate,
+    bed: Bed,
+    facility: Facility,
+    decision: AllocationDecision,
+    now,
+    policy: PolicyInForce,
+    actor: Actor,
+) -> Offer:
+    application = candidate.entry.application
+    params = policy.parameters
+    offer = Offer.objects.create(
+        application=application,
+        queue_entry=candidate.entry,
+        facility=facility,
+        bed=bed,
+        decision=decision,
+        care_level=candidate.entry.care_level,
+        bed_round=bed.occupancy_round,
+        made_at=now,
+        respond_by=deadline_after(now, params.offer_response_working_days),
+    )
+    bed.status = BedStatus.RESERVED
+    bed.holder_care_level = candidate.entry.care_level
+    bed.save(update_fields=["status", "holder_care_level"])
+    from_state = application.state
+    application.make_offer()
+    application.version += 1
+    application.save()
+    event_record(
+        application=application,
+        transition="make_offer",
+        from_state=from_state,
+        actor=actor,
+        data={
+            "offer": offer.pk,
+            "facility": facility.code,
+            "bed": bed.code,
+            "decision": decision.pk,
+            "respond_by": offer.respond_by.isoformat(),
+        },
+    )
+    notify(
+        application=application,
+        kind="offer_made",
+        context={
+            "facility": facility.name,
+            "address": facility.address,
+            "respond_by": timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M"),
+            "admission_days": params.admission_working_days,
+        },
+    )
+    return offer
+
+
+def _allocate_bed(
+    *, facility: Facility, bed: Bed, policy: PolicyInForce, trigger: str, actor: Actor, now
+) -> AllocationDecision:
+    """Offer one vacant bed (the facility is locked by the caller)."""
+    today = timezone.localdate(now)
+    refused_here = set(
+        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round, is_refusal=True).values_list(
+            "application_id", flat=True
+        )
+    )
+    busy: set[int] = set()
+    while True:
+        quota_before = facility_quota(facility, policy)
+        queue = queue_for_facility(facility, now=now, policy=policy).iterator(chunk_size=500)
+        chosen, skipped = _choose(bed, queue, quota=quota_before, today=today, refused_here=refused_here, busy=busy)
+        if chosen is None:
+            return _record_decision(
+                facility=facility,
+                bed=bed,
+                now=now,
+                policy=policy,
+                trigger=trigger,
+                chosen=None,
+                skipped=skipped,
+                quota_before=quota_before,
+                quota_after=quota_before,
+            )
+        locked = _lock_waiting_application(chosen.entry.application_id)
+        if locked is None:
+            # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
+            busy.add(chosen.entry.application_id)
+            continue
+        chosen.entry.application = locked
+        bed_after = quota_before.self_care_held + (1 if chosen.entry.care_level == CareLevel.SELF_CARE else 0)
+        quota_after = Quota(
+            nursing_target=quota_before.nursing_target,
+            self_care_cap=quota_before.self_care_cap,
+            self_care_held=bed_after,
+            nursing_held=quota_before.nursing_held + (1 if chosen.entry.care_level == CareLevel.NURSING else 0),
+        )
+        decision = _record_decision(
+            facility=facility,
+            bed=bed,
+            now=now,
+            policy=policy,
+            trigger=trigger,
+            chosen=chosen,
+            skipped=skipped,
+            quota_before=quota_before,
+            quota_after=quota_after,
+        )
+        _offer(candidate=chosen, bed=bed, facility=facility, decision=decision, now=now, policy=policy, actor=actor)
+        return decision
+
+
+def allocation_run(
+    *, facility: Facility, trigger: str, actor: Actor = SYSTEM, bed: Bed | None = None
+) -> list[AllocationDecision]:
+    """Allocate `bed`, or every vacant in-service bed of the facility. One decision per bed.
+    Runs in the caller's transaction if there is one (the facility lock is then shared)."""
+    with transaction.atomic():
+        facility = lock_facilities([facility.pk]).get(facility.pk)
+        if facility is None:
+            raise NotFound("No such facility.")
+        now = timezone.now()
+        policy = policy_in_force(timezone.localdate(now))
+        entries_rescore_for_policy(entries=QueueEntry.objects.filter(facility=facility, status="open"), policy=policy)
+        beds = Bed.objects.select_for_update().filter(facility=facility, status=BedStatus.VACANT).order_by("id")
+        if bed is not None:
+            beds = beds.filter(pk=bed.pk)
+            if not beds.exists():
+                raise Conflict(
+                    f"Bed {bed.code} is not vacant.", extra={"bed_status": Bed.objects.get(pk=bed.pk).status}
+                )
+        return [
+            _allocate_bed(facility=facility, bed=b, policy=policy, trigger=trigger, actor=actor, now=now)
+            for b in list(beds)
+        ]
+
+
+def allocation_run_for_application(*, application: Application, trigger: str, actor: Actor) -> None:
+    """R-ALLOC-3: an application approved, resumed or reassessed → every chosen home with a
+    vacant bed allocates. (The caller holds the facility locks, taken before the application's.)"""
+    facility_ids = application.choices.values_list("facility_id", flat=True)
+    with_vacancy = Facility.objects.filter(pk__in=facility_ids, beds__status=BedStatus.VACANT).distinct().order_by("pk")
+    for facility in with_vacancy:
+        allocation_run(facility=facility, trigger=trigger, actor=actor)

@@ -1,0 +1,773 @@
+"""Applying (SPEC §3) and the staff transitions of the application lifecycle (§5).
+
+Each public function is one act: it runs in one transaction, locks what it changes, checks its
+rules, changes the data, appends the event (R-FSM-2) and schedules what follows. On any error it
+raises before anything is kept (R-FSM-3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from admissions.actors import SYSTEM, Actor
+from admissions.identity import age_on, id_number_errors, normalise_id_number
+from admissions.models import (
+    FINAL_STATES,
+    Applicant,
+    Application,
+    ApplicationState,
+    Category,
+    CategoryClaim,
+    CategoryStatus,
+    FacilityChoice,
+    ReferenceCounter,
+)
+from admissions.models.applications import TRANSITION_NAMES, DuplicateDecision, DuplicateMatch, DuplicateReview
+from admissions.models.queue import QueueEntryOutcome
+from admissions.policy import PolicyInForce
+from admissions.selectors import policy_in_force
+from facilities.errors import Conflict, InvalidInput, NotFound, RuleViolation, WrongState
+from facilities.models import District, Facility, FacilityLevel
+
+from .events import event_record
+from .locks import lock_application, lock_application_with_facilities, lock_facilities
+from .notifications import notify
+from .queue import entries_close, entries_open_or_refresh
+
+S = ApplicationState
+LOOKUP_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # R-PUB-1: no 0, O, 1, I
+LOOKUP_CODE_LENGTH = 6
+
+
+# --- helpers shared by the transitions ------------------------------------------------------------
+def available_transitions(application: Application) -> list[str]:
+    """The URL names of the transitions possible from the current state (R-FSM-3)."""
+    names = []
+    for transition in application.get_available_state_transitions():
+        name = TRANSITION_NAMES[transition.name]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _guard(application: Application, method_name: str) -> None:
+    if not can_proceed(getattr(application, method_name)):
+        name = TRANSITION_NAMES[method_name]
+        raise WrongState(
+            f"'{name}' is not possible while the application is {application.state}.",
+            current_state=application.state,
+            available_transitions=available_transitions(application),
+        )
+
+
+def _apply(
+    application: Application,
+    method_name: str,
+    *,
+    actor: Actor,
+    reason: str = "",
+    data: dict | None = None,
+) -> Application:
+    """Take one state-machine edge, save, and append its event."""
+    _guard(application, method_name)
+    from_state = application.state
+    getattr(application, method_name)()
+    application.version += 1
+    if application.state in FINAL_STATES and application.closed_at is None:
+        application.closed_at = timezone.now()
+    application.save()
+    event_record(
+        application=application,
+        transition=TRANSITION_NAMES[method_name].replace("-", "_"),
+        from_state=from_state,
+        actor=actor,
+        reason=reason,
+        data=data,
+    )
+    if from_state != application.state:
+        notify(application=application, kind="state_changed")
+    return application
+
+
+def _require_reason(reason: str | None, field: str = "reason") -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("A reason is required.", errors={field: ["is required for this transition (R-FSM-2)"]})
+    if len(reason) > 2000:
+        raise InvalidInput("The reason is too long.", errors={field: ["must be at most 2000 characters"]})
+    return reason
+
+
+def get_application(reference: str) -> Application:
+    try:
+        return Application.objects.select_related("applicant").get(reference=reference)
+    except Application.DoesNotExist as exc:
+        raise NotFound(f"No application with reference {reference!r}.") from exc
+
+
+# --- lookup codes (R-PUB-1) ----------------------------------------------------------------------
+def lookup_code_hash(reference: str, code: str) -> str:
+    message = f"{reference}:{code.strip().upper()}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def lookup_code_matches(application: Application, code: str) -> bool:
+    return bool(application.lookup_code_hash) and hmac.compare_digest(
+        application.lookup_code_hash, lookup_code_hash(application.reference, code)
+    )
+
+
+def _new_lookup_code(application: Application) -> str:
+    code = "".join(secrets.choice(LOOKUP_CODE_ALPHABET) for _ in range(LOOKUP_CODE_LENGTH))
+    application.lookup_code_hash = lookup_code_hash(application.reference, code)
+    application.lookup_code_issued_at = timezone.now()
+    return code
+
+
+def lookup_code_issue(*, application: Application, actor: Actor) -> str:
+    """A new lookup code; the old one stops working at once. Returned once, never stored."""
+    with transaction.atomic():
+        application = lock_application(application)
+        if application.is_final:
+            raise WrongState(
+                "Finished applications get no new lookup code.",
+                current_state=application.state,
+                available_transitions=[],
+            )
+        code = _new_lookup_code(application)
+        application.version += 1
+        application.save(update_fields=["lookup_code_hash", "lookup_code_issued_at", "version", "updated_at"])
+        event_record(
+            application=application, transition="lookup_code_issued", from_state=application.state, actor=actor
+        )
+    return code
+
+
+# --- intake --------------------------------------------------------------------------------------
+@dataclass
+class IntakeData:
+    """What intake records (API.md POST /applications/), already parsed into Python types."""
+
+    name: str
+    id_number: str
+    date_of_birth: dt.date
+    sex: str
+    hukou_district: str  # a district code or "other"
+    residence_district: str | None = None
+    phone: str = ""
+    address: str = ""
+    language: str = "zh-hans"
+    lives_alone: bool = False
+    no_spouse_no_children: bool = False
+    contributor_exemption_requested: bool = False
+    contact_name: str = ""
+    contact_relation: str = ""
+    contact_phone: str = ""
+    no_infectious_disease: bool = False
+    no_serious_mental_disorder: bool = False
+    categories: list[dict] | None = None  # [{"code", "evidence"?, "evidence_file"?}]
+    choices: list[str] | None = None  # facility codes in order of preference
+    spouse_resident_in: list[str] | None = None
+
+
+def _districts(data: IntakeData) -> tuple[District | None, District | None, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    codes = {data.hukou_district, data.residence_district} - {None, "", "other"}
+    known = {d.code: d for d in District.objects.filter(code__in=codes)}
+    hukou = None
+    if data.hukou_district != "other":
+        hukou = known.get(data.hukou_district)
+        if hukou is None:
+            errors["applicant.hukou_district"] = ["is not a district of the city, nor 'other' (R-APP-3)"]
+    residence = None
+    if data.residence_district:
+        residence = known.get(data.residence_district)
+        if residence is None:
+            errors["applicant.residence_district"] = ["is not a district of the city (R-APP-3)"]
+    if data.hukou_district == "other":
+        if not data.contributor_exemption_requested:
+            errors["applicant.hukou_district"] = [
+                "an outside hukou needs the contributor exemption requested at intake (R-APP-3)"
+            ]
+        elif residence is None and "applicant.residence_district" not in errors:
+            errors["applicant.residence_district"] = [
+                "is required under the contributor exemption: it stands in for the hukou district (R-APP-3)"
+            ]
+    return hukou, residence, errors
+
+
+def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]:
+    codes = list(data.choices or [])
+    known = {f.code: f for f in Facility.objects.filter(code__in=codes).select_related("district")}
+    errors: dict[str, list[str]] = {}
+    facilities = []
+    for index, code in enumerate(codes):
+        facility = known.get(code)
+        if facility is None:
+            errors[f"choices.{index}"] = [f"no facility has the code {str(code)[:20]!r}"]
+        else:
+            facilities.append(facility)
+    for code in data.spouse_resident_in or []:
+        if code not in codes:
+            errors["spouse_resident_in"] = ["must name only facilities among the choices (R-APP-9)"]
+    return facilities, errors
+
+
+def _choice_rule_errors(facilities: list[Facility], *, district_id: int | None, params) -> dict[str, list[str]]:
+    """R-APP-7."""
+    errors: dict[str, list[str]] = {}
+    if not 1 <= len(facilities) <= params.max_choices:
+        errors["choices"] = [f"choose 1 to {params.max_choices} facilities (R-APP-7)"]
+        return errors
+    seen: set[int] = set()
+    city_level = 0
+    for index, facility in enumerate(facilities):
+        key = f"choices.{index}"
+        if facility.pk in seen:
+            errors[key] = ["is chosen twice; choices must be distinct (R-APP-7)"]
+            continue
+        seen.add(facility.pk)
+        if facility.level == FacilityLevel.CITY:
+            city_level += 1
+            if city_level > params.max_city_level_choices:
+                errors[key] = [f"at most {params.max_city_level_choices} city-level choice(s) are allowed (R-APP-7)"]
+                continue
+        elif facility.district_id != district_id:
+            errors[key] = ["a district-level home must be in the applicant's own district (R-APP-7)"]
+            continue
+        if not facility.accepting_applications:
+            errors[key] = ["this home is not accepting applications (R-APP-7)"]
+    return errors
+
+
+def _category_errors(categories: list[dict]) -> dict[str, list[str]]:
+    """R-APP-8: known codes, each once, each with evidence."""
+    errors: dict[str, list[str]] = {}
+    seen = set()
+    for index, claim in enumerate(categories):
+        code = claim.get("code")
+        if code not in Category.values:
+            errors[f"categories.{index}.code"] = ["is not a category (R-APP-8): " + ", ".join(Category.values)]
+        elif code in seen:
+            errors[f"categories.{index}.code"] = ["is claimed twice (R-APP-8)"]
+        seen.add(code)
+        if not (str(claim.get("evidence") or "").strip() or claim.get("evidence_file")):
+            errors[f"categories.{index}.evidence"] = [
+                "each category needs evidence: a document reference or a file (R-APP-8)"
+            ]
+    return errors
+
+
+def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, policy: PolicyInForce):
+    """Every check of R-APP-1…8 at once, so the officer sees all problems together. Format errors
+    (400) are returned separately from rule errors (422)."""
+    params = policy.parameters
+    format_errors: dict[str, list[str]] = {}
+    rule_errors: dict[str, list[str]] = {}
+    if not (data.name or "").strip():
+        format_errors["applicant.name"] = ["is required"]
+    if data.sex not in ("F", "M"):
+        format_errors["applicant.sex"] = ["must be F or M"]
+    format_errors.update(
+        id_number_errors(data.id_number, date_of_birth=data.date_of_birth, sex=data.sex if data.sex in "FM" else None)
+    )
+    hukou, residence, district_errors = _districts(data)
+    format_errors.update({k: v for k, v in district_errors.items() if "not a district" in v[0]})
+    rule_errors.update({k: v for k, v in district_errors.items() if "not a district" not in v[0]})
+    facilities, facility_errors = _facilities(data)
+    format_errors.update(facility_errors)
+    format_errors.update(_category_errors(data.categories or []))
+    if for_submission:
+        if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
+            rule_errors["applicant.date_of_birth"] = [
+                f"the applicant must be at least {params.min_age} on the application date (R-APP-2)"
+            ]
+        if not data.no_infectious_disease:
+            rule_errors["declarations.no_infectious_disease"] = ["must be declared to submit (R-APP-4)"]
+        if not data.no_serious_mental_disorder:
+            rule_errors["declarations.no_serious_mental_disorder"] = ["must be declared to submit (R-APP-4)"]
+        if not facility_errors:
+            district_id = hukou.pk if hukou else (residence.pk if residence else None)
+            rule_errors.update(_choice_rule_errors(facilities, district_id=district_id, params=params))
+    return hukou, residence, facilities, format_errors, rule_errors
+
+
+def _raise_intake_errors(format_errors, rule_errors) -> None:
+    if format_errors:
+        raise InvalidInput("Some fields are not valid.", errors={**format_errors, **rule_errors})
+    if rule_errors:
+        raise RuleViolation("The application does not meet the rules.", errors=rule_errors)
+
+
+def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk: int | None = None) -> None:
+    if applicant is None:
+        return
+    if applicant.barred_until and applicant.barred_until > on:
+        raise RuleViolation(
+            f"This person may not apply until {applicant.barred_until.isoformat()} (R-APP-6).",
+            errors={"applicant.id_number": [f"barred until {applicant.barred_until.isoformat()} (R-APP-6, R-OFF-5)"]},
+            extra={"barred_until": applicant.barred_until.isoformat()},
+        )
+    open_one = applicant.applications.exclude(state__in=FINAL_STATES).exclude(pk=exclude_pk).first()
+    if open_one is not None:
+        raise Conflict(
+            f"This person already has an open application, {open_one.reference} (R-APP-5).",
+            errors={"applicant.id_number": [f"already has the open application {open_one.reference} (R-APP-5)"]},
+            extra={"open_application": open_one.reference},
+        )
+
+
+def _next_reference(year: int) -> str:
+    counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{year}-{counter.last:06d}"
+
+
+def _write_intake(application: Application, data: IntakeData, *, hukou, residence, facilities) -> None:
+    application.hukou_district = hukou
+    application.residence_district = residence
+    application.address = data.address
+    application.lives_alone = data.lives_alone
+    application.no_spouse_no_children = data.no_spouse_no_children
+    application.contributor_exemption_requested = data.contributor_exemption_requested
+    application.contact_name = data.contact_name
+    application.contact_relation = data.contact_relation
+    application.contact_phone = data.contact_phone
+    application.declares_no_infectious_disease = data.no_infectious_disease
+    application.declares_no_serious_mental_disorder = data.no_serious_mental_disorder
+    application.save()
+    # Choices and claims are replaced as a whole: intake edits happen before anything refers to them.
+    application.choices.all().delete()
+    spouse_in = set(data.spouse_resident_in or [])
+    FacilityChoice.objects.bulk_create(
+        FacilityChoice(application=application, facility=f, rank=i + 1, spouse_resident=f.code in spouse_in)
+        for i, f in enumerate(facilities)
+    )
+    application.category_claims.all().delete()
+    for claim in data.categories or []:
+        CategoryClaim.objects.create(
+            application=application,
+            code=claim["code"],
+            evidence=str(claim.get("evidence") or "").strip(),
+            evidence_file=claim.get("evidence_file") or "",
+        )
+
+
+def application_create(*, data: IntakeData, submit: bool, actor: Actor, via: str = "web") -> tuple[Application, str]:
+    """Register an application (draft, or submitted at once). Returns it and its lookup code,
+    which is shown this once and stored only as a hash (R-PUB-1)."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    policy = policy_in_force(today)
+    data.id_number = normalise_id_number(data.id_number)
+    hukou, residence, facilities, format_errors, rule_errors = _intake_errors(
+        data, for_submission=submit, on=today, policy=policy
+    )
+    _raise_intake_errors(format_errors, rule_errors)
+    with transaction.atomic():
+        applicant = Applicant.objects.select_for_update().filter(id_number=data.id_number).first()
+        _check_bar_and_open(applicant, on=today)
+        if applicant is None:
+            applicant = Applicant(id_number=data.id_number)
+        applicant.name = data.name.strip()
+        applicant.date_of_birth = data.date_of_birth
+        applicant.sex = data.sex
+        applicant.phone = data.phone
+        applicant.language = data.language if data.language in ("zh-hans", "en") else "zh-hans"
+        try:
+            with transaction.atomic():
+                applicant.save()
+                application = Application(reference=_next_reference(today.year), applicant=applicant, created_via=via)
+                code = _new_lookup_code(application)
+                _write_intake(application, data, hukou=hukou, residence=residence, facilities=facilities)
+        except IntegrityError as exc:  # a concurrent intake of the same person won the race (R-APP-5)
+            raise Conflict("This person already has an open application (R-APP-5).") from exc
+        event_record(application=application, transition="create", from_state="", actor=actor)
+        if submit:
+            _submit(application, actor=actor, now=now)
+    return application, code
+
+
+def application_update(
+    *, application: Application, data: IntakeData, actor: Actor, expected_version: int | None = None
+) -> Application:
+    """Intake corrections, only in draft or submitted (API.md PATCH)."""
+    today = timezone.localdate()
+    policy = policy_in_force(today)
+    data.id_number = normalise_id_number(data.id_number)
+    with transaction.atomic():
+        application = lock_application(application, expected_version=expected_version)
+        if application.state not in (S.DRAFT, S.SUBMITTED):
+            raise WrongState(
+                "An application can be edited only in draft or submitted.",
+                current_state=application.state,
+                available_transitions=available_transitions(application),
+            )
+        hukou, residence, facilities, format_errors, rule_errors = _intake_errors(
+            data, for_submission=application.state == S.SUBMITTED, on=today, policy=policy
+        )
+        _raise_intake_errors(format_errors, rule_errors)
+        applicant = application.applicant
+        if data.id_number != applicant.id_number:
+            other = Applicant.objects.filter(id_number=data.id_number).first()
+            _check_bar_and_open(other, on=today, exclude_pk=application.pk)
+            if other is not None:
+                raise Conflict(
+                    "Another person's record has this ID number; correct the number or register under it.",
+                    errors={"applicant.id_number": ["belongs to another applicant record (R-APP-5)"]},
+                )
+            applicant.id_number = data.id_number
+        applicant.name = data.name.strip()
+        applicant.date_of_birth = data.date_of_birth
+        applicant.sex = data.sex
+        applicant.phone = data.phone
+        applicant.language = data.language if data.language in ("zh-hans", "en") else "zh-hans"
+        applicant.save()
+        application.version += 1
+        _write_intake(application, data, hukou=hukou, residence=residence, facilities=facilities)
+        event_record(application=application, transition="update", from_state=application.state, actor=actor)
+    return application
+
+
+def intake_data_of(application: Application) -> IntakeData:
+    """The stored intake as IntakeData, for a partial update or a re-check at submission."""
+    applicant = application.applicant
+    choices = list(application.choices.select_related("facility").order_by("rank"))
+    return IntakeData(
+        name=applicant.name,
+        id_number=applicant.id_number,
+        date_of_birth=applicant.date_of_birth,
+        sex=applicant.sex,
+        phone=applicant.phone,
+        language=applicant.language,
+        hukou_district=application.hukou_district.code if application.hukou_district else "other",
+        residence_district=application.residence_district.code if application.residence_district else None,
+        address=application.address,
+        lives_alone=application.lives_alone,
+        no_spouse_no_children=application.no_spouse_no_children,
+        contributor_exemption_requested=application.contributor_exemption_requested,
+        contact_name=application.contact_name,
+        contact_relation=application.contact_relation,
+        contact_phone=application.contact_phone,
+        no_infectious_disease=application.declares_no_infectious_disease,
+        no_serious_mental_disorder=application.declares_no_serious_mental_disorder,
+        categories=[
+            {"code": c.code, "evidence": c.evidence, "evidence_file": c.evidence_file}
+            for c in application.category_claims.all()
+        ],
+        choices=[c.facility.code for c in choices],
+        spouse_resident_in=[c.facility.code for c in choices if c.spouse_resident],
+    )
+
+
+def _submit(application: Application, *, actor: Actor, now: dt.datetime) -> None:
+    today = timezone.localdate(now)
+    policy = policy_in_force(today)
+    _guard(application, "submit")
+    _, _, _, format_errors, rule_errors = _intake_errors(
+        intake_data_of(application), for_submission=True, on=today, policy=policy
+    )
+    _raise_intake_errors(format_errors, rule_errors)
+    _check_bar_and_open(application.applicant, on=today, exclude_pk=application.pk)
+    application.submitted_at = now
+    _apply(application, "submit", actor=actor)
+
+
+def application_submit(*, application: Application, actor: Actor) -> Application:
+    """draft → submitted, with every check of R-APP-1…8."""
+    with transaction.atomic():
+        application = lock_application(application)
+        _submit(application, actor=actor, now=timezone.now())
+    return application
+
+
+def application_accept_for_assessment(*, application: Application, actor: Actor) -> Application:
+    """submitted → assessment_pending; straight to review when the person already holds a valid
+    approved assessment (SPEC §5)."""
+    from assessments.models import Assessment, AssessmentState
+
+    with transaction.atomic():
+        application = lock_application(application)
+        _guard(application, "accept_for_assessment")
+        valid = (
+            Assessment.objects.filter(
+                application__applicant=application.applicant,
+                state=AssessmentState.APPROVED,
+                valid_until__gte=timezone.localdate(),
+            )
+            .order_by("-assessed_on", "-id")
+            .first()
+        )
+        if valid is not None:
+            application.current_assessment = valid
+            return _apply(
+                application,
+                "accept_for_assessment_with_valid_assessment",
+                actor=actor,
+                data={"assessment": valid.pk, "valid_until": valid.valid_until.isoformat()},
+            )
+        return _apply(application, "accept_for_assessment", actor=actor)
+
+
+def application_reject(*, application: Application, reason: str, actor: Actor) -> Application:
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        application = lock_application(application)
+        application.closing_reason = "rejected"
+        return _apply(application, "reject", actor=actor, reason=reason)
+
+
+def channel_for(*, application: Application, verified_codes: list[str], on: dt.date, policy: PolicyInForce):
+    """R-APP-8: the highest channel any verified category gives; 100+ on the approval date →
+    priority at least. Returns the channel and why."""
+    from admissions.models.applications import CHANNEL_RANK
+
+    params = policy.parameters
+    candidates = [("ordinary", None)]
+    candidates += [(params.channel_mapping[code], code) for code in verified_codes]
+    age = age_on(application.applicant.date_of_birth, on)
+    if age >= params.centenarian_age:
+        candidates.append(("priority", "centenarian"))
+    channel, because = min(candidates, key=lambda c: CHANNEL_RANK[c[0]])
+    return channel, {"because": because, "verified_categories": verified_codes, "age_on_approval": age}
+
+
+def application_approve(
+    *,
+    application: Application,
+    categories: list[dict],
+    exemption: dict | None,
+    actor: Actor,
+) -> Application:
+    """review → waiting (SPEC §5): the assessment is approved, categories verified, the channel
+    fixed, one queue entry per choice, then allocation for each chosen home with a vacant bed."""
+    from admissions.services.allocation import allocation_run_for_application
+
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        application = lock_application_with_facilities(application)
+        _guard(application, "approve")
+        policy = policy_in_force(today)
+        claims = {c.code: c for c in application.category_claims.all()}
+        errors: dict[str, list[str]] = {}
+        decisions = {}
+        for index, item in enumerate(categories):
+            code = item.get("code")
+            if code not in claims:
+                errors[f"categories.{index}.code"] = ["was not claimed on this application (R-APP-8)"]
+            elif code in decisions:
+                errors[f"categories.{index}.code"] = ["is decided twice"]
+            else:
+                decisions[code] = item
+        if errors:
+            raise InvalidInput("Some category decisions are not valid.", errors=errors)
+        assessment = _approved_valid_assessment(application, today)
+        if assessment is None:
+            raise RuleViolation(
+                "The assessment must be approved (and still valid) before the application is approved.",
+                errors={"assessment": ["no approved, valid assessment (R-ASM-4, R-ASM-5)"]},
+            )
+        exemption_needed = application.contributor_exemption_requested and application.hukou_district_id is None
+        if exemption_needed:
+            if not exemption or exemption.get("granted") is None or not str(exemption.get("note") or "").strip():
+                raise InvalidInput(
+                    "The contributor exemption must be granted or refused, with a note.",
+                    errors={"exemption": ["granted (true/false) and a note are required (R-APP-3)"]},
+                )
+            application.contributor_exemption_granted = bool(exemption["granted"])
+            application.contributor_exemption_note = str(exemption["note"]).strip()
+            if not exemption["granted"]:
+                application.closing_reason = "exemption_refused"
+                return _apply(
+                    application,
+                    "reject",
+                    actor=actor,
+                    reason=application.contributor_exemption_note,
+                    data={"exemption": "refused"},
+                )
+        for code, item in decisions.items():
+            claim = claims[code]
+            claim.status = CategoryStatus.VERIFIED if item.get("verified") else CategoryStatus.REFUSED
+            claim.note = str(item.get("note") or "")
+            claim.verified_by = actor.user
+            claim.verified_at = now
+            claim.save()
+        verified = [c.code for c in application.category_claims.all() if c.status == CategoryStatus.VERIFIED]
+        channel, reason = channel_for(application=application, verified_codes=verified, on=today, policy=policy)
+        application.channel_code = channel
+        application.channel_reason = reason
+        application.current_assessment = assessment
+        if application.queued_at is None:
+            application.queued_at = now
+        _apply(
+            application,
+            "approve",
+            actor=actor,
+            data={"channel": channel, "channel_reason": reason, "assessment": assessment.pk, "policy": policy.version},
+        )
+        entries_open_or_refresh(application=application, policy=policy)
+        allocation_run_for_application(application=application, trigger="application_approved", actor=actor)
+    return application
+
+
+def _approved_valid_assessment(application: Application, today: dt.date):
+    from assessments.models import Assessment, AssessmentState
+
+    candidates = Assessment.objects.filter(state=AssessmentState.APPROVED, valid_until__gte=today)
+    own = candidates.filter(application=application).order_by("-assessed_on", "-id").first()
+    if own is not None:
+        return own
+    current = application.current_assessment
+    if current is not None and current.state == AssessmentState.APPROVED and current.valid_until >= today:
+        return current
+    return None
+
+
+def application_suspend(*, application: Application, reason: str, actor: Actor) -> Application:
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        application = lock_application(application)
+        return _apply(application, "suspend", actor=actor, reason=reason)
+
+
+def application_resume(*, application: Application, reason: str = "", actor: Actor) -> Application:
+    """suspended → waiting; needs a valid assessment (SPEC §5), then allocation (R-ALLOC-3)."""
+    from admissions.services.allocation import allocation_run_for_application
+
+    with transaction.atomic():
+        application = lock_application_with_facilities(application)
+        _guard(application, "resume")
+        assessment = application.current_assessment
+        if assessment is None or assessment.valid_until < timezone.localdate():
+            raise RuleViolation(
+                "The assessment has expired: a new one must be approved before the application resumes.",
+                errors={"assessment": ["expired (R-ASM-5)"]},
+            )
+        _apply(application, "resume", actor=actor, reason=(reason or "").strip())
+        allocation_run_for_application(application=application, trigger="application_resumed", actor=actor)
+    return application
+
+
+def _end_live_offer(application: Application, *, actor: Actor) -> None:
+    """An application that ends while holding an offer gives the bed back, which goes to the
+    next candidate (R-ALLOC-3: an offer withdrawn)."""
+    from admissions.services.offers import offer_withdraw_for_closing
+
+    offer = application.offers.filter(state__in=["pending", "accepted"]).first()
+    if offer is not None:
+        offer_withdraw_for_closing(offer=offer, actor=actor)
+
+
+def application_withdraw(*, application: Application, reason: str, actor: Actor) -> Application:
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        application = lock_application_with_facilities(application)
+        _guard(application, "withdraw")
+        application.closing_reason = "withdrawn"
+        _apply(application, "withdraw", actor=actor, reason=reason)
+        entries_close(application=application, outcome_here=QueueEntryOutcome.WITHDRAWN)
+        _end_live_offer(application, actor=actor)
+    return application
+
+
+REMOVAL_REASONS = ("refusal_limit", "deceased", "ineligible", "other")
+
+
+def application_remove(*, application: Application, reason: str, note: str = "", actor: Actor) -> Application:
+    """Any non-final → removed. `refusal_limit` is the system's (R-OFF-5) and sets the bar."""
+    if reason not in REMOVAL_REASONS:
+        raise InvalidInput(
+            "Unknown removal reason.", errors={"reason": ["must be one of " + ", ".join(REMOVAL_REASONS)]}
+        )
+    with transaction.atomic():
+        application = lock_application_with_facilities(application)
+        _remove(application, reason=reason, note=note, actor=actor)
+    return application
+
+
+def _remove(application: Application, *, reason: str, note: str, actor: Actor) -> None:
+    """The removal itself, for callers that already hold the locks (the refusal limit)."""
+    _guard(application, "remove")
+    data = {}
+    if reason == "refusal_limit":
+        params = policy_in_force().parameters
+        barred_until = timezone.localdate() + dt.timedelta(days=params.bar_days)
+        applicant = application.applicant
+        applicant.barred_until = max(barred_until, applicant.barred_until or barred_until)
+        applicant.save(update_fields=["barred_until"])
+        data["barred_until"] = applicant.barred_until.isoformat()
+    application.closing_reason = reason
+    _apply(application, "remove", actor=actor, reason=note or reason, data={"reason": reason, **data})
+    entries_close(application=application, outcome_here=QueueEntryOutcome.REMOVED)
+    _end_live_offer(application, actor=actor)
+
+
+def application_remove_for_refusals(*, application: Application) -> None:
+    """R-OFF-5, called by the offer services inside their transaction (locks already held)."""
+    _remove(application, reason="refusal_limit", note="", actor=SYSTEM)
+
+
+# --- duplicates (R-APP-10) ------------------------------------------------------------------------
+def duplicate_review_record(
+    *, application: Application, other_reference: str, match: str, decision: str, note: str, actor: Actor
+) -> DuplicateReview:
+    errors = {}
+    if match not in DuplicateMatch.values:
+        errors["match"] = ["must be one of " + ", ".join(DuplicateMatch.values)]
+    if decision not in DuplicateDecision.values:
+        errors["decision"] = ["must be one of " + ", ".join(DuplicateDecision.values)]
+    if not (note or "").strip():
+        errors["note"] = ["a note is required (R-APP-10)"]
+    other = Application.objects.filter(reference=other_reference).first()
+    if other is None or other.pk == application.pk:
+        errors["other_reference"] = ["is not another application"]
+    if errors:
+        raise InvalidInput("The duplicate review is not valid.", errors=errors)
+    with transaction.atomic():
+        review, created = DuplicateReview.objects.get_or_create(
+            application=application,
+            other_application=other,
+            defaults={"match": match, "decision": decision, "note": note.strip(), "decided_by": actor.user},
+        )
+        if not created:
+            raise Conflict("This possible duplicate has already been reviewed.")
+        event_record(
+            application=application,
+            transition="duplicate_reviewed",
+            from_state=application.state,
+            actor=actor,
+            reason=note.strip(),
+            data={"other": other.reference, "match": match, "decision": decision},
+        )
+    return review
+
+
+__all__ = [
+    "IntakeData",
+    "application_accept_for_assessment",
+    "application_approve",
+    "application_create",
+    "application_reject",
+    "application_remove",
+    "application_resume",
+    "application_submit",
+    "application_suspend",
+    "application_update",
+    "application_withdraw",
+    "available_transitions",
+    "duplicate_review_record",
+    "get_application",
+    "lock_facilities",
+    "lookup_code_issue",
+]

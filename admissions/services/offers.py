@@ -1,0 +1,260 @@
+"""Offers after they are made (R-OFF-1…5): accept, decline, expire, admit, fail the check.
+
+Every function locks the offer's facility first, then the application (services/locks.py), and
+re-reads the offer under those locks, so accept-versus-expire races end with exactly one winner.
+A refused or freed bed goes straight to the next candidate (R-OFF-4), in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from admissions.actors import SYSTEM, Actor
+from admissions.models import AllocationDecision, Application, Occupancy, Offer, OfferState
+from admissions.models.queue import QueueEntryOutcome
+from admissions.selectors import policy_in_force
+from admissions.workdays import deadline_after
+from facilities.errors import InvalidInput, NotFound, WrongState
+from facilities.models import Bed, BedStatus
+
+from .allocation import allocation_run
+from .locks import lock_application, lock_facilities
+from .notifications import notify
+from .queue import entries_close
+
+OFFER_ACTIONS = {"accept": "accept", "decline": "decline", "admit": "admit", "fail_check": "fail-check"}
+
+
+def _available(offer: Offer) -> list[str]:
+    return [OFFER_ACTIONS[t.name] for t in offer.get_available_state_transitions() if t.name in OFFER_ACTIONS]
+
+
+def _lock_offer(offer: Offer | int) -> tuple[Offer, Application]:
+    pk = offer.pk if isinstance(offer, Offer) else offer
+    unlocked = Offer.objects.filter(pk=pk).first()
+    if unlocked is None:
+        raise NotFound("No such offer.")
+    lock_facilities([unlocked.facility_id])
+    locked = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=pk)
+    application = lock_application(locked.application_id)
+    return locked, application
+
+
+def _guard(offer: Offer, method: str) -> None:
+    if not can_proceed(getattr(offer, method)):
+        raise WrongState(
+            f"'{OFFER_ACTIONS.get(method, method)}' is not possible while the offer is {offer.state}.",
+            current_state=offer.state,
+            available_transitions=_available(offer),
+        )
+
+
+def _free_bed(bed: Bed) -> None:
+    bed.status = BedStatus.VACANT
+    bed.holder_care_level = None
+    bed.save(update_fields=["status", "holder_care_level"])
+
+
+def _application_step(application: Application, method: str, *, actor: Actor, reason: str = "", data=None) -> None:
+    from .applications import _apply
+
+    _apply(application, method, actor=actor, reason=reason, data=data)
+
+
+def refusals_in_window(application: Application, *, on: dt.date | None = None) -> int:
+    """R-OFF-4/5: declines, expiries and no-shows within the policy's window."""
+    params = policy_in_force(on).parameters
+    since = timezone.now() - dt.timedelta(days=params.refusal_window_days)
+    return application.offers.filter(is_refusal=True, closed_at__gte=since).count()
+
+
+def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:
+    """R-OFF-5 (removal at the limit), then R-OFF-4 (the bed to the next candidate)."""
+    from .applications import application_remove_for_refusals
+
+    params = policy_in_force().parameters
+    if refusals_in_window(application) >= params.refusal_limit:
+        application_remove_for_refusals(application=application)
+    return allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_refused")
+
+
+def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
+    """pending → accepted; the application goes to admission_check with an admission deadline (R-OFF-1)."""
+    with transaction.atomic():
+        offer, application = _lock_offer(offer)
+        _guard(offer, "accept")
+        now = timezone.now()
+        if now > offer.respond_by:
+            raise WrongState(
+                "The response deadline has passed; the offer is expiring.",
+                current_state=offer.state,
+                available_transitions=[],
+            )
+        offer.accept()
+        offer.accepted_at = now
+        offer.admit_by = deadline_after(now, policy_in_force().parameters.admission_working_days)
+        offer.save()
+        _application_step(
+            application,
+            "accept_offer",
+            actor=actor,
+            data={"offer": offer.pk, "admit_by": offer.admit_by.isoformat()},
+        )
+        notify(
+            application=application,
+            kind="offer_accepted",
+            context={
+                "facility": offer.facility.name,
+                "admit_by": timezone.localtime(offer.admit_by).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
+    return offer
+
+
+def offer_decline(*, offer: Offer, reason: str = "", actor: Actor) -> tuple[Offer, list[AllocationDecision]]:
+    """pending → declined: a refusal (R-OFF-4)."""
+    with transaction.atomic():
+        offer, application = _lock_offer(offer)
+        _guard(offer, "decline")
+        offer.decline()
+        _close_as_refusal(offer, reason=(reason or "").strip()[:40] or "declined", note=reason or "")
+        _application_step(application, "decline_offer", actor=actor, reason=reason or "", data={"offer": offer.pk})
+        decisions = _after_refusal(offer, application)
+    return offer, decisions
+
+
+def _close_as_refusal(offer: Offer, *, reason: str, note: str = "") -> None:
+    offer.is_refusal = True
+    offer.reason = reason
+    offer.note = note
+    offer.closed_at = timezone.now()
+    offer.save()
+    _free_bed(offer.bed)
+
+
+def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
+    """pending → expired when its response deadline has passed: a refusal (R-OFF-4). Returns
+    False, changing nothing, when the offer was answered meanwhile or is not yet due."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        offer, application = _lock_offer(offer)
+        if offer.state != OfferState.PENDING or offer.respond_by >= now:
+            return False
+        offer.expire()
+        _close_as_refusal(offer, reason="expired")
+        _application_step(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
+        _after_refusal(offer, application)
+    return True
+
+
+def offers_expire_due(*, now: dt.datetime | None = None) -> int:
+    """The sweep (`manage.py expire_offers`, and the schedule): each due offer in its own
+    transaction, so one failure does not hold back the rest."""
+    now = now or timezone.now()
+    due = (
+        Offer.objects.filter(state=OfferState.PENDING, respond_by__lt=now)
+        .order_by("respond_by")
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for pk in list(due) if offer_expire(offer=pk, now=now))
+
+
+def offer_admit(*, offer: Offer, admitted_on: dt.date | None = None, actor: Actor) -> Offer:
+    """accepted → admitted: the bed becomes occupied, every other queue entry closes (SPEC §5)."""
+    admitted_on = admitted_on or timezone.localdate()
+    if admitted_on > timezone.localdate():
+        raise InvalidInput(
+            "The admission date is in the future.", errors={"admitted_on": ["must not be in the future"]}
+        )
+    with transaction.atomic():
+        offer, application = _lock_offer(offer)
+        _guard(offer, "admit")
+        if offer.accepted_at and admitted_on < timezone.localdate(offer.accepted_at):
+            raise InvalidInput(
+                "The admission date is before the offer was accepted.",
+                errors={"admitted_on": ["must not be before the acceptance date"]},
+            )
+        offer.admit()
+        offer.closed_at = timezone.now()
+        offer.save()
+        bed = offer.bed
+        Occupancy.objects.create(
+            bed=bed,
+            facility=offer.facility,
+            application=application,
+            offer=offer,
+            care_level=offer.care_level,
+            admitted_on=admitted_on,
+        )
+        bed.status = BedStatus.OCCUPIED
+        bed.occupancy_round += 1  # someone has occupied it: earlier refusals of this bed lapse
+        bed.save(update_fields=["status", "occupancy_round"])
+        application.closing_reason = "admitted"
+        _application_step(
+            application,
+            "admit",
+            actor=actor,
+            data={
+                "offer": offer.pk,
+                "facility": offer.facility.code,
+                "bed": bed.code,
+                "admitted_on": admitted_on.isoformat(),
+            },
+        )
+        entries_close(
+            application=application,
+            outcome_here=QueueEntryOutcome.ADMITTED,
+            facility_id=offer.facility_id,
+            outcome_elsewhere=QueueEntryOutcome.ADMITTED_ELSEWHERE,
+        )
+    return offer
+
+
+FAIL_CHECK_REASONS = ("no_show", "care_need_changed", "other")
+
+
+def offer_fail_check(*, offer: Offer, reason: str, note: str = "", actor: Actor):
+    """accepted → failed_check. `no_show` is a refusal (R-OFF-4); `care_need_changed` sends the
+    application back for a new assessment; either way the bed goes to the next candidate."""
+    if reason not in FAIL_CHECK_REASONS:
+        raise InvalidInput("Unknown reason.", errors={"reason": ["must be one of " + ", ".join(FAIL_CHECK_REASONS)]})
+    with transaction.atomic():
+        offer, application = _lock_offer(offer)
+        _guard(offer, "fail_check")
+        offer.fail_check()
+        offer.is_refusal = reason == "no_show"
+        offer.reason = reason
+        offer.note = note or ""
+        offer.closed_at = timezone.now()
+        offer.save()
+        _free_bed(offer.bed)
+        data = {"offer": offer.pk, "reason": reason}
+        if reason == "care_need_changed":
+            _application_step(
+                application, "fail_admission_check_care_need_changed", actor=actor, reason=note, data=data
+            )
+            entries_close(application=application, outcome_here=QueueEntryOutcome.REASSESSMENT)
+            decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
+        else:
+            _application_step(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
+            if offer.is_refusal:
+                decisions = _after_refusal(offer, application)
+            else:
+                decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
+    return offer, decisions
+
+
+def offer_withdraw_for_closing(*, offer: Offer, actor: Actor) -> None:
+    """The application ended (withdrawn, removed) while holding this offer: the offer is
+    withdrawn and the bed offered again (R-ALLOC-3). Caller holds the locks."""
+    offer = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=offer.pk)
+    offer.withdraw()
+    offer.closed_at = timezone.now()
+    offer.reason = "application_closed"
+    offer.save()
+    _free_bed(offer.bed)
+    allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)

@@ -1,0 +1,98 @@
+"""Queue entries: opened at approval, rescored at reassessment or under a new policy, closed when
+the application ends (R-Q-1, R-Q-3)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from admissions.identity import age_on
+from admissions.models import Application, FacilityChoice, QueueEntry, QueueEntryStatus
+from admissions.models.applications import CHANNEL_RANK
+from admissions.policy import PolicyInForce, PolicyParameters
+from assessments.models import Assessment
+
+
+def base_score_parts(
+    *, application: Application, assessment: Assessment, choice: FacilityChoice, params: PolicyParameters
+) -> dict[str, int]:
+    """R-Q-3 without the waiting points, which the queue adds as time passes."""
+    return {
+        "care": params.care_points(assessment.grade),
+        "age": params.age_points(age_on(application.applicant.date_of_birth, assessment.assessed_on)),
+        "family": params.family_points(
+            no_spouse_no_children=application.no_spouse_no_children,
+            lives_alone=application.lives_alone,
+            spouse_resident=choice.spouse_resident,
+        ),
+    }
+
+
+def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) -> list[QueueEntry]:
+    """One open entry per choice, with scores from the current assessment (R-Q-1). An entry that
+    was closed for a reassessment reopens with its original queued_at."""
+    assessment = application.current_assessment
+    entries = []
+    for choice in application.choices.select_related("facility"):
+        parts = base_score_parts(
+            application=application, assessment=assessment, choice=choice, params=policy.parameters
+        )
+        values = {
+            "status": QueueEntryStatus.OPEN,
+            "outcome": "",
+            "closed_at": None,
+            "channel_rank": CHANNEL_RANK[application.channel_code],
+            "care_level": assessment.care_level,
+            "base_score": sum(parts.values()),
+            "score_parts": parts,
+            "policy_version": policy.version,
+        }
+        entry = QueueEntry.objects.filter(application=application, facility=choice.facility).first()
+        if entry is None:
+            entry = QueueEntry.objects.create(
+                application=application,
+                facility=choice.facility,
+                queued_at=application.queued_at,
+                queued_epoch=int(application.queued_at.timestamp()),
+                **values,
+            )
+        else:
+            for name, value in values.items():
+                setattr(entry, name, value)
+            entry.save()
+        entries.append(entry)
+    return entries
+
+
+def entries_close(
+    *, application: Application, outcome_here: str, facility_id: int | None = None, outcome_elsewhere: str | None = None
+) -> None:
+    """Close every open entry, keeping the outcome (R-Q-1: entries are never deleted)."""
+    now = timezone.now()
+    for entry in application.queue_entries.filter(status=QueueEntryStatus.OPEN):
+        here = facility_id is None or entry.facility_id == facility_id
+        entry.status = QueueEntryStatus.CLOSED
+        entry.outcome = outcome_here if here else (outcome_elsewhere or outcome_here)
+        entry.closed_at = now
+        entry.save(update_fields=["status", "outcome", "closed_at"])
+
+
+def entries_rescore_for_policy(*, entries: QuerySet[QueueEntry], policy: PolicyInForce) -> int:
+    """Recompute base scores of entries scored under another policy version (§9: the active
+    version applies to decisions made on or after its date). Returns how many changed."""
+    changed = 0
+    stale = entries.exclude(policy_version=policy.version).select_related(
+        "application__applicant", "application__current_assessment"
+    )
+    for entry in stale:
+        application = entry.application
+        choice = application.choices.get(facility_id=entry.facility_id)
+        parts = base_score_parts(
+            application=application, assessment=application.current_assessment, choice=choice, params=policy.parameters
+        )
+        entry.score_parts = parts
+        entry.base_score = sum(parts.values())
+        entry.policy_version = policy.version
+        entry.save(update_fields=["score_parts", "base_score", "policy_version"])
+        changed += 1
+    return changed
