@@ -279,6 +279,9 @@ class ReferenceCounter(models.Model):
     year = models.PositiveSmallIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
 
 class Category(models.TextChoices):
     """R-APP-8. The channel each gives is policy data (Policy.parameters['channel_mapping'])."""
@@ -379,3 +382,6 @@ class DuplicateReview(models.Model):
             models.UniqueConstraint(fields=["application", "other_application"], name="duplicate_reviewed_once"),
             models.CheckConstraint(condition=~Q(note=""), name="duplicate_review_has_note"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.application} ~ {self.other_application}: {self.decision}"

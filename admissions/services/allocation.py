@@ -302,10 +302,11 @@ def _allocate_bed(
 
 
 def allocation_run(
-    *, facility: Facility, trigger: str, actor: Actor = SYSTEM, bed: Bed | None = None
+    *, facility: Facility, trigger: str, actor: Actor = SYSTEM, bed: Bed | None = None, beds: list[Bed] | None = None
 ) -> list[AllocationDecision]:
-    """Allocate `bed`, or every vacant in-service bed of the facility. One decision per bed.
-    Runs in the caller's transaction if there is one (the facility lock is then shared)."""
+    """Allocate `bed` (or `beds`), or else every vacant in-service bed of the facility: one
+    decision per bed. Runs in the caller's transaction if there is one (the facility lock is
+    then shared with the caller)."""
     with transaction.atomic():
         facility = lock_facilities([facility.pk]).get(facility.pk)
         if facility is None:
@@ -313,16 +314,17 @@ def allocation_run(
         now = timezone.now()
         policy = policy_in_force(timezone.localdate(now))
         entries_rescore_for_policy(entries=QueueEntry.objects.filter(facility=facility, status="open"), policy=policy)
-        beds = Bed.objects.select_for_update().filter(facility=facility, status=BedStatus.VACANT).order_by("id")
+        vacant = Bed.objects.select_for_update().filter(facility=facility, status=BedStatus.VACANT).order_by("id")
         if bed is not None:
-            beds = beds.filter(pk=bed.pk)
-            if not beds.exists():
-                raise Conflict(
-                    f"Bed {bed.code} is not vacant.", extra={"bed_status": Bed.objects.get(pk=bed.pk).status}
-                )
+            vacant = vacant.filter(pk=bed.pk)
+            if not vacant.exists():
+                status = Bed.objects.filter(pk=bed.pk).values_list("status", flat=True).first()
+                raise Conflict(f"Bed {bed.code} is not vacant.", extra={"bed_status": status})
+        elif beds is not None:
+            vacant = vacant.filter(pk__in=[b.pk for b in beds])
         return [
             _allocate_bed(facility=facility, bed=b, policy=policy, trigger=trigger, actor=actor, now=now)
-            for b in list(beds)
+            for b in list(vacant)
         ]
 
 

@@ -70,7 +70,7 @@ def _beds_add(*, facility: Facility, codes: list[str], bed_type: str, actor: Act
         except IntegrityError as exc:
             raise Conflict("Bed codes already in use at this facility.") from exc
         beds = list(Bed.objects.filter(facility=facility, code__in=codes).order_by("id"))
-        decisions = allocation_run(facility=facility, trigger="bed_added", actor=actor)
+        decisions = allocation_run(facility=facility, beds=beds, trigger="bed_added", actor=actor)
     return beds, decisions
 
 

@@ -26,7 +26,8 @@ def _render(kind: str, context: dict) -> str:
     if kind == "offer_reminder":
         return (
             _(
-                "Reminder: the bed offered to application %(reference)s at %(facility)s must be answered by %(respond_by)s."
+                "Reminder: the bed offered to application %(reference)s at %(facility)s must be answered "
+                "by %(respond_by)s."
             )
             % context
         )

@@ -1,0 +1,219 @@
+"""Offers: deadlines, accept, decline, expire, admit, the admission check and refusals (R-OFF-1…6)."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from admissions.models import Application, Notification, Occupancy, Offer
+from admissions.services import applications as app_services
+from admissions.services.beds import bed_discharge
+from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check, offers_expire_due
+from facilities.errors import InvalidInput, RuleViolation, WrongState
+from facilities.models import Bed
+from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def offered(*, choices=("YX01",), grade=3, home_code="YX01", **kwargs):
+    """An application offered a vacant nursing bed at YX01."""
+    home = FacilityFactory(code=home_code)
+    add_beds(home, nursing=1, status="vacant")
+    application = queued_application(grade=grade, choices=list(choices), **kwargs)
+    return Offer.objects.get(application=application, state="pending")
+
+
+def test_an_offer_made_before_national_day_is_due_at_the_end_of_the_fifth_working_day_after_it():
+    """R-OFF-1, R-OFF-2 (STORIES 4): made 30 Sep 17:00, due 13 Oct 23:59:59 (1–7 Oct off, 10 Oct worked)."""
+    with time_machine.travel(dt.datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+    assert offer.respond_by == dt.datetime(2026, 10, 13, 23, 59, 59, tzinfo=SHANGHAI)
+
+
+def test_accepting_sets_the_admission_deadline_five_working_days_after_acceptance():
+    """R-OFF-1: accept on Friday 2026-11-27 → admit by Friday 2026-12-04 23:59:59."""
+    with time_machine.travel(dt.datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+        offer = offer_accept(offer=offer, actor=actor("facility"))
+    assert offer.state == "accepted"
+    assert offer.admit_by == dt.datetime(2026, 12, 4, 23, 59, 59, tzinfo=SHANGHAI)
+    assert Application.objects.get(pk=offer.application_id).state == "admission_check"
+
+
+def test_admitting_occupies_the_bed_and_closes_every_entry_with_its_outcome():
+    """SPEC §5 admit; R-Q-1 entries close keeping their outcome (STORIES 5: admitted elsewhere)."""
+    FacilityFactory(code="GZC01", level="city")
+    offer = offered(choices=("YX01", "GZC01"))
+    offer_accept(offer=offer, actor=actor("facility"))
+    offer_admit(offer=offer, actor=actor("facility"))
+    application = Application.objects.get(pk=offer.application_id)
+    assert application.state == "admitted"
+    assert Bed.objects.get(pk=offer.bed_id).status == "occupied"
+    assert Occupancy.objects.get(application=application).care_level == "nursing"
+    outcomes = {e.facility.code: (e.status, e.outcome) for e in application.queue_entries.all()}
+    assert outcomes == {"YX01": ("closed", "admitted"), "GZC01": ("closed", "admitted_elsewhere")}
+    transitions = list(application.events.values_list("transition", flat=True))
+    assert transitions[-3:] == ["make_offer", "accept_offer", "admit"]
+
+
+def test_declining_is_a_refusal_and_the_bed_goes_to_the_next_candidate():
+    """R-OFF-4."""
+    offer = offered(grade=4)
+    second = queued_application(grade=2, choices=["YX01"])
+    _, (decision,) = offer_decline(offer=offer, reason="too far from my son", actor=actor("facility"))
+    offer.refresh_from_db()
+    assert offer.state == "declined" and offer.is_refusal
+    assert Application.objects.get(pk=offer.application_id).state == "waiting"
+    assert decision.chosen["reference"] == second.reference
+
+
+def test_an_offer_past_its_deadline_expires_in_the_sweep_and_counts_as_a_refusal():
+    """R-OFF-4; `manage.py expire_offers --now`."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+    call_command("expire_offers", now="2026-11-09T23:59:59+08:00")  # the deadline itself: not yet
+    assert Offer.objects.get(pk=offer.pk).state == "pending"
+    with time_machine.travel(dt.datetime(2026, 11, 10, 0, 0, 1, tzinfo=SHANGHAI)):
+        assert offers_expire_due() == 1
+    offer.refresh_from_db()
+    assert offer.state == "expired" and offer.is_refusal
+    assert Application.objects.get(pk=offer.application_id).state == "waiting"
+    assert Bed.objects.get(pk=offer.bed_id).status == "vacant"  # nobody else is waiting
+
+
+def test_an_offer_cannot_be_accepted_after_its_deadline():
+    """R-OFF-1: the response deadline is the end of the fifth working day."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+    with time_machine.travel(dt.datetime(2026, 11, 10, 8, 0, tzinfo=SHANGHAI)):
+        with pytest.raises(WrongState):
+            offer_accept(offer=offer, actor=actor("facility"))
+    assert Offer.objects.get(pk=offer.pk).state == "pending"
+
+
+def test_a_no_show_is_a_refusal_and_care_need_changed_sends_the_application_back_for_assessment():
+    """R-OFF-4 no-show; SPEC §5 fail_admission_check."""
+    offer = offered()
+    offer_accept(offer=offer, actor=actor("facility"))
+    offer_fail_check(offer=offer, reason="no_show", actor=actor("facility"))
+    offer.refresh_from_db()
+    assert offer.is_refusal and offer.state == "failed_check"
+    assert Application.objects.get(pk=offer.application_id).state == "waiting"
+
+    other = offered(home_code="YX02", choices=("YX02",), name="李四", date_of_birth=dt.date(1940, 5, 5))
+    offer_accept(offer=other, actor=actor("facility"))
+    offer_fail_check(offer=other, reason="care_need_changed", note="had a stroke", actor=actor("facility"))
+    other.refresh_from_db()
+    assert not other.is_refusal
+    application = Application.objects.get(pk=other.application_id)
+    assert application.state == "assessment_pending"
+    assert set(application.queue_entries.values_list("outcome", flat=True)) == {"reassessment"}
+
+
+def test_three_refusals_within_a_year_remove_the_application_and_bar_the_person():
+    """R-OFF-5 and R-APP-6 (STORIES 6: decline, expire, no-show)."""
+    home = FacilityFactory(code="YX01")
+    start = dt.datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start):
+        add_beds(home, nursing=1, status="vacant")
+        application = queued_application(grade=3, choices=["YX01"], name="李明")
+        offer_decline(offer=Offer.objects.get(application=application, state="pending"), actor=actor("facility"))
+    with time_machine.travel(start + dt.timedelta(days=60)):
+        add_beds(home, nursing=1, status="out_of_service")
+        bed = Bed.objects.get(facility=home, status="out_of_service")
+        from admissions.services.beds import bed_return_to_service
+
+        bed_return_to_service(bed=bed)
+        offer = Offer.objects.get(application=application, state="pending")
+    with time_machine.travel(offer.respond_by + dt.timedelta(seconds=1)):
+        offers_expire_due()
+    with time_machine.travel(start + dt.timedelta(days=120)):
+        occupied = add_beds(home, nursing=1)[0]
+        bed_discharge(bed=occupied, reason="deceased")
+        offer = Offer.objects.get(application=application, state="pending")
+        offer_accept(offer=offer, actor=actor("facility"))
+        offer_fail_check(offer=offer, reason="no_show", actor=actor("facility"))
+        application.refresh_from_db()
+        assert application.state == "removed" and application.closing_reason == "refusal_limit"
+        barred_until = application.applicant.barred_until
+        assert barred_until == dt.date(2026, 6, 30) + dt.timedelta(days=365)
+        removal = application.events.get(transition="remove")
+        assert removal.actor_kind == "system" and removal.data["barred_until"] == barred_until.isoformat()
+        with pytest.raises(RuleViolation) as refused:
+            app_services.application_create(
+                data=intake(
+                    name="李明",
+                    id_number=application.applicant.id_number,
+                    date_of_birth=application.applicant.date_of_birth,
+                    choices=["YX01"],
+                ),
+                submit=True,
+                actor=actor("intake"),
+            )
+        assert refused.value.extra["barred_until"] == barred_until.isoformat()
+
+
+def test_refusals_older_than_the_window_do_not_count():
+    """R-OFF-5: refusal_window_days (365)."""
+    from admissions.services.offers import refusals_in_window
+
+    with time_machine.travel(dt.datetime(2025, 1, 6, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+        offer_decline(offer=offer, actor=actor("facility"))
+    application = Application.objects.get(pk=offer.application_id)
+    with time_machine.travel(dt.datetime(2025, 6, 6, 10, 0, tzinfo=SHANGHAI)):
+        assert refusals_in_window(application) == 1
+    with time_machine.travel(dt.datetime(2026, 1, 7, 10, 0, tzinfo=SHANGHAI)):
+        assert refusals_in_window(application) == 0
+
+
+def test_the_family_is_notified_of_an_offer_in_their_language_with_the_deadline_and_address(
+    django_capture_on_commit_callbacks,
+):
+    """R-OFF-6: written with the offer, sent after commit."""
+    with django_capture_on_commit_callbacks(execute=True):
+        offer = offered(language="en")
+    notification = Notification.objects.filter(application_id=offer.application_id, kind="offer_made").get()
+    assert notification.language == "en"
+    assert "Please answer by" in notification.body and "1 Example Road" in notification.body
+    assert notification.status == "sent"
+
+    chinese = offered(home_code="YX02", choices=("YX02",), name="王芳", date_of_birth=dt.date(1938, 1, 1))
+    body = Notification.objects.get(application_id=chinese.application_id, kind="offer_made").body
+    assert "床位" in body
+
+
+def test_a_wrong_state_answer_names_the_state_and_what_is_possible():
+    """R-FSM-3 for offers."""
+    offer = offered()
+    with pytest.raises(WrongState) as refused:
+        offer_admit(offer=offer, actor=actor("facility"))
+    assert refused.value.current_state == "pending"
+    assert set(refused.value.available_transitions) == {"accept", "decline"}
+
+
+def test_bad_reasons_and_dates_are_refused_and_change_nothing():
+    offer = offered()
+    with pytest.raises(InvalidInput):
+        offer_fail_check(offer=offer, reason="bored", actor=actor("facility"))
+    offer_accept(offer=offer, actor=actor("facility"))
+    with pytest.raises(InvalidInput):
+        offer_admit(offer=offer, admitted_on=dt.date.today() + dt.timedelta(days=3), actor=actor("facility"))
+    assert Offer.objects.get(pk=offer.pk).state == "accepted"
+
+
+def test_withdrawing_an_application_that_holds_an_offer_sends_the_bed_to_the_next_candidate():
+    """R-ALLOC-3: an offer withdrawn."""
+    offer = offered(grade=4)
+    second = queued_application(grade=2, choices=["YX01"])
+    app_services.application_withdraw(
+        application=Application.objects.get(pk=offer.application_id),
+        reason="moved in with family",
+        actor=actor("intake"),
+    )
+    assert Offer.objects.get(pk=offer.pk).state == "withdrawn"
+    assert Offer.objects.get(application=second).bed_id == offer.bed_id
