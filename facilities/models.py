@@ -119,7 +119,12 @@ class Bed(models.Model):
             models.CheckConstraint(condition=Q(bed_type__in=["nursing", "general"]), name="bed_type_valid"),
             models.CheckConstraint(
                 condition=(
-                    Q(status__in=["reserved", "occupied"], holder_care_level__in=["nursing", "self_care"])
+                    # IS NOT NULL first: `NULL IN (…)` is NULL, which a CHECK lets through.
+                    Q(
+                        status__in=["reserved", "occupied"],
+                        holder_care_level__isnull=False,
+                        holder_care_level__in=["nursing", "self_care"],
+                    )
                     | Q(status__in=["vacant", "out_of_service"], holder_care_level__isnull=True)
                 ),
                 name="bed_holder_care_level_iff_held",

@@ -1,0 +1,122 @@
+"""Creating and changing homes. Beds change through admissions.services.beds, because a new or
+freed bed is allocated at once."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .errors import Conflict, InvalidInput
+from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
+
+EDITABLE = ("name", "district", "level", "address", "phone", "accepting_applications", "nursing_target")
+
+
+def _clean(values: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    cleaned = {}
+    for name, value in values.items():
+        if name not in EDITABLE:
+            errors[name] = ["is not a field that can be set"]
+        elif name == "name":
+            value = str(value or "").strip()
+            if not value or len(value) > 120:
+                errors[name] = ["must be 1–120 characters"]
+            cleaned[name] = value
+        elif name == "district":
+            district = District.objects.filter(code=value).first()
+            if district is None:
+                errors[name] = ["is not a district of the city"]
+            cleaned[name] = district
+        elif name == "level":
+            if value not in FacilityLevel.values:
+                errors[name] = ["must be city or district"]
+            cleaned[name] = value
+        elif name in ("address", "phone"):
+            value = str(value or "").strip()
+            if len(value) > (255 if name == "address" else 40):
+                errors[name] = ["is too long"]
+            cleaned[name] = value
+        elif name == "accepting_applications":
+            if not isinstance(value, bool):
+                errors[name] = ["must be true or false"]
+            cleaned[name] = value
+        elif name == "nursing_target":
+            if value is None:
+                cleaned[name] = None
+                continue
+            try:
+                target = Decimal(str(value))
+                if isinstance(value, bool) or not Decimal(0) <= target <= Decimal(1):
+                    raise InvalidOperation
+                cleaned[name] = target.quantize(Decimal("0.001"))
+            except (InvalidOperation, ValueError):
+                errors[name] = ["must be a number from 0 to 1, or null for the policy's value (R-NQ-1)"]
+    if errors:
+        raise InvalidInput("Some fields are not valid.", errors=errors)
+    return cleaned
+
+
+def _audit(facility: Facility, *, action: str, before: dict, after: dict, user=None, actor_name: str) -> None:
+    AuditEntry.objects.create(
+        user=user,
+        actor_name=actor_name,
+        action=action,
+        object_type="Facility",
+        object_key=facility.code,
+        changes={"before": before, "after": after},
+    )
+
+
+def _snapshot(facility: Facility, names) -> dict:
+    out = {}
+    for name in names:
+        value = getattr(facility, name)
+        out[name] = value.code if isinstance(value, District) else (str(value) if isinstance(value, Decimal) else value)
+    return out
+
+
+def facility_create(*, code: str, values: dict, user=None, actor_name: str) -> Facility:
+    try:
+        FACILITY_CODE_VALIDATOR(code)
+    except (ValidationError, TypeError):
+        raise InvalidInput("Bad facility code.", errors={"code": ["must be 2–20 characters of A–Z, 0–9 and '-'"]})
+    missing = [name for name in ("name", "district", "level") if name not in values]
+    if missing:
+        raise InvalidInput("Required fields are missing.", errors={name: ["is required"] for name in missing})
+    cleaned = _clean(values)
+    with transaction.atomic():
+        if Facility.objects.filter(code=code).exists():
+            raise Conflict(f"A facility with the code {code} exists.", errors={"code": ["is already used"]})
+        try:
+            with transaction.atomic():
+                facility = Facility.objects.create(code=code, **cleaned)
+        except IntegrityError as exc:
+            raise Conflict(f"A facility with the code {code} exists.") from exc
+        _audit(
+            facility,
+            action="facility_create",
+            before={},
+            after=_snapshot(facility, cleaned),
+            user=user,
+            actor_name=actor_name,
+        )
+    return facility
+
+
+def facility_update(*, facility: Facility, values: dict, user=None, actor_name: str) -> Facility:
+    """Any writable field; the nursing target (R-NQ-1) and every other change is audited. A lower
+    cap blocks new offers only; nobody holding a bed is displaced."""
+    cleaned = _clean(values)
+    with transaction.atomic():
+        facility = Facility.objects.select_for_update().get(pk=facility.pk)
+        before = _snapshot(facility, cleaned)
+        for name, value in cleaned.items():
+            setattr(facility, name, value)
+        facility.save()
+        after = _snapshot(facility, cleaned)
+        if before != after:
+            _audit(facility, action="facility_update", before=before, after=after, user=user, actor_name=actor_name)
+    return facility

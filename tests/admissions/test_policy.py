@@ -1,0 +1,78 @@
+"""Versioned policy (SPEC §9)."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from admissions.models import Policy
+from admissions.policy import PolicyError, PolicyParameters
+from admissions.selectors import policy_in_force
+from admissions.services.policy import policy_create
+from facilities.errors import InvalidInput
+from facilities.models import AuditEntry
+from tests.factories import actor
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_seeded_version_carries_the_defaults_of_section_nine():
+    params = policy_in_force().parameters
+    assert (params.min_age, params.max_choices, params.max_city_level_choices) == (60, 2, 1)
+    assert str(params.nursing_target) == "0.780"
+    assert (params.nursing_min_grade, params.assessment_valid_days, params.reassessment_reminder_days) == (2, 365, 30)
+    assert (params.offer_response_working_days, params.admission_working_days) == (5, 5)
+    assert (params.refusal_limit, params.refusal_window_days, params.bar_days) == (3, 365, 365)
+    assert params.channel_mapping["dibao"] == "special" and params.channel_mapping["youfu"] == "priority"
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_a_new_version_applies_from_its_effective_date_and_the_change_is_audited():
+    """STORIES 9: waiting points 1 → 2 from the first of next month."""
+    weights = PolicyParameters().score_weights
+    weights["waiting"]["points"] = 2
+    policy = policy_create(
+        effective_from=dt.date(2026, 12, 1),
+        parameters={"score_weights": weights},
+        actor=actor("admin"),
+        note="more weight to waiting",
+    )
+    assert policy.version == 2
+    assert policy_in_force(dt.date(2026, 11, 30)).version == 1
+    assert policy_in_force(dt.date(2026, 12, 1)).parameters.waiting_points == 2
+    assert policy_in_force(dt.date(2026, 12, 1)).parameters.min_age == 60  # carried over
+    audit = AuditEntry.objects.get(action="policy_create")
+    assert audit.actor_name == "admin" and "score_weights" in audit.changes["changed"]
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        ({"min_age": -1}, "min_age"),
+        ({"min_age": "sixty"}, "min_age"),
+        ({"max_choices": 0}, "max_choices"),
+        ({"nursing_target": 1.5}, "nursing_target"),
+        ({"nursing_target": True}, "nursing_target"),
+        ({"channel_mapping": {"dibao": "vip"}}, "channel_mapping"),
+        ({"score_weights": {"care": {}}}, "score_weights"),
+        ({"favourite_colour": "blue"}, "favourite_colour"),
+    ],
+)
+def test_bad_parameters_are_refused_naming_the_parameter_and_nothing_is_created(parameters, field):
+    with pytest.raises(InvalidInput) as refused:
+        policy_create(effective_from=dt.date(2026, 12, 1), parameters=parameters, actor=actor("admin"))
+    assert field in refused.value.errors
+    assert Policy.objects.count() == 1 and not AuditEntry.objects.exists()
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_a_version_cannot_take_effect_in_the_past():
+    with pytest.raises(InvalidInput) as refused:
+        policy_create(effective_from=dt.date(2026, 11, 1), parameters={}, actor=actor("admin"))
+    assert "effective_from" in refused.value.errors
+
+
+def test_parameters_reject_unknown_names():
+    with pytest.raises(PolicyError):
+        PolicyParameters.from_json({"nope": 1})

@@ -1,0 +1,115 @@
+"""Homes and their settings; beds and their constraints (R-BED-1, R-NQ-1 targets)."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from admissions.models import Occupancy
+from admissions.selectors import facility_quota
+from admissions.services.beds import beds_add_batch, bed_discharge, bed_return_to_service, bed_take_out_of_service
+from facilities.errors import Conflict, InvalidInput
+from facilities.models import AuditEntry, Bed, Facility
+from facilities.services import facility_create, facility_update
+from tests.factories import FacilityFactory, add_beds
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_facility_is_created_with_a_valid_code_and_the_act_is_audited():
+    facility = facility_create(
+        code="GZC09", values={"name": "广州市第九老人院", "district": "tianhe", "level": "city"}, actor_name="admin"
+    )
+    assert facility.accepting_applications and facility.nursing_target is None
+    assert AuditEntry.objects.filter(action="facility_create", object_key="GZC09").exists()
+
+
+@pytest.mark.parametrize("code", ["g", "gzc01", "GZC 01", "A" * 21, ""])
+def test_a_bad_facility_code_is_refused(code):
+    with pytest.raises(InvalidInput) as refused:
+        facility_create(code=code, values={"name": "x", "district": "tianhe", "level": "city"}, actor_name="admin")
+    assert "code" in refused.value.errors
+    assert not Facility.objects.exists()
+
+
+def test_a_duplicate_code_conflicts():
+    FacilityFactory(code="YX01")
+    with pytest.raises(Conflict):
+        facility_create(code="YX01", values={"name": "x", "district": "tianhe", "level": "city"}, actor_name="admin")
+
+
+def test_a_facility_target_overrides_the_policy_and_is_audited():
+    """R-NQ-1: an administrator may set a facility's own target."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=4)
+    assert facility_quota(home).self_care_cap == 0  # 4 × 0.22 → 0: "blocked by the quota"
+    facility_update(facility=home, values={"nursing_target": "0.5"}, actor_name="admin")
+    home.refresh_from_db()
+    assert home.nursing_target == Decimal("0.500")
+    assert facility_quota(home).self_care_cap == 2
+    audit = AuditEntry.objects.get(action="facility_update")
+    assert audit.changes == {"before": {"nursing_target": None}, "after": {"nursing_target": "0.500"}}
+
+
+@pytest.mark.parametrize("value", [1.01, -0.1, "lots", True])
+def test_a_bad_target_is_refused_and_nothing_changes(value):
+    home = FacilityFactory(code="YX01")
+    with pytest.raises(InvalidInput):
+        facility_update(facility=home, values={"nursing_target": value}, actor_name="admin")
+    home.refresh_from_db()
+    assert home.nursing_target is None and not AuditEntry.objects.exists()
+
+
+def test_a_bed_holds_at_most_one_occupant_by_database_constraint():
+    """R-BED-1."""
+    home = FacilityFactory(code="YX01")
+    (bed,) = add_beds(home, nursing=1)
+    Occupancy.objects.create(bed=bed, facility=home, care_level="nursing", admitted_on="2026-01-01")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Occupancy.objects.create(bed=bed, facility=home, care_level="nursing", admitted_on="2026-02-01")
+
+
+def test_a_bed_status_and_its_holder_care_level_agree_by_database_constraint():
+    """R-BED-1 / R-NQ-1: a held bed records its holder's care level; a free one records none."""
+    home = FacilityFactory(code="YX01")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Bed.objects.create(facility=home, code="X", bed_type="nursing", status="occupied", holder_care_level=None)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Bed.objects.create(facility=home, code="Y", bed_type="nursing", status="vacant", holder_care_level="nursing")
+
+
+def test_a_batch_of_beds_is_coded_from_the_prefix():
+    home = FacilityFactory(code="YX01")
+    beds, decisions = beds_add_batch(facility=home, bed_type="nursing", count=3, prefix="N")
+    assert [b.code for b in beds] == ["N-001", "N-002", "N-003"]
+    assert len(decisions) == 3  # each new bed went to the (empty) queue: R-ALLOC-3
+    with pytest.raises(Conflict):
+        beds_add_batch(facility=home, bed_type="nursing", count=1, prefix="N")
+    with pytest.raises(InvalidInput):
+        beds_add_batch(facility=home, bed_type="luxury", count=1, prefix="L")
+    with pytest.raises(InvalidInput):
+        beds_add_batch(facility=home, bed_type="general", count=0, prefix="L")
+
+
+def test_discharge_needs_an_occupied_bed_and_a_known_reason():
+    """R-BED-2."""
+    home = FacilityFactory(code="YX01")
+    (occupied,) = add_beds(home, nursing=1)
+    (vacant,) = add_beds(home, nursing=1, status="vacant")
+    with pytest.raises(InvalidInput):
+        bed_discharge(bed=occupied, reason="bored")
+    with pytest.raises(Conflict):
+        bed_discharge(bed=vacant, reason="discharged")
+    bed, decision = bed_discharge(bed=occupied, reason="transferred")
+    assert bed.status == "vacant" and decision.trigger == "discharge:transferred"
+
+
+def test_out_of_service_and_back():
+    home = FacilityFactory(code="YX01")
+    (bed,) = add_beds(home, general=1, status="vacant")
+    bed = bed_take_out_of_service(bed=bed, reason="repairs")
+    assert bed.status == "out_of_service"
+    with pytest.raises(Conflict):
+        bed_take_out_of_service(bed=bed)
+    bed, decision = bed_return_to_service(bed=bed)
+    assert bed.status == "vacant" and decision.trigger == "bed_returned_to_service"
