@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from facilities.models import CareLevel
 
@@ -20,7 +20,7 @@ class AssessmentState(models.TextChoices):
     REJECTED = "rejected", _("rejected")
 
 
-class Assessment(models.Model):
+class Assessment(ConcurrentTransitionMixin, models.Model):
     application = models.ForeignKey("admissions.Application", on_delete=models.PROTECT, related_name="assessments")
     state = FSMField(_("state"), default=AssessmentState.DRAFT, choices=AssessmentState.choices, protected=True)
     assessed_on = models.DateField(_("assessed on"))

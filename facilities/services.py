@@ -81,8 +81,10 @@ def _snapshot(facility: Facility, names) -> dict:
 def facility_create(*, code: str, values: dict, user=None, actor_name: str) -> Facility:
     try:
         FACILITY_CODE_VALIDATOR(code)
-    except (ValidationError, TypeError):
-        raise InvalidInput("Bad facility code.", errors={"code": ["must be 2–20 characters of A–Z, 0–9 and '-'"]})
+    except (ValidationError, TypeError) as exc:
+        raise InvalidInput(
+            "Bad facility code.", errors={"code": ["must be 2–20 characters of A–Z, 0–9 and '-'"]}
+        ) from exc
     missing = [name for name in ("name", "district", "level") if name not in values]
     if missing:
         raise InvalidInput("Required fields are missing.", errors={name: ["is required"] for name in missing})

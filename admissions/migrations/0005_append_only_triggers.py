@@ -1,6 +1,8 @@
 """Events (R-FSM-2) and allocation decisions (R-ALLOC-2) are append-only in the database too:
-an UPDATE is refused by a trigger, whoever sends it. (DELETE is refused in Python and by the
-PROTECT foreign keys; a trigger on DELETE would also stop the test runner's table flush.)"""
+an UPDATE is refused by a trigger, whoever sends it, and on PostgreSQL so is a DELETE. (On SQLite
+a DELETE trigger would also stop the test runner's table flush, which deletes row by row; there
+DELETE is refused in Python and by the PROTECT foreign keys. PostgreSQL's flush is a TRUNCATE,
+which row triggers do not see.)"""
 
 from django.db import migrations
 
@@ -22,7 +24,7 @@ def create(apps, schema_editor):
                 params=None,  # the SQL's own % is not a placeholder
             )
             schema_editor.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW EXECUTE FUNCTION refuse_update_append_only();"
             )
 

@@ -14,10 +14,11 @@ import json
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from admissions.actors import SYSTEM, Actor
-from admissions.models import AllocationDecision, Application, ApplicationState, Offer, QueueEntry
+from admissions.models import AllocationDecision, Application, ApplicationState, Offer, OfferState, QueueEntry
 from admissions.policy import PolicyInForce
 from admissions.selectors import facility_quota, policy_in_force, queue_for_facility
 from admissions.workdays import deadline_after
@@ -224,8 +225,9 @@ def _offer(
         application=application,
         transition="make_offer",
         from_state=from_state,
-        actor=actor,
+        actor=SYSTEM,  # SPEC §5: offers are made by the system; who set the allocation off is in data
         data={
+            "started_by": actor.name,
             "offer": offer.pk,
             "facility": facility.code,
             "bed": bed.code,
@@ -251,10 +253,12 @@ def _allocate_bed(
 ) -> AllocationDecision:
     """Offer one vacant bed (the facility is locked by the caller)."""
     today = timezone.localdate(now)
+    # R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
+    # admission check for another reason is treated alike: the bed is not offered straight back.
     refused_here = set(
-        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round, is_refusal=True).values_list(
-            "application_id", flat=True
-        )
+        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
+        .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
+        .values_list("application_id", flat=True)
     )
     busy: set[int] = set()
     while True:

@@ -49,14 +49,35 @@ LOOKUP_CODE_LENGTH = 6
 
 
 # --- helpers shared by the transitions ------------------------------------------------------------
+# What a caller can ask for, in the order of SPEC §5. Offers are made and expired by the
+# allocation, and an assessment's completion or approval moves the application
+# (complete-assessment, reassess): no caller requests those, so R-FSM-3 does not list them.
+REQUESTABLE_TRANSITIONS = (
+    "submit",
+    "accept-for-assessment",
+    "reject",
+    "return-for-assessment",
+    "approve",
+    "suspend",
+    "resume",
+    "accept-offer",
+    "decline-offer",
+    "admit",
+    "fail-check",
+    "withdraw",
+    "remove",
+)
+# The event names the transition of SPEC §5; these model methods are variants of one transition.
+EVENT_TRANSITION_NAMES = {
+    "accept_for_assessment_with_valid_assessment": "accept_for_assessment",
+    "fail_admission_check_care_need_changed": "fail_admission_check",
+}
+
+
 def available_transitions(application: Application) -> list[str]:
-    """The URL names of the transitions possible from the current state (R-FSM-3)."""
-    names = []
-    for transition in application.get_available_state_transitions():
-        name = TRANSITION_NAMES[transition.name]
-        if name not in names:
-            names.append(name)
-    return names
+    """The URL names of the transitions a caller may request from the current state (R-FSM-3)."""
+    possible = {TRANSITION_NAMES[t.name] for t in application.get_available_state_transitions()}
+    return [name for name in REQUESTABLE_TRANSITIONS if name in possible]
 
 
 def _guard(application: Application, method_name: str) -> None:
@@ -87,7 +108,7 @@ def _apply(
     application.save()
     event_record(
         application=application,
-        transition=TRANSITION_NAMES[method_name].replace("-", "_"),
+        transition=EVENT_TRANSITION_NAMES.get(method_name, method_name),
         from_state=from_state,
         actor=actor,
         reason=reason,
@@ -278,7 +299,9 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     if data.sex not in ("F", "M"):
         format_errors["applicant.sex"] = ["must be F or M"]
     format_errors.update(
-        id_number_errors(data.id_number, date_of_birth=data.date_of_birth, sex=data.sex if data.sex in "FM" else None)
+        id_number_errors(
+            data.id_number, date_of_birth=data.date_of_birth, sex=data.sex if data.sex in ("F", "M") else None
+        )
     )
     hukou, residence, district_errors = _districts(data)
     format_errors.update({k: v for k, v in district_errors.items() if "not a district" in v[0]})
@@ -681,14 +704,16 @@ def application_withdraw(*, application: Application, reason: str, actor: Actor)
     return application
 
 
-REMOVAL_REASONS = ("refusal_limit", "deceased", "ineligible", "other")
+# The reasons staff may give (API.md). `refusal_limit` is the system's alone (R-OFF-5): it sets a bar.
+STAFF_REMOVAL_REASONS = ("deceased", "ineligible", "other")
 
 
 def application_remove(*, application: Application, reason: str, note: str = "", actor: Actor) -> Application:
-    """Any non-final → removed. `refusal_limit` is the system's (R-OFF-5) and sets the bar."""
-    if reason not in REMOVAL_REASONS:
+    """Any non-final → removed, by a reviewer. The refusal limit removes through
+    `application_remove_for_refusals` instead."""
+    if reason not in STAFF_REMOVAL_REASONS:
         raise InvalidInput(
-            "Unknown removal reason.", errors={"reason": ["must be one of " + ", ".join(REMOVAL_REASONS)]}
+            "Unknown removal reason.", errors={"reason": ["must be one of " + ", ".join(STAFF_REMOVAL_REASONS)]}
         )
     with transaction.atomic():
         application = lock_application_with_facilities(application)

@@ -8,13 +8,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from facilities.errors import Conflict, InvalidInput
-from facilities.models import AuditEntry
-
 from admissions.actors import Actor
 from admissions.models import Policy
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
+from facilities.errors import Conflict, InvalidInput
+from facilities.models import AuditEntry
 
 
 def policy_create(*, effective_from: dt.date, parameters: dict, actor: Actor, note: str = "") -> Policy:
@@ -30,7 +29,9 @@ def policy_create(*, effective_from: dt.date, parameters: dict, actor: Actor, no
     try:
         merged = PolicyParameters.from_json({**base, **parameters})
     except PolicyError as exc:
-        raise InvalidInput("Some policy parameters are not valid.", errors={k: [v] for k, v in exc.errors.items()})
+        raise InvalidInput(
+            "Some policy parameters are not valid.", errors={k: [v] for k, v in exc.errors.items()}
+        ) from exc
     with transaction.atomic():
         latest = Policy.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
         try:
