@@ -47,6 +47,7 @@ messages: $(STAMP)
 
 run: $(STAMP) messages
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "    Serving on http://$(HOST):$(PORT)/   (staff pages: http://$(HOST):$(PORT)/admin/; Ctrl-C stops)"

@@ -1,10 +1,23 @@
-"""The REST API v1 (API.md). This module grows with the API issue; for now the service endpoints."""
+"""URLs of the REST API (API.md): /api/v1/…, the OpenAPI document and docs, health checks."""
 
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from .views import administration, applications, assessments, facilities, offers, public, service
+
+v1 = [
+    *facilities.urlpatterns,
+    *applications.urlpatterns,
+    *assessments.urlpatterns,
+    *offers.urlpatterns,
+    *administration.urlpatterns,
+    *public.urlpatterns,
+]
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
+    path("healthz", service.healthz, name="healthz"),
+    path("readyz", service.readyz, name="readyz"),
+    path("api/v1/", include((v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

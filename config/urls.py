@@ -13,3 +13,7 @@ urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     prefix_default_language=False,
 )
+
+# API paths answer errors as problem+json, pages as HTML.
+handler404 = "config.error_views.not_found"
+handler500 = "config.error_views.server_error"

@@ -157,3 +157,27 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type} {self.object_key}"
+
+
+class Role(models.TextChoices):
+    """Staff roles (SPEC §1, API.md). Each is a Django group of the same name."""
+
+    INTAKE = "intake", _("intake officer")
+    ASSESSOR = "assessor", _("assessor")
+    REVIEWER = "reviewer", _("reviewer")
+    FACILITY = "facility", _("facility officer")
+    ADMIN = "admin", _("administrator")
+
+
+class StaffProfile(models.Model):
+    """What a staff user is bound to: a facility officer works for one home (SPEC §10)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="staff")
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.facility.code if self.facility else '—'}"

@@ -1,0 +1,3 @@
+"""API views: offers (API.md). Thin: parse, call one service or selector, render."""
+
+urlpatterns: list = []
