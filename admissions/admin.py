@@ -1,0 +1,508 @@
+"""Django admin for the admission engine: mostly to look at.
+
+Thin (STYLE.md): the admin changes nothing that a rule depends on. States are read-only everywhere
+(R-FSM-1); events and allocation decisions are append-only history (R-FSM-2, R-ALLOC-2); applications,
+applicants, offers, queue entries, occupancies and assessments are never deleted. Records that only a
+service creates (an application at intake, an offer by the allocation, …) are not added here either.
+What an administrator does keep here goes through the same audited services as anywhere else: the
+working-day calendar (R-OFF-2) and new policy versions (§9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from admissions.actors import Actor
+from admissions.models import (
+    AllocationDecision,
+    Applicant,
+    Application,
+    ApplicationEvent,
+    CalendarDay,
+    CalendarYear,
+    CategoryClaim,
+    DuplicateReview,
+    FacilityChoice,
+    Notification,
+    Occupancy,
+    Offer,
+    Policy,
+    QueueEntry,
+    ReferenceCounter,
+)
+from admissions.policy import PolicyError, PolicyParameters
+from admissions.selectors import policy_in_force
+from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
+from admissions.services.events import event_record
+from admissions.services.locks import lock_application
+from admissions.workdays import calendar_warning, covered_years
+from facilities.admin import ReadOnlyAdmin
+from facilities.models import AuditEntry
+
+# Roles that check identity and so see a full ID number on one person's own page (SPEC §10).
+ID_NUMBER_ROLES = {"intake", "reviewer", "admin"}
+
+
+def may_see_full_id_number(user) -> bool:
+    return user.is_superuser or user.groups.filter(name__in=ID_NUMBER_ROLES).exists()
+
+
+# --- people and applications -------------------------------------------------------------------
+@admin.register(Applicant)
+class ApplicantAdmin(admin.ModelAdmin):
+    list_display = ("masked_name", "masked_id_number", "date_of_birth", "sex", "language", "barred_until")
+    list_filter = ("sex", "language", "barred_until")
+    # Exact matches on the ID number and phone: lists never show them, but an officer may look one up.
+    search_fields = ("name", "=id_number", "=phone", "applications__reference")
+    fields = ("name", "id_number", "date_of_birth", "sex", "phone", "language", "barred_until")
+    # Identity (R-APP-1) is checked at intake and corrected there; the bar (R-APP-6) is the system's.
+    readonly_fields = ("name", "id_number", "masked_id_number", "date_of_birth", "sex", "barred_until")
+    show_full_result_count = False
+
+    def get_fields(self, request, obj=None):
+        """The full ID number only for the roles that check identity (SPEC §10); masked otherwise."""
+        shown = "id_number" if may_see_full_id_number(request.user) else "masked_id_number"
+        return [shown if name == "id_number" else name for name in super().get_fields(request, obj)]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # applicants are registered at intake (R-APP-1…10)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.changed_data:
+            # The names of what changed, not the values: phone numbers are personal data.
+            AuditEntry.objects.create(
+                user=request.user,
+                actor_name=request.user.get_username(),
+                action="applicant_change",
+                object_type="Applicant",
+                object_key=str(obj.pk),
+                changes={"fields": sorted(form.changed_data)},
+            )
+
+
+APPLICATION_EDITABLE = ("contact_name", "contact_relation", "contact_phone")
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "applicant_name",
+        "applicant_id_number",
+        "state",
+        "channel_code",
+        "hukou_district",
+        "created_via",
+        "created_at",
+        "queued_at",
+    )
+    list_filter = ("state", "channel_code", "hukou_district", "created_via", "lives_alone", "no_spouse_no_children")
+    search_fields = ("reference", "applicant__name", "=applicant__id_number")
+    list_select_related = ("applicant", "hukou_district")
+    raw_id_fields = ("applicant", "current_assessment", "hukou_district", "residence_district")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fieldsets = (
+        (None, {"fields": ("reference", "applicant", "applicant_id_number", "state", "version", "created_via")}),
+        (
+            _("Intake"),
+            {
+                "fields": (
+                    "hukou_district",
+                    "residence_district",
+                    "address",
+                    "contributor_exemption_requested",
+                    "contributor_exemption_granted",
+                    "contributor_exemption_note",
+                    "lives_alone",
+                    "no_spouse_no_children",
+                    "declares_no_infectious_disease",
+                    "declares_no_serious_mental_disorder",
+                    "choices_summary",
+                    "claims_summary",
+                )
+            },
+        ),
+        (_("Contact"), {"fields": APPLICATION_EDITABLE}),
+        (
+            _("Queue"),
+            {"fields": ("channel_code", "channel_reason", "current_assessment", "queued_at", "closing_reason")},
+        ),
+        (
+            _("Times"),
+            {"fields": ("created_at", "updated_at", "submitted_at", "closed_at", "lookup_code_issued_at")},
+        ),
+    )
+    # R-FSM-1: the state changes only through the services' transitions. Everything a rule reads
+    # (R-APP-1…8, the channel, the queue) is read-only too; intake corrections go through
+    # application_update, which re-checks them. Only the contact person can be corrected here.
+    readonly_fields = (
+        "reference",
+        "applicant",
+        "applicant_id_number",
+        "state",
+        "version",
+        "created_via",
+        "hukou_district",
+        "residence_district",
+        "address",
+        "contributor_exemption_requested",
+        "contributor_exemption_granted",
+        "contributor_exemption_note",
+        "lives_alone",
+        "no_spouse_no_children",
+        "declares_no_infectious_disease",
+        "declares_no_serious_mental_disorder",
+        "choices_summary",
+        "claims_summary",
+        "channel_code",
+        "channel_reason",
+        "current_assessment",
+        "queued_at",
+        "closing_reason",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "closed_at",
+        "lookup_code_issued_at",
+    )
+
+    @admin.display(description=_("applicant"), ordering="applicant__name")
+    def applicant_name(self, obj) -> str:
+        return obj.applicant.masked_name
+
+    @admin.display(description=_("resident ID number"))
+    def applicant_id_number(self, obj) -> str:
+        return obj.applicant.masked_id_number  # lists and this page: masked (SPEC §10)
+
+    @admin.display(description=_("choices (R-APP-7)"))
+    def choices_summary(self, obj) -> str:
+        choices = obj.choices.select_related("facility").order_by("rank")
+        return "; ".join(
+            f"{c.rank}. {c.facility}" + (" (" + gettext("spouse resident here") + ")" if c.spouse_resident else "")
+            for c in choices
+        )
+
+    @admin.display(description=_("categories (R-APP-8)"))
+    def claims_summary(self, obj) -> str:
+        return "; ".join(f"{c.get_code_display()}: {c.get_status_display()}" for c in obj.category_claims.all())
+
+    def has_add_permission(self, request) -> bool:
+        return False  # registered at intake (application_create), which checks R-APP-1…10
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # history is kept; an application ends by a transition (withdraw, remove, …)
+
+    def save_model(self, request, obj, form, change):
+        """Only the contact person changes here. Under the application's lock, with the version
+        bumped (a stale writer elsewhere gets a conflict) and an event naming the fields (R-FSM-2)."""
+        changed = [name for name in form.changed_data if name in APPLICATION_EDITABLE]
+        if not changed:
+            return
+        with transaction.atomic():
+            application = lock_application(obj.pk)
+            for name in changed:
+                setattr(application, name, form.cleaned_data[name])
+            application.version += 1
+            application.save(update_fields=[*changed, "version", "updated_at"])
+            event_record(
+                application=application,
+                transition="update",
+                from_state=application.state,
+                actor=Actor.for_user(request.user),
+                data={"fields": changed, "via": "admin"},
+            )
+        obj.version = application.version
+
+
+@admin.register(CategoryClaim)
+class CategoryClaimAdmin(ReadOnlyAdmin):
+    """Verified or refused by the reviewer at approval (R-APP-8), through application_approve."""
+
+    list_display = ("application", "code", "status", "evidence", "verified_by", "verified_at")
+    list_filter = ("code", "status")
+    search_fields = ("application__reference",)
+    list_select_related = ("application", "verified_by")
+    raw_id_fields = ("application", "verified_by")
+    readonly_fields = ("status",)
+
+
+@admin.register(FacilityChoice)
+class FacilityChoiceAdmin(ReadOnlyAdmin):
+    list_display = ("application", "rank", "facility", "spouse_resident")
+    list_filter = ("facility", "spouse_resident")
+    search_fields = ("application__reference", "facility__code")
+    list_select_related = ("application", "facility")
+    raw_id_fields = ("application", "facility")
+    show_full_result_count = False
+
+
+@admin.register(DuplicateReview)
+class DuplicateReviewAdmin(ReadOnlyAdmin):
+    list_display = ("application", "other_application", "match", "decision", "decided_by", "decided_at")
+    list_filter = ("match", "decision")
+    search_fields = ("application__reference", "other_application__reference")
+    list_select_related = ("application", "other_application", "decided_by")
+    raw_id_fields = ("application", "other_application", "decided_by")
+
+
+@admin.register(ReferenceCounter)
+class ReferenceCounterAdmin(ReadOnlyAdmin):
+    list_display = ("year", "last")
+
+
+# --- history: append-only, never touched here (R-FSM-2, R-ALLOC-2) --------------------------------
+@admin.register(ApplicationEvent)
+class ApplicationEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "application", "transition", "from_state", "to_state", "actor_kind", "actor_name")
+    list_filter = ("transition", "to_state", "actor_kind")
+    search_fields = ("application__reference", "actor_name")
+    list_select_related = ("application",)
+    raw_id_fields = ("application", "actor_user")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(AllocationDecision)
+class AllocationDecisionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "facility",
+        "sequence",
+        "bed",
+        "made_at",
+        "trigger",
+        "chosen_reference",
+        "skipped_count",
+        "policy_version",
+    )
+    list_filter = ("facility", "policy_version")
+    search_fields = ("facility__code", "bed__code", "hash")
+    list_select_related = ("facility", "bed", "bed__facility")
+    raw_id_fields = ("facility", "bed", "chosen_entry")
+    date_hierarchy = "made_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("chosen"))
+    def chosen_reference(self, obj) -> str:
+        return obj.chosen["reference"] if obj.chosen else "–"
+
+    @admin.display(description=_("skipped"))
+    def skipped_count(self, obj) -> int:
+        return len(obj.skipped or [])
+
+
+# --- the queue, offers and residents (written by the allocation and offer services) ---------------
+@admin.register(QueueEntry)
+class QueueEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "facility",
+        "application",
+        "status",
+        "outcome",
+        "channel_rank",
+        "care_level",
+        "base_score",
+        "queued_at",
+    )
+    list_filter = ("status", "care_level", "channel_rank", "outcome", "facility")
+    search_fields = ("application__reference", "facility__code")
+    list_select_related = ("facility", "application")
+    raw_id_fields = ("application", "facility")
+    readonly_fields = ("status",)  # R-Q-1: opened and closed by the services only
+    show_full_result_count = False
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "application",
+        "facility",
+        "bed",
+        "state",
+        "care_level",
+        "made_at",
+        "respond_by",
+        "admit_by",
+        "is_refusal",
+    )
+    list_filter = ("state", "care_level", "is_refusal", "facility")
+    search_fields = ("application__reference", "bed__code", "facility__code")
+    list_select_related = ("application", "facility", "bed", "bed__facility")
+    raw_id_fields = ("application", "queue_entry", "facility", "bed", "decision")
+    readonly_fields = ("state",)  # accept, decline, admit … through the offer services (R-OFF-1…5)
+    date_hierarchy = "made_at"
+    show_full_result_count = False
+
+
+@admin.register(Occupancy)
+class OccupancyAdmin(ReadOnlyAdmin):
+    """Residents: admitted through offer_admit, discharged through bed_discharge (R-BED-2)."""
+
+    list_display = ("bed", "facility", "application", "care_level", "admitted_on", "discharged_on", "discharge_reason")
+    list_filter = ("facility", "care_level", "discharge_reason", ("discharged_on", admin.EmptyFieldListFilter))
+    search_fields = ("bed__code", "facility__code", "application__reference")
+    list_select_related = ("bed", "bed__facility", "facility", "application")
+    raw_id_fields = ("bed", "facility", "application", "offer")
+    date_hierarchy = "admitted_on"
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "application", "kind", "channel", "language", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind", "channel", "language")
+    search_fields = ("application__reference",)
+    list_select_related = ("application",)
+    raw_id_fields = ("application",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+# --- policy (§9): new versions only, audited ------------------------------------------------------
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = Policy
+        fields = ("version", "effective_from", "parameters", "note")
+
+    def clean_version(self):
+        version = self.cleaned_data["version"]
+        last = Policy.objects.aggregate(last=Max("version"))["last"] or 0
+        if version <= last:
+            raise forms.ValidationError(gettext("A new version must be numbered above %(last)s.") % {"last": last})
+        return version
+
+    def clean_effective_from(self):
+        effective_from = self.cleaned_data["effective_from"]
+        if effective_from < timezone.localdate():
+            # Decisions already made keep the version they used (§9): a new one starts today or later.
+            raise forms.ValidationError(gettext("A new policy version takes effect today or later."))
+        return effective_from
+
+    def clean_parameters(self):
+        parameters = self.cleaned_data["parameters"]
+        try:
+            PolicyParameters.from_json(parameters)
+        except PolicyError as exc:
+            raise forms.ValidationError([f"{name}: {message}" for name, message in exc.errors.items()]) from exc
+        return parameters
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    """A version is never edited after creation: a change is a new version (§9)."""
+
+    form = PolicyForm
+    list_display = ("version", "effective_from", "note", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+
+    def get_changeform_initial_data(self, request):
+        last = Policy.objects.aggregate(last=Max("version"))["last"] or 0
+        return {
+            "version": last + 1,
+            "effective_from": timezone.localdate() + dt.timedelta(days=1),
+            "parameters": policy_in_force().parameters.to_json(),
+        }
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        AuditEntry.objects.create(
+            user=request.user,
+            actor_name=request.user.get_username(),
+            action="policy_create",
+            object_type="Policy",
+            object_key=f"v{obj.version}",
+            changes={
+                "before": None,
+                "after": {
+                    "effective_from": obj.effective_from.isoformat(),
+                    "parameters": obj.parameters,
+                    "note": obj.note,
+                },
+            },
+        )
+
+
+# --- the working-day calendar (R-OFF-2): through the audited services ------------------------------
+class CalendarCoverageMixin:
+    """Says on the list pages which years the calendar covers, and warns when it runs out (R-OFF-2)."""
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            years = covered_years()
+            text = ", ".join(str(y) for y in years) if years else gettext("none")
+            self.message_user(
+                request, gettext("Years covered by the working-day calendar: %(years)s.") % {"years": text}
+            )
+            warning = calendar_warning()
+            if warning:
+                self.message_user(request, warning, level=messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
+
+def _actor_fields(request) -> dict:
+    return {"actor_user": request.user, "actor_name": request.user.get_username()}
+
+
+def _saved_as(obj, saved) -> None:
+    """The admin goes on with `obj` (log entry, redirect): make it the row the service wrote."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(CalendarCoverageMixin, admin.ModelAdmin):
+    list_display = ("date", "weekday", "kind", "name")
+    list_filter = ("kind",)
+    search_fields = ("name",)
+    date_hierarchy = "date"
+
+    @admin.display(description=_("weekday"))
+    def weekday(self, obj) -> str:
+        return obj.date.strftime("%a")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("date",) if obj is not None else ()  # another date is another row: delete and add
+
+    def save_model(self, request, obj, form, change):
+        _saved_as(obj, calendar_day_set(date=obj.date, kind=obj.kind, name=obj.name, **_actor_fields(request)))
+
+    def delete_model(self, request, obj):
+        calendar_day_delete(date=obj.date, **_actor_fields(request))
+
+    def delete_queryset(self, request, queryset):
+        for day in queryset:
+            calendar_day_delete(date=day.date, **_actor_fields(request))
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(CalendarCoverageMixin, admin.ModelAdmin):
+    list_display = ("year", "source")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("year",) if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a covered year stays covered; correct its days instead
+
+    def save_model(self, request, obj, form, change):
+        _saved_as(obj, calendar_year_mark_covered(year=obj.year, source=obj.source, **_actor_fields(request)))

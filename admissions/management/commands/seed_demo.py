@@ -1,0 +1,754 @@
+"""`python manage.py seed_demo`: a Guangzhou-like city to try the product with (issue 2).
+
+The homes and the beds they already had are written straight into the tables: years of residents
+who came in before the product existed are not something our services could have produced. Every
+application, though, goes through the real services (intake, assessment, approval, allocation,
+offers, discharges), so each event, queue entry, allocation decision and offer is what the product
+itself would have written.
+
+Idempotent: when the demo homes exist it only re-ensures the demo users and prints the logins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import random
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from stdnum.cn import ric
+
+from admissions.actors import Actor
+from admissions.models import (
+    Application,
+    ApplicationState,
+    Occupancy,
+    Offer,
+    OfferState,
+    QueueEntry,
+    QueueEntryStatus,
+)
+from admissions.selectors import policy_in_force
+from admissions.services import applications as application_services
+from admissions.services import assessments as assessment_services
+from admissions.services import beds as bed_services
+from admissions.services import offers as offer_services
+from admissions.services.applications import IntakeData
+from assessments.instrument import CONSCIOUSNESS_ITEM, ITEMS
+from facilities.models import Bed, BedStatus, BedType, CareLevel, District, Facility, FacilityLevel
+from facilities.roles import roles_assign
+from facilities.selectors import self_care_cap
+
+S = ApplicationState
+DEFAULT_DEMO_PASSWORD = "demo-pass-2026"
+DEFAULT_SEED = 2026
+MIN_APPLICATIONS = 24  # fewer cannot show every state of SPEC §5
+
+# --- the city ---------------------------------------------------------------------------------
+# (code, name, district, address). Invented, but shaped like Guangzhou's public homes: 3 city-level
+# and 13 district-level (SPEC §1).
+CITY_HOMES = [
+    ("GZC01", "广州市老人院", "baiyun", "广州市白云区同和街云景路83号"),
+    ("GZC02", "广州市第二老人院", "panyu", "广州市番禺区大石街石北路128号"),
+    ("GZC03", "广州市福利院", "haizhu", "广州市海珠区南洲路399号"),
+]
+DISTRICT_HOMES = [
+    ("YX01", "越秀区老人院", "yuexiu", "广州市越秀区东风中路316号"),
+    ("HZ01", "海珠区社会福利院", "haizhu", "广州市海珠区江南大道南542号"),
+    ("LW01", "荔湾区老人院", "liwan", "广州市荔湾区芳村大道中211号"),
+    ("TH01", "天河区老人院", "tianhe", "广州市天河区龙洞北路88号"),
+    ("BY01", "白云区老人院", "baiyun", "广州市白云区太和镇北太路1633号"),
+    ("BY02", "白云区江高颐养院", "baiyun", "广州市白云区江高镇江同路26号"),
+    ("HP01", "黄埔区社会福利院", "huangpu", "广州市黄埔区萝岗街开创大道1501号"),
+    ("PY01", "番禺区社会福利院", "panyu", "广州市番禺区市桥街福愉东路50号"),
+    ("PY02", "番禺区沙湾颐养院", "panyu", "广州市番禺区沙湾街福涌路9号"),
+    ("HD01", "花都区社会福利院", "huadu", "广州市花都区新华街公益路71号"),
+    ("NS01", "南沙区颐养院", "nansha", "广州市南沙区黄阁镇市南大道230号"),
+    ("CH01", "从化区老人院", "conghua", "广州市从化区街口街河滨北路112号"),
+    ("ZC01", "增城区社会福利院", "zengcheng", "广州市增城区荔城街府佑路168号"),
+]
+DEMO_FACILITY_CODES = [home[0] for home in CITY_HOMES + DISTRICT_HOMES]
+# Homes whose self-care quota is exactly full, each with two vacant general beds the quota blocks
+# (R-NQ-1: "blocked by the quota"), so the facility pages and decisions show that case.
+QUOTA_FULL_HOMES = {"NS01", "CH01"}
+VACANT_BLOCKED_BEDS = 2
+FACILITY_OF_THE_FACILITY_USER = "GZC01"
+
+# The place codes (first six digits of the ID number) of the districts.
+PLACE_CODES = {
+    "liwan": "440103",
+    "yuexiu": "440104",
+    "haizhu": "440105",
+    "tianhe": "440106",
+    "baiyun": "440111",
+    "huangpu": "440112",
+    "panyu": "440113",
+    "huadu": "440114",
+    "nansha": "440115",
+    "conghua": "440117",
+    "zengcheng": "440118",
+}
+STREETS = {
+    "yuexiu": ["东风东路", "北京路", "中山四路", "解放北路"],
+    "haizhu": ["江南大道中", "昌岗路", "宝岗大道", "新港西路"],
+    "liwan": ["中山八路", "芳村大道", "龙津西路", "宝华路"],
+    "tianhe": ["天河北路", "员村二横路", "石牌东路", "龙口西路"],
+    "baiyun": ["机场路", "同和路", "新市墟", "景泰直街"],
+    "huangpu": ["黄埔东路", "大沙地东", "香雪大道", "丰乐北路"],
+    "panyu": ["环城中路", "市桥大北路", "禺山大道", "兴业大道"],
+    "huadu": ["公益路", "新华路", "云山大道", "龙珠路"],
+    "nansha": ["进港大道", "环市大道", "金岭北路", "港前大道"],
+    "conghua": ["河滨南路", "新城东路", "街口大道", "青云路"],
+    "zengcheng": ["荔城大道", "府佑路", "增城大道", "挂绿路"],
+}
+
+SURNAMES = "陈李黄张梁林刘吴罗何郑杨谢郭邓冯曾周蔡许赖苏卢叶朱钟潘麦彭关谭区"
+GIVEN_NAMES = {
+    "F": ["秀英", "桂英", "玉珍", "淑贞", "丽华", "惠芳", "桂芳", "秀珍", "月娥", "凤英", "翠兰", "玉兰"]
+    + ["少芳", "美玲", "婉仪", "素贞", "金好", "妙珍", "瑞莲", "银娣", "带娣", "雪梅", "佩兰", "珍"],
+    "M": ["国强", "建华", "志明", "伟雄", "锦荣", "炳坤", "耀祖", "汉文", "家辉", "永康", "德明", "振华"]
+    + ["树森", "福成", "卓伦", "景泉", "国栋", "文彬", "贵生", "荣发", "添", "辉", "伯良", "炳南"],
+}
+CONTACT_RELATIONS = ["儿子", "女儿", "儿媳", "女婿", "孙子", "侄子", "外甥女", "社区网格员"]
+MOBILE_PREFIXES = ["133", "135", "136", "137", "138", "139", "150", "158", "159", "186", "188", "189"]
+
+# (category, share of applicants claiming it). Most claim none (R-APP-8).
+CATEGORY_SHARES = [
+    ("dibao", 0.06),
+    ("tekun", 0.03),
+    ("low_income", 0.03),
+    ("youfu", 0.05),
+    ("family_planning_special", 0.03),
+    ("model_worker", 0.02),
+    ("heroic_deed", 0.01),
+]
+EVIDENCE = {
+    "tekun": "特困人员救助供养证 穗特供字第{n:06d}号",
+    "dibao": "最低生活保障证 穗民低字第{year}{n:05d}号",
+    "low_income": "低收入家庭认定通知书 穗民低收〔{year}〕{n}号",
+    "youfu": "优待证 编号44{n:08d}",
+    "family_planning_special": "计划生育特殊家庭扶助对象证明 第{n:05d}号",
+    "model_worker": "广州市劳动模范证书 {year}年 第{n:04d}号",
+    "heroic_deed": "见义勇为人员确认书 穗见认〔{year}〕{n}号",
+}
+# Grades in plausible proportions: more moderate-to-complete (2–4) than intact or mild (0–1).
+GRADE_WEIGHTS = {0: 0.04, 1: 0.14, 2: 0.30, 3: 0.30, 4: 0.22}
+GRADE_TOTALS = {0: (90, 90), 1: (66, 89), 2: (46, 65), 3: (30, 45), 4: (0, 29)}
+
+# Share of applications ending in each state (SPEC §5); `waiting` takes the rest (about half).
+STATE_SHARES = {
+    S.DRAFT: 0.03,
+    S.SUBMITTED: 0.05,
+    S.ASSESSMENT_PENDING: 0.06,
+    S.REVIEW: 0.06,
+    S.SUSPENDED: 0.05,
+    S.OFFERED: 0.02,
+    S.ADMISSION_CHECK: 0.03,
+    S.ADMITTED: 0.08,
+    S.REJECTED: 0.04,
+    S.WITHDRAWN: 0.05,
+    S.REMOVED: 0.03,
+}
+# Plans an application follows through the services; the allocation, not the plan, decides who
+# of the queued ones gets an offer (see `_offers`).
+QUEUED = "queued"
+
+ROLES = [
+    ("intake", "受理员 intake officer"),
+    ("assessor", "评估员 assessor"),
+    ("reviewer", "审核员 reviewer"),
+    ("facility", "机构管理员 facility officer"),
+    ("admin", "民政局管理员 administrator"),
+]
+# What each role may look at in the Django admin for now (view only: every change goes through
+# the services). A facility officer sees no one's personal data until the API issue binds the
+# user to its facility (SPEC §10).
+ROLE_VIEW_PERMISSIONS = {
+    "intake": ["applicant", "application", "categoryclaim", "facilitychoice", "duplicatereview", "facility"],
+    "assessor": ["applicant", "application", "assessment"],
+    "reviewer": [
+        "applicant",
+        "application",
+        "assessment",
+        "categoryclaim",
+        "facilitychoice",
+        "duplicatereview",
+        "queueentry",
+        "allocationdecision",
+        "applicationevent",
+    ],
+    "facility": ["district", "facility", "bed"],
+    "admin": [],
+}
+
+
+@dataclass
+class Plan:
+    """What one demo application is meant to go through."""
+
+    stage: str  # an ApplicationState, or QUEUED (approved; the allocation decides what follows)
+    grade: int
+    queued_days_ago: int = 0
+    variant: str = ""  # which path to a state: e.g. rejected "at_submission" or "at_review"
+    data: IntakeData | None = None
+    categories: list[str] = field(default_factory=list)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a Guangzhou-like demo city: 16 public homes with beds, about 300 applications in every state "
+        "(through the real services), and one demo user per role. Idempotent; refuses with DEBUG off unless --force."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="run even with DEBUG off")
+        parser.add_argument(
+            "--applications",
+            type=int,
+            default=300,
+            help=f"applications to create (default 300; at least {MIN_APPLICATIONS}, or 0 for homes and users only)",
+        )
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed, for repeatable data")
+
+    def handle(self, *args, force=False, applications=300, seed=DEFAULT_SEED, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo loads made-up people and demo logins with a known password: it refuses to run with "
+                "DEBUG off. Use --force if this really is a demo or test installation."
+            )
+        if applications != 0 and not MIN_APPLICATIONS <= applications <= 20_000:
+            raise CommandError(f"--applications must be 0 or from {MIN_APPLICATIONS} to 20000.")
+        started = time.monotonic()
+        password = settings.DEMO_PASSWORD or DEFAULT_DEMO_PASSWORD
+        with transaction.atomic():
+            users = self._ensure_users(password)
+        if Facility.objects.filter(code__in=DEMO_FACILITY_CODES).exists():
+            self.stdout.write("Demo data is already loaded: nothing added; the demo users were re-ensured.")
+        else:
+            with _quiet_loggers(options.get("verbosity", 1)):
+                # One transaction: a failure half-way leaves nothing behind, so a re-run starts clean.
+                with transaction.atomic():
+                    _Seeder(random.Random(seed), users).run(applications)
+            elapsed = time.monotonic() - started
+            self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {elapsed:.1f} s (seed {seed})."))
+        home = Facility.objects.filter(code=FACILITY_OF_THE_FACILITY_USER).first()
+        if home is not None:  # the facility officer works for one home (API: facility tokens are bound)
+            roles_assign(user=users["facility"], roles=["facility"], facility=home)
+        self._summary(password)
+
+    # --- users --------------------------------------------------------------------------------
+    def _ensure_users(self, password: str) -> dict[str, User]:
+        users = {}
+        for username, _label in ROLES:
+            group, _ = Group.objects.get_or_create(name=username)
+            wanted = ROLE_VIEW_PERMISSIONS[username]
+            if wanted:
+                group.permissions.add(
+                    *Permission.objects.filter(
+                        content_type__app_label__in=["facilities", "assessments", "admissions"],
+                        codename__in=[f"view_{model}" for model in wanted],
+                    )
+                )
+            user, _ = User.objects.get_or_create(username=username)
+            user.is_staff = True
+            user.is_superuser = username == "admin"
+            user.is_active = True
+            user.set_password(password)
+            user.save()
+            user.groups.add(group)
+            users[username] = user
+        return users
+
+    # --- the report ---------------------------------------------------------------------------
+    def _summary(self, password: str) -> None:
+        out = self.stdout.write
+        from_env = bool(settings.DEMO_PASSWORD)
+        out("")
+        out("Open http://127.0.0.1:8000/ — staff admin at http://127.0.0.1:8000/admin/")
+        out("")
+        out("Demo logins" + ("" if from_env else " (default password; set DEMO_PASSWORD to choose another)") + ":")
+        out(f"  {'username':<10} {'password':<20} role")
+        facility = Facility.objects.filter(code=FACILITY_OF_THE_FACILITY_USER).first()
+        for username, label in ROLES:
+            extra = ""
+            if username == "facility" and facility is not None:
+                # The binding of a facility officer to its home arrives with the API issue.
+                extra = f"  (facility → {facility.code} {facility.name})"
+            out(f"  {username:<10} {password:<20} {label}{extra}")
+        out("")
+        homes = Facility.objects.filter(code__in=DEMO_FACILITY_CODES)
+        levels = Counter(homes.values_list("level", flat=True))
+        beds = Bed.objects.filter(facility__in=homes)
+        by_status = Counter(beds.values_list("status", flat=True))
+        total = sum(by_status.values())
+        nursing = beds.filter(bed_type=BedType.NURSING).count()
+        share = f"{nursing / total:.1%}" if total else "–"
+        out(
+            f"Facilities: {homes.count()} ({levels.get('city', 0)} city-level, {levels.get('district', 0)} "
+            f"district-level)"
+        )
+        out(
+            f"Beds: {total} ({share} nursing-type): occupied {by_status.get('occupied', 0)}, reserved "
+            f"{by_status.get('reserved', 0)}, vacant {by_status.get('vacant', 0)}, out of service "
+            f"{by_status.get('out_of_service', 0)}"
+        )
+        states = Counter(Application.objects.values_list("state", flat=True))
+        out(f"Applications: {sum(states.values())}")
+        for state in S:
+            out(f"  {state.value:<20} {states.get(state.value, 0)}")
+        out(f"Pending offers: {Offer.objects.filter(state=OfferState.PENDING).count()}")
+
+
+@contextmanager
+def _quiet_loggers(verbosity: int):
+    """Each notification the demo causes is 'sent' (eagerly, without a broker) and logged: hundreds
+    of lines that say nothing here. Shown with --verbosity 2."""
+    quieter = {
+        "admissions.notifications": logging.WARNING,
+        "celery.app.trace": logging.WARNING,
+        # Without a broker, tasks run eagerly; kombu still warns once that no broker host is set.
+        "kombu.connection": logging.ERROR,
+    }
+    loggers = [logging.getLogger(name) for name in quieter]
+    levels = [logger.level for logger in loggers]
+    if verbosity < 2:
+        for logger, level in zip(loggers, quieter.values(), strict=True):
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+class _Seeder:
+    def __init__(self, rng: random.Random, users: dict[str, User]):
+        self.rng = rng
+        self.today = timezone.localdate()
+        self.now = timezone.now()
+        self.actors = {name: Actor.for_user(user) for name, user in users.items()}
+        self.used_id_numbers: set[str] = set()
+        self.districts = {d.code: d for d in District.objects.all()}
+        self.policy = policy_in_force(self.today)
+
+    def run(self, applications: int) -> None:
+        facilities = self._facilities()
+        self._beds(facilities)
+        if applications:
+            self._applications(applications, facilities)
+
+    # --- homes and beds -----------------------------------------------------------------------
+    def _facilities(self) -> list[Facility]:
+        missing = {district for _, _, district, _ in CITY_HOMES + DISTRICT_HOMES if district not in self.districts}
+        if missing:
+            raise CommandError(f"Districts missing (run migrate first): {', '.join(sorted(missing))}")
+        facilities = []
+        for level, homes in ((FacilityLevel.CITY, CITY_HOMES), (FacilityLevel.DISTRICT, DISTRICT_HOMES)):
+            for code, name, district, address in homes:
+                facilities.append(
+                    Facility(
+                        code=code,
+                        name=name,
+                        district=self.districts[district],
+                        level=level,
+                        address=address,
+                        phone=f"020-{self.rng.choice('38')}{self.rng.randint(1000000, 9999999)}",
+                        accepting_applications=True,
+                    )
+                )
+        Facility.objects.bulk_create(facilities)
+        return list(Facility.objects.filter(code__in=DEMO_FACILITY_CODES).select_related("district"))
+
+    def _beds(self, facilities: list[Facility]) -> None:
+        """Each home's beds as they stand today: mostly occupied by residents who came in over the
+        last two years (so estimated waits have history, R-Q-5), a few out of service; the self-care
+        residents within the cap ⌊in service × (1 − target)⌋ from the start (R-NQ-1)."""
+        target = self.policy.parameters.nursing_target
+        beds: list[Bed] = []
+        for facility in facilities:
+            city = facility.level == FacilityLevel.CITY
+            total = self.rng.randint(320, 600) if city else self.rng.randint(80, 320)
+            nursing = math.ceil(total * self.rng.uniform(0.80, 0.92))  # ≥ 78 % nursing-type (SPEC §1)
+            general = total - nursing
+            types = [BedType.NURSING] * nursing + [BedType.GENERAL] * general
+            statuses = [BedStatus.OCCUPIED] * total
+            # A few out of service (renovation); in the quota-full homes, two general beds stay vacant.
+            out_of_service = set(self.rng.sample(range(total), self.rng.randint(1, 3)))
+            for index in out_of_service:
+                statuses[index] = BedStatus.OUT_OF_SERVICE
+            general_indexes = [i for i in range(nursing, total) if i not in out_of_service]
+            if facility.code in QUOTA_FULL_HOMES:
+                for index in general_indexes[-VACANT_BLOCKED_BEDS:]:
+                    statuses[index] = BedStatus.VACANT
+            in_service = sum(1 for s in statuses if s != BedStatus.OUT_OF_SERVICE)
+            cap = self_care_cap(in_service_beds=in_service, nursing_target=target)
+            headroom = 0 if facility.code in QUOTA_FULL_HOMES else self.rng.randint(2, 5)
+            self_care = max(0, cap - headroom)
+            holders = self._holders(types, statuses, self_care=self_care)
+            for index in range(total):
+                prefix = "N" if types[index] == BedType.NURSING else "G"
+                beds.append(
+                    Bed(
+                        facility=facility,
+                        code=f"{prefix}-{index + 1:04d}",
+                        bed_type=types[index],
+                        status=statuses[index],
+                        holder_care_level=holders[index],
+                        out_of_service_reason="房间改造" if statuses[index] == BedStatus.OUT_OF_SERVICE else "",
+                        occupancy_round=1 if statuses[index] == BedStatus.OCCUPIED else 0,
+                    )
+                )
+        Bed.objects.bulk_create(beds, batch_size=1000)
+        occupied = Bed.objects.filter(facility__in=facilities, status=BedStatus.OCCUPIED).values_list(
+            "pk", "facility_id", "holder_care_level"
+        )
+        Occupancy.objects.bulk_create(
+            (
+                Occupancy(
+                    bed_id=bed_id,
+                    facility_id=facility_id,
+                    application=None,  # residents from before the product
+                    care_level=care_level,
+                    admitted_on=self.today - dt.timedelta(days=self.rng.randint(1, 730)),
+                )
+                for bed_id, facility_id, care_level in occupied
+            ),
+            batch_size=1000,
+        )
+
+    def _holders(self, types: list[str], statuses: list[str], *, self_care: int) -> list[str | None]:
+        """The care level of whoever holds each occupied bed: `self_care` of them self-care (general
+        beds first, then nursing beds), the rest nursing. A nursing-level resident in a general bed is
+        someone admitted before the scheme whose needs have grown."""
+        holders: list[str | None] = [None] * len(types)
+        occupied = [i for i, s in enumerate(statuses) if s == BedStatus.OCCUPIED]
+        general_first = [i for i in occupied if types[i] == BedType.GENERAL] + [
+            i for i in occupied if types[i] == BedType.NURSING
+        ]
+        for rank, index in enumerate(general_first):
+            holders[index] = CareLevel.SELF_CARE if rank < self_care else CareLevel.NURSING
+        return holders
+
+    # --- applications -------------------------------------------------------------------------
+    def _state_counts(self, n: int) -> dict[str, int]:
+        counts = {state: max(1, round(n * share)) for state, share in STATE_SHARES.items()}
+        counts[S.WAITING] = n - sum(counts.values())
+        return counts
+
+    def _plans(self, n: int, facilities: list[Facility]) -> list[Plan]:
+        counts = self._state_counts(n)
+        stages: list[tuple[str, str]] = []
+        for state in (S.DRAFT, S.SUBMITTED, S.ASSESSMENT_PENDING, S.REVIEW):
+            stages += [(state, "")] * counts[state]
+        stages += [(S.REJECTED, "at_submission" if i % 2 == 0 else "at_review") for i in range(counts[S.REJECTED])]
+        withdrawn = ["from_submitted", "from_assessment_pending", "from_waiting"]
+        stages += [(S.WITHDRAWN, withdrawn[i % 3]) for i in range(counts[S.WITHDRAWN])]
+        stages += [(S.REMOVED, "deceased" if i % 3 else "ineligible") for i in range(counts[S.REMOVED])]
+        stages += [(S.SUSPENDED, "")] * counts[S.SUSPENDED]
+        # Offers come from the queue: the allocation chooses who, in queue order (R-ALLOC-1).
+        queued = counts[S.WAITING] + counts[S.OFFERED] + counts[S.ADMISSION_CHECK] + counts[S.ADMITTED]
+        stages += [(QUEUED, "")] * queued
+        self.rng.shuffle(stages)
+        by_district: dict[str, list[Facility]] = {}
+        for facility in facilities:
+            if facility.level == FacilityLevel.DISTRICT:
+                by_district.setdefault(facility.district.code, []).append(facility)
+        city = [f for f in facilities if f.level == FacilityLevel.CITY]
+        plans = []
+        grades, weights = zip(*GRADE_WEIGHTS.items(), strict=True)
+        for stage, variant in stages:
+            grade = self.rng.choices(grades, weights)[0]
+            # Skewed towards the recent past: most of the queue joined in the last few months.
+            queued_days_ago = min(320, int(self.rng.expovariate(1 / 90)))
+            plan = Plan(stage=stage, variant=variant, grade=grade, queued_days_ago=queued_days_ago)
+            plan.data, plan.categories = self._intake(by_district, city)
+            plans.append(plan)
+        return plans
+
+    def _intake(self, by_district: dict[str, list[Facility]], city: list[Facility]) -> tuple[IntakeData, list[str]]:
+        rng = self.rng
+        district = rng.choice(list(self.districts))
+        sex = "F" if rng.random() < 0.62 else "M"  # women live longer, and apply more
+        age = int(rng.triangular(60, 105, 87))
+        born = self.today - dt.timedelta(days=round(age * 365.25) + rng.randint(1, 360))
+        surname = rng.choice(SURNAMES)
+        name = surname + rng.choice(GIVEN_NAMES[sex])
+        # R-APP-3: a few outside-hukou applicants under the contributor exemption.
+        exemption = rng.random() < 0.015
+        # R-APP-7: 1–2 homes, at most one city-level, district-level ones in the applicant's district.
+        local = list(by_district.get(district, []))
+        pattern = rng.random()
+        if pattern < 0.45 and local:
+            choices = [rng.choice(local), rng.choice(city)]
+            rng.shuffle(choices)
+        elif pattern < 0.70 or not local:
+            choices = [rng.choice(city)]
+        elif pattern < 0.90 or len(local) < 2:
+            choices = [rng.choice(local)]
+        else:
+            choices = rng.sample(local, 2)
+        categories = [code for code, share in CATEGORY_SHARES if rng.random() < share][:2]
+        no_spouse_no_children = rng.random() < 0.07
+        relation = rng.choice(CONTACT_RELATIONS[-3:] if no_spouse_no_children else CONTACT_RELATIONS)
+        contact_surname = surname if relation in ("儿子", "女儿", "孙子", "侄子") else rng.choice(SURNAMES)
+        data = IntakeData(
+            name=name,
+            id_number=self._id_number(born, sex, PLACE_CODES.get(district, "440104")),
+            date_of_birth=born,
+            sex=sex,
+            hukou_district="other" if exemption else district,
+            residence_district=district,
+            phone=self._mobile() if rng.random() < 0.6 else "",
+            address=f"广州市{self.districts[district].name_zh}{rng.choice(STREETS[district])}{rng.randint(1, 300)}号"
+            f"{rng.randint(1, 12)}{rng.randint(1, 8):02d}房",
+            language="en" if rng.random() < 0.04 else "zh-hans",
+            lives_alone=rng.random() < 0.22,
+            no_spouse_no_children=no_spouse_no_children,
+            contributor_exemption_requested=exemption,
+            contact_name=contact_surname + rng.choice(GIVEN_NAMES[rng.choice("FM")]),
+            contact_relation=relation,
+            contact_phone=self._mobile(),
+            no_infectious_disease=True,
+            no_serious_mental_disorder=True,
+            categories=[
+                {"code": code, "evidence": EVIDENCE[code].format(n=rng.randint(1, 99999), year=rng.randint(2015, 2026))}
+                for code in categories
+            ],
+            choices=[f.code for f in choices],
+            spouse_resident_in=[choices[0].code] if rng.random() < 0.03 else [],
+        )
+        return data, categories
+
+    def _id_number(self, born: dt.date, sex: str, place: str) -> str:
+        """A valid resident ID number (R-APP-1): place, birth date, sequence (odd 3rd digit for men)."""
+        while True:
+            sequence = self.rng.randint(0, 99) * 10 + self.rng.choice(
+                [1, 3, 5, 7, 9] if sex == "M" else [0, 2, 4, 6, 8]
+            )
+            body = f"{place}{born:%Y%m%d}{sequence:03d}"
+            number = body + ric.calc_check_digit(body + "0")
+            if number not in self.used_id_numbers:
+                self.used_id_numbers.add(number)
+                return number
+
+    def _mobile(self) -> str:
+        return self.rng.choice(MOBILE_PREFIXES) + f"{self.rng.randint(0, 99_999_999):08d}"
+
+    def _items(self, grade: int) -> tuple[dict[str, int], bool]:
+        """Item scores (SPEC §4) with a total in the grade's range (R-ASM-1): points are taken away
+        one at a time, self-care and mobility first, as frailty usually goes."""
+        low, high = GRADE_TOTALS[grade]
+        total = self.rng.randint(low, high)
+        items = {item.code: item.max_points for item in ITEMS}
+        coma = grade == 4 and self.rng.random() < 0.05
+        floor = {item.code: item.min_points for item in ITEMS}
+        floor[CONSCIOUSNESS_ITEM] = 1  # alert or drowsy: a coma is ticked explicitly (R-ASM-2)
+        if coma:
+            items[CONSCIOUSNESS_ITEM] = floor[CONSCIOUSNESS_ITEM] = 0
+        weights = {item.code: {"B1": 5, "B2": 4, "B3": 1, "B4": 2}[item.domain] for item in ITEMS}
+        excess = sum(items.values()) - max(total, sum(floor.values()))
+        while excess > 0:
+            open_codes = [code for code in items if items[code] > floor[code]]
+            code = self.rng.choices(open_codes, [weights[c] for c in open_codes])[0]
+            items[code] -= 1
+            excess -= 1
+        return items, coma
+
+    def _applications(self, n: int, facilities: list[Facility]) -> None:
+        plans = self._plans(n, facilities)
+        counts = self._state_counts(n)
+        queued: list[tuple[Application, Plan]] = []
+        for plan in plans:
+            application = self._drive(plan)
+            if application is not None and application.state == S.WAITING:
+                queued.append((application, plan))
+        self._backdate(queued)
+        # Suspensions, withdrawals and removals from the queue before any bed frees up, so the
+        # allocation decisions show them skipped or gone (R-ALLOC-1).
+        for application, plan in queued:
+            if plan.stage == S.SUSPENDED:
+                application_services.application_suspend(
+                    application=application,
+                    reason=self.rng.choice(["住院治疗中，家属申请暂停", "暂由子女居家照顾", "外出探亲三个月"]),
+                    actor=self.actors["reviewer"],
+                )
+            elif plan.stage == S.WITHDRAWN:
+                application_services.application_withdraw(
+                    application=application,
+                    reason=self.rng.choice(["家属已安排入住民办养老机构", "家属决定居家照护"]),
+                    actor=self.actors["intake"],
+                )
+            elif plan.stage == S.REMOVED:
+                application_services.application_remove(
+                    application=application,
+                    reason="deceased",
+                    note="家属告知申请人已离世",
+                    actor=self.actors["reviewer"],
+                )
+        self._offers(admitted=counts[S.ADMITTED], admission_check=counts[S.ADMISSION_CHECK], offered=counts[S.OFFERED])
+
+    def _drive(self, plan: Plan) -> Application | None:
+        """Take one application as far as its plan says, through the services."""
+        actors, today = self.actors, self.today
+        application, _code = application_services.application_create(
+            data=plan.data, submit=plan.stage != S.DRAFT, actor=actors["intake"], via="demo"
+        )
+        if plan.stage in (S.DRAFT, S.SUBMITTED):
+            return application
+        if plan.stage == S.REJECTED and plan.variant == "at_submission":
+            application_services.application_reject(
+                application=application, reason="户籍及居住证明与申请资料不符，不符合申请条件", actor=actors["intake"]
+            )
+            return application
+        if plan.stage == S.WITHDRAWN and plan.variant == "from_submitted":
+            application_services.application_withdraw(
+                application=application, reason="家属申请撤回", actor=actors["intake"]
+            )
+            return application
+        application = application_services.application_accept_for_assessment(
+            application=application, actor=actors["intake"]
+        )
+        if plan.stage == S.ASSESSMENT_PENDING:
+            return application
+        if plan.stage == S.WITHDRAWN and plan.variant == "from_assessment_pending":
+            application_services.application_withdraw(
+                application=application, reason="申请人身体好转，暂不入住", actor=actors["intake"]
+            )
+            return application
+        queued = plan.stage not in (S.REVIEW, S.REJECTED, S.REMOVED) or plan.variant == "deceased"
+        assessed_on = today - dt.timedelta(
+            days=plan.queued_days_ago + self.rng.randint(3, 30) if queued else self.rng.randint(0, 20)
+        )
+        items, coma = self._items(plan.grade)
+        assessment = assessment_services.assessment_create(
+            application=application,
+            assessed_on=assessed_on,
+            items=items,
+            coma=coma,
+            notes="上门评估" if self.rng.random() < 0.3 else "",
+            complete=True,
+            actor=actors["assessor"],
+        )
+        # Some of those still in review already have the assessment approved, some not yet.
+        if plan.stage == S.REVIEW and self.rng.random() < 0.5:
+            return application
+        assessment_services.assessment_approve(assessment=assessment, actor=actors["reviewer"])
+        if plan.stage == S.REVIEW:
+            return application
+        if plan.stage == S.REJECTED:
+            application_services.application_reject(
+                application=application, reason="经核查不符合公办养老机构入住条件", actor=actors["reviewer"]
+            )
+            return application
+        if plan.stage == S.REMOVED and plan.variant == "ineligible":
+            application_services.application_remove(
+                application=application, reason="ineligible", note="经核查已入住其他机构", actor=actors["reviewer"]
+            )
+            return application
+        exemption = None
+        if plan.data.contributor_exemption_requested:
+            exemption = {"granted": True, "note": "经市民政局认定为对本市有重大贡献人员，同意按居住地轮候"}
+        return application_services.application_approve(
+            application=application,
+            categories=[self._category_decision(code) for code in plan.categories],
+            exemption=exemption,
+            actor=actors["reviewer"],
+        )
+
+    def _category_decision(self, code: str) -> dict:
+        """R-APP-8: most evidence checks out; now and then a certificate has lapsed."""
+        if self.rng.random() < 0.9:
+            return {"code": code, "verified": True, "note": "已核验原件"}
+        return {"code": code, "verified": False, "note": "证明材料已过有效期，未予认定"}
+
+    def _backdate(self, queued: list[tuple[Application, Plan]]) -> None:
+        """DEMO ONLY. Everything here is created today, so every queue entry would have the same
+        queued_at and no waiting points (R-Q-3). Spread them over the last months by rewriting
+        queued_at/queued_epoch (and the application's submitted/queued times to match) directly.
+        The events keep the real time they were written: they are append-only, and the product
+        itself never moves a queued_at."""
+        for application, plan in queued:
+            queued_at = self.now - dt.timedelta(days=plan.queued_days_ago, minutes=self.rng.randint(0, 600))
+            submitted_at = queued_at - dt.timedelta(days=self.rng.randint(5, 20))
+            Application.objects.filter(pk=application.pk).update(
+                queued_at=queued_at, submitted_at=submitted_at, created_at=submitted_at
+            )
+            QueueEntry.objects.filter(application_id=application.pk).update(
+                queued_at=queued_at, queued_epoch=int(queued_at.timestamp())
+            )
+
+    def _offers(self, *, admitted: int, admission_check: int, offered: int) -> None:
+        """Free beds the way a home does (R-BED-2: a resident leaves) and let the allocation offer
+        them (R-ALLOC-1); then take the offers on: some admitted, some accepted and awaiting the
+        admission check, one or two declined (R-OFF-4: the bed goes to the next in line), the rest
+        left pending."""
+        facility_actor = self.actors["facility"]
+        declines = 1 if admitted + admission_check + offered < 20 else 2
+        done = Counter()
+        wanted = {"admitted": admitted, "admission_check": admission_check, "declined": declines}
+        attempts = 0
+        while attempts < 20 + 6 * (admitted + admission_check + offered + declines):
+            attempts += 1
+            pending = Offer.objects.filter(state=OfferState.PENDING).count()
+            if all(done[k] >= v for k, v in wanted.items()) and pending >= offered:
+                break
+            bed = self._bed_to_free()
+            if bed is None:
+                continue
+            reason = self.rng.choices(["discharged", "deceased", "transferred"], [2, 5, 1])[0]
+            _bed, decision = bed_services.bed_discharge(bed=bed, reason=reason, actor=facility_actor)
+            offer = Offer.objects.filter(decision=decision).first()
+            if offer is None:
+                continue  # nobody could take it: the bed stays vacant
+            if done["declined"] < wanted["declined"]:
+                offer_services.offer_decline(offer=offer, reason="家属希望等待第一志愿机构", actor=facility_actor)
+                done["declined"] += 1
+            elif done["admitted"] < wanted["admitted"]:
+                offer = offer_services.offer_accept(offer=offer, actor=facility_actor)
+                offer_services.offer_admit(offer=offer, actor=facility_actor)
+                done["admitted"] += 1
+            elif done["admission_check"] < wanted["admission_check"]:
+                offer_services.offer_accept(offer=offer, actor=facility_actor)
+                done["admission_check"] += 1
+            # else: left pending
+
+    def _bed_to_free(self) -> Bed | None:
+        """An occupied bed, held by a resident from before the product, at a home where someone of
+        the same care level waits: usually a nursing bed, now and then a general one."""
+        care_level = CareLevel.SELF_CARE if self.rng.random() < 0.2 else CareLevel.NURSING
+        bed_type = BedType.GENERAL if care_level == CareLevel.SELF_CARE else BedType.NURSING
+        homes = list(
+            QueueEntry.objects.filter(status=QueueEntryStatus.OPEN, care_level=care_level, application__state=S.WAITING)
+            .values("facility_id")
+            .annotate(waiting=Count("id"))
+            .order_by("facility_id")
+            .values_list("facility_id", "waiting")
+        )
+        if not homes:
+            return None
+        facility_id = self.rng.choices([h[0] for h in homes], [h[1] for h in homes])[0]
+        candidates = list(
+            Bed.objects.filter(
+                facility_id=facility_id,
+                status=BedStatus.OCCUPIED,
+                bed_type=bed_type,
+                holder_care_level=care_level,
+                occupancies__discharged_on__isnull=True,
+                occupancies__application__isnull=True,
+            )
+            .order_by("id")
+            .values_list("pk", flat=True)[:50]
+        )
+        if not candidates:
+            return None
+        return Bed.objects.get(pk=self.rng.choice(candidates))
