@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -21,24 +22,24 @@ def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str 
     """Field errors, each saying which check failed; empty when the number is good."""
     number = normalise_id_number(id_number)
     if len(number) != 18:
-        return {"applicant.id_number": [f"must be 18 characters, not {len(number)} (R-APP-1)"]}
+        return {"applicant.id_number": [_("must be 18 characters, not %(length)s (R-APP-1)") % {"length": len(number)}]}
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        return {"applicant.id_number": ["must be 17 digits and a final digit or X (R-APP-1)"]}
+        return {"applicant.id_number": [_("must be 17 digits and a final digit or X (R-APP-1)")]}
     if number[:6].startswith("0") or number[:2] in {"00", "10", "20", "30", "40", "60", "70", "80", "90"}:
-        return {"applicant.id_number": ["the first six digits are not a place code (R-APP-1)"]}
+        return {"applicant.id_number": [_("the first six digits are not a place code (R-APP-1)")]}
     if ric.calc_check_digit(number) != number[17]:
-        return {"applicant.id_number": ["the check character is wrong (R-APP-1)"]}
+        return {"applicant.id_number": [_("the check character is wrong (R-APP-1)")]}
     try:
         born = ric.get_birth_date(number)
     except StdnumError:
-        return {"applicant.id_number": ["digits 7–14 are not a valid birth date (R-APP-1)"]}
+        return {"applicant.id_number": [_("digits 7–14 are not a valid birth date (R-APP-1)")]}
     errors: dict[str, list[str]] = {}
     if date_of_birth is not None and born != date_of_birth:
         errors["applicant.date_of_birth"] = [
-            f"does not match the birth date in the ID number ({born.isoformat()}) (R-APP-1)"
+            _("does not match the birth date in the ID number (%(date)s) (R-APP-1)") % {"date": born.isoformat()}
         ]
     if sex is not None and sex_from_id_number(number) != sex:
-        errors["applicant.sex"] = ["does not match the sex digit of the ID number (R-APP-1)"]
+        errors["applicant.sex"] = [_("does not match the sex digit of the ID number (R-APP-1)")]
     return errors
 
 

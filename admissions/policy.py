@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 DEFAULT_CHANNEL_MAPPING = {
     "tekun": "special",
     "dibao": "special",
@@ -95,13 +97,13 @@ class PolicyParameters:
     def from_json(cls, data: dict) -> PolicyParameters:
         """Validate a stored or submitted set of parameters; unknown names and bad values raise."""
         if not isinstance(data, dict):
-            raise PolicyError({"parameters": "must be an object"})
+            raise PolicyError({"parameters": _("must be an object")})
         known = {f.name: f for f in fields(cls)}
         errors: dict[str, str] = {}
         values: dict = {}
         for name, value in data.items():
             if name not in known:
-                errors[name] = "is not a policy parameter (SPEC §9)"
+                errors[name] = _("is not a policy parameter (SPEC §9)")
                 continue
             values[name] = value
         defaults = cls()
@@ -122,7 +124,7 @@ class PolicyParameters:
             if name in values:
                 value = values[name]
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
-                    errors[name] = "must be a whole number from 0 to 100000"
+                    errors[name] = _("must be a whole number from %(low)s to %(high)s") % {"low": 0, "high": 100_000}
         for name, low in (
             ("max_choices", 1),
             ("offer_response_working_days", 1),
@@ -131,9 +133,9 @@ class PolicyParameters:
             ("assessment_valid_days", 1),
         ):
             if name in values and name not in errors and values[name] < low:
-                errors[name] = f"must be at least {low}"
+                errors[name] = _("must be at least %(low)s") % {"low": low}
         if "nursing_min_grade" in values and "nursing_min_grade" not in errors and values["nursing_min_grade"] > 4:
-            errors["nursing_min_grade"] = "must be a grade from 0 to 4"
+            errors["nursing_min_grade"] = _("must be a grade from 0 to 4")
         if "nursing_target" in values:
             try:
                 target = Decimal(str(values["nursing_target"]))
@@ -141,7 +143,7 @@ class PolicyParameters:
                     raise InvalidOperation
                 values["nursing_target"] = target.quantize(Decimal("0.001"))
             except (InvalidOperation, ValueError):
-                errors["nursing_target"] = "must be a number from 0 to 1"
+                errors["nursing_target"] = _("must be a number from 0 to 1")
         if "channel_mapping" in values:
             mapping = values["channel_mapping"]
             if (
@@ -149,11 +151,9 @@ class PolicyParameters:
                 or set(mapping) != set(DEFAULT_CHANNEL_MAPPING)
                 or not all(v in ("special", "priority", "ordinary") for v in mapping.values())
             ):
-                errors["channel_mapping"] = (
-                    "must map every category ("
-                    + ", ".join(DEFAULT_CHANNEL_MAPPING)
-                    + ") to special, priority or ordinary"
-                )
+                errors["channel_mapping"] = _(
+                    "must map every category (%(categories)s) to special, priority or ordinary"
+                ) % {"categories": ", ".join(DEFAULT_CHANNEL_MAPPING)}
         if "score_weights" in values:
             problem = _score_weights_problem(values["score_weights"])
             if problem:
@@ -168,22 +168,22 @@ def _score_weights_problem(weights: object) -> str | None:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000
 
     if not isinstance(weights, dict) or set(weights) != {"care", "age", "family", "waiting"}:
-        return "must have care, age, family and waiting"
+        return _("must have care, age, family and waiting")
     care, age, family, waiting = weights["care"], weights["age"], weights["family"], weights["waiting"]
     if not isinstance(care, dict) or set(care) != {"0", "1", "2", "3", "4"} or not all(map(whole, care.values())):
-        return "care must give whole points for grades 0 to 4"
+        return _("care must give whole points for grades 0 to 4")
     if (
         not isinstance(age, list)
         or not all(isinstance(row, list) and len(row) == 2 and whole(row[0]) and whole(row[1]) for row in age)
         or [row[0] for row in age] != sorted((row[0] for row in age), reverse=True)
     ):
-        return "age must be a list of [lowest age, points], highest age first"
+        return _("age must be a list of [lowest age, points], highest age first")
     if (
         not isinstance(family, dict)
         or set(family) != {"no_spouse_no_children", "lives_alone", "spouse_resident"}
         or not all(map(whole, family.values()))
     ):
-        return "family must give whole points for no_spouse_no_children, lives_alone and spouse_resident"
+        return _("family must give whole points for no_spouse_no_children, lives_alone and spouse_resident")
     if (
         not isinstance(waiting, dict)
         or set(waiting) != {"points", "period_days"}
@@ -191,7 +191,7 @@ def _score_weights_problem(weights: object) -> str | None:
         or not whole(waiting["period_days"])
         or waiting["period_days"] < 1
     ):
-        return "waiting must give whole points per period_days (at least 1 day)"
+        return _("waiting must give whole points per period_days (at least 1 day)")
     return None
 
 

@@ -1,12 +1,14 @@
 """Checking item scores and turning them into a grade (SPEC §4, R-ASM-1 to R-ASM-3).
 
 Pure functions over a mapping of item code → points, as stored in `Assessment.items`. Messages
-are short plain English; the caller translates them for people.
+are translated (English source) in the language active when they are made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from django.utils.translation import gettext as _
 
 from assessments.instrument import (
     CONSCIOUSNESS_ITEM,
@@ -56,20 +58,30 @@ def item_errors(items: Mapping[str, object], *, coma: bool) -> dict[str, str]:
         value = items.get(item.code)
         allowed = f"{item.min_points}–{item.max_points}"
         if value is None:
-            errors[item.code] = f"{item.code}: missing (R-ASM-3)"
+            errors[item.code] = _("%(item)s: missing (R-ASM-3)") % {"item": item.code}
         elif not _is_whole_number(value):
-            errors[item.code] = f"{item.code}: {value!r:.20} is not a whole number {allowed} (R-ASM-3)"
+            errors[item.code] = _("%(item)s: %(value)s is not a whole number %(range)s (R-ASM-3)") % {
+                "item": item.code,
+                "value": f"{value!r:.20}",
+                "range": allowed,
+            }
         elif not item.min_points <= value <= item.max_points:
-            errors[item.code] = f"{item.code}: {value} is outside {allowed} (R-ASM-3)"
+            errors[item.code] = _("%(item)s: %(value)s is outside %(range)s (R-ASM-3)") % {
+                "item": item.code,
+                "value": value,
+                "range": allowed,
+            }
 
     for code in items:
         if code not in ITEMS_BY_CODE:
-            errors[code] = f"{code!s:.20}: unknown item (R-ASM-3)"
+            errors[code] = _("%(item)s: unknown item (R-ASM-3)") % {"item": f"{code!s:.20}"}
 
     # Only judged when consciousness itself is valid; otherwise its own error says enough.
     consciousness = items.get(CONSCIOUSNESS_ITEM)
     if coma and CONSCIOUSNESS_ITEM not in errors and consciousness != 0:
-        errors["coma"] = f"coma: allowed only when {CONSCIOUSNESS_ITEM} (consciousness) is 0 (R-ASM-2)"
+        errors["coma"] = _("coma: allowed only when %(item)s (consciousness) is 0 (R-ASM-2)") % {
+            "item": CONSCIOUSNESS_ITEM
+        }
     return errors
 
 

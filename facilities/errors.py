@@ -7,12 +7,14 @@ inside its transaction, which rolls back.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class DomainError(Exception):
     """Base class. `errors` maps a dotted field path to messages; `extra` goes into the problem body."""
 
     status = 422
-    title = "Rule not met"
+    title = _("Rule not met")
 
     def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None, extra: dict | None = None):
         super().__init__(message)
@@ -25,7 +27,7 @@ class InvalidInput(DomainError):
     """The request itself is wrong: a missing or mistyped field, a bad format or check character (400)."""
 
     status = 400
-    title = "Invalid input"
+    title = _("Invalid input")
 
 
 class RuleViolation(DomainError):
@@ -33,20 +35,20 @@ class RuleViolation(DomainError):
     condition (422)."""
 
     status = 422
-    title = "Rule not met"
+    title = _("Rule not met")
 
 
 class Conflict(DomainError):
     """A duplicate or a concurrent change (409)."""
 
     status = 409
-    title = "Conflict"
+    title = _("Conflict")
 
 
 class WrongState(Conflict):
     """A transition refused for the current state (R-FSM-3): names the state and what is possible."""
 
-    title = "Not possible in this state"
+    title = _("Not possible in this state")
 
     def __init__(self, message: str, *, current_state: str, available_transitions: list[str]):
         super().__init__(
@@ -61,12 +63,12 @@ class NotPermitted(DomainError):
     """The role, the object or the four-eyes rule forbids it (403)."""
 
     status = 403
-    title = "Not permitted"
+    title = _("Not permitted")
 
 
 class NotFound(DomainError):
     status = 404
-    title = "Not found"
+    title = _("Not found")
 
 
 def field_errors(**fields: str | list[str]) -> dict[str, list[str]]:

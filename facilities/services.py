@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from .errors import Conflict, InvalidInput
 from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
@@ -19,29 +20,29 @@ def _clean(values: dict) -> dict:
     cleaned = {}
     for name, value in values.items():
         if name not in EDITABLE:
-            errors[name] = ["is not a field that can be set"]
+            errors[name] = [_("is not a field that can be set")]
         elif name == "name":
             value = str(value or "").strip()
             if not value or len(value) > 120:
-                errors[name] = ["must be 1–120 characters"]
+                errors[name] = [_("must be 1–120 characters")]
             cleaned[name] = value
         elif name == "district":
             district = District.objects.filter(code=value).first()
             if district is None:
-                errors[name] = ["is not a district of the city"]
+                errors[name] = [_("is not a district of the city")]
             cleaned[name] = district
         elif name == "level":
             if value not in FacilityLevel.values:
-                errors[name] = ["must be city or district"]
+                errors[name] = [_("must be city or district")]
             cleaned[name] = value
         elif name in ("address", "phone"):
             value = str(value or "").strip()
             if len(value) > (255 if name == "address" else 40):
-                errors[name] = ["is too long"]
+                errors[name] = [_("is too long")]
             cleaned[name] = value
         elif name == "accepting_applications":
             if not isinstance(value, bool):
-                errors[name] = ["must be true or false"]
+                errors[name] = [_("must be true or false")]
             cleaned[name] = value
         elif name == "nursing_target":
             if value is None:
@@ -53,9 +54,9 @@ def _clean(values: dict) -> dict:
                     raise InvalidOperation
                 cleaned[name] = target.quantize(Decimal("0.001"))
             except (InvalidOperation, ValueError):
-                errors[name] = ["must be a number from 0 to 1, or null for the policy's value (R-NQ-1)"]
+                errors[name] = [_("must be a number from 0 to 1, or null for the policy's value (R-NQ-1)")]
     if errors:
-        raise InvalidInput("Some fields are not valid.", errors=errors)
+        raise InvalidInput(_("Some fields are not valid."), errors=errors)
     return cleaned
 
 
@@ -83,20 +84,22 @@ def facility_create(*, code: str, values: dict, user=None, actor_name: str) -> F
         FACILITY_CODE_VALIDATOR(code)
     except (ValidationError, TypeError) as exc:
         raise InvalidInput(
-            "Bad facility code.", errors={"code": ["must be 2–20 characters of A–Z, 0–9 and '-'"]}
+            _("Bad facility code."), errors={"code": [_("must be 2–20 characters of A–Z, 0–9 and '-'")]}
         ) from exc
     missing = [name for name in ("name", "district", "level") if name not in values]
     if missing:
-        raise InvalidInput("Required fields are missing.", errors={name: ["is required"] for name in missing})
+        raise InvalidInput(_("Required fields are missing."), errors={name: [_("is required")] for name in missing})
     cleaned = _clean(values)
     with transaction.atomic():
         if Facility.objects.filter(code=code).exists():
-            raise Conflict(f"A facility with the code {code} exists.", errors={"code": ["is already used"]})
+            raise Conflict(
+                _("A facility with the code %(code)s exists.") % {"code": code}, errors={"code": [_("is already used")]}
+            )
         try:
             with transaction.atomic():
                 facility = Facility.objects.create(code=code, **cleaned)
         except IntegrityError as exc:
-            raise Conflict(f"A facility with the code {code} exists.") from exc
+            raise Conflict(_("A facility with the code %(code)s exists.") % {"code": code}) from exc
         _audit(
             facility,
             action="facility_create",

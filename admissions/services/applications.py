@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django_fsm import can_proceed
 
 from admissions.actors import SYSTEM, Actor
@@ -84,7 +85,8 @@ def _guard(application: Application, method_name: str) -> None:
     if not can_proceed(getattr(application, method_name)):
         name = TRANSITION_NAMES[method_name]
         raise WrongState(
-            f"'{name}' is not possible while the application is {application.state}.",
+            gettext("'%(transition)s' is not possible while the application is %(state)s.")
+            % {"transition": name, "state": ApplicationState(application.state).label},
             current_state=application.state,
             available_transitions=available_transitions(application),
         )
@@ -122,9 +124,14 @@ def _apply(
 def _require_reason(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("A reason is required.", errors={field: ["is required for this transition (R-FSM-2)"]})
+        raise InvalidInput(
+            gettext("A reason is required."), errors={field: [gettext("is required for this transition (R-FSM-2)")]}
+        )
     if len(reason) > 2000:
-        raise InvalidInput("The reason is too long.", errors={field: ["must be at most 2000 characters"]})
+        raise InvalidInput(
+            gettext("The reason is too long."),
+            errors={field: [gettext("must be at most %(max)s characters") % {"max": 2000}]},
+        )
     return reason
 
 
@@ -132,7 +139,9 @@ def get_application(reference: str) -> Application:
     try:
         return Application.objects.select_related("applicant").get(reference=reference)
     except Application.DoesNotExist as exc:
-        raise NotFound(f"No application with reference {reference!r}.") from exc
+        raise NotFound(
+            gettext("No application with reference %(reference)s.") % {"reference": repr(str(reference)[:40])}
+        ) from exc
 
 
 # --- lookup codes (R-PUB-1) ----------------------------------------------------------------------
@@ -160,7 +169,7 @@ def lookup_code_issue(*, application: Application, actor: Actor) -> str:
         application = lock_application(application)
         if application.is_final:
             raise WrongState(
-                "Finished applications get no new lookup code.",
+                gettext("Finished applications get no new lookup code."),
                 current_state=application.state,
                 available_transitions=[],
             )
@@ -200,30 +209,33 @@ class IntakeData:
     spouse_resident_in: list[str] | None = None
 
 
-def _districts(data: IntakeData) -> tuple[District | None, District | None, dict[str, list[str]]]:
-    errors: dict[str, list[str]] = {}
+def _districts(data: IntakeData):
+    """The hukou and residence districts, then format errors (unknown codes, 400) and rule errors
+    (the contributor exemption, 422)."""
+    errors: dict[str, list[str]] = {}  # format
+    rule_errors: dict[str, list[str]] = {}
     codes = {data.hukou_district, data.residence_district} - {None, "", "other"}
     known = {d.code: d for d in District.objects.filter(code__in=codes)}
     hukou = None
     if data.hukou_district != "other":
         hukou = known.get(data.hukou_district)
         if hukou is None:
-            errors["applicant.hukou_district"] = ["is not a district of the city, nor 'other' (R-APP-3)"]
+            errors["applicant.hukou_district"] = [gettext("is not a district of the city, nor 'other' (R-APP-3)")]
     residence = None
     if data.residence_district:
         residence = known.get(data.residence_district)
         if residence is None:
-            errors["applicant.residence_district"] = ["is not a district of the city (R-APP-3)"]
+            errors["applicant.residence_district"] = [gettext("is not a district of the city (R-APP-3)")]
     if data.hukou_district == "other":
         if not data.contributor_exemption_requested:
-            errors["applicant.hukou_district"] = [
-                "an outside hukou needs the contributor exemption requested at intake (R-APP-3)"
+            rule_errors["applicant.hukou_district"] = [
+                gettext("an outside hukou needs the contributor exemption requested at intake (R-APP-3)")
             ]
         elif residence is None and "applicant.residence_district" not in errors:
-            errors["applicant.residence_district"] = [
-                "is required under the contributor exemption: it stands in for the hukou district (R-APP-3)"
+            rule_errors["applicant.residence_district"] = [
+                gettext("is required under the contributor exemption: it stands in for the hukou district (R-APP-3)")
             ]
-    return hukou, residence, errors
+    return hukou, residence, errors, rule_errors
 
 
 def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]:
@@ -234,12 +246,12 @@ def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]
     for index, code in enumerate(codes):
         facility = known.get(code)
         if facility is None:
-            errors[f"choices.{index}"] = [f"no facility has the code {str(code)[:20]!r}"]
+            errors[f"choices.{index}"] = [gettext("no facility has the code %(code)s") % {"code": repr(str(code)[:20])}]
         else:
             facilities.append(facility)
     for code in data.spouse_resident_in or []:
         if code not in codes:
-            errors["spouse_resident_in"] = ["must name only facilities among the choices (R-APP-9)"]
+            errors["spouse_resident_in"] = [gettext("must name only facilities among the choices (R-APP-9)")]
     return facilities, errors
 
 
@@ -247,26 +259,40 @@ def _choice_rule_errors(facilities: list[Facility], *, district_id: int | None, 
     """R-APP-7."""
     errors: dict[str, list[str]] = {}
     if not 1 <= len(facilities) <= params.max_choices:
-        errors["choices"] = [f"choose 1 to {params.max_choices} facilities (R-APP-7)"]
+        errors["choices"] = [
+            ngettext(
+                "choose exactly %(max)s facility (R-APP-7)",
+                "choose 1 to %(max)s facilities (R-APP-7)",
+                params.max_choices,
+            )
+            % {"max": params.max_choices}
+        ]
         return errors
     seen: set[int] = set()
     city_level = 0
     for index, facility in enumerate(facilities):
         key = f"choices.{index}"
         if facility.pk in seen:
-            errors[key] = ["is chosen twice; choices must be distinct (R-APP-7)"]
+            errors[key] = [gettext("is chosen twice; choices must be distinct (R-APP-7)")]
             continue
         seen.add(facility.pk)
         if facility.level == FacilityLevel.CITY:
             city_level += 1
             if city_level > params.max_city_level_choices:
-                errors[key] = [f"at most {params.max_city_level_choices} city-level choice(s) are allowed (R-APP-7)"]
+                errors[key] = [
+                    ngettext(
+                        "at most %(max)s city-level choice is allowed (R-APP-7)",
+                        "at most %(max)s city-level choices are allowed (R-APP-7)",
+                        params.max_city_level_choices,
+                    )
+                    % {"max": params.max_city_level_choices}
+                ]
                 continue
         elif facility.district_id != district_id:
-            errors[key] = ["a district-level home must be in the applicant's own district (R-APP-7)"]
+            errors[key] = [gettext("a district-level home must be in the applicant's own district (R-APP-7)")]
             continue
         if not facility.accepting_applications:
-            errors[key] = ["this home is not accepting applications (R-APP-7)"]
+            errors[key] = [gettext("this home is not accepting applications (R-APP-7)")]
     return errors
 
 
@@ -277,13 +303,15 @@ def _category_errors(categories: list[dict]) -> dict[str, list[str]]:
     for index, claim in enumerate(categories):
         code = claim.get("code")
         if code not in Category.values:
-            errors[f"categories.{index}.code"] = ["is not a category (R-APP-8): " + ", ".join(Category.values)]
+            errors[f"categories.{index}.code"] = [
+                gettext("is not a category (R-APP-8): %(codes)s") % {"codes": ", ".join(Category.values)}
+            ]
         elif code in seen:
-            errors[f"categories.{index}.code"] = ["is claimed twice (R-APP-8)"]
+            errors[f"categories.{index}.code"] = [gettext("is claimed twice (R-APP-8)")]
         seen.add(code)
         if not (str(claim.get("evidence") or "").strip() or claim.get("evidence_file")):
             errors[f"categories.{index}.evidence"] = [
-                "each category needs evidence: a document reference or a file (R-APP-8)"
+                gettext("each category needs evidence: a document reference or a file (R-APP-8)")
             ]
     return errors
 
@@ -295,29 +323,30 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     format_errors: dict[str, list[str]] = {}
     rule_errors: dict[str, list[str]] = {}
     if not (data.name or "").strip():
-        format_errors["applicant.name"] = ["is required"]
+        format_errors["applicant.name"] = [gettext("is required")]
     if data.sex not in ("F", "M"):
-        format_errors["applicant.sex"] = ["must be F or M"]
+        format_errors["applicant.sex"] = [gettext("must be F or M")]
     format_errors.update(
         id_number_errors(
             data.id_number, date_of_birth=data.date_of_birth, sex=data.sex if data.sex in ("F", "M") else None
         )
     )
-    hukou, residence, district_errors = _districts(data)
-    format_errors.update({k: v for k, v in district_errors.items() if "not a district" in v[0]})
-    rule_errors.update({k: v for k, v in district_errors.items() if "not a district" not in v[0]})
+    hukou, residence, district_format_errors, district_rule_errors = _districts(data)
+    format_errors.update(district_format_errors)
+    rule_errors.update(district_rule_errors)
     facilities, facility_errors = _facilities(data)
     format_errors.update(facility_errors)
     format_errors.update(_category_errors(data.categories or []))
     if for_submission:
         if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
             rule_errors["applicant.date_of_birth"] = [
-                f"the applicant must be at least {params.min_age} on the application date (R-APP-2)"
+                gettext("the applicant must be at least %(min_age)s on the application date (R-APP-2)")
+                % {"min_age": params.min_age}
             ]
         if not data.no_infectious_disease:
-            rule_errors["declarations.no_infectious_disease"] = ["must be declared to submit (R-APP-4)"]
+            rule_errors["declarations.no_infectious_disease"] = [gettext("must be declared to submit (R-APP-4)")]
         if not data.no_serious_mental_disorder:
-            rule_errors["declarations.no_serious_mental_disorder"] = ["must be declared to submit (R-APP-4)"]
+            rule_errors["declarations.no_serious_mental_disorder"] = [gettext("must be declared to submit (R-APP-4)")]
         if not facility_errors:
             district_id = hukou.pk if hukou else (residence.pk if residence else None)
             rule_errors.update(_choice_rule_errors(facilities, district_id=district_id, params=params))
@@ -326,25 +355,32 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
 
 def _raise_intake_errors(format_errors, rule_errors) -> None:
     if format_errors:
-        raise InvalidInput("Some fields are not valid.", errors={**format_errors, **rule_errors})
+        raise InvalidInput(gettext("Some fields are not valid."), errors={**format_errors, **rule_errors})
     if rule_errors:
-        raise RuleViolation("The application does not meet the rules.", errors=rule_errors)
+        raise RuleViolation(gettext("The application does not meet the rules."), errors=rule_errors)
 
 
 def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk: int | None = None) -> None:
     if applicant is None:
         return
     if applicant.barred_until and applicant.barred_until > on:
+        until = applicant.barred_until.isoformat()
         raise RuleViolation(
-            f"This person may not apply until {applicant.barred_until.isoformat()} (R-APP-6).",
-            errors={"applicant.id_number": [f"barred until {applicant.barred_until.isoformat()} (R-APP-6, R-OFF-5)"]},
+            gettext("This person may not apply until %(date)s (R-APP-6).") % {"date": until},
+            errors={"applicant.id_number": [gettext("barred until %(date)s (R-APP-6, R-OFF-5)") % {"date": until}]},
             extra={"barred_until": applicant.barred_until.isoformat()},
         )
     open_one = applicant.applications.exclude(state__in=FINAL_STATES).exclude(pk=exclude_pk).first()
     if open_one is not None:
         raise Conflict(
-            f"This person already has an open application, {open_one.reference} (R-APP-5).",
-            errors={"applicant.id_number": [f"already has the open application {open_one.reference} (R-APP-5)"]},
+            gettext("This person already has an open application, %(reference)s (R-APP-5).")
+            % {"reference": open_one.reference},
+            errors={
+                "applicant.id_number": [
+                    gettext("already has the open application %(reference)s (R-APP-5)")
+                    % {"reference": open_one.reference}
+                ]
+            },
             extra={"open_application": open_one.reference},
         )
 
@@ -414,7 +450,7 @@ def application_create(*, data: IntakeData, submit: bool, actor: Actor, via: str
                 code = _new_lookup_code(application)
                 _write_intake(application, data, hukou=hukou, residence=residence, facilities=facilities)
         except IntegrityError as exc:  # a concurrent intake of the same person won the race (R-APP-5)
-            raise Conflict("This person already has an open application (R-APP-5).") from exc
+            raise Conflict(gettext("This person already has an open application (R-APP-5).")) from exc
         event_record(application=application, transition="create", from_state="", actor=actor)
         if submit:
             _submit(application, actor=actor, now=now)
@@ -432,7 +468,7 @@ def application_update(
         application = lock_application(application, expected_version=expected_version)
         if application.state not in (S.DRAFT, S.SUBMITTED):
             raise WrongState(
-                "An application can be edited only in draft or submitted.",
+                gettext("An application can be edited only in draft or submitted."),
                 current_state=application.state,
                 available_transitions=available_transitions(application),
             )
@@ -446,8 +482,8 @@ def application_update(
             _check_bar_and_open(other, on=today, exclude_pk=application.pk)
             if other is not None:
                 raise Conflict(
-                    "Another person's record has this ID number; correct the number or register under it.",
-                    errors={"applicant.id_number": ["belongs to another applicant record (R-APP-5)"]},
+                    gettext("Another person's record has this ID number; correct the number or register under it."),
+                    errors={"applicant.id_number": [gettext("belongs to another applicant record (R-APP-5)")]},
                 )
             applicant.id_number = data.id_number
         applicant.name = data.name.strip()
@@ -588,25 +624,25 @@ def application_approve(
         for index, item in enumerate(categories):
             code = item.get("code")
             if code not in claims:
-                errors[f"categories.{index}.code"] = ["was not claimed on this application (R-APP-8)"]
+                errors[f"categories.{index}.code"] = [gettext("was not claimed on this application (R-APP-8)")]
             elif code in decisions:
-                errors[f"categories.{index}.code"] = ["is decided twice"]
+                errors[f"categories.{index}.code"] = [gettext("is decided twice")]
             else:
                 decisions[code] = item
         if errors:
-            raise InvalidInput("Some category decisions are not valid.", errors=errors)
+            raise InvalidInput(gettext("Some category decisions are not valid."), errors=errors)
         assessment = _approved_valid_assessment(application, today)
         if assessment is None:
             raise RuleViolation(
-                "The assessment must be approved (and still valid) before the application is approved.",
-                errors={"assessment": ["no approved, valid assessment (R-ASM-4, R-ASM-5)"]},
+                gettext("The assessment must be approved (and still valid) before the application is approved."),
+                errors={"assessment": [gettext("no approved, valid assessment (R-ASM-4, R-ASM-5)")]},
             )
         exemption_needed = application.contributor_exemption_requested and application.hukou_district_id is None
         if exemption_needed:
             if not exemption or exemption.get("granted") is None or not str(exemption.get("note") or "").strip():
                 raise InvalidInput(
-                    "The contributor exemption must be granted or refused, with a note.",
-                    errors={"exemption": ["granted (true/false) and a note are required (R-APP-3)"]},
+                    gettext("The contributor exemption must be granted or refused, with a note."),
+                    errors={"exemption": [gettext("granted (true/false) and a note are required (R-APP-3)")]},
                 )
             application.contributor_exemption_granted = bool(exemption["granted"])
             application.contributor_exemption_note = str(exemption["note"]).strip()
@@ -674,8 +710,8 @@ def application_resume(*, application: Application, reason: str = "", actor: Act
         assessment = application.current_assessment
         if assessment is None or assessment.valid_until < timezone.localdate():
             raise RuleViolation(
-                "The assessment has expired: a new one must be approved before the application resumes.",
-                errors={"assessment": ["expired (R-ASM-5)"]},
+                gettext("The assessment has expired: a new one must be approved before the application resumes."),
+                errors={"assessment": [gettext("expired (R-ASM-5)")]},
             )
         _apply(application, "resume", actor=actor, reason=(reason or "").strip())
         allocation_run_for_application(application=application, trigger="application_resumed", actor=actor)
@@ -713,7 +749,8 @@ def application_remove(*, application: Application, reason: str, note: str = "",
     `application_remove_for_refusals` instead."""
     if reason not in STAFF_REMOVAL_REASONS:
         raise InvalidInput(
-            "Unknown removal reason.", errors={"reason": ["must be one of " + ", ".join(STAFF_REMOVAL_REASONS)]}
+            gettext("Unknown removal reason."),
+            errors={"reason": [gettext("must be one of %(values)s") % {"values": ", ".join(STAFF_REMOVAL_REASONS)}]},
         )
     with transaction.atomic():
         application = lock_application_with_facilities(application)
@@ -749,16 +786,16 @@ def duplicate_review_record(
 ) -> DuplicateReview:
     errors = {}
     if match not in DuplicateMatch.values:
-        errors["match"] = ["must be one of " + ", ".join(DuplicateMatch.values)]
+        errors["match"] = [gettext("must be one of %(values)s") % {"values": ", ".join(DuplicateMatch.values)}]
     if decision not in DuplicateDecision.values:
-        errors["decision"] = ["must be one of " + ", ".join(DuplicateDecision.values)]
+        errors["decision"] = [gettext("must be one of %(values)s") % {"values": ", ".join(DuplicateDecision.values)}]
     if not (note or "").strip():
-        errors["note"] = ["a note is required (R-APP-10)"]
+        errors["note"] = [gettext("a note is required (R-APP-10)")]
     other = Application.objects.filter(reference=other_reference).first()
     if other is None or other.pk == application.pk:
-        errors["other_reference"] = ["is not another application"]
+        errors["other_reference"] = [gettext("is not another application")]
     if errors:
-        raise InvalidInput("The duplicate review is not valid.", errors=errors)
+        raise InvalidInput(gettext("The duplicate review is not valid."), errors=errors)
     with transaction.atomic():
         review, created = DuplicateReview.objects.get_or_create(
             application=application,
@@ -766,7 +803,7 @@ def duplicate_review_record(
             defaults={"match": match, "decision": decision, "note": note.strip(), "decided_by": actor.user},
         )
         if not created:
-            raise Conflict("This possible duplicate has already been reviewed.")
+            raise Conflict(gettext("This possible duplicate has already been reviewed."))
         event_record(
             application=application,
             transition="duplicate_reviewed",

@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from admissions.actors import Actor
@@ -32,25 +33,27 @@ ASSESSABLE_STATES = (S.ASSESSMENT_PENDING, S.WAITING, S.SUSPENDED)
 def _check_items_shape(items: dict, *, coma: bool) -> None:
     """A draft may lack items, but what it has must be known codes with whole numbers in range."""
     if not isinstance(items, dict):
-        raise InvalidInput("Items must be an object of item code → points.", errors={"items": ["must be an object"]})
+        raise InvalidInput(
+            _("Items must be an object of item code → points."), errors={"items": [_("must be an object")]}
+        )
     errors = {
         f"items.{code}": [message]
         for code, message in item_errors(items, coma=False).items()
         if code in items and items.get(code) is not None or code not in ITEMS_BY_CODE
     }
     if errors:
-        raise InvalidInput("Some item scores are not valid.", errors=errors)
+        raise InvalidInput(_("Some item scores are not valid."), errors=errors)
 
 
 def _check_date(assessed_on: dt.date) -> None:
     if assessed_on > timezone.localdate():
         raise InvalidInput(
-            "The assessment date is in the future.", errors={"assessed_on": ["must not be in the future"]}
+            _("The assessment date is in the future."), errors={"assessed_on": [_("must not be in the future")]}
         )
     if assessed_on < timezone.localdate() - dt.timedelta(days=policy_in_force().parameters.assessment_valid_days):
         raise InvalidInput(
-            "The assessment date is too long ago to be valid.",
-            errors={"assessed_on": ["is older than the validity period (R-ASM-5)"]},
+            _("The assessment date is too long ago to be valid."),
+            errors={"assessed_on": [_("is older than the validity period (R-ASM-5)")]},
         )
 
 
@@ -58,7 +61,8 @@ def _guard(assessment: Assessment, method: str, action: str) -> None:
     if not can_proceed(getattr(assessment, method)):
         names = [t.name for t in assessment.get_available_state_transitions()]
         raise WrongState(
-            f"'{action}' is not possible while the assessment is {assessment.state}.",
+            _("'%(action)s' is not possible while the assessment is %(state)s.")
+            % {"action": action, "state": AssessmentState(assessment.state).label},
             current_state=assessment.state,
             available_transitions=names,
         )
@@ -68,7 +72,7 @@ def _lock_assessment(assessment: Assessment | int) -> Assessment:
     pk = assessment.pk if isinstance(assessment, Assessment) else assessment
     found = Assessment.objects.select_for_update().filter(pk=pk).first()
     if found is None:
-        raise NotFound("No such assessment.")
+        raise NotFound(_("No such assessment."))
     return found
 
 
@@ -90,7 +94,8 @@ def assessment_create(
         application = lock_application(application)
         if application.state not in ASSESSABLE_STATES:
             raise WrongState(
-                f"An assessment cannot be recorded while the application is {application.state}.",
+                _("An assessment cannot be recorded while the application is %(state)s.")
+                % {"state": ApplicationState(application.state).label},
                 current_state=application.state,
                 available_transitions=[],
             )
@@ -128,7 +133,7 @@ def assessment_update(
         assessment = _lock_assessment(assessment)
         if assessment.state != AssessmentState.DRAFT:
             raise WrongState(
-                "A completed assessment is never edited; record a new one instead (R-ASM-4).",
+                _("A completed assessment is never edited; record a new one instead (R-ASM-4)."),
                 current_state=assessment.state,
                 available_transitions=[],
             )
@@ -152,11 +157,11 @@ def _complete(assessment: Assessment, application: Application, *, actor: Actor)
     errors = item_errors(assessment.items, coma=assessment.coma)
     if errors:
         raise RuleViolation(
-            "The assessment cannot be completed: " + ", ".join(sorted(errors)) + " (R-ASM-3).",
+            _("The assessment cannot be completed: %(items)s (R-ASM-3).") % {"items": ", ".join(sorted(errors))},
             errors={f"items.{code}" if code != "coma" else "coma": [message] for code, message in errors.items()},
         )
     if assessment.assessor_id != (actor.user.pk if actor.user else None):
-        raise NotPermitted("Only the assessor who recorded it completes an assessment.")
+        raise NotPermitted(_("Only the assessor who recorded it completes an assessment."))
     total = total_points(assessment.items)
     assessment.complete()
     assessment.total = total
@@ -198,7 +203,7 @@ def assessment_approve(*, assessment: Assessment, actor: Actor) -> Assessment:
         assessment = _lock_assessment(assessment)
         _guard(assessment, "approve", "approve")
         if actor.user is None or assessment.assessor_id == actor.user.pk:
-            raise NotPermitted("The reviewer must not be the assessor (four eyes, R-ASM-4).")
+            raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
         policy = policy_in_force()
         params = policy.parameters
         assessment.approve()
@@ -242,13 +247,13 @@ def assessment_reject(*, assessment: Assessment, reason: str, actor: Actor) -> A
     assessment (return_for_assessment)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("A reason is required.", errors={"reason": ["is required (R-ASM-4)"]})
+        raise InvalidInput(_("A reason is required."), errors={"reason": [_("is required (R-ASM-4)")]})
     with transaction.atomic():
         application = lock_application(assessment.application_id)
         assessment = _lock_assessment(assessment)
         _guard(assessment, "reject", "reject")
         if actor.user is None or assessment.assessor_id == actor.user.pk:
-            raise NotPermitted("The reviewer must not be the assessor (four eyes, R-ASM-4).")
+            raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
         assessment.reject()
         assessment.reviewer = actor.user
         assessment.reviewed_at = timezone.now()

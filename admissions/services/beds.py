@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Occupancy
@@ -17,19 +18,20 @@ from facilities.models import Bed, BedStatus, BedType, Facility
 
 from .allocation import allocation_run
 from .locks import lock_facilities
+from .webhooks import bed_vacated_webhook_data, webhooks_enqueue
 
 MAX_BATCH = 2000
 
 
 def _check_bed_type(bed_type: str) -> None:
     if bed_type not in BedType.values:
-        raise InvalidInput("Unknown bed type.", errors={"bed_type": ["must be nursing or general (R-BED-1)"]})
+        raise InvalidInput(_("Unknown bed type."), errors={"bed_type": [_("must be nursing or general (R-BED-1)")]})
 
 
 def _check_code(code: str, field: str = "code") -> str:
     code = (code or "").strip()
     if not code or len(code) > 40:
-        raise InvalidInput("A bed code is 1–40 characters.", errors={field: ["must be 1–40 characters"]})
+        raise InvalidInput(_("A bed code is 1–40 characters."), errors={field: [_("must be 1–40 characters")]})
     return code
 
 
@@ -42,10 +44,14 @@ def bed_create(*, facility: Facility, code: str, bed_type: str, actor: Actor = S
 def beds_add_batch(*, facility: Facility, bed_type: str, count: int, prefix: str, actor: Actor = SYSTEM):
     """`count` beds coded prefix-001, prefix-002, … (API.md)."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BATCH:
-        raise InvalidInput("Bad count.", errors={"count": [f"must be a whole number from 1 to {MAX_BATCH}"]})
+        raise InvalidInput(
+            _("Bad count."), errors={"count": [_("must be a whole number from 1 to %(max)s") % {"max": MAX_BATCH}]}
+        )
     prefix = _check_code(prefix, "prefix")
     if len(prefix) > 30:
-        raise InvalidInput("The prefix is too long.", errors={"prefix": ["must be at most 30 characters"]})
+        raise InvalidInput(
+            _("The prefix is too long."), errors={"prefix": [_("must be at most %(max)s characters") % {"max": 30}]}
+        )
     width = max(3, len(str(count)))
     return _beds_add(
         facility=facility,
@@ -62,13 +68,13 @@ def _beds_add(*, facility: Facility, codes: list[str], bed_type: str, actor: Act
         taken = set(Bed.objects.filter(facility=facility, code__in=codes).values_list("code", flat=True))
         if taken:
             raise Conflict(
-                "Bed codes already in use at this facility.",
-                errors={"code": [f"already used: {', '.join(sorted(taken)[:10])}"]},
+                _("Bed codes already in use at this facility."),
+                errors={"code": [_("already used: %(codes)s") % {"codes": ", ".join(sorted(taken)[:10])}]},
             )
         try:
             beds = Bed.objects.bulk_create(Bed(facility=facility, code=c, bed_type=bed_type) for c in codes)
         except IntegrityError as exc:
-            raise Conflict("Bed codes already in use at this facility.") from exc
+            raise Conflict(_("Bed codes already in use at this facility.")) from exc
         beds = list(Bed.objects.filter(facility=facility, code__in=codes).order_by("id"))
         decisions = allocation_run(facility=facility, beds=beds, trigger="bed_added", actor=actor)
     return beds, decisions
@@ -80,24 +86,27 @@ def bed_discharge(
     """R-BED-2: the occupant leaves (discharged, deceased, transferred); the bed is allocated at once."""
     if reason not in DischargeReason.values:
         raise InvalidInput(
-            "Unknown discharge reason.", errors={"reason": ["must be discharged, deceased or transferred (R-BED-2)"]}
+            _("Unknown discharge reason."),
+            errors={"reason": [_("must be discharged, deceased or transferred (R-BED-2)")]},
         )
     on = on or timezone.localdate()
     if on > timezone.localdate():
-        raise InvalidInput("The discharge date is in the future.", errors={"date": ["must not be in the future"]})
+        raise InvalidInput(_("The discharge date is in the future."), errors={"date": [_("must not be in the future")]})
     with transaction.atomic():
         lock_facilities([bed.facility_id])
         bed = Bed.objects.select_for_update().select_related("facility").get(pk=bed.pk)
         if bed.status != BedStatus.OCCUPIED:
             raise Conflict(
-                f"Only an occupied bed can be discharged; this one is {bed.status}.",
+                _("Only an occupied bed can be discharged; this one is %(status)s.")
+                % {"status": BedStatus(bed.status).label},
                 extra={"bed_status": bed.status},
             )
         occupancy = Occupancy.objects.filter(bed=bed, discharged_on__isnull=True).first()
         if occupancy is not None:
             if on < occupancy.admitted_on:
                 raise InvalidInput(
-                    "The discharge date is before the admission.", errors={"date": ["must not be before admission"]}
+                    _("The discharge date is before the admission."),
+                    errors={"date": [_("must not be before admission")]},
                 )
             occupancy.discharged_on = on
             occupancy.discharge_reason = reason
@@ -105,6 +114,7 @@ def bed_discharge(
         bed.status = BedStatus.VACANT
         bed.holder_care_level = None
         bed.save(update_fields=["status", "holder_care_level"])
+        webhooks_enqueue(type="bed.vacated", data=bed_vacated_webhook_data(bed, reason=reason, on=on))
         (decision,) = allocation_run(facility=bed.facility, bed=bed, trigger=f"discharge:{reason}", actor=actor)
         bed.refresh_from_db()
     return bed, decision
@@ -117,7 +127,8 @@ def bed_take_out_of_service(*, bed: Bed, reason: str = "", actor: Actor = SYSTEM
         bed = Bed.objects.select_for_update().get(pk=bed.pk)
         if bed.status != BedStatus.VACANT:
             raise Conflict(
-                f"Only a vacant bed can be taken out of service; this one is {bed.status}.",
+                _("Only a vacant bed can be taken out of service; this one is %(status)s.")
+                % {"status": BedStatus(bed.status).label},
                 extra={"bed_status": bed.status},
             )
         bed.status = BedStatus.OUT_OF_SERVICE
@@ -132,7 +143,10 @@ def bed_return_to_service(*, bed: Bed, reason: str = "", actor: Actor = SYSTEM) 
         lock_facilities([bed.facility_id])
         bed = Bed.objects.select_for_update().select_related("facility").get(pk=bed.pk)
         if bed.status != BedStatus.OUT_OF_SERVICE:
-            raise Conflict(f"The bed is {bed.status}, not out of service.", extra={"bed_status": bed.status})
+            raise Conflict(
+                _("The bed is %(status)s, not out of service.") % {"status": BedStatus(bed.status).label},
+                extra={"bed_status": bed.status},
+            )
         bed.status = BedStatus.VACANT
         bed.out_of_service_reason = ""
         bed.save(update_fields=["status", "out_of_service_reason"])

@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from admissions.models import CalendarDay, CalendarYear, DayKind
 from facilities.errors import InvalidInput, NotFound
@@ -48,7 +49,7 @@ def _audit(
 def _date_errors(date) -> dict[str, list[str]]:
     # A datetime is a date too, but would store a time nobody meant.
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
-        return {"date": ["Enter a date (YYYY-MM-DD)."]}
+        return {"date": [gettext("Enter a date (YYYY-MM-DD).")]}
     return {}
 
 
@@ -66,12 +67,15 @@ def calendar_day_set(
     """
     errors = _date_errors(date)
     if kind not in DayKind.values:
-        errors["kind"] = [f"Choose one of {', '.join(DayKind.values)} (R-OFF-2), not {kind!r}."]
+        errors["kind"] = [
+            gettext("Choose one of %(values)s (R-OFF-2), not %(kind)s.")
+            % {"values": ", ".join(DayKind.values), "kind": repr(str(kind)[:20])}
+        ]
     name = (name or "").strip()
     if len(name) > NAME_MAX_LENGTH:
-        errors["name"] = [f"At most {NAME_MAX_LENGTH} characters."]
+        errors["name"] = [gettext("At most %(max)s characters.") % {"max": NAME_MAX_LENGTH}]
     if errors:
-        raise InvalidInput("The calendar day was not saved.", errors=errors)
+        raise InvalidInput(gettext("The calendar day was not saved."), errors=errors)
 
     with transaction.atomic():
         existing = CalendarDay.objects.select_for_update().filter(date=date).first()
@@ -97,11 +101,12 @@ def calendar_day_delete(
 ) -> None:
     """Remove `date` from the calendar, so the Monday–Friday rule decides it again (R-OFF-2)."""
     if errors := _date_errors(date):
-        raise InvalidInput("The calendar day was not deleted.", errors=errors)
+        raise InvalidInput(gettext("The calendar day was not deleted."), errors=errors)
     with transaction.atomic():
         existing = CalendarDay.objects.select_for_update().filter(date=date).first()
         if existing is None:
-            raise NotFound(f"{date} is not in the calendar.", errors={"date": [f"{date} is not in the calendar."]})
+            message = gettext("%(date)s is not in the calendar.") % {"date": date.isoformat()}
+            raise NotFound(message, errors={"date": [message]})
         before = _day_state(existing)
         existing.delete()
         _audit(
@@ -128,14 +133,17 @@ def calendar_year_mark_covered(
     """
     errors: dict[str, list[str]] = {}
     if not isinstance(year, int) or isinstance(year, bool) or year not in YEAR_RANGE:
-        errors["year"] = [f"Enter a year from {YEAR_RANGE.start} to {YEAR_RANGE.stop - 1}."]
+        errors["year"] = [
+            gettext("Enter a year from %(first)s to %(last)s.")
+            % {"first": YEAR_RANGE.start, "last": YEAR_RANGE.stop - 1}
+        ]
     source = (source or "").strip()
     if not source:
-        errors["source"] = ["Say where the year's calendar comes from."]
+        errors["source"] = [gettext("Say where the year's calendar comes from.")]
     elif len(source) > SOURCE_MAX_LENGTH:
-        errors["source"] = [f"At most {SOURCE_MAX_LENGTH} characters."]
+        errors["source"] = [gettext("At most %(max)s characters.") % {"max": SOURCE_MAX_LENGTH}]
     if errors:
-        raise InvalidInput("The year was not marked as covered.", errors=errors)
+        raise InvalidInput(gettext("The year was not marked as covered."), errors=errors)
 
     with transaction.atomic():
         existing = CalendarYear.objects.select_for_update().filter(year=year).first()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext as _
+
 from admissions.models import Application
 from facilities.errors import Conflict, NotFound
 from facilities.models import Facility
@@ -27,10 +29,10 @@ def lock_application(application: Application | int, *, expected_version: int | 
     try:
         locked = Application.objects.select_for_update(of=("self",)).select_related("applicant").get(pk=pk)
     except Application.DoesNotExist as exc:
-        raise NotFound("No such application.") from exc
+        raise NotFound(_("No such application.")) from exc
     if expected_version is not None and locked.version != expected_version:
         raise Conflict(
-            "The application was changed by someone else; reload it and try again.",
+            _("The application was changed by someone else; reload it and try again."),
             extra={"current_version": locked.version},
         )
     return locked
@@ -53,5 +55,5 @@ def lock_application_with_facilities(
     lock_facilities(facility_ids_for(unlocked))
     locked = lock_application(pk, expected_version=expected_version)
     if facility_ids_for(locked) != facility_ids_for(unlocked):  # changed between the two reads
-        raise Conflict("The application changed while it was being locked; try again.")
+        raise Conflict(_("The application changed while it was being locked; try again."))
     return locked

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from admissions.actors import Actor
 from admissions.models import Policy
@@ -22,15 +23,15 @@ def policy_create(*, effective_from: dt.date, parameters: dict, actor: Actor, no
     rules of decisions already made."""
     if effective_from < timezone.localdate():
         raise InvalidInput(
-            "A policy version cannot take effect in the past.",
-            errors={"effective_from": ["must be today or later (SPEC §9: decisions keep the version they used)"]},
+            _("A policy version cannot take effect in the past."),
+            errors={"effective_from": [_("must be today or later (SPEC §9: decisions keep the version they used)")]},
         )
     base = policy_in_force(effective_from).parameters.to_json()
     try:
         merged = PolicyParameters.from_json({**base, **parameters})
     except PolicyError as exc:
         raise InvalidInput(
-            "Some policy parameters are not valid.", errors={k: [v] for k, v in exc.errors.items()}
+            _("Some policy parameters are not valid."), errors={k: [v] for k, v in exc.errors.items()}
         ) from exc
     with transaction.atomic():
         latest = Policy.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
@@ -44,7 +45,7 @@ def policy_create(*, effective_from: dt.date, parameters: dict, actor: Actor, no
                     created_by=actor.user,
                 )
         except IntegrityError as exc:
-            raise Conflict("Another policy version was created at the same moment; try again.") from exc
+            raise Conflict(_("Another policy version was created at the same moment; try again.")) from exc
         changed = {k: v for k, v in merged.to_json().items() if base.get(k) != v}
         AuditEntry.objects.create(
             user=actor.user,
