@@ -25,6 +25,12 @@ from .notifications import Notification
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
 from .policy import Policy
 from .queue import QueueEntry, QueueEntryStatus
+from .webhooks import (
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEventType,
+    WebhookSubscription,
+)
 
 __all__ = [
     "FINAL_STATES",
@@ -54,4 +60,8 @@ __all__ = [
     "QueueEntryStatus",
     "ReferenceCounter",
     "Sex",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEventType",
+    "WebhookSubscription",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Application, ApplicationState, Offer, OfferState, QueueEntry
@@ -30,6 +31,7 @@ from .events import event_record
 from .locks import lock_facilities
 from .notifications import notify
 from .queue import entries_rescore_for_policy
+from .webhooks import offer_webhook_data, webhooks_enqueue
 
 S = ApplicationState
 
@@ -245,6 +247,7 @@ def _offer(
             "admission_days": params.admission_working_days,
         },
     )
+    webhooks_enqueue(type="offer.made", data=offer_webhook_data(offer))
     return offer
 
 
@@ -314,7 +317,7 @@ def allocation_run(
     with transaction.atomic():
         facility = lock_facilities([facility.pk]).get(facility.pk)
         if facility is None:
-            raise NotFound("No such facility.")
+            raise NotFound(_("No such facility."))
         now = timezone.now()
         policy = policy_in_force(timezone.localdate(now))
         entries_rescore_for_policy(entries=QueueEntry.objects.filter(facility=facility, status="open"), policy=policy)
@@ -323,7 +326,7 @@ def allocation_run(
             vacant = vacant.filter(pk=bed.pk)
             if not vacant.exists():
                 status = Bed.objects.filter(pk=bed.pk).values_list("status", flat=True).first()
-                raise Conflict(f"Bed {bed.code} is not vacant.", extra={"bed_status": status})
+                raise Conflict(_("Bed %(bed)s is not vacant.") % {"bed": bed.code}, extra={"bed_status": status})
         elif beds is not None:
             vacant = vacant.filter(pk__in=[b.pk for b in beds])
         return [

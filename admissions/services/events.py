@@ -7,6 +7,8 @@ from django.utils import timezone
 from admissions.actors import Actor
 from admissions.models import Application, ApplicationEvent
 
+from .webhooks import state_changed_webhook_data, webhooks_enqueue
+
 
 def event_record(
     *,
@@ -17,7 +19,7 @@ def event_record(
     reason: str = "",
     data: dict | None = None,
 ) -> ApplicationEvent:
-    return ApplicationEvent.objects.create(
+    event = ApplicationEvent.objects.create(
         application=application,
         transition=transition,
         from_state=from_state,
@@ -29,3 +31,6 @@ def event_record(
         reason=reason,
         data=data or {},
     )
+    if event.from_state != event.to_state:
+        webhooks_enqueue(type="application.state_changed", data=state_changed_webhook_data(event))
+    return event

@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from admissions.actors import SYSTEM, Actor
@@ -25,6 +26,7 @@ from .allocation import allocation_run
 from .locks import lock_application, lock_facilities
 from .notifications import notify
 from .queue import entries_close
+from .webhooks import offer_webhook_data, webhooks_enqueue
 
 OFFER_ACTIONS = {"accept": "accept", "decline": "decline", "admit": "admit", "fail_check": "fail-check"}
 
@@ -37,7 +39,7 @@ def _lock_offer(offer: Offer | int) -> tuple[Offer, Application]:
     pk = offer.pk if isinstance(offer, Offer) else offer
     unlocked = Offer.objects.filter(pk=pk).first()
     if unlocked is None:
-        raise NotFound("No such offer.")
+        raise NotFound(_("No such offer."))
     lock_facilities([unlocked.facility_id])
     locked = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=pk)
     application = lock_application(locked.application_id)
@@ -47,7 +49,8 @@ def _lock_offer(offer: Offer | int) -> tuple[Offer, Application]:
 def _guard(offer: Offer, method: str) -> None:
     if not can_proceed(getattr(offer, method)):
         raise WrongState(
-            f"'{OFFER_ACTIONS.get(method, method)}' is not possible while the offer is {offer.state}.",
+            _("'%(action)s' is not possible while the offer is %(state)s.")
+            % {"action": OFFER_ACTIONS.get(method, method), "state": OfferState(offer.state).label},
             current_state=offer.state,
             available_transitions=_available(offer),
         )
@@ -90,7 +93,7 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         now = timezone.now()
         if now > offer.respond_by:
             raise WrongState(
-                "The response deadline has passed; the offer is expiring.",
+                _("The response deadline has passed; the offer is expiring."),
                 current_state=offer.state,
                 available_transitions=[],
             )
@@ -147,6 +150,7 @@ def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
         offer.expire()
         _close_as_refusal(offer, reason="expired")
         _application_step(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
+        webhooks_enqueue(type="offer.expired", data=offer_webhook_data(offer))
         _after_refusal(offer, application)
     return True
 
@@ -168,15 +172,15 @@ def offer_admit(*, offer: Offer, admitted_on: dt.date | None = None, actor: Acto
     admitted_on = admitted_on or timezone.localdate()
     if admitted_on > timezone.localdate():
         raise InvalidInput(
-            "The admission date is in the future.", errors={"admitted_on": ["must not be in the future"]}
+            _("The admission date is in the future."), errors={"admitted_on": [_("must not be in the future")]}
         )
     with transaction.atomic():
         offer, application = _lock_offer(offer)
         _guard(offer, "admit")
         if offer.accepted_at and admitted_on < timezone.localdate(offer.accepted_at):
             raise InvalidInput(
-                "The admission date is before the offer was accepted.",
-                errors={"admitted_on": ["must not be before the acceptance date"]},
+                _("The admission date is before the offer was accepted."),
+                errors={"admitted_on": [_("must not be before the acceptance date")]},
             )
         offer.admit()
         offer.closed_at = timezone.now()
@@ -221,7 +225,10 @@ def offer_fail_check(*, offer: Offer, reason: str, note: str = "", actor: Actor)
     """accepted → failed_check. `no_show` is a refusal (R-OFF-4); `care_need_changed` sends the
     application back for a new assessment; either way the bed goes to the next candidate."""
     if reason not in FAIL_CHECK_REASONS:
-        raise InvalidInput("Unknown reason.", errors={"reason": ["must be one of " + ", ".join(FAIL_CHECK_REASONS)]})
+        raise InvalidInput(
+            _("Unknown reason."),
+            errors={"reason": [_("must be one of %(values)s") % {"values": ", ".join(FAIL_CHECK_REASONS)}]},
+        )
     with transaction.atomic():
         offer, application = _lock_offer(offer)
         _guard(offer, "fail_check")
