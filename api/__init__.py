@@ -1,0 +1,1 @@
+"""The REST layer (API.md). How to add an endpoint: api/README.md."""

@@ -20,3 +20,20 @@ class RequestSizeLimitMiddleware:
         if length > limit:
             return json_problem(413, f"The request body is larger than {limit // (1024 * 1024)} MiB.")
         return self.get_response(request)
+
+
+class ApiLanguageMiddleware:
+    """The pages take their language from the URL prefix (/en/…), defaulting to Chinese; the API
+    has no prefix, so it follows the caller's Accept-Language (or language cookie) instead."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            from django.utils import translation
+
+            language = translation.get_language_from_request(request, check_path=False)
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)

@@ -1,0 +1,188 @@
+"""Selectors for what anyone may see without an account (SPEC §8): the city's homes with their
+public figures, and each home's queue board with its recent allocation decisions (R-PUB-4).
+
+Built on the selectors in admissions/selectors.py, so the board shows exactly the order and the
+scores the allocation uses. References are masked (2026-00**23), and nothing else about a person
+(no name, no ID number, no district) leaves here. The REST API and the family portal both call
+these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from facilities.models import Bed, BedStatus, CareLevel, Facility
+from facilities.selectors import Quota, self_care_cap
+
+from .models import AllocationDecision, QueueEntry, QueueEntryStatus
+from .models.applications import CHANNEL_RANK
+from .selectors import nursing_target_in_force, policy_in_force, queue_for_facility
+
+RECENT_DECISIONS = 20
+CHANNEL_OF_RANK = {rank: channel for channel, rank in CHANNEL_RANK.items()}
+
+
+def mask_reference(reference: str) -> str:
+    """2026-000023 → 2026-00**23: the first 7 and the last 2 characters kept (R-PUB-4)."""
+    if len(reference) <= 9:
+        return "*" * len(reference)
+    return reference[:7] + "*" * (len(reference) - 9) + reference[-2:]
+
+
+# --- the city's homes ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublicFacility:
+    code: str
+    name: str
+    district: str
+    district_name: str
+    level: str
+    address: str
+    phone: str
+    accepting_applications: bool
+    beds_in_service: int
+    vacant: int
+    queue_length: int
+    nursing_share: float | None
+
+
+def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
+    """Every home with its public figures, in three queries whatever the number of homes."""
+    policy = policy_in_force()
+    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
+    beds = {
+        row["facility_id"]: row
+        for row in Bed.objects.values("facility_id").annotate(
+            in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
+            vacant=Count("id", filter=Q(status=BedStatus.VACANT)),
+            held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
+            held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
+        )
+    }
+    queues = dict(
+        QueueEntry.objects.filter(status=QueueEntryStatus.OPEN)
+        .values("facility_id")
+        .annotate(n=Count("id"))
+        .values_list("facility_id", "n")
+    )
+    out = []
+    for facility in Facility.objects.select_related("district").order_by("code"):
+        row = beds.get(facility.pk, {})
+        target = nursing_target_in_force(facility, policy)
+        quota = Quota(  # the same arithmetic as the staff pages (R-NQ-1)
+            nursing_target=target,
+            self_care_cap=self_care_cap(in_service_beds=row.get("in_service", 0), nursing_target=target),
+            self_care_held=row.get("held_by_self_care", 0),
+            nursing_held=row.get("held_by_nursing", 0),
+        )
+        out.append(
+            PublicFacility(
+                code=facility.code,
+                name=facility.name,
+                district=facility.district.code,
+                district_name=facility.district.name(language),
+                level=facility.level,
+                address=facility.address,
+                phone=facility.phone,
+                accepting_applications=facility.accepting_applications,
+                beds_in_service=row.get("in_service", 0),
+                vacant=row.get("vacant", 0),
+                queue_length=queues.get(facility.pk, 0),
+                nursing_share=quota.nursing_share,
+            )
+        )
+    return out
+
+
+# --- one home's board (R-PUB-4) ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class BoardEntry:
+    rank: int
+    reference_masked: str
+    channel: str
+    care_level: str
+    score: int
+    queued_month: str  # YYYY-MM
+
+
+@dataclass(frozen=True)
+class BoardDecisionRow:
+    reference_masked: str
+    rank: int
+    score: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BoardDecision:
+    sequence: int
+    made_at: dt.datetime
+    bed_code: str
+    bed_type: str
+    trigger: str
+    policy_version: int
+    chosen: BoardDecisionRow | None
+    skipped: list[BoardDecisionRow]
+    quota_before: dict[str, int]
+    quota_after: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Board:
+    facility: str
+    facility_name: str
+    entries: list[BoardEntry]
+    recent_decisions: list[BoardDecision]
+
+
+def _decision_row(row: dict) -> BoardDecisionRow:
+    return BoardDecisionRow(
+        reference_masked=mask_reference(str(row.get("reference", ""))),
+        rank=int(row.get("rank", 0)),
+        score=int(row.get("score", 0)),
+        reason=row.get("reason"),
+    )
+
+
+def public_board(facility: Facility, *, now: dt.datetime | None = None) -> Board:
+    """Every open entry in queue order (R-Q-2) and the last decisions, references masked."""
+    now = now or timezone.now()
+    rows = queue_for_facility(facility, now=now).values(
+        "application__reference", "channel_rank", "care_level", "score", "queued_at"
+    )
+    entries = [
+        BoardEntry(
+            rank=rank,
+            reference_masked=mask_reference(row["application__reference"]),
+            channel=CHANNEL_OF_RANK[row["channel_rank"]],
+            care_level=row["care_level"],
+            score=row["score"],
+            queued_month=timezone.localtime(row["queued_at"]).strftime("%Y-%m"),
+        )
+        for rank, row in enumerate(rows, start=1)
+    ]
+    decisions = (
+        AllocationDecision.objects.filter(facility=facility)
+        .select_related("bed")
+        .order_by("-made_at", "-sequence")[:RECENT_DECISIONS]
+    )
+    recent = [
+        BoardDecision(
+            sequence=d.sequence,
+            made_at=d.made_at,
+            bed_code=d.bed.code,
+            bed_type=d.bed.bed_type,
+            trigger=d.trigger,
+            policy_version=d.policy_version,
+            chosen=_decision_row(d.chosen) if d.chosen else None,
+            skipped=[_decision_row(row) for row in d.skipped],
+            quota_before=d.quota_before,
+            quota_after=d.quota_after,
+        )
+        for d in decisions
+    ]
+    return Board(facility=facility.code, facility_name=facility.name, entries=entries, recent_decisions=recent)

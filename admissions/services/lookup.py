@@ -1,0 +1,363 @@
+"""The public lookup (SPEC §8, R-PUB-1…3): a family asks with the reference and the lookup code.
+
+Shared by the REST API (`POST /public/lookup/`) and the family portal, so both keep the same rate
+limits and give the same answers.
+
+- R-PUB-1: both the reference and the code must match. An unknown reference, a wrong code and a
+  malformed one give the same `LookupNotFound`, and do the same work (one query, one HMAC, one
+  constant-time comparison), so neither the answer nor its timing says which part was wrong.
+- R-PUB-2: failures are counted per client address and per reference string (known or not) in
+  Django's cache, which every process shares (the database cache locally, Redis in production).
+  Each failure claims a "slot" with `cache.add`, which is atomic on both backends (an INSERT on a
+  unique key; SET NX), so simultaneous failures from many workers are all counted. When a subject
+  has as many failures within the window as its limit allows, it is locked; while locked every
+  lookup for it is refused with `LookupLocked` (429), right code or not, and a refused lookup is not
+  another failure. The cache keys and the log hold hashes of the address and the reference, never
+  the raw values; the code is never logged.
+
+The client address is whatever the caller passes: the API passes REMOTE_ADDR, which a trusted
+reverse proxy in front of the application must set to the real client's address (X-Forwarded-For
+is not trusted, since any client can send it).
+
+Call this outside any transaction that an error rolls back: with the database cache the failure
+counts are rows in that database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
+
+from admissions.models import LIVE_OFFER_STATES, Application, ApplicationState, Category, Offer
+from admissions.public import mask_reference
+from admissions.selectors import policy_in_force, positions_for_application
+from facilities.errors import DomainError, NotFound
+
+from .applications import LOOKUP_CODE_ALPHABET, LOOKUP_CODE_LENGTH, lookup_code_hash
+
+logger = logging.getLogger("admissions.lookup")
+
+# --- R-PUB-2 in one place ------------------------------------------------------------------------
+FAILURES_PER_ADDRESS = 10  # failed lookups within the window, then locked
+FAILURES_PER_REFERENCE = 5
+FAILURE_WINDOW_SECONDS = 3600  # "an hour"
+LOCK_SECONDS = 3600  # locked for an hour
+
+LIMITS = {"address": FAILURES_PER_ADDRESS, "reference": FAILURES_PER_REFERENCE}
+REFERENCE_MAX_LENGTH = 20  # Application.reference
+CACHE_PREFIX = "public-lookup:v1"
+# Compared against when the reference is unknown: a SHA-256 hex digest never equals it.
+_UNMATCHABLE = "-" * 64
+
+
+class LookupNotFound(NotFound):
+    """Any mismatch: unknown reference, wrong code, malformed input. One message for all."""
+
+
+class LookupLocked(DomainError):
+    """R-PUB-2: too many failed lookups for this address or reference; `retry_after` in seconds."""
+
+    status = 429
+    title = gettext_lazy("Too many requests")
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+# --- the answer (R-PUB-3) --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LookupOffer:
+    facility: str
+    facility_name: str
+    address: str
+    phone: str
+    state: str
+    respond_by: dt.datetime
+    admit_by: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class LookupPosition:
+    facility: str
+    facility_name: str
+    care_level: str
+    position: int
+    ahead_same_care_level: int
+    ahead_on_hold: int
+    score: int
+    score_breakdown: dict[str, int]
+    queued_at: dt.datetime
+    estimated_wait: dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    reference: str
+    state: str
+    state_label: str
+    applicant_name_masked: str
+    channel: str | None
+    channel_label: str | None
+    channel_reason: str | None
+    care_level: str | None
+    assessment_valid_until: dt.date | None
+    offer: LookupOffer | None
+    positions: list[LookupPosition] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+
+
+# --- the service ------------------------------------------------------------------------------------
+def public_lookup(*, reference: str, code: str, client_address: str) -> LookupResult:
+    """R-PUB-1…3. Raises `LookupLocked` while the address or the reference is locked, and
+    `LookupNotFound` for any mismatch (which counts as a failure for both)."""
+    reference = str(reference).strip().upper()
+    code = "".join(str(code).split()).replace("-", "").upper()
+    subjects = {
+        "address": _subject_key("address", client_address or "unknown"),
+        "reference": _subject_key("reference", reference),
+    }
+    now = time.time()
+
+    retry_after = _locked_for(subjects, now)
+    if retry_after:
+        logger.info(
+            "lookup refused (locked) ref=%s addr=%s retry_after=%ss",
+            _tag(subjects["reference"]),
+            _tag(subjects["address"]),
+            retry_after,
+        )
+        raise LookupLocked(
+            gettext("Too many failed lookups. Please try again in %(minutes)s minutes.")
+            % {"minutes": max(1, math.ceil(retry_after / 60))},
+            retry_after=retry_after,
+        )
+
+    application = _application_matching(reference, code)
+    if application is None:
+        locked = _record_failure(subjects, now)
+        logger.info("lookup failed ref=%s addr=%s", _tag(subjects["reference"]), _tag(subjects["address"]))
+        for kind in locked:
+            logger.warning(
+                "lookup lockout: %s %s locked for %ss after %s failed lookups",
+                kind,
+                _tag(subjects[kind]),
+                LOCK_SECONDS,
+                LIMITS[kind],
+            )
+        raise LookupNotFound(gettext("No application matches this reference and lookup code."))
+
+    logger.info("lookup ok ref=%s addr=%s", mask_reference(application.reference), _tag(subjects["address"]))
+    return lookup_result(application)
+
+
+def _application_matching(reference: str, code: str) -> Application | None:
+    """The same work whatever is wrong: one query, one HMAC, one constant-time comparison."""
+    application = None
+    if len(reference) <= REFERENCE_MAX_LENGTH and "\x00" not in reference:  # PostgreSQL refuses NUL
+        application = (
+            Application.objects.select_related("applicant", "current_assessment").filter(reference=reference).first()
+        )
+    if application is not None and application.lookup_code_hash:
+        expected = application.lookup_code_hash
+    else:
+        application, expected = None, _UNMATCHABLE
+    matches = hmac.compare_digest(expected, lookup_code_hash(reference, code))
+    well_formed_code = len(code) == LOOKUP_CODE_LENGTH and all(c in LOOKUP_CODE_ALPHABET for c in code)
+    return application if matches and well_formed_code else None
+
+
+# --- rate limits (R-PUB-2) --------------------------------------------------------------------------
+def _subject_key(kind: str, value: str) -> str:
+    """A keyed hash, so neither the cache nor the log holds an address or a reference."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{CACHE_PREFIX}:{kind}:{digest[:40]}"
+
+
+def _tag(subject_key: str) -> str:
+    return subject_key.rsplit(":", 1)[-1][:12]
+
+
+def _lock_key(subject_key: str) -> str:
+    return f"{subject_key}:locked-until"
+
+
+def _slot_keys(subject_key: str, kind: str) -> list[str]:
+    return [f"{subject_key}:failure:{i}" for i in range(LIMITS[kind])]
+
+
+def _locked_for(subjects: dict[str, str], now: float) -> int:
+    """Seconds until every lock on these subjects ends; 0 when none holds."""
+    keys = [_lock_key(key) for key in subjects.values()]
+    until = [value for value in cache.get_many(keys).values() if isinstance(value, int | float) and value > now]
+    return math.ceil(max(until) - now) if until else 0
+
+
+def _record_failure(subjects: dict[str, str], now: float) -> list[str]:
+    """Count one failure for each subject; lock those that reach their limit. Returns which kinds
+    were locked by this failure."""
+    locked = []
+    for kind, subject in subjects.items():
+        slots = _slot_keys(subject, kind)
+        claimed = False
+        for slot in slots:
+            # The timestamp is what counts (not the cache's own expiry), so the window follows
+            # the same clock as the lock.
+            if cache.add(slot, now, timeout=FAILURE_WINDOW_SECONDS):
+                claimed = True
+                break
+        stored = cache.get_many(slots)
+        if not claimed:
+            # Every slot is taken; reuse one whose failure has left the window (the cache has
+            # not expired it yet), or, if none has, the limit is reached anyway.
+            stale = [slot for slot in slots if not _in_window(stored.get(slot), now)]
+            if stale:
+                cache.set(stale[0], now, timeout=FAILURE_WINDOW_SECONDS)
+                stored[stale[0]] = now
+        recent = sum(1 for slot in slots if _in_window(stored.get(slot), now))
+        if recent >= LIMITS[kind]:
+            cache.set(_lock_key(subject), now + LOCK_SECONDS, timeout=LOCK_SECONDS + 60)
+            cache.delete_many(slots)
+            locked.append(kind)
+    return locked
+
+
+def _in_window(value, now: float) -> bool:
+    return isinstance(value, int | float) and now - FAILURE_WINDOW_SECONDS < value <= now
+
+
+# --- building the answer ---------------------------------------------------------------------------
+def lookup_result(application: Application, *, now: dt.datetime | None = None) -> LookupResult:
+    """What R-PUB-3 lets the family see of this one application, and nothing else."""
+    now = now or timezone.now()
+    assessment = application.current_assessment
+    offer = (
+        Offer.objects.filter(application=application, state__in=LIVE_OFFER_STATES).select_related("facility").first()
+    )
+    live_offer = None
+    if offer is not None:
+        live_offer = LookupOffer(
+            facility=offer.facility.code,
+            facility_name=offer.facility.name,
+            address=offer.facility.address,
+            phone=offer.facility.phone,
+            state=offer.state,
+            respond_by=offer.respond_by,
+            admit_by=offer.admit_by,
+        )
+    positions = [
+        LookupPosition(
+            facility=p.entry.facility.code,
+            facility_name=p.entry.facility.name,
+            care_level=p.entry.care_level,
+            position=p.position,
+            ahead_same_care_level=p.ahead_same_care_level,
+            ahead_on_hold=p.ahead_on_hold,
+            score=p.score,
+            score_breakdown=p.score_breakdown,
+            queued_at=p.entry.queued_at,
+            estimated_wait=p.estimated_wait,
+        )
+        for p in positions_for_application(application, now=now)
+    ]
+    channel = application.channel
+    return LookupResult(
+        reference=application.reference,
+        state=application.state,
+        state_label=str(ApplicationState(application.state).label),
+        applicant_name_masked=application.applicant.masked_name,
+        channel=channel.value if channel else None,
+        channel_label=str(channel.label) if channel else None,
+        channel_reason=_channel_reason(application),
+        care_level=assessment.care_level if assessment is not None else None,
+        assessment_valid_until=assessment.valid_until if assessment is not None else None,
+        offer=live_offer,
+        positions=positions,
+        next_steps=next_steps(application, offer=live_offer, now=now),
+    )
+
+
+def _channel_reason(application: Application) -> str | None:
+    """Why this channel (R-APP-8), in plain words."""
+    if not application.channel_code:
+        return None
+    because = (application.channel_reason or {}).get("because")
+    if because == "centenarian":
+        return gettext("because the applicant was 100 or older when the application was approved")
+    if because in Category.values:
+        return gettext("because of the verified status: %(category)s") % {"category": Category(because).label}
+    return gettext("no category giving a higher channel was verified")
+
+
+def _local(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.datetime) -> list[str]:
+    """What the family can do next, by state, in short plain sentences."""
+    S = ApplicationState
+    state = application.state
+    params = policy_in_force(timezone.localdate(now)).parameters
+    steps: list[str] = []
+    if state == S.DRAFT:
+        steps.append(gettext("The application has not been handed in yet. Contact the intake office to complete it."))
+    elif state == S.SUBMITTED:
+        steps.append(gettext("The intake office is checking the application. They will call to arrange an assessment."))
+    elif state == S.ASSESSMENT_PENDING:
+        steps.append(gettext("An assessor will visit to assess the care needs. Keep the receipt and ID card at hand."))
+    elif state == S.REVIEW:
+        steps.append(gettext("The assessment is being reviewed. You will be told when the application is approved."))
+    elif state == S.WAITING:
+        steps.append(gettext("The application is in the queue. There is nothing you need to do now."))
+        steps.append(
+            gettext("The score rises by %(points)s every %(days)s days of waiting.")
+            % {"points": params.waiting_points, "days": params.waiting_period_days}
+        )
+        steps.append(gettext("When a bed is offered you will get a text message with the deadline to answer."))
+    elif state == S.SUSPENDED:
+        steps.append(
+            gettext(
+                "The application keeps its place but gets no offer while suspended. "
+                "Contact the intake office to resume it."
+            )
+        )
+    elif state == S.OFFERED and offer is not None:
+        steps.append(
+            gettext("Answer the offer by %(deadline)s by calling %(home)s at %(phone)s.")
+            % {"deadline": _local(offer.respond_by), "home": offer.facility_name, "phone": offer.phone or "—"}
+        )
+        steps.append(
+            gettext(
+                "Declining, or not answering in time, counts as a refusal; after %(limit)s refusals within "
+                "%(days)s days the application is removed."
+            )
+            % {"limit": params.refusal_limit, "days": params.refusal_window_days}
+        )
+    elif state == S.ADMISSION_CHECK and offer is not None and offer.admit_by is not None:
+        steps.append(
+            gettext("Come to %(home)s, %(address)s, for the admission check by %(deadline)s.")
+            % {"home": offer.facility_name, "address": offer.address or "—", "deadline": _local(offer.admit_by)}
+        )
+        steps.append(gettext("Bring the resident ID card, the receipt and recent medical records."))
+    elif state == S.ADMITTED:
+        steps.append(gettext("The applicant has been admitted. This application is finished."))
+    else:  # rejected, withdrawn, removed
+        steps.append(gettext("This application is closed. Contact the intake office to apply again."))
+    if state in (S.WAITING, S.SUSPENDED) and application.current_assessment is not None:
+        valid_until = application.current_assessment.valid_until
+        if valid_until is not None:
+            steps.append(
+                gettext("The assessment is valid until %(date)s; a new one is needed after that.")
+                % {"date": valid_until.isoformat()}
+            )
+    return steps
