@@ -1,3 +1,401 @@
-"""API views: applications (API.md). Thin: parse, call one service or selector, render."""
+"""API views: applications (API.md). Thin: parse, call one service or selector, render.
 
-urlpatterns: list = []
+A facility officer sees the applications that chose their home, and nothing else (SPEC §10);
+every other role sees all. Lists always mask ID numbers; one application's record shows the full
+number to intake officers, reviewers and administrators.
+"""
+
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django.db.models import Prefetch, Q
+from django.urls import path
+from django.utils.translation import gettext
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from admissions.actors import Actor
+from admissions.models import Application, ApplicationState, Category, Channel, FacilityChoice
+from admissions.selectors import positions_for_application
+from admissions.services import applications as services
+from admissions.services.assessments import application_return_for_assessment
+from api.base import ApiView
+from api.pagination import OldestFirstCursor
+from api.permissions import AnyStaff, role_permission
+from api.serializers import applications as s
+from assessments.models import Assessment
+from facilities.errors import NotPermitted, WrongState
+from facilities.models import Role
+from facilities.roles import facility_of, roles_of
+
+Intake = role_permission(Role.INTAKE)
+IntakeOrReviewer = role_permission(Role.INTAKE, Role.REVIEWER)
+Reviewer = role_permission(Role.REVIEWER)
+
+REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. 2026-000123")
+
+
+def _own_facility_only(user):
+    """The home a facility officer who is nothing else is bound to; None for every other role."""
+    if roles_of(user) == {Role.FACILITY}:
+        return facility_of(user) or False
+    return None
+
+
+def applications_visible_to(user):
+    """Every application, or for a facility officer those that chose their home (SPEC §10)."""
+    queryset = Application.objects.select_related(
+        "applicant", "hukou_district", "residence_district", "current_assessment"
+    ).prefetch_related(
+        "category_claims",
+        Prefetch("choices", queryset=FacilityChoice.objects.select_related("facility").order_by("rank")),
+        Prefetch("assessments", queryset=Assessment.objects.order_by("-assessed_on", "-id")),
+    )
+    own = _own_facility_only(user)
+    if own is False:
+        return queryset.none()
+    if own is not None:
+        queryset = queryset.filter(choices__facility=own)
+    return queryset
+
+
+def application_for(request, reference: str) -> Application:
+    """The application named in the URL, if this caller may see it (404 otherwise; 403 for a
+    facility officer asking about an application that did not choose their home)."""
+    application = services.get_application(reference)
+    if _own_facility_only(request.user) is not None:
+        if not applications_visible_to(request.user).filter(pk=application.pk).exists():
+            raise NotPermitted(gettext("A facility officer sees the applications that chose their home only."))
+    return applications_visible_to(request.user).get(pk=application.pk)
+
+
+def actor_of(request) -> Actor:
+    return Actor.for_user(request.user, via_api=True)
+
+
+class ApplicationApiView(ApiView):
+    """Tells a caller refused for the state only the transitions their roles may take (R-FSM-3)."""
+
+    parser_classes = [JSONParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, WrongState) and "available_transitions" in exc.extra:
+            exc.extra["available_transitions"] = s.transitions_for(
+                self.request.user, exc.extra["available_transitions"]
+            )
+        return super().handle_exception(exc)
+
+    def answer(self, application: Application, *, status_code: int = status.HTTP_200_OK, **extra) -> Response:
+        """The application as API.md shows it, re-read with what the answer needs."""
+        application = applications_visible_to(self.request.user).get(pk=application.pk)
+        data = {**s.ApplicationOutput(application, context={"request": self.request}).data, **extra}
+        return Response(data, status=status_code, headers={"ETag": f'"{application.version}"'})
+
+    def parsed(self, serializer_class, **kwargs) -> dict:
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+# --- list and create -----------------------------------------------------------------------------
+class ApplicationFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=ApplicationState.choices)
+    facility = django_filters.CharFilter(
+        field_name="choices__facility__code", label="Applications that chose this facility (its code)."
+    )
+    channel = django_filters.ChoiceFilter(field_name="channel_code", choices=Channel.choices)
+    district = django_filters.CharFilter(
+        method="in_district", label="The hukou district (or the residence district under the exemption)."
+    )
+    q = django_filters.CharFilter(method="search", label="Part of the name, or the whole reference.")
+
+    class Meta:
+        model = Application
+        fields = ["state", "facility", "channel", "district", "q"]
+
+    def in_district(self, queryset, name, value):
+        return queryset.filter(
+            Q(hukou_district__code=value)
+            | Q(hukou_district__isnull=True, contributor_exemption_requested=True, residence_district__code=value)
+        )
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(reference=value) | Q(applicant__name__icontains=value)) if value else queryset
+
+
+class ApplicationList(ApplicationApiView, generics.ListAPIView):
+    filterset_class = ApplicationFilter
+
+    def get_permissions(self):
+        return [Intake()] if self.request.method == "POST" else [AnyStaff()]
+
+    def get_queryset(self):
+        return applications_visible_to(self.request.user)
+
+    def get_serializer(self, *args, **kwargs):
+        # SPEC §10: lists always show ID numbers masked.
+        return s.ApplicationOutput(*args, context={"request": self.request, "mask_id_numbers": True}, **kwargs)
+
+    @extend_schema(
+        operation_id="applications_list",
+        responses={200: s.ApplicationOutput(many=True)},
+        description="Applications, newest first, ID numbers masked. A facility officer sees those that chose "
+        "their home.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="applications_create",
+        request=s.ApplicationCreateInput,
+        responses={201: OpenApiResponse(response=s.APPLICATION_CREATED_SCHEMA, description="The application.")},
+        description="Register an application (R-APP-1…10); `submit: false` keeps it a draft. The lookup code is in "
+        "this answer only. A second open application → 409 with `open_application`; a barred person → 422 with "
+        "`barred_until`.",
+    )
+    def post(self, request):
+        body = self.parsed(s.ApplicationCreateInput)
+        application, code = services.application_create(
+            data=s.intake_from(body), submit=body["submit"], actor=actor_of(request), via="api"
+        )
+        return self.answer(application, status_code=status.HTTP_201_CREATED, lookup_code=code)
+
+
+# --- one application ------------------------------------------------------------------------------
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The version (ETag) you read; a stale one gets 409.",
+)
+_VERSION_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
+
+
+def _expected_version(request, body: dict) -> int | None:
+    header = request.headers.get("If-Match")
+    if header is not None and header.strip() != "*":
+        match = _VERSION_TAG.match(header)
+        if match is None:
+            raise ValidationError({"If-Match": ['must be the application\'s version, e.g. "3"']})
+        return int(match.group(1))
+    return body.get("version")
+
+
+class ApplicationDetail(ApplicationApiView):
+    def get_permissions(self):
+        return [Intake()] if self.request.method == "PATCH" else [AnyStaff()]
+
+    @extend_schema(
+        operation_id="applications_retrieve",
+        parameters=[REFERENCE],
+        responses={200: s.ApplicationOutput},
+        description="One application; the ETag is its version.",
+    )
+    def get(self, request, reference: str):
+        return self.answer(application_for(request, reference))
+
+    @extend_schema(
+        operation_id="applications_partial_update",
+        parameters=[REFERENCE, IF_MATCH],
+        request=s.ApplicationPatchInput,
+        responses={200: s.ApplicationOutput},
+        description="Intake corrections, only in `draft` or `submitted`. Fields not sent are kept; `categories`, "
+        "`choices` and `spouse_resident_in` replace the stored lists.",
+    )
+    def patch(self, request, reference: str):
+        body = self.parsed(s.ApplicationPatchInput)
+        application = application_for(request, reference)
+        data = services.intake_data_of(application)
+        s.intake_merged(data, body)
+        application = services.application_update(
+            application=application,
+            data=data,
+            actor=actor_of(request),
+            expected_version=_expected_version(request, body),
+        )
+        return self.answer(application)
+
+
+# --- transitions: one POST each, calling its service -----------------------------------------------
+def _transition_view(name, permission, *, body=None, act, description=""):
+    """A POST endpoint for one transition: parse `body`, call `act`, answer the application."""
+
+    class Transition(ApplicationApiView):
+        permission_classes = [permission]
+
+        @extend_schema(
+            operation_id=f"applications_{name.replace('-', '_')}",
+            parameters=[REFERENCE],
+            request=body,
+            responses={200: s.ApplicationOutput},
+            description=description,
+        )
+        def post(self, request, reference: str):
+            data = self.parsed(body) if body is not None else {}
+            application = application_for(request, reference)
+            return self.answer(act(application=application, actor=actor_of(request), **data))
+
+    Transition.__name__ = Transition.__qualname__ = "Application" + name.title().replace("-", "")
+    return Transition.as_view()
+
+
+def _approve(*, application, actor, categories=(), exemption=None):
+    return services.application_approve(
+        application=application, categories=[dict(c) for c in categories], exemption=exemption, actor=actor
+    )
+
+
+TRANSITIONS = {
+    "submit": _transition_view(
+        "submit", Intake, act=services.application_submit, description="draft → submitted (R-APP-1…8)."
+    ),
+    "accept-for-assessment": _transition_view(
+        "accept-for-assessment",
+        Intake,
+        act=services.application_accept_for_assessment,
+        description="submitted → assessment_pending, or straight to review with a valid approved assessment.",
+    ),
+    "reject": _transition_view(
+        "reject", IntakeOrReviewer, body=s.ReasonInput, act=services.application_reject, description="→ rejected."
+    ),
+    "approve": _transition_view(
+        "approve",
+        Reviewer,
+        body=s.ApproveInput,
+        act=_approve,
+        description="review → waiting: categories verified, the channel fixed, queued (R-APP-8). 422 before the "
+        "assessment is approved.",
+    ),
+    "return-for-assessment": _transition_view(
+        "return-for-assessment",
+        Reviewer,
+        body=s.ReasonInput,
+        act=application_return_for_assessment,
+        description="review → assessment_pending.",
+    ),
+    "suspend": _transition_view(
+        "suspend", IntakeOrReviewer, body=s.ReasonInput, act=services.application_suspend, description="→ suspended."
+    ),
+    "resume": _transition_view(
+        "resume",
+        IntakeOrReviewer,
+        body=s.OptionalReasonInput,
+        act=services.application_resume,
+        description="suspended → waiting; needs a valid assessment (422 otherwise).",
+    ),
+    "withdraw": _transition_view(
+        "withdraw", IntakeOrReviewer, body=s.ReasonInput, act=services.application_withdraw, description="→ withdrawn."
+    ),
+    "remove": _transition_view(
+        "remove", Reviewer, body=s.RemoveInput, act=services.application_remove, description="→ removed."
+    ),
+}
+
+
+class LookupCodeIssue(ApplicationApiView):
+    permission_classes = [Intake]
+
+    @extend_schema(
+        operation_id="applications_lookup_code",
+        parameters=[REFERENCE],
+        request=None,
+        responses={200: s.LookupCodeOutput},
+    )
+    def post(self, request, reference: str):
+        code = services.lookup_code_issue(application=application_for(request, reference), actor=actor_of(request))
+        return Response(s.LookupCodeOutput({"lookup_code": code}).data)
+
+
+# --- reads beside the application --------------------------------------------------------------------
+class ApplicationEvents(ApplicationApiView, generics.ListAPIView):
+    permission_classes = [AnyStaff]
+    pagination_class = OldestFirstCursor
+    serializer_class = s.ApplicationEventOutput
+    filter_backends: list = []
+
+    def get_queryset(self):
+        application = application_for(self.request, self.kwargs["reference"])
+        return application.events.select_related("application")
+
+    @extend_schema(
+        operation_id="applications_events_list",
+        parameters=[REFERENCE],
+        description="The application's append-only event list, oldest first (R-FSM-2).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ApplicationPositions(ApplicationApiView, generics.ListAPIView):
+    permission_classes = [AnyStaff]
+    serializer_class = s.PositionOutput
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return positions_for_application(application_for(self.request, self.kwargs["reference"]))
+
+    @extend_schema(
+        operation_id="applications_positions_list",
+        parameters=[REFERENCE],
+        description="Per chosen home with an open queue entry: position, score and estimated wait (R-Q-4, R-Q-5).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CategoryEvidenceUpload(ApplicationApiView):
+    """Evidence as a file (R-APP-8), for a claim made or about to be made in draft or submitted."""
+
+    permission_classes = [Intake]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="applications_category_evidence_upload",
+        parameters=[
+            REFERENCE,
+            OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, enum=Category.values),
+        ],
+        request={"multipart/form-data": s.EvidenceUploadInput},
+        responses={200: s.ApplicationOutput},
+        description="Attach a file (PDF, JPEG or PNG, by content; at most 10 MiB) as the evidence of a category, "
+        "claiming it if it was not claimed yet. Only in draft or submitted.",
+    )
+    def post(self, request, reference: str, code: str):
+        if code not in Category.values:
+            raise ValidationError(
+                {"code": [gettext("must be one of %(codes)s") % {"codes": ", ".join(Category.values)}]}
+            )
+        body = self.parsed(s.EvidenceUploadInput)
+        application = application_for(request, reference)
+        data = services.intake_data_of(application)
+        s.evidence_attached(data, code=code, upload=body["file"], evidence=body.get("evidence"))
+        application = services.application_update(
+            application=application, data=data, actor=actor_of(request), expected_version=application.version
+        )
+        return self.answer(application)
+
+
+urlpatterns = [
+    path("applications/", ApplicationList.as_view(), name="application-list"),
+    path("applications/<str:reference>/", ApplicationDetail.as_view(), name="application-detail"),
+    *[
+        path(f"applications/<str:reference>/{name}/", view, name=f"application-{name}")
+        for name, view in TRANSITIONS.items()
+    ],
+    path("applications/<str:reference>/lookup-code/", LookupCodeIssue.as_view(), name="application-lookup-code"),
+    path("applications/<str:reference>/events/", ApplicationEvents.as_view(), name="application-events"),
+    path("applications/<str:reference>/positions/", ApplicationPositions.as_view(), name="application-positions"),
+    path(
+        "applications/<str:reference>/categories/<str:code>/evidence/",
+        CategoryEvidenceUpload.as_view(),
+        name="application-category-evidence",
+    ),
+]

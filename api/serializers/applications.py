@@ -1,0 +1,486 @@
+"""Serializers of the applications part of API.md: what intake sends, what an application looks
+like, its events and its queue positions.
+
+Input serializers check shape only (types, lengths, codes). Every rule of SPEC §3 (identity, age,
+residence, choices, evidence, bars) is checked by admissions.services.applications, which names
+the same dotted field paths (`applicant.id_number`, `choices.1`) the request uses.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+
+from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, Sex
+from admissions.models.applications import Language
+from admissions.selectors import policy_in_force
+from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
+from admissions.services.offers import refusals_in_window
+from api.permissions import sees_full_id_numbers
+from facilities.models import CareLevel, Role
+from facilities.roles import roles_of
+
+# Who may take each transition (the role column of API.md); an admin may take any. Used to tell a
+# caller only the transitions they may take now (R-FSM-3).
+ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
+    "submit": frozenset({Role.INTAKE}),
+    "accept-for-assessment": frozenset({Role.INTAKE}),
+    "reject": frozenset({Role.INTAKE, Role.REVIEWER}),
+    "return-for-assessment": frozenset({Role.REVIEWER}),
+    "approve": frozenset({Role.REVIEWER}),
+    "suspend": frozenset({Role.INTAKE, Role.REVIEWER}),
+    "resume": frozenset({Role.INTAKE, Role.REVIEWER}),
+    "accept-offer": frozenset({Role.FACILITY, Role.INTAKE}),
+    "decline-offer": frozenset({Role.FACILITY, Role.INTAKE}),
+    "admit": frozenset({Role.FACILITY}),
+    "fail-check": frozenset({Role.FACILITY}),
+    "withdraw": frozenset({Role.INTAKE, Role.REVIEWER}),
+    "remove": frozenset({Role.REVIEWER}),
+}
+
+
+def transitions_for(user, names: list[str]) -> list[str]:
+    """The transitions of `names` that this user's roles may take."""
+    roles = roles_of(user)
+    if Role.ADMIN in roles:
+        return list(names)
+    return [name for name in names if ROLES_BY_TRANSITION.get(name, frozenset()) & roles]
+
+
+# --- input ---------------------------------------------------------------------------------------
+# JSON types as the schema states them: DRF would otherwise turn 0 into "0", "true" into True and
+# "4" into 4, accepting what the OpenAPI document says is wrong.
+class StrictCharField(serializers.CharField):
+    """Only a JSON string, and its length limit applies before surrounding whitespace is trimmed."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"not_a_boolean": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"not_an_integer": "Must be a whole number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_integer")
+        return super().to_internal_value(data)
+
+
+class ApplicantInput(serializers.Serializer):
+    name = StrictCharField(max_length=100)
+    id_number = StrictCharField(max_length=30, help_text="18 characters (GB 11643); the last may be X.")
+    date_of_birth = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Sex.choices)
+    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
+    hukou_district = StrictCharField(
+        max_length=40, help_text="A district code of the city, or `other` (with the contributor exemption)."
+    )
+    residence_district = StrictCharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+    address = StrictCharField(max_length=255, required=False, allow_blank=True)
+    lives_alone = StrictBooleanField(required=False)
+    no_spouse_no_children = StrictBooleanField(required=False)
+    contributor_exemption_requested = StrictBooleanField(required=False)
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
+
+
+class ContactInput(serializers.Serializer):
+    name = StrictCharField(max_length=100, required=False, allow_blank=True)
+    relation = StrictCharField(max_length=40, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
+
+
+class DeclarationsInput(serializers.Serializer):
+    no_infectious_disease = StrictBooleanField(required=False)
+    no_serious_mental_disorder = StrictBooleanField(required=False)
+
+
+class CategoryClaimInput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=Category.choices)
+    evidence = StrictCharField(
+        max_length=255, required=False, allow_blank=True, help_text="A reference to the evidence document."
+    )
+
+
+class ApplicationInput(serializers.Serializer):
+    """POST /applications/ (and, every field optional, PATCH /applications/{reference}/)."""
+
+    applicant = ApplicantInput()
+    contact = ContactInput(required=False)
+    declarations = DeclarationsInput(required=False)
+    categories = serializers.ListField(child=CategoryClaimInput(), required=False, max_length=len(Category.values))
+    choices = serializers.ListField(
+        child=StrictCharField(max_length=20), required=False, max_length=10, help_text="Facility codes."
+    )
+    spouse_resident_in = serializers.ListField(child=StrictCharField(max_length=20), required=False, max_length=10)
+
+
+class ApplicationCreateInput(ApplicationInput):
+    submit = StrictBooleanField(default=True, help_text="false keeps the application a draft.")
+
+
+class ApplicantPatchInput(ApplicantInput):
+    """The applicant's fields, each optional: what is not sent is kept."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
+
+
+class ApplicationPatchInput(ApplicationInput):
+    applicant = ApplicantPatchInput(required=False)
+    version = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=2_147_483_647,
+        help_text="The version you read (or send `If-Match`); a stale one gets 409.",
+    )
+
+
+def intake_merged(data, changes: dict) -> None:
+    """Apply the validated fields of a PATCH to the stored IntakeData `data`, in place."""
+    applicant = changes.get("applicant", {})
+    for field in (
+        "name",
+        "id_number",
+        "date_of_birth",
+        "sex",
+        "phone",
+        "hukou_district",
+        "address",
+        "lives_alone",
+        "no_spouse_no_children",
+        "contributor_exemption_requested",
+        "language",
+    ):
+        if field in applicant:
+            setattr(data, field, applicant[field])
+    if "residence_district" in applicant:
+        data.residence_district = applicant["residence_district"] or None
+    for field, value in changes.get("contact", {}).items():
+        setattr(data, f"contact_{field}", value)
+    for field, value in changes.get("declarations", {}).items():
+        setattr(data, field, value)
+    if "categories" in changes:
+        # A claim named again without new evidence keeps what it had (a reference or an uploaded file).
+        stored = {claim["code"]: claim for claim in data.categories or []}
+        merged = []
+        for claim in changes["categories"]:
+            old = stored.get(claim["code"], {})
+            evidence = (claim.get("evidence") or "").strip()
+            if evidence:
+                merged.append({"code": claim["code"], "evidence": evidence, "evidence_file": old.get("evidence_file")})
+            else:
+                merged.append({**old, "code": claim["code"]})
+        data.categories = merged
+    if "choices" in changes:
+        data.choices = list(changes["choices"])
+    if "spouse_resident_in" in changes:
+        data.spouse_resident_in = list(changes["spouse_resident_in"])
+
+
+def evidence_attached(data, *, code: str, upload, evidence: str | None = None) -> None:
+    """Make `upload` the evidence file of the claim `code` in the stored IntakeData, claiming it if needed."""
+    claims = [dict(claim) for claim in data.categories or []]
+    for claim in claims:
+        if claim["code"] == code:
+            claim["evidence_file"] = upload
+            if evidence:
+                claim["evidence"] = evidence
+            break
+    else:
+        claims.append({"code": code, "evidence": evidence or "", "evidence_file": upload})
+    data.categories = claims
+
+
+def intake_from(validated: dict):
+    """The IntakeData of a validated POST body."""
+    from admissions.services.applications import IntakeData
+
+    applicant = validated["applicant"]
+    contact = validated.get("contact", {})
+    declarations = validated.get("declarations", {})
+    return IntakeData(
+        name=applicant["name"],
+        id_number=applicant["id_number"],
+        date_of_birth=applicant["date_of_birth"],
+        sex=applicant["sex"],
+        hukou_district=applicant["hukou_district"],
+        residence_district=applicant.get("residence_district") or None,
+        phone=applicant.get("phone", ""),
+        address=applicant.get("address", ""),
+        language=applicant.get("language", "zh-hans"),
+        lives_alone=applicant.get("lives_alone", False),
+        no_spouse_no_children=applicant.get("no_spouse_no_children", False),
+        contributor_exemption_requested=applicant.get("contributor_exemption_requested", False),
+        contact_name=contact.get("name", ""),
+        contact_relation=contact.get("relation", ""),
+        contact_phone=contact.get("phone", ""),
+        no_infectious_disease=declarations.get("no_infectious_disease", False),
+        no_serious_mental_disorder=declarations.get("no_serious_mental_disorder", False),
+        categories=[dict(claim) for claim in validated.get("categories", [])],
+        choices=list(validated.get("choices", [])),
+        spouse_resident_in=list(validated.get("spouse_resident_in", [])),
+    )
+
+
+class ReasonInput(serializers.Serializer):
+    reason = StrictCharField(max_length=2000)
+
+
+class OptionalReasonInput(serializers.Serializer):
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True)
+
+
+class CategoryDecisionInput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=Category.choices)
+    verified = StrictBooleanField()
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ExemptionDecisionInput(serializers.Serializer):
+    granted = StrictBooleanField()
+    note = StrictCharField(max_length=2000)
+
+
+class ApproveInput(serializers.Serializer):
+    categories = serializers.ListField(child=CategoryDecisionInput(), required=False, max_length=len(Category.values))
+    exemption = ExemptionDecisionInput(required=False, allow_null=True)
+
+
+class RemoveInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=[(code, code) for code in STAFF_REMOVAL_REASONS])
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True)
+
+
+# --- output --------------------------------------------------------------------------------------
+def _assessment_in_force(application: Application):
+    """The assessment that gives the application its grade and care level: the one the approval
+    (or a reassessment) fixed, or else this application's approved one awaiting that approval."""
+    if application.current_assessment is not None:
+        return application.current_assessment
+    approved = [a for a in application.assessments.all() if a.state == "approved"]
+    return approved[0] if approved else None
+
+
+class ApplicantOutput(serializers.Serializer):
+    name = serializers.CharField(source="applicant.name")
+    id_number = serializers.SerializerMethodField(help_text="Masked in lists and for roles that do not check identity.")
+    date_of_birth = serializers.DateField(source="applicant.date_of_birth")
+    sex = serializers.ChoiceField(source="applicant.sex", choices=Sex.choices)
+    hukou_district = serializers.SerializerMethodField(help_text="A district code, or `other`.")
+    residence_district = serializers.CharField(source="residence_district.code", allow_null=True)
+    contributor_exemption_requested = serializers.BooleanField()
+    contributor_exemption_granted = serializers.BooleanField(allow_null=True)
+    phone = serializers.CharField(source="applicant.phone")
+    address = serializers.CharField()
+    lives_alone = serializers.BooleanField()
+    no_spouse_no_children = serializers.BooleanField()
+    language = serializers.ChoiceField(source="applicant.language", choices=Language.choices)
+
+    def get_id_number(self, application: Application) -> str:
+        if self.context.get("mask_id_numbers") or not sees_full_id_numbers(self.context["request"].user):
+            return application.applicant.masked_id_number
+        return application.applicant.id_number
+
+    def get_hukou_district(self, application: Application) -> str:
+        return application.hukou_district.code if application.hukou_district else "other"
+
+
+class ContactOutput(serializers.Serializer):
+    name = serializers.CharField(source="contact_name")
+    relation = serializers.CharField(source="contact_relation")
+    phone = serializers.CharField(source="contact_phone")
+
+
+class DeclarationsOutput(serializers.Serializer):
+    no_infectious_disease = serializers.BooleanField(source="declares_no_infectious_disease")
+    no_serious_mental_disorder = serializers.BooleanField(source="declares_no_serious_mental_disorder")
+
+
+class CategoryClaimOutput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=CategoryStatus.choices)
+    evidence = serializers.CharField(help_text="The document reference given at intake.")
+    evidence_file = serializers.SerializerMethodField(help_text="Whether a file was uploaded as evidence.")
+    note = serializers.CharField(help_text="The reviewer's note on the decision.")
+
+    def get_evidence_file(self, claim) -> bool:
+        return bool(claim.evidence_file)
+
+
+class RefusalsOutput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Refusals (declines, expiries, no-shows) within the window (R-OFF-4).")
+    window_days = serializers.IntegerField()
+
+
+class ApplicationOutput(serializers.Serializer):
+    reference = serializers.CharField()
+    state = serializers.ChoiceField(choices=ApplicationState.choices)
+    version = serializers.IntegerField(help_text="Send it back as `If-Match` or `version` to PATCH safely.")
+    applicant = ApplicantOutput(source="*")
+    contact = ContactOutput(source="*")
+    declarations = DeclarationsOutput(source="*")
+    categories = serializers.SerializerMethodField()
+    channel = serializers.ChoiceField(source="channel_code", choices=Channel.choices, allow_null=True)
+    choices = serializers.SerializerMethodField(help_text="Facility codes, in order of preference.")
+    spouse_resident_in = serializers.SerializerMethodField()
+    care_level = serializers.SerializerMethodField()
+    grade = serializers.SerializerMethodField()
+    assessment_valid_until = serializers.SerializerMethodField()
+    queued_at = serializers.DateTimeField(allow_null=True)
+    refusals = serializers.SerializerMethodField()
+    barred_until = serializers.DateField(source="applicant.barred_until", allow_null=True)
+    available_transitions = serializers.SerializerMethodField(help_text="The transitions you may take now (URL names).")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(CategoryClaimOutput(many=True))
+    def get_categories(self, application: Application):
+        return CategoryClaimOutput(application.category_claims.all(), many=True, context=self.context).data
+
+    def get_choices(self, application: Application) -> list[str]:
+        return [choice.facility.code for choice in application.choices.all()]
+
+    def get_spouse_resident_in(self, application: Application) -> list[str]:
+        return [choice.facility.code for choice in application.choices.all() if choice.spouse_resident]
+
+    @extend_schema_field(serializers.ChoiceField(choices=CareLevel.choices, allow_null=True))
+    def get_care_level(self, application: Application):
+        assessment = _assessment_in_force(application)
+        return assessment.care_level if assessment else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0, max_value=4))
+    def get_grade(self, application: Application):
+        assessment = _assessment_in_force(application)
+        return assessment.grade if assessment else None
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_assessment_valid_until(self, application: Application):
+        assessment = _assessment_in_force(application)
+        return assessment.valid_until.isoformat() if assessment and assessment.valid_until else None
+
+    @extend_schema_field(RefusalsOutput)
+    def get_refusals(self, application: Application):
+        if "_policy" not in self.context:
+            self.context["_policy"] = policy_in_force()
+        return {
+            "count": refusals_in_window(application),
+            "window_days": self.context["_policy"].parameters.refusal_window_days,
+        }
+
+    def get_available_transitions(self, application: Application) -> list[str]:
+        return transitions_for(self.context["request"].user, available_transitions(application))
+
+
+# POST /applications/ answers the application plus its lookup code. Described as an extension of
+# the Application component (allOf) rather than a second serializer, so the state enum keeps one home.
+APPLICATION_CREATED_SCHEMA = {
+    "allOf": [
+        {"$ref": "#/components/schemas/ApplicationOutput"},
+        {
+            "type": "object",
+            "properties": {
+                "lookup_code": {
+                    "type": "string",
+                    "description": "For the family's public lookup; shown in this answer only (R-PUB-1).",
+                }
+            },
+            "required": ["lookup_code"],
+        },
+    ]
+}
+
+
+class LookupCodeOutput(serializers.Serializer):
+    lookup_code = serializers.CharField(help_text="A new code; the old one stops working.")
+
+
+class EventActorOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(source="actor_kind", choices=["user", "client", "system"])
+    name = serializers.CharField(source="actor_name")
+
+
+class ApplicationEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    application = serializers.CharField(source="application.reference")
+    transition = serializers.CharField()
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    actor = EventActorOutput(source="*")
+    at = serializers.DateTimeField()
+    reason = serializers.SerializerMethodField()
+    data = serializers.DictField(help_text="What the transition used (free-form, per transition).")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_reason(self, event) -> str | None:
+        return event.reason or None
+
+
+class ScoreBreakdownOutput(serializers.Serializer):
+    care = serializers.IntegerField()
+    age = serializers.IntegerField()
+    family = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+
+
+class EstimatedWaitOutput(serializers.Serializer):
+    months_low = serializers.IntegerField()
+    months_high = serializers.IntegerField()
+
+
+class PositionOutput(serializers.Serializer):
+    facility = serializers.CharField(source="entry.facility.code")
+    position = serializers.IntegerField()
+    ahead_same_care_level = serializers.IntegerField()
+    ahead_on_hold = serializers.IntegerField()
+    score = serializers.IntegerField()
+    score_breakdown = ScoreBreakdownOutput()
+    estimated_wait = EstimatedWaitOutput(allow_null=True)
+    care_level = serializers.ChoiceField(source="entry.care_level", choices=CareLevel.choices)
+    queued_at = serializers.DateTimeField(source="entry.queued_at")
+
+
+# What an evidence file must start with: checked on the content, never the name or the declared type.
+EVIDENCE_SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+
+
+class EvidenceTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The evidence file is larger than 10 MiB."
+
+
+class EvidenceUploadInput(serializers.Serializer):
+    """POST /applications/{reference}/categories/{code}/evidence/: one file, PDF, JPEG or PNG."""
+
+    file = serializers.FileField(help_text="PDF, JPEG or PNG, at most 10 MiB.", max_length=200)
+    evidence = StrictCharField(
+        max_length=255, required=False, allow_blank=True, help_text="A document reference to keep beside the file."
+    )
+
+    def validate_file(self, upload):
+        if upload.size > EVIDENCE_MAX_BYTES:
+            raise EvidenceTooLarge()
+        upload.seek(0)
+        head = upload.read(16)
+        upload.seek(0)
+        if not any(head.startswith(signature) for signature in EVIDENCE_SIGNATURES):
+            raise serializers.ValidationError("must be a PDF, JPEG or PNG file (checked on its content)")
+        return upload
