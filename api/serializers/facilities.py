@@ -1,0 +1,232 @@
+"""Facilities, beds, queues and allocation decisions in the shapes of API.md ("Facilities and beds").
+
+Input serializers parse and type the body (so the OpenAPI document says what is accepted); the
+rules themselves (codes, targets, bed states, the quota) are checked by the services they feed.
+Output serializers render what the selectors return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from rest_framework import serializers
+
+from admissions.models import Occupancy
+from admissions.models.applications import Channel
+from admissions.models.offers import DischargeReason
+from admissions.policy import PolicyInForce
+from admissions.selectors import facility_quota, nursing_target_in_force
+from admissions.services.beds import MAX_BATCH
+from facilities.models import (
+    FACILITY_CODE_VALIDATOR,
+    Bed,
+    BedStatus,
+    BedType,
+    CareLevel,
+    District,
+    Facility,
+    FacilityLevel,
+)
+from facilities.selectors import BedCounts, Quota, bed_counts
+
+from .applications import StrictBooleanField, StrictCharField, StrictIntegerField
+
+
+def _max_length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+class StrictNumberField(serializers.FloatField):
+    """Only a JSON number, as the schema says (DRF would also take "0.5" or true)."""
+
+    default_error_messages = {"not_a_number": "Must be a number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("not_a_number")
+        return super().to_internal_value(data)
+
+
+# --- facility ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FacilityFigures:
+    """A facility with what API.md shows beside it: the target in force, bed counts, the quota."""
+
+    facility: Facility
+    nursing_target: Decimal
+    beds: BedCounts
+    quota: Quota
+
+
+def facility_figures(facility: Facility, policy: PolicyInForce) -> FacilityFigures:
+    return FacilityFigures(
+        facility=facility,
+        nursing_target=nursing_target_in_force(facility, policy),
+        beds=bed_counts(facility),
+        quota=facility_quota(facility, policy),
+    )
+
+
+class BedCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    in_service = serializers.IntegerField()
+    nursing = serializers.IntegerField()
+    general = serializers.IntegerField()
+    vacant = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    occupied = serializers.IntegerField()
+    out_of_service = serializers.IntegerField()
+
+
+class QuotaSerializer(serializers.Serializer):
+    """R-NQ-1 now: headroom = cap − held (never below 0); nursing_share of held beds, null when none."""
+
+    self_care_cap = serializers.IntegerField()
+    self_care_held = serializers.IntegerField()
+    headroom = serializers.IntegerField()
+    nursing_share = serializers.FloatField(allow_null=True)
+
+
+class FacilitySerializer(serializers.Serializer):
+    code = serializers.CharField(source="facility.code")
+    name = serializers.CharField(source="facility.name")
+    district = serializers.CharField(source="facility.district.code")
+    level = serializers.ChoiceField(source="facility.level", choices=FacilityLevel.choices)
+    address = serializers.CharField(source="facility.address")
+    phone = serializers.CharField(source="facility.phone")
+    accepting_applications = serializers.BooleanField(source="facility.accepting_applications")
+    nursing_target = serializers.FloatField(help_text="The target in force: the facility's own, or the policy's.")
+    own_nursing_target = serializers.FloatField(
+        source="facility.nursing_target",
+        allow_null=True,
+        help_text="The facility's own target, set by an administrator; null when the policy's is in force.",
+    )
+    beds = BedCountsSerializer()
+    quota = QuotaSerializer()
+
+
+class FacilityUpdateSerializer(serializers.Serializer):
+    """PATCH: any of the writable fields. `nursing_target: null` returns to the policy's value."""
+
+    name = StrictCharField(max_length=_max_length(Facility, "name"))
+    district = StrictCharField(max_length=_max_length(District, "code"))
+    level = serializers.ChoiceField(choices=FacilityLevel.choices)
+    address = StrictCharField(max_length=_max_length(Facility, "address"), allow_blank=True, required=False)
+    phone = StrictCharField(max_length=_max_length(Facility, "phone"), allow_blank=True, required=False)
+    accepting_applications = StrictBooleanField(required=False)
+    nursing_target = StrictNumberField(min_value=0, max_value=1, allow_null=True, required=False)
+
+
+class FacilityCreateSerializer(FacilityUpdateSerializer):
+    code = StrictCharField(max_length=20, validators=[FACILITY_CODE_VALIDATOR])
+
+
+# --- beds -------------------------------------------------------------------------------------
+def beds_with_occupants(beds: QuerySet[Bed]) -> QuerySet[Bed]:
+    """Each bed with `occupant`: the reference of the application living in it (an open
+    occupancy); null for a vacant, reserved or out-of-service bed, or an occupant with no
+    application (one recorded before the system)."""
+    current = Occupancy.objects.filter(bed=OuterRef("pk"), discharged_on__isnull=True)
+    return beds.select_related("facility").annotate(occupant=Subquery(current.values("application__reference")[:1]))
+
+
+class BedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    facility = serializers.CharField(source="facility.code")
+    code = serializers.CharField()
+    bed_type = serializers.ChoiceField(choices=BedType.choices)
+    status = serializers.ChoiceField(choices=BedStatus.choices)
+    occupant = serializers.CharField(allow_null=True, help_text="The reference of the occupying application.")
+
+
+class BedCreateSerializer(serializers.Serializer):
+    code = StrictCharField(max_length=_max_length(Bed, "code"))
+    bed_type = serializers.ChoiceField(choices=BedType.choices)
+
+
+class BedBatchSerializer(serializers.Serializer):
+    bed_type = serializers.ChoiceField(choices=BedType.choices)
+    count = StrictIntegerField(min_value=1, max_value=MAX_BATCH)
+    prefix = StrictCharField(max_length=30, help_text="Beds are coded prefix-001, prefix-002, …")
+
+
+class DischargeSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=DischargeReason.choices)
+    date = serializers.DateField(required=False, help_text="The day the occupant left; today when left out.")
+
+
+class BedReasonSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=_max_length(Bed, "out_of_service_reason"), allow_blank=True, required=False)
+
+
+# --- allocation decisions (R-ALLOC-2) -------------------------------------------------------------
+class ChosenSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    rank = serializers.IntegerField()
+    score = serializers.IntegerField()
+
+
+class SkippedSerializer(ChosenSerializer):
+    reason = serializers.CharField(help_text="A skip reason of R-ALLOC-1, e.g. nursing_quota_full.")
+
+
+class QuotaFiguresSerializer(serializers.Serializer):
+    self_care_cap = serializers.IntegerField()
+    self_care_held = serializers.IntegerField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    facility = serializers.CharField(source="facility.code")
+    sequence = serializers.IntegerField(help_text="1, 2, 3 … per facility: the hash chain's order.")
+    bed = serializers.IntegerField(source="bed_id")
+    bed_code = serializers.CharField(source="bed.code")
+    made_at = serializers.DateTimeField()
+    policy_version = serializers.IntegerField()
+    trigger = serializers.CharField(help_text="What started the allocation (R-ALLOC-3).")
+    chosen = ChosenSerializer(allow_null=True)
+    skipped = SkippedSerializer(many=True)
+    quota_before = QuotaFiguresSerializer()
+    quota_after = QuotaFiguresSerializer()
+    hash = serializers.CharField()
+    previous_hash = serializers.CharField(allow_null=True)
+
+
+class DischargeResultSerializer(serializers.Serializer):
+    bed = BedSerializer()
+    decision = DecisionSerializer(help_text="The allocation the discharge started (R-BED-2).")
+
+
+class AllocateResultSerializer(serializers.Serializer):
+    decisions = DecisionSerializer(many=True)
+
+
+# --- the queue (R-Q-2, R-Q-4) ---------------------------------------------------------------------
+class ScoreBreakdownSerializer(serializers.Serializer):
+    care = serializers.IntegerField()
+    age = serializers.IntegerField()
+    family = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+
+
+class QueueRowSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="R-Q-4: 1 + the open entries ahead, in the whole queue.")
+    reference = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    care_level = serializers.ChoiceField(choices=CareLevel.choices)
+    score = serializers.IntegerField()
+    score_breakdown = ScoreBreakdownSerializer()
+    queued_at = serializers.DateTimeField()
+
+
+class QueuePageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = QueueRowSerializer(many=True)
+
+
+class QueueQuerySerializer(serializers.Serializer):
+    care_level = serializers.ChoiceField(choices=CareLevel.choices, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=500, required=False)
