@@ -37,6 +37,8 @@ from admissions.models import (
     Policy,
     QueueEntry,
     ReferenceCounter,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
@@ -506,3 +508,20 @@ class CalendarYearAdmin(CalendarCoverageMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         _saved_as(obj, calendar_year_mark_covered(year=obj.year, source=obj.source, **_actor_fields(request)))
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(ReadOnlyAdmin):
+    """Subscriptions are made and ended through the API (audited there); the secret is never shown."""
+
+    list_display = ("id", "url", "active", "created_at")
+    list_filter = ("active",)
+    exclude = ("secret",)
+    readonly_fields = ("url", "events", "active", "created_by", "created_at")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "subscription", "status", "attempts", "last_status_code", "next_attempt_at")
+    list_filter = ("status", "type")
+    raw_id_fields = ("subscription",)

@@ -14,6 +14,7 @@ import json
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -48,6 +49,9 @@ def _request_fingerprint(request) -> str:
 
 
 class ApiView(APIView):
+    """JSON in and out (API.md); a view that takes files sets its own parser_classes."""
+
+    parser_classes = [JSONParser]
     _idempotency: tuple[str, str, str] | None = None
 
     def initial(self, request, *args, **kwargs):

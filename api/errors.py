@@ -54,7 +54,7 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" and not prefix else str(key)
+            name = "" if key == "non_field_errors" else str(key)  # errors of the object itself
             path = f"{prefix}.{name}" if prefix and name else (prefix or name or "body")
             for k, v in flatten(value, path).items():
                 out.setdefault(k, []).extend(v)

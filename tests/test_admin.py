@@ -20,6 +20,7 @@ from admissions.models import (
 from admissions.services import applications as app_services
 from admissions.services import offers as offer_services
 from admissions.services.calendar import calendar_day_set
+from admissions.services.webhooks import webhook_subscribe
 from admissions.workdays import covered_years
 from facilities.models import AuditEntry
 from facilities.roles import roles_assign
@@ -36,6 +37,9 @@ MODELS = sorted(
 @pytest.fixture
 def world():
     """At least one row of every model of the three apps, made by the real services."""
+    webhook_subscribe(
+        url="http://127.0.0.1:9/hook", events=["application.state_changed"], secret="s" * 16, actor=actor("admin")
+    )  # every state change below records a delivery (not sent: on_commit does not run in a test transaction)
     home = FacilityFactory(code="YX01")
     add_beds(home, nursing=8)
     add_beds(home, nursing=2, status="vacant")

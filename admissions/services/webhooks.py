@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,6 +60,8 @@ def webhook_subscribe(*, url: str, events: list[str], secret: str, actor: Actor)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_MAX_LENGTH:
         errors["url"] = [_("must be an http or https URL of at most %(max)s characters") % {"max": URL_MAX_LENGTH}]
+    elif not host_allowed(parts.hostname):
+        errors["url"] = [_("this host is not among the webhook hosts this installation allows")]
     unknown = [e for e in events if e not in WebhookEventType.values]
     if not events or unknown:
         errors["events"] = [
@@ -157,8 +160,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def host_allowed(hostname: str | None) -> bool:
+    """settings.WEBHOOK_ALLOWED_HOSTS, when set, limits where this server will send requests
+    (an intranet's receivers; and the fuzzing run, which must send nowhere but here)."""
+    allowed = settings.WEBHOOK_ALLOWED_HOSTS
+    return not allowed or (hostname or "").lower() in allowed
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
     """(status code or None, error text) — never raises."""
+    if not host_allowed(urlsplit(url).hostname):
+        return None, "host not allowed by WEBHOOK_ALLOWED_HOSTS"
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:

@@ -17,6 +17,7 @@ from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
 from admissions.services.offers import refusals_in_window
 from api.permissions import sees_full_id_numbers
+from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from facilities.models import CareLevel, Role
 from facilities.roles import roles_of
 
@@ -48,39 +49,6 @@ def transitions_for(user, names: list[str]) -> list[str]:
 
 
 # --- input ---------------------------------------------------------------------------------------
-# JSON types as the schema states them: DRF would otherwise turn 0 into "0", "true" into True and
-# "4" into 4, accepting what the OpenAPI document says is wrong.
-class StrictCharField(serializers.CharField):
-    """Only a JSON string, and its length limit applies before surrounding whitespace is trimmed."""
-
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        if self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"not_a_boolean": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("not_a_boolean")
-        return data
-
-
-class StrictIntegerField(serializers.IntegerField):
-    default_error_messages = {"not_an_integer": "Must be a whole number."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("not_an_integer")
-        return super().to_internal_value(data)
-
-
 class ApplicantInput(serializers.Serializer):
     name = StrictCharField(max_length=100)
     id_number = StrictCharField(max_length=30, help_text="18 characters (GB 11643); the last may be X.")

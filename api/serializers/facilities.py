@@ -31,7 +31,7 @@ from facilities.models import (
 )
 from facilities.selectors import BedCounts, Quota, bed_counts
 
-from .applications import StrictBooleanField, StrictCharField, StrictIntegerField
+from .fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
 
 def _max_length(model, name: str) -> int:

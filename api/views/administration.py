@@ -15,7 +15,6 @@ from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from admissions.actors import Actor
@@ -45,12 +44,6 @@ AdminOnly = role_permission(Role.ADMIN)
 BIGINT_MAX = 2**63 - 1
 
 
-class JsonApiView(ApiView):
-    """Bodies are JSON objects only (a form or multipart body is 415)."""
-
-    parser_classes = [JSONParser]
-
-
 def _actor(request) -> Actor:
     return Actor.for_user(request.user, via_api=True)
 
@@ -73,7 +66,7 @@ def _version(policy: Policy) -> dict:
     }
 
 
-class PolicyView(JsonApiView):
+class PolicyView(ApiView):
     def get_permissions(self):
         return [AdminOnly()] if self.request.method == "POST" else [AnyStaff()]
 
@@ -161,7 +154,7 @@ class CalendarFilter(django_filters.FilterSet):
         description="Make a date a public holiday or an adjusted working day (creating or changing its row).",
     ),
 )
-class CalendarView(JsonApiView, generics.ListAPIView):
+class CalendarView(ApiView, generics.ListAPIView):
     permission_classes = [AdminOnly]
     serializer_class = CalendarDaySerializer
     filterset_class = CalendarFilter
@@ -192,7 +185,7 @@ class EventFilter(django_filters.FilterSet):
         responses={200: ApplicationEventOutput(many=True)},
     )
 )
-class EventFeed(JsonApiView, generics.ListAPIView):
+class EventFeed(ApiView, generics.ListAPIView):
     """Every application event, oldest first."""
 
     permission_classes = [AdminOnly]
@@ -223,7 +216,7 @@ def _subscription(subscription_id: int) -> WebhookSubscription:
         responses={201: WebhookSubscriptionSerializer},
     ),
 )
-class WebhookList(JsonApiView, generics.ListAPIView):
+class WebhookList(ApiView, generics.ListAPIView):
     permission_classes = [AdminOnly]
     serializer_class = WebhookSubscriptionSerializer
     queryset = WebhookSubscription.objects.filter(active=True).select_related("created_by").order_by("id")
@@ -235,7 +228,7 @@ class WebhookList(JsonApiView, generics.ListAPIView):
         return Response(WebhookSubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
 
-class WebhookDetail(JsonApiView):
+class WebhookDetail(ApiView):
     permission_classes = [AdminOnly]
 
     @extend_schema(operation_id="webhooks_retrieve", parameters=[ID], responses={200: WebhookSubscriptionSerializer})
@@ -259,7 +252,7 @@ class WebhookDetail(JsonApiView):
         responses={200: WebhookDeliverySerializer(many=True)},
     )
 )
-class WebhookDeliveries(JsonApiView, generics.ListAPIView):
+class WebhookDeliveries(ApiView, generics.ListAPIView):
     """Attempts, status codes and the next retry of each delivery, newest first."""
 
     permission_classes = [AdminOnly]

@@ -17,7 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from admissions.actors import Actor
@@ -81,8 +81,6 @@ def actor_of(request) -> Actor:
 
 class ApplicationApiView(ApiView):
     """Tells a caller refused for the state only the transitions their roles may take (R-FSM-3)."""
-
-    parser_classes = [JSONParser]
 
     def handle_exception(self, exc):
         if isinstance(exc, WrongState) and "available_transitions" in exc.extra:

@@ -10,7 +10,6 @@ from django.urls import path
 from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from admissions.actors import Actor
@@ -44,8 +43,6 @@ def assessment_for(request, id: str) -> Assessment:
 
 
 class AssessmentApiView(ApiView):
-    parser_classes = [JSONParser]
-
     def handle_exception(self, exc):
         # R-FSM-3: name only the steps this caller may take.
         if isinstance(exc, WrongState) and "available_transitions" in exc.extra:

@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
@@ -73,12 +72,6 @@ FacilityStaff = role_permission(Role.FACILITY)
 QueueReaders = role_permission(Role.REVIEWER, Role.FACILITY)
 
 
-class JsonView(ApiView):
-    """API.md: JSON in and out. (Nothing here takes a file, so forms are refused with 415.)"""
-
-    parser_classes = [JSONParser]
-
-
 def _facility(code: str, user=None) -> Facility:
     """The facility named by its code (404), checked against a facility officer's home (403)."""
     facility = Facility.objects.select_related("district").filter(code=code).first()
@@ -126,7 +119,7 @@ class FacilityFilter(django_filters.FilterSet):
         fields = ["district", "level", "accepting_applications"]
 
 
-class FacilityListView(JsonView, generics.ListAPIView):
+class FacilityListView(ApiView, generics.ListAPIView):
     serializer_class = FacilitySerializer
     filterset_class = FacilityFilter
     queryset = Facility.objects.select_related("district").order_by("code")
@@ -153,7 +146,7 @@ class FacilityListView(JsonView, generics.ListAPIView):
         return Response(_facility_out(facility), status=status.HTTP_201_CREATED)
 
 
-class FacilityDetailView(JsonView):
+class FacilityDetailView(ApiView):
     def get_permissions(self):
         return [AdminOnly()] if self.request.method == "PATCH" else [AnyStaff()]
 
@@ -184,7 +177,7 @@ class BedFilter(django_filters.FilterSet):
         fields = ["status", "bed_type"]
 
 
-class FacilityBedsView(JsonView, generics.ListAPIView):
+class FacilityBedsView(ApiView, generics.ListAPIView):
     permission_classes = [FacilityStaff]
     serializer_class = BedSerializer
     filterset_class = BedFilter
@@ -212,7 +205,7 @@ class FacilityBedsView(JsonView, generics.ListAPIView):
         return Response(_beds_out([bed])[0], status=status.HTTP_201_CREATED)
 
 
-class FacilityBedsBatchView(JsonView):
+class FacilityBedsBatchView(ApiView):
     permission_classes = [FacilityStaff]
 
     @extend_schema(
@@ -228,7 +221,7 @@ class FacilityBedsBatchView(JsonView):
         return Response(_beds_out(beds), status=status.HTTP_201_CREATED)
 
 
-class BedDischargeView(JsonView):
+class BedDischargeView(ApiView):
     permission_classes = [FacilityStaff]
 
     @extend_schema(
@@ -244,7 +237,7 @@ class BedDischargeView(JsonView):
         return Response({"bed": _beds_out([bed])[0], "decision": DecisionSerializer(decision).data})
 
 
-class BedOutOfServiceView(JsonView):
+class BedOutOfServiceView(ApiView):
     permission_classes = [FacilityStaff]
 
     @extend_schema(
@@ -260,7 +253,7 @@ class BedOutOfServiceView(JsonView):
         return Response(_beds_out([bed])[0])
 
 
-class BedReturnToServiceView(JsonView):
+class BedReturnToServiceView(ApiView):
     permission_classes = [FacilityStaff]
 
     @extend_schema(
@@ -277,7 +270,7 @@ class BedReturnToServiceView(JsonView):
 
 
 # --- allocation -----------------------------------------------------------------------------------
-class FacilityAllocateView(JsonView):
+class FacilityAllocateView(ApiView):
     permission_classes = [FacilityStaff]
 
     @extend_schema(
@@ -293,7 +286,7 @@ class FacilityAllocateView(JsonView):
         return Response({"decisions": DecisionSerializer(decisions, many=True).data})
 
 
-class FacilityDecisionsView(JsonView, generics.ListAPIView):
+class FacilityDecisionsView(ApiView, generics.ListAPIView):
     permission_classes = [QueueReaders]
     serializer_class = DecisionSerializer
     pagination_class = NewestFirstCursor
@@ -335,7 +328,7 @@ def _beyond(key: list, *, forward: bool) -> Q:
     return functools.reduce(operator.or_, branches)
 
 
-class QueueView(JsonView):
+class QueueView(ApiView):
     """Keyset (cursor) pages over one facility's queue, in order (R-Q-2). The database sorts and
     scores; nothing sorts the queue in Python. A cursor is signed, and carries the moment the first
     page was read: every page of one walk ranks the queue as it stood then (scores rise with waiting

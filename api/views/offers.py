@@ -19,6 +19,7 @@ from admissions.services.offers import offer_accept, offer_admit, offer_decline,
 from facilities.models import Role
 from facilities.roles import facility_of, roles_of
 
+from ..base import ApiView
 from ..permissions import AnyStaff, check_facility_scope, role_permission
 from ..serializers.offers import (
     OfferAdmitSerializer,
@@ -26,7 +27,6 @@ from ..serializers.offers import (
     OfferFailCheckSerializer,
     OfferSerializer,
 )
-from .administration import JsonApiView
 
 OFFERS = Offer.objects.select_related("application", "facility", "bed")
 
@@ -64,7 +64,7 @@ class OfferFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(get=extend_schema(operation_id="offers_list", responses={200: OfferSerializer(many=True)}))
-class OfferList(JsonApiView, generics.ListAPIView):
+class OfferList(ApiView, generics.ListAPIView):
     permission_classes = [AnyStaff]
     serializer_class = OfferSerializer
     filterset_class = OfferFilter
@@ -76,7 +76,7 @@ class OfferList(JsonApiView, generics.ListAPIView):
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The offer's id.")
 
 
-class OfferDetail(JsonApiView):
+class OfferDetail(ApiView):
     permission_classes = [AnyStaff]
 
     @extend_schema(operation_id="offers_retrieve", parameters=[ID], responses={200: OfferSerializer})
@@ -84,7 +84,7 @@ class OfferDetail(JsonApiView):
         return Response(OfferSerializer(_offer_for(request, id)).data)
 
 
-class OfferAccept(JsonApiView):
+class OfferAccept(ApiView):
     """pending → accepted; the application goes to the admission check (R-OFF-1)."""
 
     permission_classes = [role_permission(Role.FACILITY, Role.INTAKE)]
@@ -95,7 +95,7 @@ class OfferAccept(JsonApiView):
         return Response(OfferSerializer(offer).data)
 
 
-class OfferDecline(JsonApiView):
+class OfferDecline(ApiView):
     """pending → declined: a refusal, and the bed goes to the next candidate (R-OFF-4)."""
 
     permission_classes = [role_permission(Role.FACILITY, Role.INTAKE)]
@@ -115,7 +115,7 @@ class OfferDecline(JsonApiView):
         return Response(OfferSerializer(offer).data)
 
 
-class OfferAdmit(JsonApiView):
+class OfferAdmit(ApiView):
     """accepted → admitted: the bed becomes occupied (SPEC §5)."""
 
     permission_classes = [role_permission(Role.FACILITY)]
@@ -135,7 +135,7 @@ class OfferAdmit(JsonApiView):
         return Response(OfferSerializer(offer).data)
 
 
-class OfferFailCheck(JsonApiView):
+class OfferFailCheck(ApiView):
     """accepted → failed_check; a no-show is a refusal (R-OFF-4)."""
 
     permission_classes = [role_permission(Role.FACILITY)]
