@@ -11,6 +11,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -20,26 +21,26 @@ from facilities.errors import DomainError
 logger = logging.getLogger("api")
 PROBLEM = "application/problem+json"
 TITLES = {
-    400: "Invalid input",
-    401: "Not authenticated",
-    403: "Not permitted",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Rule not met",
-    429: "Too many requests",
-    500: "Internal error",
-    503: "Unavailable",
+    400: _("Invalid input"),
+    401: _("Not authenticated"),
+    403: _("Not permitted"),
+    404: _("Not found"),
+    405: _("Method not allowed"),
+    406: _("Not acceptable"),
+    409: _("Conflict"),
+    413: _("Request too large"),
+    415: _("Unsupported media type"),
+    422: _("Rule not met"),
+    429: _("Too many requests"),
+    500: _("Internal error"),
+    503: _("Unavailable"),
 }
 
 
 def problem(status_code: int, detail: str, *, title: str | None = None, errors=None, extra=None, headers=None):
     body = {
         "type": "about:blank",
-        "title": title or TITLES.get(status_code, "Error"),
+        "title": str(title or TITLES.get(status_code, _("Error"))),
         "status": status_code,
         "detail": str(detail),
     }
@@ -80,10 +81,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     elif isinstance(exc, RequestDataTooBig):
-        return problem(413, "The request body is too large.")
+        return problem(413, _("The request body is too large."))
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
-        return problem(400, "Some fields are not valid.", errors=flatten(exc.detail))
+        return problem(400, _("Some fields are not valid."), errors=flatten(exc.detail))
     if isinstance(exc, exceptions.APIException):
         set_rollback()
         headers = {}
@@ -100,10 +101,15 @@ def exception_handler(exc, context):
         )
     logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
     set_rollback()
-    return problem(status.HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong; it has been logged.")
+    return problem(status.HTTP_500_INTERNAL_SERVER_ERROR, _("Something went wrong; it has been logged."))
 
 
 def json_problem(status_code: int, detail: str) -> JsonResponse:
     """The same shape outside DRF (404/500 handlers, middleware)."""
-    body = {"type": "about:blank", "title": TITLES.get(status_code, "Error"), "status": status_code, "detail": detail}
+    body = {
+        "type": "about:blank",
+        "title": str(TITLES.get(status_code, _("Error"))),
+        "status": status_code,
+        "detail": str(detail),
+    }
     return JsonResponse(body, status=status_code, content_type=PROBLEM, json_dumps_params={"ensure_ascii": False})
