@@ -33,8 +33,21 @@ class Pages(_StrictPageSize, PageNumberPagination):
     page_size = 50
     max_page_size = 500
 
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not raw.isdigit():
+            raise exceptions.ValidationError({self.page_query_param: ["must be a whole number from 1"]})
+        return super().paginate_queryset(queryset, request, view)
 
-class OldestFirstCursor(_StrictPageSize, CursorPagination):
+
+class _StrictCursor(_StrictPageSize, CursorPagination):
+    def decode_cursor(self, request):
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise exceptions.NotFound("Invalid cursor.")
+        return super().decode_cursor(request)
+
+
+class OldestFirstCursor(_StrictCursor):
     """Events: oldest first, stable while new ones are appended."""
 
     page_size = 100
@@ -42,7 +55,7 @@ class OldestFirstCursor(_StrictPageSize, CursorPagination):
     ordering = "id"
 
 
-class NewestFirstCursor(_StrictPageSize, CursorPagination):
+class NewestFirstCursor(_StrictCursor):
     """Allocation decisions: newest first."""
 
     page_size = 50

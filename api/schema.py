@@ -27,12 +27,13 @@ DESCRIPTIONS = {
     "406": "Not acceptable.",
     "409": "Wrong state, a concurrent change, or a duplicate.",
     "413": "The body is too large.",
+    "414": "The URL is too long.",
     "415": "Unsupported media type.",
     "422": "Well-formed, but breaks a rule that depends on other data.",
     "429": "Rate limited; see Retry-After.",
     "500": "Internal error (the handler of last resort).",
 }
-PUBLIC_CODES = ("400", "404", "405", "406", "413", "415", "422", "429", "500")
+PUBLIC_CODES = ("400", "404", "405", "406", "413", "414", "415", "422", "429", "500")
 
 
 def add_problem_responses(result, generator, request, public):

@@ -251,61 +251,76 @@ def _offer(
     return offer
 
 
-def _allocate_bed(
-    *, facility: Facility, bed: Bed, policy: PolicyInForce, trigger: str, actor: Actor, now
-) -> AllocationDecision:
-    """Offer one vacant bed (the facility is locked by the caller)."""
-    today = timezone.localdate(now)
-    # R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
-    # admission check for another reason is treated alike: the bed is not offered straight back.
-    refused_here = set(
-        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
-        .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
-        .values_list("application_id", flat=True)
-    )
-    busy: set[int] = set()
-    while True:
-        quota_before = facility_quota(facility, policy)
-        queue = queue_for_facility(facility, now=now, policy=policy).iterator(chunk_size=500)
-        chosen, skipped = _choose(bed, queue, quota=quota_before, today=today, refused_here=refused_here, busy=busy)
-        if chosen is None:
-            return _record_decision(
-                facility=facility,
-                bed=bed,
-                now=now,
-                policy=policy,
-                trigger=trigger,
-                chosen=None,
-                skipped=skipped,
-                quota_before=quota_before,
-                quota_after=quota_before,
-            )
-        locked = _lock_waiting_application(chosen.entry.application_id)
-        if locked is None:
-            # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
-            busy.add(chosen.entry.application_id)
-            continue
-        chosen.entry.application = locked
-        bed_after = quota_before.self_care_held + (1 if chosen.entry.care_level == CareLevel.SELF_CARE else 0)
-        quota_after = Quota(
-            nursing_target=quota_before.nursing_target,
-            self_care_cap=quota_before.self_care_cap,
-            self_care_held=bed_after,
-            nursing_held=quota_before.nursing_held + (1 if chosen.entry.care_level == CareLevel.NURSING else 0),
+class _Run:
+    """What one allocation run knows while it holds the facility's lock: nobody else can change
+    this facility's beds meanwhile, so the quota is read once and kept up to date here, and a bed
+    type that found nobody finds nobody again until an offer changes something."""
+
+    def __init__(self, *, facility: Facility, policy: PolicyInForce, trigger: str, actor: Actor, now):
+        self.facility, self.policy, self.trigger, self.actor, self.now = facility, policy, trigger, actor, now
+        self.today = timezone.localdate(now)
+        self.quota = facility_quota(facility, policy)
+        self.nobody_for: dict[str, list[dict]] = {}  # bed type → the skipped rows of a walk that chose nobody
+
+    def allocate(self, bed: Bed) -> AllocationDecision:
+        # R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
+        # admission check for another reason is treated alike: the bed is not offered straight back.
+        refused_here = set(
+            Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
+            .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
+            .values_list("application_id", flat=True)
         )
-        decision = _record_decision(
-            facility=facility,
+        if not refused_here and bed.bed_type in self.nobody_for:
+            return self._record(bed, chosen=None, skipped=self.nobody_for[bed.bed_type], quota_after=self.quota)
+        busy: set[int] = set()
+        while True:
+            queue = queue_for_facility(self.facility, now=self.now, policy=self.policy).iterator(chunk_size=500)
+            chosen, skipped = _choose(
+                bed, queue, quota=self.quota, today=self.today, refused_here=refused_here, busy=busy
+            )
+            if chosen is None:
+                if not refused_here and not busy:
+                    self.nobody_for[bed.bed_type] = skipped
+                return self._record(bed, chosen=None, skipped=skipped, quota_after=self.quota)
+            locked = _lock_waiting_application(chosen.entry.application_id)
+            if locked is None:
+                # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
+                busy.add(chosen.entry.application_id)
+                continue
+            chosen.entry.application = locked
+            self_care = chosen.entry.care_level == CareLevel.SELF_CARE
+            quota_after = Quota(
+                nursing_target=self.quota.nursing_target,
+                self_care_cap=self.quota.self_care_cap,
+                self_care_held=self.quota.self_care_held + (1 if self_care else 0),
+                nursing_held=self.quota.nursing_held + (0 if self_care else 1),
+            )
+            decision = self._record(bed, chosen=chosen, skipped=skipped, quota_after=quota_after)
+            _offer(
+                candidate=chosen,
+                bed=bed,
+                facility=self.facility,
+                decision=decision,
+                now=self.now,
+                policy=self.policy,
+                actor=self.actor,
+            )
+            self.quota = quota_after
+            self.nobody_for.clear()  # an offer changed the queue and perhaps the quota
+            return decision
+
+    def _record(self, bed: Bed, *, chosen, skipped, quota_after) -> AllocationDecision:
+        return _record_decision(
+            facility=self.facility,
             bed=bed,
-            now=now,
-            policy=policy,
-            trigger=trigger,
+            now=self.now,
+            policy=self.policy,
+            trigger=self.trigger,
             chosen=chosen,
             skipped=skipped,
-            quota_before=quota_before,
+            quota_before=self.quota,
             quota_after=quota_after,
         )
-        _offer(candidate=chosen, bed=bed, facility=facility, decision=decision, now=now, policy=policy, actor=actor)
-        return decision
 
 
 def allocation_run(
@@ -329,10 +344,8 @@ def allocation_run(
                 raise Conflict(_("Bed %(bed)s is not vacant.") % {"bed": bed.code}, extra={"bed_status": status})
         elif beds is not None:
             vacant = vacant.filter(pk__in=[b.pk for b in beds])
-        return [
-            _allocate_bed(facility=facility, bed=b, policy=policy, trigger=trigger, actor=actor, now=now)
-            for b in list(vacant)
-        ]
+        run = _Run(facility=facility, policy=policy, trigger=trigger, actor=actor, now=now)
+        return [run.allocate(b) for b in list(vacant)]
 
 
 def allocation_run_for_application(*, application: Application, trigger: str, actor: Actor) -> None:

@@ -1,0 +1,28 @@
+"""Query filters that refuse what the OpenAPI document says is wrong (schemathesis checks it):
+django-filter alone ignores a blank value (`?channel=`) or an unreadable boolean (`?x=null`)."""
+
+from __future__ import annotations
+
+import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import exceptions
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            errors: dict[str, list[str]] = {}
+            for name, flt in filterset_class.base_filters.items():
+                values = request.query_params.getlist(name)
+                if not values:
+                    continue
+                if len(values) > 1:
+                    errors[name] = ["give this filter once"]
+                elif values[0].strip() == "":
+                    errors[name] = ["must not be blank"]
+                elif isinstance(flt, django_filters.BooleanFilter) and values[0] not in ("true", "false"):
+                    errors[name] = ["must be true or false"]
+            if errors:
+                raise exceptions.ValidationError(errors)
+        return super().filter_queryset(request, queryset, view)
