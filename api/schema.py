@@ -47,7 +47,8 @@ def add_problem_responses(result, generator, request, public):
             anonymous = operation.get("security") == [{}] or {} in operation.get("security", [])
             codes = PUBLIC_CODES if anonymous else tuple(DESCRIPTIONS)
             for code in codes:
-                responses.setdefault(
-                    code, {"description": DESCRIPTIONS[code], "content": {"application/problem+json": {"schema": ref}}}
-                )
+                content = {"application/problem+json": {"schema": ref}}
+                if code == "414":  # said by the HTTP server (gunicorn) before Django sees the request
+                    content["text/html"] = {"schema": {"type": "string"}}
+                responses.setdefault(code, {"description": DESCRIPTIONS[code], "content": content})
     return result
