@@ -31,6 +31,7 @@ from admissions.models import (
     CategoryClaim,
     DuplicateReview,
     FacilityChoice,
+    FormSubmission,
     Notification,
     Occupancy,
     Offer,
@@ -525,3 +526,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "type", "subscription", "status", "attempts", "last_status_code", "next_attempt_at")
     list_filter = ("status", "type")
     raw_id_fields = ("subscription",)
+
+
+@admin.register(FormSubmission)
+class FormSubmissionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "result_url")

@@ -13,6 +13,7 @@ from admissions.models import (
     Application,
     ApplicationEvent,
     CalendarDay,
+    FormSubmission,
     Occupancy,
     Offer,
     Policy,
@@ -61,6 +62,7 @@ def world():
     )
     calendar_day_set(date=dt.date(2030, 1, 1), kind="holiday", name="元旦", actor_name="test")
     roles_assign(user=actor("facility").user, roles=["facility"], facility=home)
+    FormSubmission.objects.create(token="form-token", result_url="/staff/")
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 

@@ -21,7 +21,7 @@ from .applications import (
 )
 from .calendar import CalendarDay, CalendarYear, DayKind
 from .events import ActorKind, ApplicationEvent
-from .notifications import Notification
+from .notifications import FormSubmission, Notification
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
 from .policy import Policy
 from .queue import QueueEntry, QueueEntryStatus
@@ -51,6 +51,7 @@ __all__ = [
     "DayKind",
     "DuplicateReview",
     "FacilityChoice",
+    "FormSubmission",
     "Notification",
     "Occupancy",
     "Offer",

@@ -34,3 +34,15 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.application_id} ({self.status})"
+
+
+class FormSubmission(models.Model):
+    """A staff form's one-time token, claimed by its first submission (admissions/formtokens.py)."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    result_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.token} → {self.result_url or '…'}"

@@ -1,0 +1,22 @@
+"""Staff pages (namespace `staff`) and the family portal (namespace `portal`)."""
+
+from django.urls import include, path
+
+from facilities import views as facility_views
+
+from .views import administration, applications, assessments, dashboard, offers, portal, reports
+
+staff = [
+    *dashboard.urlpatterns,
+    *applications.urlpatterns,
+    *assessments.urlpatterns,
+    *offers.urlpatterns,
+    *reports.urlpatterns,
+    *administration.urlpatterns,
+    *facility_views.urlpatterns,
+]
+
+urlpatterns = [
+    path("staff/", include((staff, "staff"), namespace="staff")),
+    path("", include((portal.urlpatterns, "portal"), namespace="portal")),
+]

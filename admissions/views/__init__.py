@@ -1,0 +1,1 @@
+"""Server-rendered pages. Thin: each parses, calls one service or selector, renders."""

@@ -1,0 +1,3 @@
+"""Staff pages: assessments. Thin: parse, call one service or selector, render."""
+
+urlpatterns: list = []

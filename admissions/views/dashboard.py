@@ -1,0 +1,3 @@
+"""Staff pages: dashboard. Thin: parse, call one service or selector, render."""
+
+urlpatterns: list = []

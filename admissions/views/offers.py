@@ -1,0 +1,3 @@
+"""Staff pages: offers. Thin: parse, call one service or selector, render."""
+
+urlpatterns: list = []
