@@ -14,13 +14,14 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv messages run test lint check clean
+.PHONY: help venv messages run test lint check clean e2e-tools
 
 help:
 	@echo "make run    create .venv, install, migrate, load demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   the whole test suite (extra pytest arguments: PYTEST_ARGS='-k offers -x')"
 	@echo "make lint   ruff format --check and ruff check"
 	@echo "make check  Django system checks and a check for missing migrations"
+	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
 
 $(STAMP): $(wildcard requirements/*.txt)
@@ -65,6 +66,14 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+# The end-to-end tests (tests/e2e) drive Debian's chromium with Playwright and check pages with
+# axe-core from the npm registry; without these they are skipped, saying what is missing.
+# (Needs root for apt-get; CI runs it.)
+e2e-tools:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
+	npm ci --no-audit --no-fund --silent
 
 clean:
 	rm -rf $(VENV) staticfiles

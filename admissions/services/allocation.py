@@ -324,7 +324,13 @@ class _Run:
 
 
 def allocation_run(
-    *, facility: Facility, trigger: str, actor: Actor = SYSTEM, bed: Bed | None = None, beds: list[Bed] | None = None
+    *,
+    facility: Facility,
+    trigger: str,
+    actor: Actor = SYSTEM,
+    bed: Bed | None = None,
+    beds: list[Bed] | None = None,
+    until_nobody: bool = False,
 ) -> list[AllocationDecision]:
     """Allocate `bed` (or `beds`), or else every vacant in-service bed of the facility: one
     decision per bed. Runs in the caller's transaction if there is one (the facility lock is
@@ -345,7 +351,14 @@ def allocation_run(
         elif beds is not None:
             vacant = vacant.filter(pk__in=[b.pk for b in beds])
         run = _Run(facility=facility, policy=policy, trigger=trigger, actor=actor, now=now)
-        return [run.allocate(b) for b in list(vacant)]
+        decisions = []
+        for vacant_bed in list(vacant):
+            if until_nobody and vacant_bed.bed_type in run.nobody_for:
+                # A bed of this type just found nobody; the next one would too (nothing has changed),
+                # so it is left for the next allocation rather than recorded as another empty decision.
+                continue
+            decisions.append(run.allocate(vacant_bed))
+        return decisions
 
 
 def allocation_run_for_application(*, application: Application, trigger: str, actor: Actor) -> None:
@@ -354,4 +367,6 @@ def allocation_run_for_application(*, application: Application, trigger: str, ac
     facility_ids = application.choices.values_list("facility_id", flat=True)
     with_vacancy = Facility.objects.filter(pk__in=facility_ids, beds__status=BedStatus.VACANT).distinct().order_by("pk")
     for facility in with_vacancy:
-        allocation_run(facility=facility, trigger=trigger, actor=actor)
+        # One application joined the queue: beds go to whoever ranks first, and once a bed type finds
+        # nobody the rest of that type are not walked again (a home may have many empty beds).
+        allocation_run(facility=facility, trigger=trigger, actor=actor, until_nobody=True)

@@ -46,10 +46,16 @@ def _audit(
     )
 
 
+# The calendar is for deadlines: a year far outside any offer's life is a typing error.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 def _date_errors(date) -> dict[str, list[str]]:
     # A datetime is a date too, but would store a time nobody meant.
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
         return {"date": [gettext("Enter a date (YYYY-MM-DD).")]}
+    if not FIRST_YEAR <= date.year <= LAST_YEAR:
+        return {"date": [gettext("The calendar covers the years %(first)s to %(last)s.") % {"first": FIRST_YEAR, "last": LAST_YEAR}]}
     return {}
 
 

@@ -12,28 +12,14 @@ from rest_framework import serializers
 from admissions.models import DayKind, WebhookDeliveryStatus, WebhookEventType
 from admissions.policy import DEFAULT_CHANNEL_MAPPING
 
+from .fields import StrictCharField, StrictURLField
+
 WHOLE = {"min_value": 0, "max_value": 100_000}
 POINTS = {"min_value": 0, "max_value": 1000}
 CHANNELS = ["special", "priority", "ordinary"]
 
 
 # --- text fields that take text only -------------------------------------------------------------
-class TextField(serializers.CharField):
-    """Text only: DRF would quietly turn a number or a boolean into text; the schema says string."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class URLTextField(serializers.URLField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 # --- policy (SPEC §9) -----------------------------------------------------------------------------
 @extend_schema_field({"type": "string", "pattern": "^(special|priority|ordinary)$"})
 class ChannelField(serializers.ChoiceField):
@@ -120,7 +106,7 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
     """`effective_from` and any parameters to change; the rest carry over from the version in force then."""
 
     effective_from = serializers.DateField()
-    note = TextField(required=False, allow_blank=True, max_length=2000, default="")
+    note = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -139,17 +125,17 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
 class CalendarDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     kind = serializers.ChoiceField(choices=DayKind.choices)
-    name = TextField(max_length=120, allow_blank=True, required=False, default="")
+    name = StrictCharField(max_length=120, allow_blank=True, required=False, default="")
 
 
 # --- webhooks -----------------------------------------------------------------------------------
 class WebhookSubscriptionSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    url = URLTextField(max_length=500, help_text="http or https.")
+    url = StrictURLField(max_length=500, help_text="http or https.")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEventType.choices), min_length=1, max_length=20
     )
-    secret = TextField(
+    secret = StrictCharField(
         write_only=True,
         min_length=16,
         max_length=200,

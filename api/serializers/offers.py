@@ -6,7 +6,7 @@ from rest_framework import serializers
 from admissions.models import OfferState
 from admissions.services.offers import FAIL_CHECK_REASONS
 
-from .administration import TextField
+from .fields import StrictCharField
 
 
 class OfferSerializer(serializers.Serializer):
@@ -23,7 +23,7 @@ class OfferSerializer(serializers.Serializer):
 
 
 class OfferDeclineSerializer(serializers.Serializer):
-    reason = TextField(required=False, allow_blank=True, max_length=2000, default="")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class OfferAdmitSerializer(serializers.Serializer):
@@ -34,4 +34,4 @@ class OfferAdmitSerializer(serializers.Serializer):
 
 class OfferFailCheckSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=FAIL_CHECK_REASONS)
-    note = TextField(required=False, allow_blank=True, max_length=2000, default="")
+    note = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")

@@ -10,6 +10,8 @@ from rest_framework import serializers
 from admissions.models import ApplicationState, Channel, OfferState
 from facilities.models import BedType, CareLevel, FacilityLevel
 
+from .fields import StrictCharField
+
 # Long enough for any mistyped reference or code: within it, a wrong length or a bad character is
 # the lookup's business (the same 404 as a wrong code, counted as a failure); beyond it the body is
 # simply not a lookup (400).
@@ -27,23 +29,13 @@ def inline_enum(values: list[str]):
     return InlineChoiceField(choices=list(values))
 
 
-class StringField(serializers.CharField):
-    """A string and nothing else: DRF's CharField would take 42 or 4.2 as "42", which the schema
-    (type: string) does not allow."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class PublicLookupRequestSerializer(serializers.Serializer):
-    reference = StringField(
+    reference = StrictCharField(
         max_length=LOOKUP_FIELD_MAX_LENGTH,
         allow_blank=True,
         help_text="The application's reference, as printed on the receipt (e.g. 2026-000023).",
     )
-    code = StringField(
+    code = StrictCharField(
         max_length=LOOKUP_FIELD_MAX_LENGTH,
         allow_blank=True,
         help_text="The 6-character lookup code (letters and digits without 0, O, 1, I; any case).",

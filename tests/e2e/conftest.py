@@ -1,0 +1,98 @@
+"""End-to-end tests in a real browser: Playwright for Python driving Debian's `chromium`
+(/usr/bin/chromium; never a downloaded browser), with axe-core from the npm registry injected into
+every page checked (`npm ci` installs it into node_modules). `.ci/run` installs both; on a machine
+without them these tests are skipped, saying which is missing.
+
+Screenshots go to artifacts/screenshots/ (kept by CI as artifacts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# WCAG 2.1 AA (issue 4, R-PUB-5).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+missing = []
+if not Path(CHROMIUM).exists():
+    missing.append("Debian's chromium package (apt-get install chromium)")
+if not AXE.exists():
+    missing.append("axe-core (npm ci)")
+try:
+    import playwright.sync_api  # noqa: F401
+except ImportError:  # pragma: no cover - dev requirements install it
+    missing.append("playwright (pip install -r requirements/dev.txt)")
+
+pytestmark = pytest.mark.skipif(bool(missing), reason="needs " + ", ".join(missing))
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make between
+# browser steps are ordinary synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if missing:
+        pytest.skip("needs " + ", ".join(missing))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_factory(browser):
+    contexts = []
+
+    def make(*, viewport=None, locale="zh-CN"):
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, locale=locale)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical WCAG 2.1 AA violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def check_page(page, name: str) -> None:
+    """Screenshot the page and fail on any serious or critical accessibility violation."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    violations = axe_violations(page)
+    assert violations == [], f"{name}: " + json.dumps(violations, ensure_ascii=False, indent=1)
