@@ -51,7 +51,7 @@ run: $(STAMP) messages
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	@echo
-	@echo "    Serving on http://$(HOST):$(PORT)/   (staff pages: http://$(HOST):$(PORT)/admin/; Ctrl-C stops)"
+	@echo "    Serving on http://$(HOST):$(PORT)/  (families)   staff: http://$(HOST):$(PORT)/staff/   API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops)"
 	@echo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

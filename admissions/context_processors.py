@@ -30,3 +30,16 @@ def staff_menu(request):
             except NoReverseMatch:  # a page not built yet is simply not in the menu
                 continue
     return {"staff_roles": roles, "staff_menu": items}
+
+
+def neutral_path(request):
+    """The page's path without its language prefix (/en/staff/ → /staff/), for the language switch:
+    set_language then sends the visitor to the same page in the chosen language."""
+    from django.conf import settings
+    from django.utils.translation import get_language_from_path
+
+    path = request.get_full_path()
+    language = get_language_from_path(request.path_info)
+    if language and language != settings.LANGUAGE_CODE and path.startswith(f"/{language}/"):
+        path = path[len(language) + 1 :]
+    return {"neutral_path": path}

@@ -7,15 +7,20 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from django.db.models import BigIntegerField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Value
+from django.db.models import BigIntegerField, ExpressionWrapper, F, IntegerField, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from facilities.models import Facility
+from assessments.models import Assessment
+from facilities.errors import NotPermitted
+from facilities.models import Facility, Role
+from facilities.roles import facility_of, roles_of
 from facilities.selectors import Quota, quota_for_facility
 
 from .models import (
     Application,
     ApplicationState,
+    FacilityChoice,
     Occupancy,
     Policy,
     QueueEntry,
@@ -50,6 +55,45 @@ def nursing_target_in_force(facility: Facility, policy: PolicyInForce | None = N
 
 def facility_quota(facility: Facility, policy: PolicyInForce | None = None) -> Quota:
     return quota_for_facility(facility, nursing_target=nursing_target_in_force(facility, policy))
+
+
+# --- who sees which application (SPEC §10) ---------------------------------------------------------
+def _own_facility_only(user) -> Facility | bool | None:
+    """The home a facility officer who is nothing else is bound to (False when bound to none);
+    None for every other role."""
+    if roles_of(user) == {Role.FACILITY}:
+        return facility_of(user) or False
+    return None
+
+
+def applications_visible_to(user) -> QuerySet[Application]:
+    """Every application, or for a facility officer those that chose their home (SPEC §10)."""
+    queryset = Application.objects.select_related(
+        "applicant", "hukou_district", "residence_district", "current_assessment"
+    ).prefetch_related(
+        "category_claims",
+        Prefetch("choices", queryset=FacilityChoice.objects.select_related("facility").order_by("rank")),
+        Prefetch("assessments", queryset=Assessment.objects.order_by("-assessed_on", "-id")),
+    )
+    own = _own_facility_only(user)
+    if own is False:
+        return queryset.none()
+    if own is not None:
+        queryset = queryset.filter(choices__facility=own)
+    return queryset
+
+
+def application_visible_to(user, reference: str) -> Application:
+    """The application with this reference, if `user` may see it: NotFound when there is none;
+    NotPermitted for a facility officer asking about one that did not choose their home."""
+    # The lookup (and its NotFound) is the service's; imported here because services import selectors.
+    from .services.applications import get_application
+
+    application = get_application(reference)
+    if _own_facility_only(user) is not None:
+        if not applications_visible_to(user).filter(pk=application.pk).exists():
+            raise NotPermitted(gettext("A facility officer sees the applications that chose their home only."))
+    return applications_visible_to(user).get(pk=application.pk)
 
 
 # --- scores (R-Q-3) -----------------------------------------------------------------------------
@@ -193,3 +237,154 @@ def estimated_wait(*, facility_id: int, care_level: str, ahead: int, today: dt.d
     low = max(0, math.floor(months * 0.75))
     high = max(low + 1, math.ceil(months * 1.25))
     return {"months_low": low, "months_high": high}
+
+
+# --- the staff pages: intake and the dashboard (issue 4) -------------------------------------------
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """R-APP-10: another application that may be the same person, and what matched."""
+
+    application: Application
+    match: str  # DuplicateMatch: "name_dob" or "phone"
+
+
+POSSIBLE_DUPLICATES_SHOWN = 20
+
+
+def possible_duplicates(
+    name: str | None,
+    date_of_birth: dt.date | None,
+    phone: str | None,
+    exclude_application: Application | None = None,
+) -> list[PossibleDuplicate]:
+    """R-APP-10: applications (any state, newest first) of a person with the same name and birth
+    date, or the same phone, for the intake officer to confirm or dismiss with a note."""
+    from .models.applications import DuplicateMatch
+
+    name = (name or "").strip()
+    phone = (phone or "").strip()
+    condition = Q()
+    if name and date_of_birth:
+        condition |= Q(applicant__name=name, applicant__date_of_birth=date_of_birth)
+    if phone:
+        condition |= Q(applicant__phone=phone)
+    if not condition:
+        return []
+    found = Application.objects.filter(condition).select_related("applicant").order_by("-created_at", "-id")
+    if exclude_application is not None:
+        found = found.exclude(pk=exclude_application.pk)
+    return [
+        PossibleDuplicate(
+            application=application,
+            match=DuplicateMatch.NAME_AND_BIRTH_DATE
+            if (application.applicant.name, application.applicant.date_of_birth) == (name, date_of_birth)
+            else DuplicateMatch.PHONE,
+        )
+        for application in found[:POSSIBLE_DUPLICATES_SHOWN]
+    ]
+
+
+def application_counts_by_state(applications: QuerySet[Application]) -> dict[str, int]:
+    """{state: count} for every state of the lifecycle (SPEC §5), zeros included, in its order."""
+    from django.db.models import Count
+
+    counts = dict(applications.order_by().values_list("state").annotate(n=Count("id")))
+    return {state: counts.get(state, 0) for state in ApplicationState.values}
+
+
+def offers_due_by(until: dt.datetime, *, facility: Facility | None = None) -> QuerySet:
+    """Live offers with a deadline at or before `until` (overdue ones included): a pending offer's
+    response deadline, an accepted offer's admission deadline (R-OFF-1). Soonest first."""
+    from django.db.models import Case, When
+
+    from .models import Offer, OfferState
+
+    offers = Offer.objects.filter(
+        Q(state=OfferState.PENDING, respond_by__lte=until) | Q(state=OfferState.ACCEPTED, admit_by__lte=until)
+    )
+    if facility is not None:
+        offers = offers.filter(facility=facility)
+    return (
+        offers.annotate(
+            deadline=Case(When(state=OfferState.PENDING, then=F("respond_by")), default=F("admit_by")),
+        )
+        .select_related("application", "application__applicant", "facility", "bed")
+        .order_by("deadline", "id")
+    )
+
+
+def assessments_expiring(
+    *, today: dt.date, within_days: int, applications: QuerySet[Application] | None = None
+) -> QuerySet[Application]:
+    """Queued applications (R-Q-1) whose assessment in force expires within `within_days` of
+    `today` (R-ASM-5: after that they are skipped until a new one is approved). Soonest first."""
+    from .models import QUEUED_STATES
+
+    applications = Application.objects.all() if applications is None else applications
+    return (
+        applications.filter(
+            state__in=QUEUED_STATES,
+            current_assessment__valid_until__gte=today,
+            current_assessment__valid_until__lte=today + dt.timedelta(days=within_days),
+        )
+        .select_related("applicant", "current_assessment")
+        .order_by("current_assessment__valid_until", "reference")
+    )
+
+
+@dataclass(frozen=True)
+class FacilityFigures:
+    facility: Facility
+    in_service: int
+    vacant: int
+    vacant_nursing: int
+    vacant_general: int
+    quota: Quota
+
+
+def facility_figures(facilities: QuerySet[Facility], *, policy: PolicyInForce | None = None) -> list[FacilityFigures]:
+    """Vacant beds and the quota (R-NQ-1) of each facility, with one query for all their beds: the
+    same arithmetic as `facility_quota` (facilities.selectors.self_care_cap), for a page listing many."""
+    from django.db.models import Count
+
+    from facilities.models import Bed, BedStatus, BedType, CareLevel
+    from facilities.selectors import self_care_cap
+
+    policy = policy or policy_in_force()
+    facilities = list(facilities)
+    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
+    vacant = Q(status=BedStatus.VACANT)
+    rows = {
+        row["facility_id"]: row
+        for row in Bed.objects.filter(facility__in=facilities)
+        .values("facility_id")
+        .annotate(
+            in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
+            vacant=Count("id", filter=vacant),
+            vacant_nursing=Count("id", filter=vacant & Q(bed_type=BedType.NURSING)),
+            vacant_general=Count("id", filter=vacant & Q(bed_type=BedType.GENERAL)),
+            held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
+            held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
+        )
+    }
+    figures = []
+    for facility in facilities:
+        row = rows.get(facility.pk, {})
+        target = nursing_target_in_force(facility, policy)
+        in_service = row.get("in_service", 0)
+        figures.append(
+            FacilityFigures(
+                facility=facility,
+                in_service=in_service,
+                vacant=row.get("vacant", 0),
+                vacant_nursing=row.get("vacant_nursing", 0),
+                vacant_general=row.get("vacant_general", 0),
+                quota=Quota(
+                    nursing_target=target,
+                    self_care_cap=self_care_cap(in_service_beds=in_service, nursing_target=target),
+                    self_care_held=row.get("held_by_self_care", 0),
+                    nursing_held=row.get("held_by_nursing", 0),
+                ),
+            )
+        )
+    return figures

@@ -2,9 +2,7 @@
 
 from django.urls import include, path
 
-from facilities import views as facility_views
-
-from .views import administration, applications, assessments, dashboard, offers, portal, reports
+from .views import administration, applications, assessments, dashboard, facility_pages, offers, portal, reports
 
 staff = [
     *dashboard.urlpatterns,
@@ -13,7 +11,7 @@ staff = [
     *offers.urlpatterns,
     *reports.urlpatterns,
     *administration.urlpatterns,
-    *facility_views.urlpatterns,
+    *facility_pages.urlpatterns,
 ]
 
 urlpatterns = [

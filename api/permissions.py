@@ -1,13 +1,17 @@
-"""Role permissions of API.md, and the object rule: a facility officer sees and acts on their own
-home only (SPEC §10)."""
+"""Role permissions of API.md. The object rule (a facility officer sees and acts on their own home
+only, SPEC §10) is facilities.roles.check_facility_scope, shared with the staff pages."""
 
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from facilities.errors import NotPermitted
-from facilities.models import Facility, Role
-from facilities.roles import facility_of, roles_of
+from facilities.models import Role
+
+# The object rules live with the roles, where the staff pages read them too; imported here so that
+# `from api.permissions import check_facility_scope` keeps working.
+from facilities.roles import check_facility_scope as check_facility_scope
+from facilities.roles import roles_of
+from facilities.roles import sees_full_id_numbers as sees_full_id_numbers
 
 STAFF = tuple(Role.values)
 
@@ -27,17 +31,3 @@ def role_permission(*roles: str) -> type[BasePermission]:
 
 
 AnyStaff = role_permission(*STAFF)
-
-
-def check_facility_scope(user, facility: Facility) -> None:
-    """A facility officer who is nothing else may act only on their own home."""
-    roles = roles_of(user)
-    if roles == {Role.FACILITY} and (own := facility_of(user)) is not None and own.pk != facility.pk:
-        raise NotPermitted("A facility officer acts on their own home only.")
-    if roles == {Role.FACILITY} and facility_of(user) is None:
-        raise NotPermitted("This facility officer is not bound to a home.")
-
-
-def sees_full_id_numbers(user) -> bool:
-    """SPEC §10: intake officers, reviewers and administrators check identity."""
-    return bool(roles_of(user) & {Role.INTAKE, Role.REVIEWER, Role.ADMIN})

@@ -83,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "admissions.context_processors.staff_menu",
+                "admissions.context_processors.neutral_path",
             ],
         },
     },

@@ -1,9 +1,13 @@
-"""Who may do what: a user's roles are the groups named after Role values; a superuser is an admin."""
+"""Who may do what: a user's roles are the groups named after Role values; a superuser is an admin.
+
+The staff pages and the API (api/permissions.py) both ask these, so they never disagree about who
+sees a full ID number or which home a facility officer may act on (SPEC §10)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
 
+from .errors import NotPermitted
 from .models import Facility, Role, StaffProfile
 
 
@@ -24,6 +28,20 @@ def facility_of(user) -> Facility | None:
     """The home a facility officer is bound to, or None."""
     profile = StaffProfile.objects.filter(user=user).select_related("facility").first()
     return profile.facility if profile else None
+
+
+def check_facility_scope(user, facility: Facility) -> None:
+    """A facility officer who is nothing else may act only on their own home."""
+    roles = roles_of(user)
+    if roles == {Role.FACILITY} and (own := facility_of(user)) is not None and own.pk != facility.pk:
+        raise NotPermitted("A facility officer acts on their own home only.")
+    if roles == {Role.FACILITY} and facility_of(user) is None:
+        raise NotPermitted("This facility officer is not bound to a home.")
+
+
+def sees_full_id_numbers(user) -> bool:
+    """SPEC §10: intake officers, reviewers and administrators check identity."""
+    return bool(roles_of(user) & {Role.INTAKE, Role.REVIEWER, Role.ADMIN})
 
 
 def roles_assign(*, user, roles: list[str], facility: Facility | None = None) -> None:

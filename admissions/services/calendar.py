@@ -55,7 +55,12 @@ def _date_errors(date) -> dict[str, list[str]]:
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
         return {"date": [gettext("Enter a date (YYYY-MM-DD).")]}
     if not FIRST_YEAR <= date.year <= LAST_YEAR:
-        return {"date": [gettext("The calendar covers the years %(first)s to %(last)s.") % {"first": FIRST_YEAR, "last": LAST_YEAR}]}
+        return {
+            "date": [
+                gettext("The calendar covers the years %(first)s to %(last)s.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR}
+            ]
+        }
     return {}
 
 

@@ -1,3 +1,633 @@
-"""Staff pages: applications. Thin: parse, call one service or selector, render."""
+"""Staff pages: applications. Thin: parse, call one service or selector, render.
 
-urlpatterns: list = []
+- the list (searchable, filterable, paginated; ID numbers masked; a facility officer sees the
+  applications that chose their home only — the API's own scoping and filters, reused);
+- intake: the new-application form with the live ID-number and duplicate checks (R-APP-1, R-APP-10),
+  evidence files (R-APP-8), and the printable receipt with the lookup code and a QR code (R-PUB-1);
+- one application: details, the event timeline (R-FSM-2), the transitions this user may take,
+  positions and score breakdowns (R-Q-3, R-Q-4), evidence, notifications, duplicate reviews;
+- evidence files, served to intake officers and reviewers only.
+
+Every change is one service call carrying a one-time form token (admissions.formtokens), so a
+double click acts once; a refusal re-renders the form with what was typed and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, re_path, reverse
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from admissions.actors import Actor
+from admissions.evidence import evidence_content_type
+from admissions.filters import ApplicationFilter
+from admissions.forms import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
+from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
+from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
+from admissions.models import ApplicationState, CategoryClaim, Sex
+from admissions.models.applications import DuplicateMatch
+from admissions.permissions import transitions_for
+from admissions.selectors import (
+    application_visible_to,
+    applications_visible_to,
+    policy_in_force,
+    positions_for_application,
+    possible_duplicates,
+)
+from admissions.services import applications as services
+from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
+from admissions.services.lookup import next_steps
+from facilities.errors import DomainError, NotFound, NotPermitted
+from facilities.models import Facility, Role
+from facilities.roles import facility_of, roles_of, sees_full_id_numbers, staff_page
+
+STAFF = ("intake", "assessor", "reviewer", "facility")
+PAGE_SIZE = 25
+RECEIPT_CODES = "receipt_codes"  # session key: {reference: lookup code}, each shown once, then gone
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def _url(name: str, *args) -> str | None:
+    """A page another helper builds may not exist yet: link to it only when it does."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _visible(request, reference: str):
+    """The application, if this user may see it: 404 when unknown, 403 for a facility officer
+    whose home it did not choose (the API's rule, admissions.selectors.application_visible_to)."""
+    try:
+        return application_visible_to(request.user, reference)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc.message)) from exc
+
+
+def _earlier_result(request, token: str | None) -> str | None:
+    """The form token's first use, if this is a repeat: its result URL (waiting a moment while the
+    first submission is still being processed), or "" when it has not finished yet."""
+    earlier = form_token_claim(request, token)
+    if earlier != "":
+        return earlier
+    from admissions.models import FormSubmission
+
+    for _attempt in range(10):
+        time.sleep(0.2)
+        url = FormSubmission.objects.filter(token=token).values_list("result_url", flat=True).first()
+        if url:
+            return url
+    return ""
+
+
+def _full_id_number(user, applicant) -> str:
+    # SPEC §10: the full number only to intake officers, reviewers and administrators.
+    return applicant.id_number if sees_full_id_numbers(user) else applicant.masked_id_number
+
+
+def _sex_label(code: str) -> str:
+    return str(Sex(code).label) if code in Sex.values else ""
+
+
+# --- the list ---------------------------------------------------------------------------------------
+@staff_page(*STAFF)
+@require_GET
+def application_list(request):
+    own = facility_of(request.user) if roles_of(request.user) == {Role.FACILITY} else None
+    homes = Facility.objects.filter(pk=own.pk) if own else Facility.objects.order_by("name", "code")
+    form = ApplicationSearchForm(request.GET or None, facilities=homes)
+    filters = form.filters()
+    applications = ApplicationFilter(data=filters, queryset=applications_visible_to(request.user)).qs
+    page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "staff/applications/list.html",
+        {
+            "form": form,
+            "page": page,
+            "filtered": bool(filters),
+            "query": query.urlencode(),
+            "can_create": bool(roles_of(request.user) & {Role.INTAKE, Role.ADMIN}),
+        },
+    )
+
+
+# --- intake -----------------------------------------------------------------------------------------
+def _date_or_none(value):
+    try:
+        return parse_date(str(value or "").strip()[:10])
+    except ValueError:  # well-formed but not a day of the calendar
+        return None
+
+
+def _intake_form(request, data=None, files=None, **kwargs) -> IntakeForm:
+    params = policy_in_force().parameters
+    duplicates = []
+    if data is not None:
+        born = _date_or_none(data.get("date_of_birth"))
+        if born is None and not id_number_errors(data.get("id_number") or "", date_of_birth=None, sex=None):
+            born = birth_date_from_id_number(data["id_number"])
+        duplicates = possible_duplicates(
+            (data.get("name") or "").replace("\x00", "")[:100], born, (data.get("phone") or "").replace("\x00", "")[:30]
+        )
+    form = IntakeForm(data, files, params=params, duplicates=duplicates, **kwargs)
+    form.enable_live_checks(reverse("staff:check_identity"))
+    return form
+
+
+@staff_page("intake")
+@require_http_methods(["GET", "POST"])
+def application_new(request):
+    if request.method == "GET":
+        form = _intake_form(request, initial={"form_token": form_token_issue()})
+        return render(request, "staff/applications/new.html", {"form": form})
+
+    form = _intake_form(request, request.POST, request.FILES)
+    token = request.POST.get("form_token")
+    earlier = _earlier_result(request, token)
+    if earlier is not None:
+        return redirect(earlier or reverse("staff:applications"))
+    submit = request.POST.get("action") != "draft"
+    if form.is_valid():
+        stored: list = []
+        try:
+            # One transaction: a refused duplicate review leaves no application behind either.
+            with transaction.atomic():
+                application, code = services.application_create(
+                    data=form.intake_data(), submit=submit, actor=_actor(request), via="web"
+                )
+                stored = [claim.evidence_file for claim in application.category_claims.all() if claim.evidence_file]
+                for review in form.duplicate_decisions():
+                    field = review.pop("field")
+                    try:
+                        services.duplicate_review_record(application=application, actor=_actor(request), **review)
+                    except DomainError as exc:
+                        for path, texts in exc.errors.items():
+                            target = f"{field}_note" if path == "note" else f"{field}_decision"
+                            for text in texts:
+                                form.add_error(target, text)
+                        raise
+        except DomainError as exc:
+            for evidence_file in stored:  # the rows were rolled back: their files go too
+                evidence_file.delete(save=False)
+            if not form.errors:
+                form.add_service_error(exc)
+            elif str(exc.message) not in form.non_field_errors():
+                form.add_error(None, exc.message)
+        else:
+            _remember_code(request, application.reference, code)
+            receipt = reverse("staff:receipt", args=[application.reference])
+            form_token_done(token, receipt)
+            if submit:
+                messages.success(
+                    request, _("Application %(reference)s is submitted.") % {"reference": application.reference}
+                )
+            else:
+                messages.success(
+                    request, _("Application %(reference)s is saved as a draft.") % {"reference": application.reference}
+                )
+            return redirect(receipt)
+    form_token_release(token)
+    return render(
+        request,
+        "staff/applications/new.html",
+        {"form": form, "files_dropped": any(f for f in request.FILES.values())},
+        status=200,
+    )
+
+
+@staff_page("intake")
+@require_POST
+def check_identity(request):
+    """As the officer types (htmx): which ID-number check failed, or the birth date and sex it
+    holds (R-APP-1, filled into the form when the ID number field asked), and the possible
+    duplicates of the person typed so far (R-APP-10). A POST, so that no ID number or name ends
+    up in a URL, and so in no access log (SPEC §10)."""
+    query = request.POST
+
+    def typed(name: str, limit: int) -> str:  # as typed so far; NUL is never a character of a name
+        return (query.get(name) or "").replace("\x00", "")[:limit]
+
+    id_number = typed("id_number", 40)
+    errors = id_number_errors(id_number, date_of_birth=None, sex=None) if id_number.strip() else None
+    valid = errors == {}
+    born = birth_date_from_id_number(id_number) if valid else None
+    sex = sex_from_id_number(id_number) if valid else None
+    typed_born = _date_or_none(query.get("date_of_birth"))
+    duplicates = possible_duplicates(typed("name", 100), born or typed_born, typed("phone", 30))
+    kept = {key: value for key, value in query.items() if key.startswith("duplicate_")}
+    initial = {**kept, "date_of_birth": born or typed_born, "sex": sex or query.get("sex", "")}
+    form = IntakeForm(initial=initial, params=policy_in_force().parameters, duplicates=duplicates)
+    form.enable_live_checks(reverse("staff:check_identity"))
+    mismatch = []
+    if valid and typed_born and typed_born != born:
+        mismatch.append(_("The date of birth typed before differs from the ID number's; it is replaced."))
+    return render(
+        request,
+        "staff/applications/_identity.html",
+        {
+            "form": form,
+            "checked": errors is not None,
+            "id_errors": [text for texts in (errors or {}).values() for text in texts],
+            "born": born,
+            "sex_label": _sex_label(sex or ""),
+            "fill": valid and request.headers.get("HX-Trigger-Name") == "id_number",
+            "mismatch": mismatch,
+        },
+    )
+
+
+def _remember_code(request, reference: str, code: str) -> None:
+    """R-PUB-1: the code is shown once, on the receipt that follows; never stored in the database."""
+    codes = request.session.get(RECEIPT_CODES, {})
+    codes[reference] = code
+    request.session[RECEIPT_CODES] = codes
+
+
+def _take_code(request, reference: str) -> str | None:
+    codes = request.session.get(RECEIPT_CODES, {})
+    code = codes.pop(reference, None)
+    if code is not None:
+        request.session[RECEIPT_CODES] = codes
+    return code
+
+
+def _status_url(request, application) -> str:
+    """The family's status page with the reference filled in, in the family's language."""
+    with translation.override(application.applicant.language):
+        try:
+            base = reverse("portal:status")
+        except NoReverseMatch:
+            base = "/status/"
+    from urllib.parse import urlencode
+
+    return request.build_absolute_uri(base + "?" + urlencode({"reference": application.reference}))
+
+
+@staff_page("intake")
+@require_GET
+def receipt(request, reference: str):
+    from admissions.qr import qr_svg
+
+    application = _visible(request, reference)
+    code = _take_code(request, application.reference)
+    status_url = _status_url(request, application)
+    choices = list(application.choices.select_related("facility").order_by("rank"))
+    response = render(
+        request,
+        "staff/applications/receipt.html",
+        {
+            "application": application,
+            "lookup_code": code,
+            "choices": choices,
+            "next_steps": next_steps(application, offer=None, now=timezone.now()),
+            "status_url": status_url,
+            "qr": qr_svg(status_url),
+            "issued_on": timezone.localdate(application.submitted_at or application.created_at),
+            "can_reissue": not application.is_final,
+            "token": form_token_issue(),
+        },
+    )
+    # The code is on this page only: never keep a copy in a cache.
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@staff_page("intake")
+@require_POST
+def lookup_code_new(request, reference: str):
+    """A new lookup code (R-PUB-1: the old one stops working), shown on the receipt."""
+    application = _visible(request, reference)
+    token = request.POST.get("form_token")
+    earlier = _earlier_result(request, token)
+    if earlier is not None:
+        return redirect(earlier or reverse("staff:application", args=[application.reference]))
+    try:
+        code = services.lookup_code_issue(application=application, actor=_actor(request))
+    except DomainError as exc:
+        form_token_release(token)
+        messages.error(request, exc.message)
+        return redirect("staff:application", application.reference)
+    _remember_code(request, application.reference, code)
+    url = reverse("staff:receipt", args=[application.reference])
+    form_token_done(token, url)
+    messages.success(request, _("A new lookup code is issued; the old one no longer works."))
+    return redirect(url)
+
+
+# --- one application ----------------------------------------------------------------------------------
+# The transitions this page offers, with what their form asks. `approve` lives on the review page,
+# the offer transitions on the offer pages; both are linked instead.
+PAGE_TRANSITIONS = {
+    "submit": {"label": gettext_lazy("Submit"), "reason": None, "style": "primary"},
+    "accept-for-assessment": {"label": gettext_lazy("Accept for assessment"), "reason": None, "style": "primary"},
+    "return-for-assessment": {"label": gettext_lazy("Return for assessment"), "reason": "required", "style": ""},
+    "suspend": {"label": gettext_lazy("Suspend"), "reason": "required", "style": ""},
+    "resume": {"label": gettext_lazy("Resume"), "reason": "optional", "style": "primary"},
+    "reject": {"label": gettext_lazy("Reject"), "reason": "required", "style": "danger"},
+    "withdraw": {"label": gettext_lazy("Withdraw"), "reason": "required", "style": "danger"},
+    "remove": {"label": gettext_lazy("Remove"), "reason": "removal", "style": "danger"},
+}
+
+
+def _act(transition: str, application, actor: Actor, data: dict):
+    reason = data.get("reason") or ""
+    if transition == "submit":
+        return services.application_submit(application=application, actor=actor)
+    if transition == "accept-for-assessment":
+        return services.application_accept_for_assessment(application=application, actor=actor)
+    if transition == "return-for-assessment":
+        return application_return_for_assessment(application=application, reason=reason, actor=actor)
+    if transition == "suspend":
+        return services.application_suspend(application=application, reason=reason, actor=actor)
+    if transition == "resume":
+        return services.application_resume(application=application, reason=reason, actor=actor)
+    if transition == "reject":
+        return services.application_reject(application=application, reason=reason, actor=actor)
+    if transition == "withdraw":
+        return services.application_withdraw(application=application, reason=reason, actor=actor)
+    if transition == "remove":
+        return services.application_remove(
+            application=application, reason=reason, note=data.get("note") or "", actor=actor
+        )
+    raise Http404
+
+
+EVENT_LABELS = {
+    "create": gettext_lazy("registered"),
+    "update": gettext_lazy("intake corrected"),
+    "submit": gettext_lazy("submitted"),
+    "accept_for_assessment": gettext_lazy("accepted for assessment"),
+    "reject": gettext_lazy("rejected"),
+    "complete_assessment": gettext_lazy("assessment completed"),
+    "return_for_assessment": gettext_lazy("returned for assessment"),
+    "approve": gettext_lazy("approved into the queue"),
+    "suspend": gettext_lazy("suspended"),
+    "resume": gettext_lazy("resumed"),
+    "make_offer": gettext_lazy("bed offered"),
+    "accept_offer": gettext_lazy("offer accepted"),
+    "decline_offer": gettext_lazy("offer declined"),
+    "expire_offer": gettext_lazy("offer expired"),
+    "admit": gettext_lazy("admitted"),
+    "fail_admission_check": gettext_lazy("admission check failed"),
+    "reassess": gettext_lazy("reassessed"),
+    "withdraw": gettext_lazy("withdrawn"),
+    "remove": gettext_lazy("removed"),
+    "lookup_code_issued": gettext_lazy("new lookup code issued"),
+    "duplicate_reviewed": gettext_lazy("possible duplicate reviewed"),
+    "assessment_recorded": gettext_lazy("assessment recorded"),
+    "assessment_completed": gettext_lazy("assessment completed"),
+    "assessment_approved": gettext_lazy("assessment approved"),
+    "assessment_rejected": gettext_lazy("assessment rejected"),
+}
+
+
+def _state_label(state: str) -> str:
+    return str(ApplicationState(state).label) if state in ApplicationState.values else state
+
+
+def _detail_context(request, application, *, failed: TransitionForm | None = None, failed_duplicate=None) -> dict:
+    user = request.user
+    roles = roles_of(user)
+    allowed = transitions_for(user, services.available_transitions(application))
+    transitions = []
+    for name in allowed:
+        spec = PAGE_TRANSITIONS.get(name)
+        if spec is None:
+            continue
+        if failed is not None and failed.transition == name:
+            form = failed
+        else:
+            form = TransitionForm(
+                transition=name,
+                action=spec["label"],
+                reason_required=spec["reason"] == "required",
+                initial={"form_token": form_token_issue()},
+            )
+        transitions.append(
+            {
+                "name": name,
+                "label": spec["label"],
+                "style": spec["style"],
+                "reason": spec["reason"],
+                "form": form,
+                "url": reverse("staff:application_transition", args=[application.reference, name]),
+            }
+        )
+    events = [
+        {
+            "event": event,
+            "label": EVENT_LABELS.get(event.transition, event.transition),
+            "from_label": _state_label(event.from_state) if event.from_state else "",
+            "to_label": _state_label(event.to_state),
+        }
+        for event in application.events.order_by("at", "id")
+    ]
+    claims = list(application.category_claims.all())
+    sees_evidence = bool(roles & {Role.INTAKE, Role.REVIEWER, Role.ADMIN})
+    reviews = list(application.duplicate_reviews.select_related("other_application", "decided_by"))
+    reviewed = {r.other_application_id for r in reviews}
+    open_duplicates = []
+    if roles & {Role.INTAKE, Role.ADMIN} and not application.is_final:
+        for duplicate in possible_duplicates(
+            application.applicant.name,
+            application.applicant.date_of_birth,
+            application.applicant.phone,
+            exclude_application=application,
+        ):
+            if duplicate.application.pk in reviewed:
+                continue
+            reference = duplicate.application.reference
+            if failed_duplicate is not None and failed_duplicate.data.get("other_reference") == reference:
+                form = failed_duplicate
+            else:
+                form = DuplicateReviewForm(
+                    initial={"other_reference": reference, "match": duplicate.match, "form_token": form_token_issue()}
+                )
+            open_duplicates.append({"duplicate": duplicate, "form": form})
+    live_offer = application.offers.filter(state__in=["pending", "accepted"]).select_related("facility").first()
+    assessments = [
+        {"assessment": a, "url": _url("staff:assessment", a.pk)}
+        for a in application.assessments.select_related("assessor", "reviewer").order_by("-assessed_on", "-id")
+    ]
+    return {
+        "application": application,
+        "applicant": application.applicant,
+        "id_number": _full_id_number(user, application.applicant),
+        "choices": list(application.choices.select_related("facility").order_by("rank")),
+        "events": events,
+        "transitions": transitions,
+        "review_url": _url("staff:review", application.reference) if "approve" in allowed else None,
+        "offer_actions": [t for t in allowed if t in ("accept-offer", "decline-offer", "admit", "fail-check")],
+        "live_offer": live_offer,
+        "offer_url": (_url("staff:offer", live_offer.pk) or _url("staff:offers")) if live_offer else None,
+        "positions": positions_for_application(application),
+        "claims": [
+            {
+                "claim": claim,
+                "evidence_url": reverse("staff:evidence", args=[claim.pk])
+                if claim.evidence_file and sees_evidence
+                else None,
+            }
+            for claim in claims
+        ],
+        "assessments": assessments,
+        "new_assessment_url": _url("staff:assessment_new", application.reference)
+        if roles & {Role.ASSESSOR, Role.ADMIN} and application.state in ASSESSABLE_STATES
+        else None,
+        "notifications": list(application.notifications.all()[:50]),
+        "reviews": reviews,
+        "open_duplicates": open_duplicates,
+        "can_reissue": bool(roles & {Role.INTAKE, Role.ADMIN}) and not application.is_final,
+        "reissue_token": form_token_issue(),
+        "duplicate_match_labels": dict(DuplicateMatch.choices),
+    }
+
+
+@staff_page(*STAFF)
+@require_GET
+def application_detail(request, reference: str):
+    application = _visible(request, reference)
+    return render(request, "staff/applications/detail.html", _detail_context(request, application))
+
+
+@staff_page(*STAFF)
+@require_POST
+def application_transition(request, reference: str, transition: str):
+    """One transition (SPEC §5) by its service; a refusal shows the message and changes nothing."""
+    application = _visible(request, reference)
+    spec = PAGE_TRANSITIONS.get(transition)
+    if spec is None:
+        raise Http404
+    if not transitions_for(request.user, [transition]):
+        raise PermissionDenied
+    here = reverse("staff:application", args=[application.reference])
+    form = TransitionForm(
+        request.POST, transition=transition, action=spec["label"], reason_required=spec["reason"] == "required"
+    )
+    token = request.POST.get("form_token")
+    earlier = _earlier_result(request, token)
+    if earlier is not None:
+        return redirect(earlier or here)
+    if form.is_valid():
+        try:
+            changed = _act(transition, application, _actor(request), form.cleaned_data)
+        except DomainError as exc:
+            form.add_service_error(exc)
+        else:
+            form_token_done(token, here)
+            messages.success(
+                request,
+                _("%(action)s: done. The application is now %(state)s.")
+                % {"action": spec["label"], "state": _state_label(changed.state)},
+            )
+            return redirect(here)
+    form_token_release(token)
+    application.refresh_from_db()
+    context = _detail_context(request, application, failed=form)
+    shown = any(t["form"] is form for t in context["transitions"])
+    context["refused"] = {
+        "heading": _("%(action)s: nothing was changed.") % {"action": spec["label"]},
+        "form": form,
+        # No longer possible in this state: its form is gone, so say what was typed here.
+        "typed_reason": "" if shown else (form.data.get("reason") or "")[:2000],
+    }
+    return render(request, "staff/applications/detail.html", context)
+
+
+@staff_page("intake")
+@require_POST
+def duplicate_review(request, reference: str):
+    """R-APP-10 after intake: a possible duplicate confirmed or dismissed, with a note."""
+    application = _visible(request, reference)
+    here = reverse("staff:application", args=[application.reference])
+    form = DuplicateReviewForm(request.POST)
+    token = request.POST.get("form_token")
+    earlier = _earlier_result(request, token)
+    if earlier is not None:
+        return redirect(earlier or here)
+    if form.is_valid():
+        try:
+            services.duplicate_review_record(
+                application=application,
+                other_reference=form.cleaned_data["other_reference"],
+                match=form.cleaned_data["match"],
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+                actor=_actor(request),
+            )
+        except DomainError as exc:
+            form.add_service_error(exc)
+        else:
+            form_token_done(token, here)
+            messages.success(request, _("The possible duplicate is recorded as reviewed."))
+            return redirect(here)
+    form_token_release(token)
+    context = _detail_context(request, application, failed_duplicate=form)
+    shown = {row["duplicate"].application.reference for row in context["open_duplicates"]}
+    if form.data.get("other_reference") not in shown:
+        messages.error(request, " ".join(str(e) for e in form.non_field_errors()) or _("Nothing was recorded."))
+    return render(request, "staff/applications/detail.html", context)
+
+
+# --- evidence -----------------------------------------------------------------------------------------
+@staff_page("intake", "reviewer")
+@require_GET
+def evidence(request, claim_id: int):
+    """An evidence file (R-APP-8), to intake officers and reviewers only; never a public URL."""
+    claim = get_object_or_404(CategoryClaim.objects.select_related("application"), pk=claim_id)
+    if not claim.evidence_file:
+        raise Http404
+    try:
+        handle = claim.evidence_file.open("rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404 from exc
+    content_type = evidence_content_type(handle)
+    extension = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}.get(content_type, ".bin")
+    response = FileResponse(
+        handle,
+        content_type=content_type or "application/octet-stream",
+        as_attachment=content_type is None,
+        filename=f"{claim.application.reference}-{claim.code}{extension}",
+    )
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+urlpatterns = [
+    path("applications/", application_list, name="applications"),
+    path("applications/new/", application_new, name="application_new"),
+    path("applications/new/check-id/", check_identity, name="check_identity"),
+    path("applications/<str:reference>/", application_detail, name="application"),
+    path("applications/<str:reference>/receipt/", receipt, name="receipt"),
+    path("applications/<str:reference>/lookup-code/", lookup_code_new, name="lookup_code"),
+    path("applications/<str:reference>/duplicates/", duplicate_review, name="duplicate_review"),
+    # Only the transitions of this page: other pages own the other names under applications/<reference>/.
+    re_path(
+        r"^applications/(?P<reference>[^/]+)/(?P<transition>" + "|".join(PAGE_TRANSITIONS) + r")/$",
+        application_transition,
+        name="application_transition",
+    ),
+    path("evidence/<int:claim_id>/", evidence, name="evidence"),
+]

@@ -1,3 +1,115 @@
-"""Staff pages: dashboard. Thin: parse, call one service or selector, render."""
+"""Staff pages: dashboard. Thin: parse, call one service or selector, render.
 
-urlpatterns: list = []
+What each role starts the day with: the applications by state (each count a link to the filtered
+list), the work waiting for this role, offers whose deadline falls within the next two working
+days (R-OFF-1), assessments about to expire (R-ASM-5), vacant beds and the quota headroom per home
+(R-NQ-1), and for administrators the working-day calendar warning (R-OFF-2). A facility officer
+sees their own home's figures only (SPEC §10).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.shortcuts import render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from admissions.models import ApplicationState
+from admissions.selectors import (
+    application_counts_by_state,
+    applications_visible_to,
+    assessments_expiring,
+    facility_figures,
+    offers_due_by,
+    policy_in_force,
+)
+from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
+from facilities.models import Facility, Role
+from facilities.roles import facility_of, roles_of, staff_page
+
+S = ApplicationState
+DEADLINE_WORKING_DAYS = 2  # issue 4: offers with a deadline in the next two working days
+LISTED = 20  # rows shown per table; the counts say how many there are
+
+# The work each role picks up from the dashboard: (role, state, what it means for them).
+WORK = [
+    (Role.INTAKE, S.DRAFT, _("drafts to complete and submit")),
+    (Role.INTAKE, S.SUBMITTED, _("submitted: eligibility to check")),
+    (Role.ASSESSOR, S.ASSESSMENT_PENDING, _("waiting for an assessment")),
+    (Role.REVIEWER, S.REVIEW, _("assessments and applications to review")),
+    (Role.FACILITY, S.OFFERED, _("offers waiting for the family's answer")),
+    (Role.FACILITY, S.ADMISSION_CHECK, _("admission checks to carry out")),
+]
+
+
+def _list_url(**filters) -> str:
+    return reverse("staff:applications") + "?" + urlencode(filters)
+
+
+def _url(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+@staff_page("intake", "assessor", "reviewer", "facility")
+@require_GET
+def dashboard(request):
+    user = request.user
+    roles = roles_of(user)
+    # A facility officer who is nothing else sees their own home only (as in the API).
+    own_only = roles == {Role.FACILITY}
+    own = facility_of(user) if own_only else None
+    unbound = own_only and own is None
+    today = timezone.localdate()
+    policy = policy_in_force(today)
+    applications = applications_visible_to(user)
+
+    counts = application_counts_by_state(applications)
+    by_state = [
+        {"state": state, "label": label, "count": counts[state], "url": _list_url(state=state)}
+        for state, label in S.choices
+    ]
+    work = [
+        {"label": label, "count": counts[state], "url": _list_url(state=state), "state": S(state).label}
+        for role, state, label in WORK
+        if role in roles or Role.ADMIN in roles
+    ]
+
+    horizon_day = add_working_days(today, DEADLINE_WORKING_DAYS)
+    offers = offers_due_by(end_of_working_day(horizon_day), facility=own) if not unbound else None
+    within_days = policy.parameters.reassessment_reminder_days
+    expiring = assessments_expiring(today=today, within_days=within_days, applications=applications)
+
+    facilities = Facility.objects.select_related("district").order_by("code")
+    if own_only:
+        facilities = facilities.filter(pk=own.pk) if own else facilities.none()
+    figures = facility_figures(facilities, policy=policy)
+    context = {
+        "own": own,
+        "unbound": unbound,
+        "today": today,
+        "by_state": by_state,
+        "total": sum(counts.values()),
+        "work": work,
+        "horizon_day": horizon_day,
+        "offers": list(offers[:LISTED]) if offers is not None else [],
+        "offers_count": offers.count() if offers is not None else 0,
+        "offers_url": _url("staff:offers"),
+        "within_days": within_days,
+        "expiring": list(expiring[:LISTED]),
+        "expiring_count": expiring.count(),
+        "figures": figures,
+        "vacant_total": sum(f.vacant for f in figures),
+        "calendar_warning": calendar_warning(today) if Role.ADMIN in roles else None,
+        "calendar_url": _url("staff:administration"),
+        "facility_rows": [{"figures": f, "url": _url("staff:facility", f.facility.code)} for f in figures],
+    }
+    return render(request, "staff/dashboard.html", context)
+
+
+urlpatterns = [path("", dashboard, name="dashboard")]

@@ -1,30 +1,12 @@
-"""Server-rendered pages. Thin: each calls selectors and renders."""
+"""The site's start page: the family's way in (issue 5). Thin: render the lookup form."""
 
-from django.db.models import Count, Q
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
-from admissions.selectors import facility_quota, policy_in_force
-from facilities.models import Facility
-from facilities.selectors import bed_counts
+from admissions.views.portal import lookup_form_context
 
 
+@require_GET
 def home(request):
-    """The city overview: every home's beds, queue length and quota."""
-    policy = policy_in_force()
-    facilities = Facility.objects.select_related("district").annotate(
-        queue_length=Count("queue_entries", filter=Q(queue_entries__status="open"))
-    )
-    rows = []
-    for facility in facilities:
-        quota = facility_quota(facility, policy)
-        share = quota.nursing_share
-        rows.append(
-            {
-                "facility": facility,
-                "beds": bed_counts(facility),
-                "queue_length": facility.queue_length,
-                "quota": quota,
-                "nursing_share": None if share is None else round(share * 100, 1),
-            }
-        )
-    return render(request, "admissions/home.html", {"rows": rows})
+    """The status lookup form, the way to the homes and their queues, and the staff log-in."""
+    return render(request, "admissions/home.html", lookup_form_context())

@@ -1,3 +1,337 @@
-"""Family portal pages (public, no account): portal. Thin: parse, call one service or selector, render."""
+"""Family portal pages (public, no account): portal. Thin: parse, call one service or selector, render.
 
-urlpatterns: list = []
+- `portal:status`: the lookup (R-PUB-1/2) through admissions.services.lookup.public_lookup, the same
+  service as the API's, so both share the rate limits and give the same answers; then what R-PUB-3
+  lets the family see, in plain words. The code travels only in a POST body, never in a URL.
+- `portal:boards` and `portal:board`: the city's homes and each home's anonymised queue board with
+  its recent allocation decisions (R-PUB-4), from admissions.public.
+
+Every failed lookup, whatever was wrong with it (an unknown reference, a wrong code, an empty,
+malformed, overlong or script-laden input), gets the same calm page with the same status and the
+same bytes (but for the CSRF token): nothing typed is sent back, so the page cannot tell a known
+reference from an unknown one (the browser itself puts the typed reference back, static/js/portal.js).
+A locked address or reference gets a friendly 429. The only input ever shown is `?reference=` from
+the receipt's QR code, and only when it has the plain shape of a reference; Django escapes it too.
+
+After a successful lookup the browser's session remembers the reference (never the code) for a
+short while, so the family can switch the page's language or reload it without typing the code
+again. A new lookup code issued by staff ends it at once; so does the "close" button.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from django import forms
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from admissions.models import Application, ApplicationState, Channel
+from admissions.public import public_board, public_facilities
+from admissions.selectors import policy_in_force
+from admissions.services.allocation import SkipReason
+from admissions.services.lookup import LookupLocked, LookupNotFound, LookupResult, lookup_result, public_lookup
+from facilities.models import BedType, CareLevel, Facility, FacilityLevel
+
+# As the API (api/serializers/public.py): within it, a wrong length or a bad character is the
+# lookup's business; beyond it the input is not a lookup at all (the same calm page, no service call).
+LOOKUP_FIELD_MAX_LENGTH = 64
+# What a reference looks like (2026-000023). Only such a value is ever put back into the form.
+REFERENCE_SHAPE = re.compile(r"[A-Za-z0-9-]{1,20}")
+SESSION_KEY = "portal_lookup"
+REMEMBERED_FOR_SECONDS = 30 * 60
+BOARD_PAGE_SIZE = 50
+
+# --- plain words ------------------------------------------------------------------------------------
+S = ApplicationState
+STATE_MEANING = {
+    S.DRAFT: _("The application has been started but has not been handed in yet."),
+    S.SUBMITTED: _("The application has been handed in. The intake office checks it before the care-needs assessment."),
+    S.ASSESSMENT_PENDING: _("The application has been checked. It now waits for the care-needs assessment."),
+    S.REVIEW: _("The care needs have been assessed. A reviewer is checking the assessment and the application."),
+    S.WAITING: _(
+        "The application is approved and waits in the queue of each home chosen. Beds are offered in queue order."
+    ),
+    S.SUSPENDED: _(
+        "The application is paused. It keeps its place in the queue, but no bed is offered while it is paused."
+    ),
+    S.OFFERED: _("A bed has been offered. Please answer before the deadline shown below."),
+    S.ADMISSION_CHECK: _("The offer has been accepted. The home checks the applicant in person before the admission."),
+    S.ADMITTED: _("The applicant has moved into the home."),
+    S.REJECTED: _("The application was not approved."),
+    S.WITHDRAWN: _("The application was withdrawn."),
+    S.REMOVED: _("The application was taken off the waiting list."),
+}
+
+SKIP_REASON_WORDS = {
+    SkipReason.BED_TYPE_MISMATCH: _("needs nursing care, and this was a general bed"),
+    SkipReason.RESERVED_FOR_NURSING: _(
+        "self-care: this nursing bed was kept for someone further down who needs nursing care"
+    ),
+    SkipReason.NURSING_QUOTA_FULL: _("self-care: the home's places for self-care residents are all taken"),
+    SkipReason.ASSESSMENT_EXPIRED: _("the care-needs assessment has expired; a new one is needed"),
+    SkipReason.OFFER_PENDING: _("already holds an offer, here or at another home"),
+    SkipReason.SUSPENDED: _("the application is paused (suspended)"),
+    SkipReason.REFUSED_THIS_BED: _("refused this same bed before"),
+}
+
+TRIGGER_WORDS = {
+    "bed_added": _("a new bed was added"),
+    "bed_returned_to_service": _("a bed came back into service"),
+    "discharge:discharged": _("a resident left the home"),
+    "discharge:deceased": _("a resident passed away"),
+    "discharge:transferred": _("a resident moved to another home"),
+    "offer_refused": _("an offer was declined or not answered in time"),
+    "admission_check_failed": _("an admission check was not passed"),
+    "offer_withdrawn": _("an offer was withdrawn"),
+    "application_approved": _("an application was approved into the queue"),
+    "application_resumed": _("a paused application was resumed"),
+    "application_reassessed": _("an application was reassessed"),
+    "staff_request": _("staff asked for the vacant beds to be allocated"),
+}
+
+
+def _label(choices, value) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+# --- the lookup form ----------------------------------------------------------------------------------
+class LookupForm(forms.Form):
+    reference = forms.CharField(
+        label=_("Application reference"),
+        max_length=LOOKUP_FIELD_MAX_LENGTH,
+        help_text=_("As printed on the receipt, for example 2026-000023."),
+    )
+    code = forms.CharField(
+        label=_("Lookup code"),
+        max_length=LOOKUP_FIELD_MAX_LENGTH,
+        help_text=_(
+            "The 6 letters and digits on the receipt or in the text message; small or capital letters both work."
+        ),
+    )
+
+    def __init__(self, *args, failed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            described_by = f"id_{name}_help" + (" lookup-error" if failed else "")
+            field.widget.attrs.update(
+                {
+                    "autocomplete": "off",
+                    "autocapitalize": "characters",
+                    "spellcheck": "false",
+                    "aria-describedby": described_by,
+                }
+            )
+            if failed:
+                field.widget.attrs["aria-invalid"] = "true"
+
+
+def plausible_reference(value: object) -> str:
+    """The value if it has the plain shape of a reference, else "": the only input ever shown again."""
+    value = str(value or "").strip()
+    return value if REFERENCE_SHAPE.fullmatch(value) else ""
+
+
+def lookup_form_context(*, reference: str = "", failed: bool = False) -> dict:
+    """For the start page and the status page: the form, empty but for a plain reference."""
+    return {"form": LookupForm(initial={"reference": reference}, failed=failed), "failed": failed}
+
+
+# --- portal:status --------------------------------------------------------------------------------------
+@never_cache
+@require_http_methods(["GET", "POST"])
+def status(request):
+    """GET: the form (the receipt's QR code fills in `?reference=`), or the result this browser
+    looked up a moment ago. POST: the lookup."""
+    if request.method == "POST":
+        return _lookup(request)
+    reference = plausible_reference(request.GET.get("reference"))
+    application = _remembered(request)
+    if application is not None and (not reference or reference.upper() == application.reference):
+        return _result_page(request, lookup_result(application))
+    return render(request, "portal/status_form.html", lookup_form_context(reference=reference))
+
+
+def _lookup(request):
+    form = LookupForm(request.POST)
+    if not form.is_valid():  # empty, overlong, NUL characters: not a lookup, the same calm page
+        return _refused(request)
+    try:
+        result = public_lookup(
+            reference=form.cleaned_data["reference"],
+            code=form.cleaned_data["code"],
+            client_address=request.META.get("REMOTE_ADDR", ""),
+        )
+    except LookupLocked as locked:
+        response = render(
+            request,
+            "portal/locked.html",
+            {
+                "message": locked.message,
+                "retry_at": timezone.now() + dt.timedelta(seconds=locked.retry_after),
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(locked.retry_after)
+        return response
+    except LookupNotFound:
+        return _refused(request)
+    _remember(request, result.reference)
+    return _result_page(request, result)
+
+
+def _refused(request):
+    """One page for every failed lookup: the same message, the same status, nothing echoed (R-PUB-1)."""
+    return render(request, "portal/status_form.html", lookup_form_context(failed=True), status=404)
+
+
+def _remember(request, reference: str) -> None:
+    issued_at = Application.objects.filter(reference=reference).values_list("lookup_code_issued_at", flat=True).first()
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {
+        "reference": reference,
+        "issued_at": issued_at.isoformat() if issued_at else "",
+        "until": time.time() + REMEMBERED_FOR_SECONDS,
+    }
+
+
+def _remembered(request) -> Application | None:
+    """The application this browser looked up within the last half hour, while its code is the same."""
+    if not hasattr(request, "session"):
+        return None
+    remembered = request.session.get(SESSION_KEY)
+    if not isinstance(remembered, dict):
+        return None
+    application = None
+    if isinstance(remembered.get("until"), int | float) and remembered["until"] > time.time():
+        application = (
+            Application.objects.select_related("applicant", "current_assessment")
+            .filter(reference=str(remembered.get("reference", "")))
+            .first()
+        )
+    issued_at = application.lookup_code_issued_at if application is not None else None
+    if application is None or (issued_at.isoformat() if issued_at else "") != remembered.get("issued_at"):
+        request.session.pop(SESSION_KEY, None)
+        return None
+    return application
+
+
+@require_POST
+def status_close(request):
+    """Forget the lookup in this browser (a shared computer, a borrowed phone)."""
+    if hasattr(request, "session"):
+        request.session.pop(SESSION_KEY, None)
+    return redirect("portal:status")
+
+
+def _result_page(request, result: LookupResult):
+    params = policy_in_force().parameters
+    language = get_language() or "zh-hans"
+    codes = {p.facility for p in result.positions} | ({result.offer.facility} if result.offer else set())
+    homes = {f.code: f for f in public_facilities(language=language) if f.code in codes}
+    positions = [
+        {
+            "position": p,
+            "care_level_label": _label(CareLevel, p.care_level),
+            "home": homes.get(p.facility),
+        }
+        for p in result.positions
+    ]
+    return render(
+        request,
+        "portal/status.html",
+        {
+            "result": result,
+            "state_meaning": STATE_MEANING.get(result.state, ""),
+            "care_level_label": _label(CareLevel, result.care_level) if result.care_level else "",
+            "positions": positions,
+            "offer_home": homes.get(result.offer.facility) if result.offer else None,
+            "homes_to_call": [homes[code] for code in sorted(homes)],
+            "waiting_points": params.waiting_points,
+            "waiting_period_days": params.waiting_period_days,
+            "now": timezone.now(),
+            "remembered_minutes": REMEMBERED_FOR_SECONDS // 60,
+        },
+    )
+
+
+# --- portal:boards, portal:board (R-PUB-4) ------------------------------------------------------------------
+@require_GET
+def boards(request):
+    """The city's homes: vacancies, queue lengths and nursing share."""
+    rows = [
+        {
+            "facility": f,
+            "level_label": _label(FacilityLevel, f.level),
+            "nursing_share_percent": None if f.nursing_share is None else round(f.nursing_share * 100),
+        }
+        for f in public_facilities(language=get_language() or "zh-hans")
+    ]
+    return render(request, "portal/boards.html", {"rows": rows})
+
+
+@require_GET
+def board(request, code: str):
+    """One home's queue board, references masked, and its recent allocation decisions."""
+    facility = get_object_or_404(Facility.objects.select_related("district"), code=code)
+    result = public_board(facility)
+    page = Paginator(result.entries, BOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [
+        {
+            "entry": e,
+            "channel_label": _label(Channel, e.channel),
+            "care_level_label": _label(CareLevel, e.care_level),
+            "queued_month": _month(e.queued_month),
+        }
+        for e in page.object_list
+    ]
+    decisions = [
+        {
+            "decision": d,
+            "trigger_words": TRIGGER_WORDS.get(d.trigger, _("other")),
+            "bed_type_label": _label(BedType, d.bed_type),
+            "skipped": [
+                {"row": row, "reason_words": SKIP_REASON_WORDS.get(row.reason, row.reason)} for row in d.skipped
+            ],
+        }
+        for d in result.recent_decisions
+    ]
+    return render(
+        request,
+        "portal/board.html",
+        {
+            "facility": facility,
+            "district_name": facility.district.name(get_language() or "zh-hans"),
+            "level_label": _label(FacilityLevel, facility.level),
+            "page": page,
+            "entries": entries,
+            "total": len(result.entries),
+            "decisions": decisions,
+        },
+    )
+
+
+def _month(value: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return None
+
+
+urlpatterns = [
+    path("status/", status, name="status"),
+    path("status/close/", status_close, name="status_close"),
+    path("homes/", boards, name="boards"),
+    path("homes/<str:code>/", board, name="board"),
+]

@@ -11,41 +11,16 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
+from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
 from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, Sex
 from admissions.models.applications import Language
+from admissions.permissions import transitions_for
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
 from admissions.services.offers import refusals_in_window
-from api.permissions import sees_full_id_numbers
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
-from facilities.models import CareLevel, Role
-from facilities.roles import roles_of
-
-# Who may take each transition (the role column of API.md); an admin may take any. Used to tell a
-# caller only the transitions they may take now (R-FSM-3).
-ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
-    "submit": frozenset({Role.INTAKE}),
-    "accept-for-assessment": frozenset({Role.INTAKE}),
-    "reject": frozenset({Role.INTAKE, Role.REVIEWER}),
-    "return-for-assessment": frozenset({Role.REVIEWER}),
-    "approve": frozenset({Role.REVIEWER}),
-    "suspend": frozenset({Role.INTAKE, Role.REVIEWER}),
-    "resume": frozenset({Role.INTAKE, Role.REVIEWER}),
-    "accept-offer": frozenset({Role.FACILITY, Role.INTAKE}),
-    "decline-offer": frozenset({Role.FACILITY, Role.INTAKE}),
-    "admit": frozenset({Role.FACILITY}),
-    "fail-check": frozenset({Role.FACILITY}),
-    "withdraw": frozenset({Role.INTAKE, Role.REVIEWER}),
-    "remove": frozenset({Role.REVIEWER}),
-}
-
-
-def transitions_for(user, names: list[str]) -> list[str]:
-    """The transitions of `names` that this user's roles may take."""
-    roles = roles_of(user)
-    if Role.ADMIN in roles:
-        return list(names)
-    return [name for name in names if ROLES_BY_TRANSITION.get(name, frozenset()) & roles]
+from facilities.models import CareLevel
+from facilities.roles import sees_full_id_numbers
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -425,14 +400,9 @@ class PositionOutput(serializers.Serializer):
     queued_at = serializers.DateTimeField(source="entry.queued_at")
 
 
-# What an evidence file must start with: checked on the content, never the name or the declared type.
-EVIDENCE_SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
-EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
-
-
 class EvidenceTooLarge(exceptions.APIException):
     status_code = 413
-    default_detail = "The evidence file is larger than 10 MiB."
+    default_detail = f"The evidence file is larger than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MiB."
 
 
 class EvidenceUploadInput(serializers.Serializer):
@@ -444,11 +414,9 @@ class EvidenceUploadInput(serializers.Serializer):
     )
 
     def validate_file(self, upload):
-        if upload.size > EVIDENCE_MAX_BYTES:
+        # The rule is admissions.evidence's, the same the staff intake form applies.
+        if evidence_too_large(upload):
             raise EvidenceTooLarge()
-        upload.seek(0)
-        head = upload.read(16)
-        upload.seek(0)
-        if not any(head.startswith(signature) for signature in EVIDENCE_SIGNATURES):
+        if evidence_content_type(upload) is None:
             raise serializers.ValidationError("must be a PDF, JPEG or PNG file (checked on its content)")
         return upload

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-import django_filters
-from django.db.models import Prefetch, Q
 from django.urls import path
 from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
@@ -21,58 +19,24 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from admissions.actors import Actor
-from admissions.models import Application, ApplicationState, Category, Channel, FacilityChoice
-from admissions.selectors import positions_for_application
+from admissions.filters import ApplicationFilter
+from admissions.models import Application, Category
+from admissions.permissions import transitions_for
+from admissions.selectors import application_visible_to, applications_visible_to, positions_for_application
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
 from api.base import ApiView
 from api.pagination import OldestFirstCursor
 from api.permissions import AnyStaff, role_permission
 from api.serializers import applications as s
-from assessments.models import Assessment
-from facilities.errors import NotPermitted, WrongState
+from facilities.errors import WrongState
 from facilities.models import Role
-from facilities.roles import facility_of, roles_of
 
 Intake = role_permission(Role.INTAKE)
 IntakeOrReviewer = role_permission(Role.INTAKE, Role.REVIEWER)
 Reviewer = role_permission(Role.REVIEWER)
 
 REFERENCE = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. 2026-000123")
-
-
-def _own_facility_only(user):
-    """The home a facility officer who is nothing else is bound to; None for every other role."""
-    if roles_of(user) == {Role.FACILITY}:
-        return facility_of(user) or False
-    return None
-
-
-def applications_visible_to(user):
-    """Every application, or for a facility officer those that chose their home (SPEC §10)."""
-    queryset = Application.objects.select_related(
-        "applicant", "hukou_district", "residence_district", "current_assessment"
-    ).prefetch_related(
-        "category_claims",
-        Prefetch("choices", queryset=FacilityChoice.objects.select_related("facility").order_by("rank")),
-        Prefetch("assessments", queryset=Assessment.objects.order_by("-assessed_on", "-id")),
-    )
-    own = _own_facility_only(user)
-    if own is False:
-        return queryset.none()
-    if own is not None:
-        queryset = queryset.filter(choices__facility=own)
-    return queryset
-
-
-def application_for(request, reference: str) -> Application:
-    """The application named in the URL, if this caller may see it (404 otherwise; 403 for a
-    facility officer asking about an application that did not choose their home)."""
-    application = services.get_application(reference)
-    if _own_facility_only(request.user) is not None:
-        if not applications_visible_to(request.user).filter(pk=application.pk).exists():
-            raise NotPermitted(gettext("A facility officer sees the applications that chose their home only."))
-    return applications_visible_to(request.user).get(pk=application.pk)
 
 
 def actor_of(request) -> Actor:
@@ -84,9 +48,7 @@ class ApplicationApiView(ApiView):
 
     def handle_exception(self, exc):
         if isinstance(exc, WrongState) and "available_transitions" in exc.extra:
-            exc.extra["available_transitions"] = s.transitions_for(
-                self.request.user, exc.extra["available_transitions"]
-            )
+            exc.extra["available_transitions"] = transitions_for(self.request.user, exc.extra["available_transitions"])
         return super().handle_exception(exc)
 
     def answer(self, application: Application, *, status_code: int = status.HTTP_200_OK, **extra) -> Response:
@@ -102,32 +64,6 @@ class ApplicationApiView(ApiView):
 
 
 # --- list and create -----------------------------------------------------------------------------
-class ApplicationFilter(django_filters.FilterSet):
-    state = django_filters.ChoiceFilter(choices=ApplicationState.choices)
-    facility = django_filters.CharFilter(
-        field_name="choices__facility__code", label="Applications that chose this facility (its code)."
-    )
-    channel = django_filters.ChoiceFilter(field_name="channel_code", choices=Channel.choices)
-    district = django_filters.CharFilter(
-        method="in_district", label="The hukou district (or the residence district under the exemption)."
-    )
-    q = django_filters.CharFilter(method="search", label="Part of the name, or the whole reference.")
-
-    class Meta:
-        model = Application
-        fields = ["state", "facility", "channel", "district", "q"]
-
-    def in_district(self, queryset, name, value):
-        return queryset.filter(
-            Q(hukou_district__code=value)
-            | Q(hukou_district__isnull=True, contributor_exemption_requested=True, residence_district__code=value)
-        )
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        return queryset.filter(Q(reference=value) | Q(applicant__name__icontains=value)) if value else queryset
-
-
 class ApplicationList(ApplicationApiView, generics.ListAPIView):
     filterset_class = ApplicationFilter
 
@@ -198,7 +134,7 @@ class ApplicationDetail(ApplicationApiView):
         description="One application; the ETag is its version.",
     )
     def get(self, request, reference: str):
-        return self.answer(application_for(request, reference))
+        return self.answer(application_visible_to(request.user, reference))
 
     @extend_schema(
         operation_id="applications_partial_update",
@@ -210,7 +146,7 @@ class ApplicationDetail(ApplicationApiView):
     )
     def patch(self, request, reference: str):
         body = self.parsed(s.ApplicationPatchInput)
-        application = application_for(request, reference)
+        application = application_visible_to(request.user, reference)
         data = services.intake_data_of(application)
         s.intake_merged(data, body)
         application = services.application_update(
@@ -238,7 +174,7 @@ def _transition_view(name, permission, *, body=None, act, description=""):
         )
         def post(self, request, reference: str):
             data = self.parsed(body) if body is not None else {}
-            application = application_for(request, reference)
+            application = application_visible_to(request.user, reference)
             return self.answer(act(application=application, actor=actor_of(request), **data))
 
     Transition.__name__ = Transition.__qualname__ = "Application" + name.title().replace("-", "")
@@ -308,7 +244,9 @@ class LookupCodeIssue(ApplicationApiView):
         responses={200: s.LookupCodeOutput},
     )
     def post(self, request, reference: str):
-        code = services.lookup_code_issue(application=application_for(request, reference), actor=actor_of(request))
+        code = services.lookup_code_issue(
+            application=application_visible_to(request.user, reference), actor=actor_of(request)
+        )
         return Response(s.LookupCodeOutput({"lookup_code": code}).data)
 
 
@@ -320,7 +258,7 @@ class ApplicationEvents(ApplicationApiView, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        application = application_for(self.request, self.kwargs["reference"])
+        application = application_visible_to(self.request.user, self.kwargs["reference"])
         return application.events.select_related("application")
 
     @extend_schema(
@@ -338,7 +276,7 @@ class ApplicationPositions(ApplicationApiView, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return positions_for_application(application_for(self.request, self.kwargs["reference"]))
+        return positions_for_application(application_visible_to(self.request.user, self.kwargs["reference"]))
 
     @extend_schema(
         operation_id="applications_positions_list",
@@ -372,7 +310,7 @@ class CategoryEvidenceUpload(ApplicationApiView):
                 {"code": [gettext("must be one of %(codes)s") % {"codes": ", ".join(Category.values)}]}
             )
         body = self.parsed(s.EvidenceUploadInput)
-        application = application_for(request, reference)
+        application = application_visible_to(request.user, reference)
         data = services.intake_data_of(application)
         s.evidence_attached(data, code=code, upload=body["file"], evidence=body.get("evidence"))
         application = services.application_update(

@@ -13,11 +13,12 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from admissions.actors import Actor
+from admissions.selectors import application_visible_to
 from admissions.services import assessments as services
 from api.base import ApiView
 from api.permissions import AnyStaff, role_permission
 from api.serializers import assessments as s
-from api.views.applications import REFERENCE, application_for
+from api.views.applications import REFERENCE
 from assessments.models import Assessment
 from facilities.errors import NotFound, WrongState
 from facilities.models import Role
@@ -38,7 +39,7 @@ def assessment_for(request, id: str) -> Assessment:
     assessment = Assessment.objects.select_related("application", "assessor", "reviewer").filter(pk=pk).first()
     if assessment is None:
         raise NotFound(gettext("No such assessment."))
-    application_for(request, assessment.application.reference)
+    application_visible_to(request.user, assessment.application.reference)
     return assessment
 
 
@@ -87,7 +88,7 @@ class ApplicationAssessments(AssessmentApiView, generics.ListAPIView):
         return [Assessor()] if self.request.method == "POST" else [AnyStaff()]
 
     def get_queryset(self):
-        application = application_for(self.request, self.kwargs["reference"])
+        application = application_visible_to(self.request.user, self.kwargs["reference"])
         return application.assessments.select_related("application", "assessor", "reviewer").order_by(
             "-assessed_on", "-id"
         )
@@ -111,7 +112,7 @@ class ApplicationAssessments(AssessmentApiView, generics.ListAPIView):
     def post(self, request, reference: str):
         body = self.parsed(s.AssessmentCreateInput)
         assessment = services.assessment_create(
-            application=application_for(request, reference), actor=actor_of(request), **body
+            application=application_visible_to(request.user, reference), actor=actor_of(request), **body
         )
         return self.answer(assessment, status.HTTP_201_CREATED)
 

@@ -274,7 +274,10 @@ class Command(BaseCommand):
         out = self.stdout.write
         from_env = bool(settings.DEMO_PASSWORD)
         out("")
-        out("Open http://127.0.0.1:8000/ — staff admin at http://127.0.0.1:8000/admin/")
+        out(
+            "Open http://127.0.0.1:8000/ (families) — staff pages at http://127.0.0.1:8000/staff/, "
+            "Django admin at /admin/"
+        )
         out("")
         out("Demo logins" + ("" if from_env else " (default password; set DEMO_PASSWORD to choose another)") + ":")
         out(f"  {'username':<10} {'password':<20} role")

@@ -1,0 +1,486 @@
+"""Forms of the staff administration pages (issue 4): policy versions, nursing targets, the
+working-day calendar, users and roles, the audit trail's filter.
+
+They parse what the browser sent into what the services take (admissions/services/policy.py,
+facilities/services.py, admissions/services/calendar.py) and put the services' refusals on the
+fields they name. The rules — which parameters are valid, what a target may be, which calendar
+days exist — are the services', not here.
+
+Staff users have no service module of their own, so their three audited acts (create, set roles,
+activate or deactivate) live at the end of this module: each runs in one transaction, uses
+facilities.roles.roles_assign for the roles, and writes one AuditEntry with who and when.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from admissions.actors import Actor
+from admissions.models import DayKind
+from admissions.policy import PolicyError, PolicyParameters
+from facilities.errors import DomainError, InvalidInput
+from facilities.models import AuditEntry, Facility, Role
+from facilities.roles import roles_assign, roles_of
+
+
+# --- the base form -------------------------------------------------------------------------------
+class AdminForm(forms.Form):
+    """A form that carries its one-time token (admissions.formtokens), ties each input to its help
+    and its error for screen readers, and takes a service's refusal onto its fields."""
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    # A service's error path → this form's field, where the names differ.
+    field_aliases: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.described_by: dict[str, list[str]] = {}
+        self.describe_help()
+
+    def describe(self, name: str, element_id: str) -> None:
+        """Tie the input to an element that explains it (help or error) for screen readers."""
+        ids = self.described_by.setdefault(name, [])
+        if element_id not in ids:
+            ids.append(element_id)
+        self.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
+
+    def describe_help(self) -> None:
+        """Each field's help text (rendered by staff/field.html as `<id>_help`); call again after
+        adding fields."""
+        for name, field in self.fields.items():
+            if field.help_text:
+                self.describe(name, f"{self[name].auto_id}_help")
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                self.describe(name, f"{self[name].auto_id}_error")
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+    def add_service_error(self, error: DomainError) -> None:
+        """Each message on the field its path names; the rest, and the message itself when no
+        field was named, on the form (shown at the top)."""
+        placed = False
+        for path, messages in error.errors.items():
+            name = self.field_aliases.get(path, path)
+            for message in messages:
+                if name in self.fields:
+                    self.add_error(name, message)
+                    placed = True
+                else:
+                    self.add_error(None, message)
+        if not placed and str(error.message) not in self.non_field_errors():
+            self.add_error(None, str(error.message))
+
+
+def _date_input():
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+# --- policy versions (SPEC §9) -------------------------------------------------------------------
+# The scalar parameters in the order of SPEC §9, with what each means to an administrator.
+POLICY_SCALARS = {
+    "min_age": (_("Minimum age (R-APP-2)"), _("years")),
+    "max_choices": (_("Most homes an applicant may choose (R-APP-7)"), ""),
+    "max_city_level_choices": (_("Most city-level homes among the choices (R-APP-7)"), ""),
+    "nursing_target": (_("Nursing target (R-NQ-1)"), _("a share from 0 to 1, e.g. 0.78")),
+    "nursing_min_grade": (_("Lowest grade for nursing care (R-CARE-1)"), _("grade 0–4")),
+    "centenarian_age": (_("Age that gives the priority channel at least (R-APP-8)"), _("years")),
+    "assessment_valid_days": (_("An assessment is valid for (R-ASM-5)"), _("days")),
+    "reassessment_reminder_days": (_("Reassessment reminder before expiry (R-ASM-5)"), _("days")),
+    "offer_response_working_days": (_("Time to answer an offer (R-OFF-1)"), _("working days")),
+    "admission_working_days": (_("Time to be admitted after accepting (R-OFF-1)"), _("working days")),
+    "refusal_limit": (_("Refusals that remove an application (R-OFF-5)"), ""),
+    "refusal_window_days": (_("Refusals are counted over (R-OFF-5)"), _("days")),
+    "bar_days": (_("A removal for refusals bars the person for (R-OFF-5)"), _("days")),
+}
+CARE_GRADES = ("0", "1", "2", "3", "4")
+FAMILY_WEIGHTS = {
+    "no_spouse_no_children": _("No spouse and no living children (孤寡)"),
+    "lives_alone": _("Lives alone (独居)"),
+    "spouse_resident": _("Spouse resident in this home"),
+}
+AGE_ROWS_EXTRA = 1  # empty rows offered for a new age band
+
+
+def parameter_label(name: str) -> str:
+    label = POLICY_SCALARS.get(name)
+    return str(label[0]) if label else name
+
+
+class PolicyForm(AdminForm):
+    """A new policy version: its effective date, a note, every scalar parameter of SPEC §9 and the
+    score weights of R-Q-3, filled in from the latest version. The service validates them all."""
+
+    effective_from = forms.DateField(
+        label=_("Effective from"),
+        widget=_date_input(),
+        help_text=_("Decisions made on or after this date use the new version; it cannot be in the past."),
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why the policy changes, for the audit trail."),
+    )
+
+    def __init__(self, *args, parameters: PolicyParameters, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Errors the service gives for the score weights as a whole are shown on their fieldset.
+        self.score_weights_errors: list[str] = []
+        initial = {}
+        for name, (label, unit) in POLICY_SCALARS.items():
+            if name == "nursing_target":
+                field = forms.CharField(
+                    label=label, help_text=unit, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+                )
+                initial[name] = str(parameters.nursing_target)
+            else:
+                field = forms.IntegerField(label=label, help_text=unit)
+                initial[name] = getattr(parameters, name)
+            self.fields[name] = field
+        weights = parameters.score_weights
+        for grade in CARE_GRADES:
+            self.fields[f"care_{grade}"] = forms.IntegerField(label=_("Grade %(grade)s") % {"grade": grade})
+            initial[f"care_{grade}"] = weights["care"][grade]
+        self.age_rows = max(len(weights["age"]), 4) + AGE_ROWS_EXTRA
+        for index in range(self.age_rows):
+            band = {"band": index + 1}
+            self.fields[f"age_{index}_from"] = forms.IntegerField(
+                label=_("Band %(band)s: from age") % band, required=False
+            )
+            self.fields[f"age_{index}_points"] = forms.IntegerField(
+                label=_("Band %(band)s: points") % band, required=False
+            )
+            if index < len(weights["age"]):
+                initial[f"age_{index}_from"], initial[f"age_{index}_points"] = weights["age"][index]
+        for name, label in FAMILY_WEIGHTS.items():
+            self.fields[f"family_{name}"] = forms.IntegerField(label=label)
+            initial[f"family_{name}"] = weights["family"][name]
+        self.fields["waiting_points"] = forms.IntegerField(label=_("Points per period"))
+        self.fields["waiting_period_days"] = forms.IntegerField(label=_("Period (days)"))
+        initial["waiting_points"] = weights["waiting"]["points"]
+        initial["waiting_period_days"] = weights["waiting"]["period_days"]
+        for name, value in initial.items():
+            self.initial.setdefault(name, value)
+        self.describe_help()
+
+    # Groups of fields for the template.
+    def scalar_fields(self):
+        return [self[name] for name in POLICY_SCALARS]
+
+    def care_fields(self):
+        return [self[f"care_{grade}"] for grade in CARE_GRADES]
+
+    def age_fields(self):
+        return [(self[f"age_{i}_from"], self[f"age_{i}_points"]) for i in range(self.age_rows)]
+
+    def family_fields(self):
+        return [self[f"family_{name}"] for name in FAMILY_WEIGHTS]
+
+    def waiting_fields(self):
+        return [self["waiting_points"], self["waiting_period_days"]]
+
+    def clean(self):
+        data = super().clean()
+        for index in range(self.age_rows):
+            low, points = f"age_{index}_from", f"age_{index}_points"
+            if (data.get(low) is None) != (data.get(points) is None) and low not in self.errors:
+                if points not in self.errors:
+                    missing = points if data.get(points) is None else low
+                    self.add_error(missing, gettext("Fill in both the age and the points, or neither."))
+        return data
+
+    def parameter_errors(self) -> dict[str, list[str]]:
+        """The parameters judged by the policy's own validation (admissions/policy.py): for when
+        policy_create refused the date before it looked at them, so both are shown in one go."""
+        try:
+            PolicyParameters.from_json(self.parameters())
+        except PolicyError as exc:
+            return {name: [message] for name, message in exc.errors.items()}
+        return {}
+
+    def add_service_error(self, error: DomainError) -> None:
+        weights = error.errors.get("score_weights")
+        if weights:
+            self.score_weights_errors.extend(str(m) for m in weights if str(m) not in self.score_weights_errors)
+            # On the form too, so it counts as refused; the summary points to the fieldset.
+            self.add_error(None, gettext("The score weights are not valid: see the score weights below."))
+            error = InvalidInput(error.message, errors={k: v for k, v in error.errors.items() if k != "score_weights"})
+            if not error.errors:
+                return
+        super().add_service_error(error)
+
+    def has_score_weights_errors(self) -> bool:
+        return bool(self.score_weights_errors) or any(
+            name in self.errors for name in self.fields if name.startswith(("care_", "age_", "family_", "waiting_"))
+        )
+
+    def parameters(self) -> dict:
+        """What policy_create takes: every scalar, and the score weights with the age bands
+        highest first (the order the bands are typed in does not matter)."""
+        data = self.cleaned_data
+        values = {name: data[name] for name in POLICY_SCALARS}
+        bands = [
+            [data[f"age_{i}_from"], data[f"age_{i}_points"]]
+            for i in range(self.age_rows)
+            if data.get(f"age_{i}_from") is not None
+        ]
+        values["score_weights"] = {
+            "care": {grade: data[f"care_{grade}"] for grade in CARE_GRADES},
+            "age": sorted(bands, key=lambda band: band[0], reverse=True),
+            "family": {name: data[f"family_{name}"] for name in FAMILY_WEIGHTS},
+            "waiting": {"points": data["waiting_points"], "period_days": data["waiting_period_days"]},
+        }
+        return values
+
+
+# --- facility nursing targets (R-NQ-1) -------------------------------------------------------------
+class NursingTargetForm(AdminForm):
+    """One home's own target; the page explains it once, in the element `help_id` names."""
+
+    facility = forms.CharField(widget=forms.HiddenInput)
+    nursing_target = forms.CharField(
+        label=_("Own nursing target"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 6}),
+    )
+
+    def __init__(self, *args, help_id: str = "targets-help", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.describe("nursing_target", help_id)
+
+    def target(self) -> str | None:
+        """The typed value for the service, which judges it; empty means the policy's value."""
+        value = self.cleaned_data["nursing_target"].strip()
+        return value or None
+
+
+# --- the working-day calendar (R-OFF-2) ------------------------------------------------------------
+class CalendarDayForm(AdminForm):
+    date = forms.DateField(label=_("Date"), widget=_date_input())
+    kind = forms.ChoiceField(label=_("Kind"), choices=DayKind.choices)
+    name = forms.CharField(
+        label=_("Name"),
+        required=False,
+        max_length=200,
+        help_text=_("For example 国庆节 National Day."),
+    )
+
+
+class CalendarDayDeleteForm(AdminForm):
+    date = forms.DateField(widget=forms.HiddenInput)
+
+
+class CalendarYearForm(AdminForm):
+    year = forms.IntegerField(label=_("Year"))
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=400,
+        help_text=_("Where the year's holidays come from, e.g. the State Council notice."),
+    )
+
+
+class CalendarYearChoice(forms.Form):
+    year = forms.IntegerField(label=_("Year"), required=False, min_value=1, max_value=9999)
+
+
+# --- users and roles ---------------------------------------------------------------------------------
+def _facility_field():
+    return forms.ModelChoiceField(
+        label=_("Home"),
+        queryset=Facility.objects.order_by("code"),
+        required=False,
+        empty_label=_("— none —"),
+        help_text=_("A facility officer works for one home."),
+    )
+
+
+def _roles_field():
+    return forms.MultipleChoiceField(
+        label=_("Roles"), choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class UserCreateForm(AdminForm):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[get_user_model().username_validator],
+        help_text=_("Letters, digits and @ . + - _ only."),
+    )
+    first_name = forms.CharField(label=_("Given name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Family name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("The user changes it after logging in."),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    field_aliases = {"password": "password1"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"] = _roles_field()
+        self.fields["facility"] = _facility_field()
+        self.describe_help()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password2") is not None and data["password1"] != data["password2"]:
+            self.add_error("password2", gettext("The two passwords differ."))
+        return data
+
+
+class UserRolesForm(AdminForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"] = _roles_field()
+        self.fields["facility"] = _facility_field()
+        self.describe_help()
+
+
+class UserActiveForm(AdminForm):
+    active = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label=_("Username or name"), required=False, max_length=150)
+    role = forms.ChoiceField(label=_("Role"), required=False, choices=[("", _("Any role")), *Role.choices])
+
+
+class AuditFilterForm(forms.Form):
+    object_type = forms.ChoiceField(label=_("What changed"), required=False)
+
+    def __init__(self, *args, object_types: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["object_type"].choices = [("", _("Everything"))] + [(t, t) for t in object_types]
+
+
+# --- the audited acts on staff users --------------------------------------------------------------------
+def _user_state(user: AbstractBaseUser) -> dict:
+    profile = getattr(user, "staff_profile", None)
+    return {
+        "roles": sorted(user.groups.filter(name__in=Role.values).values_list("name", flat=True)),
+        "facility": profile.facility.code if profile is not None and profile.facility_id else None,
+        "active": user.is_active,
+    }
+
+
+def _audit_user(user: AbstractBaseUser, *, action: str, before: dict | None, after: dict, by: Actor) -> None:
+    AuditEntry.objects.create(
+        user=by.user,
+        actor_name=by.name,
+        action=action,
+        object_type="User",
+        object_key=user.get_username(),
+        changes={"before": before, "after": after},
+    )
+
+
+def _assign(user, *, roles: list[str], facility: Facility | None) -> None:
+    try:
+        roles_assign(user=user, roles=roles, facility=facility)
+    except ValueError as exc:  # a facility officer without a home (facilities.roles)
+        message = gettext("A facility officer must be bound to a home: choose one.")
+        raise InvalidInput(message, errors={"facility": [message]}) from exc
+
+
+def staff_user_create(
+    *,
+    username: str,
+    password: str,
+    roles: list[str],
+    facility: Facility | None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    by: Actor,
+) -> AbstractBaseUser:
+    """A new staff user with these roles (and home), able to log in at once; audited."""
+    User = get_user_model()
+    username = (username or "").strip()
+    errors: dict[str, list[str]] = {}
+    try:
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError as exc:
+        errors["username"] = list(exc.messages)
+    candidate = User(username=username, first_name=first_name, last_name=last_name, email=email)
+    try:
+        password_validation.validate_password(password, candidate)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise InvalidInput(gettext("The user was not created."), errors=errors)
+    with transaction.atomic():
+        if User.objects.filter(username__iexact=username).exists():
+            message = gettext("This username is taken.")
+            raise InvalidInput(message, errors={"username": [message]})
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username, password=password, first_name=first_name, last_name=last_name, email=email
+                )
+        except IntegrityError as exc:
+            message = gettext("This username is taken.")
+            raise InvalidInput(message, errors={"username": [message]}) from exc
+        _assign(user, roles=roles, facility=facility)
+        after = {**_user_state(user), "name": user.get_full_name(), "email": email}
+        _audit_user(user, action="user_create", before=None, after=after, by=by)
+    return user
+
+
+def staff_user_roles_set(*, user: AbstractBaseUser, roles: list[str], facility: Facility | None, by: Actor) -> None:
+    """Exactly these roles and this home; audited when anything changed. An administrator cannot
+    take away their own administrator role (nobody would be left to give it back)."""
+    if by.user is not None and user.pk == by.user.pk and Role.ADMIN not in roles and not user.is_superuser:
+        message = gettext("You cannot remove your own administrator role.")
+        raise InvalidInput(message, errors={"roles": [message]})
+    with transaction.atomic():
+        user = get_user_model().objects.select_for_update().get(pk=user.pk)
+        before = _user_state(user)
+        _assign(user, roles=sorted(set(roles)), facility=facility)
+        user = get_user_model().objects.get(pk=user.pk)
+        after = _user_state(user)
+        if before != after:
+            _audit_user(user, action="user_roles_set", before=before, after=after, by=by)
+
+
+def staff_user_active_set(*, user: AbstractBaseUser, active: bool, by: Actor) -> None:
+    """Deactivate (the user can no longer log in, nor use an API token) or reactivate; audited."""
+    if by.user is not None and user.pk == by.user.pk and not active:
+        message = gettext("You cannot deactivate yourself.")
+        raise InvalidInput(message, errors={"active": [message]})
+    with transaction.atomic():
+        user = get_user_model().objects.select_for_update().get(pk=user.pk)
+        if user.is_active == active:
+            return
+        before = {"active": user.is_active}
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        _audit_user(
+            user,
+            action="user_activate" if active else "user_deactivate",
+            before=before,
+            after={"active": active},
+            by=by,
+        )
+
+
+def staff_roles(user: AbstractBaseUser) -> list[str]:
+    """The user's roles as labels in the page language (facilities.roles decides what they are)."""
+    return [str(label) for value, label in Role.choices if value in roles_of(user)]

@@ -1,0 +1,458 @@
+"""Forms of the staff application pages (issue 4): intake, the list's filters, the transitions.
+
+They parse what the browser sent into what the services take, and put the services' refusals on
+the fields they name (`applicant.id_number`, `choices.1`, `categories.0.evidence`, …). The rules
+of SPEC §3 and §5 — identity, age, residence, choices, evidence, reasons — are checked by
+admissions.services.applications, never here. What a form checks itself is only what no service
+can: that a date parses, and that an uploaded file is what it claims to be before it is stored.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
+from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
+from admissions.models import ApplicationState, Category, Channel, Sex
+from admissions.models.applications import DuplicateDecision, Language
+from admissions.policy import PolicyParameters
+from admissions.selectors import PossibleDuplicate
+from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData
+from facilities.errors import DomainError
+from facilities.models import District, Facility, FacilityLevel
+
+OTHER_DISTRICT = "other"
+
+
+def _chinese() -> bool:
+    return (get_language() or "zh-hans").lower().startswith("zh")
+
+
+def district_name(district: District) -> str:
+    return district.name_zh if _chinese() else district.name_en
+
+
+class StaffForm(forms.Form):
+    """A form that carries its one-time token (admissions.formtokens) and takes a service's refusal."""
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    # The service's dotted paths → this form's fields; subclasses add theirs.
+    def field_for_path(self, path: str) -> str | None:
+        return path if path in self.fields else None
+
+    def add_service_error(self, error: DomainError) -> None:
+        """Each message on the field its path names; the rest, and the message itself when no
+        field was named, on the form (shown at the top)."""
+        placed = False
+        for path, messages in error.errors.items():
+            name = self.field_for_path(path)
+            for message in messages:
+                if name is not None:
+                    self.add_error(name, message)
+                    placed = True
+                else:
+                    self.add_error(None, message)
+        if not placed and str(error.message) not in self.non_field_errors():
+            self.add_error(None, error.message)
+
+
+# --- intake ----------------------------------------------------------------------------------------
+def evidence_file_problem(upload) -> str | None:
+    """What is wrong with an uploaded evidence file, or None: at most 10 MiB, and a PDF, JPEG or
+    PNG by its first bytes (admissions.evidence: the API's upload applies the same rule)."""
+    if evidence_too_large(upload):
+        return str(
+            _("The file is larger than %(size)s MiB. Scan it at a lower resolution or attach a smaller copy.")
+            % {"size": EVIDENCE_MAX_BYTES // (1024 * 1024)}
+        )
+    if evidence_content_type(upload) is None:
+        return str(_("The file must be a PDF, JPEG or PNG (checked on its content, not its name)."))
+    return None
+
+
+def facility_choices() -> list:
+    """The homes accepting applications (R-APP-7), grouped: city level, then district level by district."""
+    city, by_district = [], {}
+    homes = Facility.objects.filter(accepting_applications=True).select_related("district").order_by("name", "code")
+    for facility in homes:
+        label = f"{facility.name} ({district_name(facility.district)})"
+        if facility.level == FacilityLevel.CITY:
+            city.append((facility.code, label))
+        else:
+            by_district.setdefault(district_name(facility.district), []).append((facility.code, label))
+    groups: list = [("", _("— none —"))]
+    if city:
+        groups.append((str(_("City level")), city))
+    for name in sorted(by_district):
+        groups.append((str(_("District level: %(district)s") % {"district": name}), by_district[name]))
+    return groups
+
+
+class IntakeForm(StaffForm):
+    """The new-application form. Every field the service checks is optional here, so that a
+    refusal names every problem at once in the service's words (R-APP-1…8)."""
+
+    # The applicant
+    name = forms.CharField(label=_("Name"), max_length=100)
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        max_length=30,
+        help_text=_("18 characters; the last may be X. Birth date and sex are filled in from it."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}),
+    )
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", _("— choose —")), *Sex.choices])
+    phone = forms.CharField(
+        label=_("Phone"), max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+    hukou_district = forms.ChoiceField(
+        label=_("Hukou district"),
+        help_text=_(
+            "Choose “other” for a hukou outside the city: then request the contributor exemption and give the "
+            "residence district (R-APP-3)."
+        ),
+    )
+    contributor_exemption_requested = forms.BooleanField(
+        label=_("Contributor exemption requested (对本市有重大贡献)"), required=False
+    )
+    residence_district = forms.ChoiceField(label=_("Residence district"), required=False)
+    address = forms.CharField(label=_("Address"), max_length=255, required=False)
+    language = forms.ChoiceField(
+        label=_("Language for messages to the family"), choices=Language.choices, initial=Language.ZH_HANS
+    )
+    lives_alone = forms.BooleanField(label=_("Lives alone (独居)"), required=False)
+    no_spouse_no_children = forms.BooleanField(label=_("No spouse and no living children (孤寡)"), required=False)
+    # The contact
+    contact_name = forms.CharField(label=_("Contact name"), max_length=100, required=False)
+    contact_relation = forms.CharField(label=_("Relation to the applicant"), max_length=40, required=False)
+    contact_phone = forms.CharField(
+        label=_("Contact phone"),
+        max_length=30,
+        required=False,
+        help_text=_("Messages to the family go to this number, or else to the applicant's phone."),
+        widget=forms.TextInput(attrs={"type": "tel"}),
+    )
+    # Health declarations (R-APP-4)
+    no_infectious_disease = forms.BooleanField(
+        label=_("Free of infectious disease, or certified non-infectious"), required=False
+    )
+    no_serious_mental_disorder = forms.BooleanField(
+        label=_("No serious mental disorder with a risk of harm to self or others"), required=False
+    )
+
+    def __init__(
+        self,
+        *args,
+        params: PolicyParameters | None = None,
+        duplicates: list[PossibleDuplicate] = (),
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        params = params or PolicyParameters()
+        districts = list(District.objects.order_by("code"))
+        named = [(d.code, district_name(d)) for d in districts]
+        self.fields["hukou_district"].choices = [
+            ("", _("— choose —")),
+            *named,
+            (OTHER_DISTRICT, _("other (outside the city)")),
+        ]
+        self.fields["residence_district"].choices = [("", _("— none —")), *named]
+        for code, label in Category.choices:
+            self.fields[f"category_{code}"] = forms.BooleanField(label=label, required=False)
+            self.fields[f"evidence_{code}"] = forms.CharField(
+                label=_("Document reference"), max_length=255, required=False
+            )
+            self.fields[f"evidence_file_{code}"] = forms.FileField(
+                label=_("Evidence file"),
+                required=False,
+                help_text=_("PDF, JPEG or PNG, at most %(size)s MiB.") % {"size": EVIDENCE_MAX_BYTES // (1024 * 1024)},
+                widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
+            )
+        homes = facility_choices()
+        self.choice_count = params.max_choices
+        for n in range(1, params.max_choices + 1):
+            self.fields[f"choice_{n}"] = forms.ChoiceField(
+                label=_("Home choice %(n)s") % {"n": n}, required=False, choices=homes
+            )
+            self.fields[f"spouse_resident_{n}"] = forms.BooleanField(
+                label=_("The spouse already lives in this home"), required=False
+            )
+        self.fields["choice_1"].help_text = self.choice_rule(params)
+        self.duplicates = list(duplicates)
+        for duplicate in self.duplicates:
+            pk = duplicate.application.pk
+            self.fields[f"duplicate_{pk}_decision"] = forms.ChoiceField(
+                label=_("Is %(reference)s the same person?") % {"reference": duplicate.application.reference},
+                required=False,
+                choices=[("", _("not decided yet")), *DuplicateDecision.choices],
+            )
+            self.fields[f"duplicate_{pk}_note"] = forms.CharField(
+                label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+            )
+        # Filled by clean(): which category and choice each position of the service's lists came from.
+        self._category_at: list[str] = []
+        self._choice_at: list[int] = []
+
+    @staticmethod
+    def choice_rule(params: PolicyParameters) -> str:
+        """R-APP-7 in words, with the numbers of the policy in force (the service enforces it)."""
+        return " ".join(
+            [
+                ngettext(
+                    "Choose %(max)s home.",
+                    "Choose 1 to %(max)s homes, in order of preference.",
+                    params.max_choices,
+                )
+                % {"max": params.max_choices},
+                ngettext(
+                    "At most %(city)s of them may be city level;",
+                    "At most %(city)s of them may be city level;",
+                    params.max_city_level_choices,
+                )
+                % {"city": params.max_city_level_choices},
+                gettext(
+                    "a district-level home must be in the applicant's own hukou district (or the residence district "
+                    "under the contributor exemption). Only homes accepting applications are listed (R-APP-7)."
+                ),
+            ]
+        )
+
+    def enable_live_checks(self, url: str) -> None:
+        """htmx: the ID number is checked as it is typed; name, birth date and phone look for
+        possible duplicates when they change (staff:check_identity)."""
+        include = "#id_name, #id_id_number, #id_date_of_birth, #id_sex, #id_phone, #duplicates"
+        for name in ("name", "id_number", "date_of_birth", "phone"):
+            attrs = self.fields[name].widget.attrs
+            attrs.update({"hx-post": url, "hx-include": include, "hx-sync": "this:replace"})
+            if name == "id_number":
+                attrs.update({"hx-trigger": "input changed delay:600ms, change", "hx-target": "#id-check"})
+            else:
+                attrs.update({"hx-trigger": "change", "hx-swap": "none"})
+
+    # --- the sections, for the template ---------------------------------------------------------
+    def categories(self) -> list[dict]:
+        return [
+            {
+                "code": code,
+                "claimed": self[f"category_{code}"],
+                "evidence": self[f"evidence_{code}"],
+                "file": self[f"evidence_file_{code}"],
+            }
+            for code in Category.values
+        ]
+
+    def choices(self) -> list[dict]:
+        return [
+            {"n": n, "facility": self[f"choice_{n}"], "spouse": self[f"spouse_resident_{n}"]}
+            for n in range(1, self.choice_count + 1)
+        ]
+
+    def duplicate_rows(self) -> list[dict]:
+        return [
+            {
+                "duplicate": d,
+                "decision": self[f"duplicate_{d.application.pk}_decision"],
+                "note": self[f"duplicate_{d.application.pk}_note"],
+            }
+            for d in self.duplicates
+        ]
+
+    # --- parsing ------------------------------------------------------------------------------------
+    def clean(self):
+        data = super().clean()
+        id_number = data.get("id_number") or ""
+        # The ID number holds the birth date and sex (R-APP-1): fill in what the officer left empty.
+        if id_number and not id_number_errors(id_number, date_of_birth=None, sex=None):
+            if not data.get("date_of_birth") and "date_of_birth" not in self.errors:
+                data["date_of_birth"] = birth_date_from_id_number(id_number)
+            if not data.get("sex"):
+                data["sex"] = sex_from_id_number(id_number)
+        if not data.get("date_of_birth") and "date_of_birth" not in self.errors:
+            self.add_error("date_of_birth", _("Enter the date of birth, or a valid ID number to fill it in."))
+        for code in Category.values:
+            has_evidence = data.get(f"evidence_{code}") or data.get(f"evidence_file_{code}")
+            if has_evidence and not data.get(f"category_{code}"):
+                self.add_error(f"category_{code}", _("Tick the category to claim it, or remove its evidence."))
+            upload = data.get(f"evidence_file_{code}")
+            if upload and (problem := evidence_file_problem(upload)):
+                self.add_error(f"evidence_file_{code}", problem)
+        for duplicate in self.duplicates:
+            pk = duplicate.application.pk
+            if data.get(f"duplicate_{pk}_note") and not data.get(f"duplicate_{pk}_decision"):
+                self.add_error(f"duplicate_{pk}_decision", _("Choose whether it is the same person."))
+        return data
+
+    def intake_data(self) -> IntakeData:
+        data = self.cleaned_data
+        categories = []
+        self._category_at = []
+        for code in Category.values:
+            if data.get(f"category_{code}"):
+                self._category_at.append(code)
+                categories.append(
+                    {
+                        "code": code,
+                        "evidence": data.get(f"evidence_{code}") or "",
+                        "evidence_file": data.get(f"evidence_file_{code}") or None,
+                    }
+                )
+        choices, spouse_in = [], []
+        self._choice_at = []
+        for n in range(1, self.choice_count + 1):
+            code = data.get(f"choice_{n}")
+            if code:
+                self._choice_at.append(n)
+                choices.append(code)
+                if data.get(f"spouse_resident_{n}"):
+                    spouse_in.append(code)
+        return IntakeData(
+            name=data["name"],
+            id_number=data["id_number"],
+            date_of_birth=data["date_of_birth"],
+            sex=data.get("sex") or "",
+            phone=data.get("phone") or "",
+            hukou_district=data["hukou_district"],
+            residence_district=data.get("residence_district") or None,
+            address=data.get("address") or "",
+            language=data["language"],
+            lives_alone=data["lives_alone"],
+            no_spouse_no_children=data["no_spouse_no_children"],
+            contributor_exemption_requested=data["contributor_exemption_requested"],
+            contact_name=data.get("contact_name") or "",
+            contact_relation=data.get("contact_relation") or "",
+            contact_phone=data.get("contact_phone") or "",
+            no_infectious_disease=data["no_infectious_disease"],
+            no_serious_mental_disorder=data["no_serious_mental_disorder"],
+            categories=categories,
+            choices=choices,
+            spouse_resident_in=spouse_in,
+        )
+
+    def duplicate_decisions(self) -> list[dict]:
+        """The possible duplicates the officer decided on, as duplicate_review_record takes them."""
+        decided = []
+        for duplicate in self.duplicates:
+            pk = duplicate.application.pk
+            decision = self.cleaned_data.get(f"duplicate_{pk}_decision")
+            if decision:
+                decided.append(
+                    {
+                        "other_reference": duplicate.application.reference,
+                        "match": duplicate.match,
+                        "decision": decision,
+                        "note": self.cleaned_data.get(f"duplicate_{pk}_note") or "",
+                        "field": f"duplicate_{pk}",
+                    }
+                )
+        return decided
+
+    def field_for_path(self, path: str) -> str | None:
+        parts = path.split(".")
+        name = None
+        if parts[0] in ("applicant", "declarations") and len(parts) == 2:
+            name = parts[1]
+        elif parts[0] == "contact" and len(parts) == 2:
+            name = f"contact_{parts[1]}"
+        elif parts[0] == "choices":
+            index = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else 0
+            name = f"choice_{self._choice_at[index]}" if index < len(self._choice_at) else "choice_1"
+        elif parts[0] == "spouse_resident_in":
+            name = "spouse_resident_1"
+        elif parts[0] == "categories" and len(parts) == 3 and parts[1].isdigit():
+            index = int(parts[1])
+            if index < len(self._category_at):
+                code = self._category_at[index]
+                name = f"category_{code}" if parts[2] == "code" else f"evidence_{code}"
+        else:
+            name = path
+        return name if name in self.fields else None
+
+
+# --- the list's filters -------------------------------------------------------------------------------
+class ApplicationSearchForm(forms.Form):
+    """The list's search and filters; values are handed to the API's filter, so both read them alike."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=100,
+        help_text=_("Part of the name, or the whole reference (e.g. 2026-000123)."),
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    state = forms.ChoiceField(label=_("State"), required=False)
+    facility = forms.ChoiceField(label=_("Home chosen"), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
+    district = forms.ChoiceField(label=_("District"), required=False)
+
+    def __init__(self, *args, facilities=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        everything = [("", _("all"))]
+        self.fields["state"].choices = [*everything, *ApplicationState.choices]
+        self.fields["channel"].choices = [*everything, *Channel.choices]
+        homes = facilities if facilities is not None else Facility.objects.order_by("name", "code")
+        self.fields["facility"].choices = [*everything, *[(f.code, f"{f.name} ({f.code})") for f in homes]]
+        self.fields["district"].choices = [
+            *everything,
+            *[(d.code, district_name(d)) for d in District.objects.order_by("code")],
+        ]
+
+    def filters(self) -> dict[str, str]:
+        """The chosen filters, without the empty ones (an invalid value is dropped, not an error page)."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {name: value for name, value in cleaned.items() if value}
+
+
+# --- the transitions on an application's page -------------------------------------------------------------
+class TransitionForm(StaffForm):
+    """One transition's form: a reason where the transition takes one (the service says when it is
+    required), and for a removal the reason code and a note."""
+
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, transition: str, action: str = "", reason_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transition = transition
+        self.auto_id = f"id_{transition}_%s"
+        if action:  # several of these forms share a page: each label names its action
+            self.fields["reason"].label = _("%(action)s: reason") % {"action": action}
+        if transition == "remove":
+            labels = {"deceased": _("deceased"), "ineligible": _("ineligible"), "other": _("other")}
+            self.fields["reason"] = forms.ChoiceField(
+                label=_("Reason for removal"),
+                choices=[("", _("— choose —")), *[(code, labels.get(code, code)) for code in STAFF_REMOVAL_REASONS]],
+                required=False,
+            )
+            self.fields["note"] = forms.CharField(
+                label=_("Note on the removal"),
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+        if reason_required:
+            self.fields["reason"].widget.attrs["required"] = True
+        self.reason_required = reason_required
+
+
+class DuplicateReviewForm(StaffForm):
+    """R-APP-10 on the application's page: a possible duplicate confirmed or dismissed, with a note."""
+
+    other_reference = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    match = forms.CharField(widget=forms.HiddenInput, max_length=10)
+    decision = forms.ChoiceField(
+        label=_("Same person?"), required=False, choices=[("", _("— choose —")), *DuplicateDecision.choices]
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Several of these forms share one page: ids must differ.
+        reference = (self.initial.get("other_reference") or self.data.get("other_reference") or "x")[:20]
+        self.auto_id = f"id_duplicate_{reference}_%s"

@@ -1,3 +1,0 @@
-"""Staff pages: homes and beds. Thin: parse, call one service or selector, render."""
-
-urlpatterns: list = []
