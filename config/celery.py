@@ -1,11 +1,32 @@
-"""The Celery app. Without CELERY_BROKER_URL tasks run eagerly (settings.CELERY_TASK_ALWAYS_EAGER)."""
+"""The Celery app. Without CELERY_BROKER_URL tasks run eagerly (settings.CELERY_TASK_ALWAYS_EAGER).
+
+Run `celery -A config worker` for the tasks and one `celery -A config beat` for the schedule below.
+"""
 
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The schedule is static, in code. Every task in it is idempotent, so a run repeated or missed
+# (beat restarted, a worker late) does the work once. crontab times are in CELERY_TIMEZONE,
+# which is settings.TIME_ZONE (Asia/Shanghai).
+app.conf.beat_schedule = {
+    # R-OFF-4, R-OFF-5: an offer expires within a minute of its deadline.
+    "expire-offers": {"task": "admissions.tasks.expire_offers", "schedule": 60.0},
+    # SPEC §10: anything pending and due (lost task, backoff over) is queued again.
+    "redispatch-outbox": {"task": "admissions.tasks.redispatch_outbox", "schedule": 60.0},
+    # R-OFF-6, R-ASM-5: each reminder is sent once, so hourly only bounds how late it can be.
+    "send-reminders": {"task": "admissions.tasks.send_reminders", "schedule": crontab(minute=5)},
+    # R-ALLOC-2: the nightly chain check, alerting the administrators when it is broken.
+    "verify-decisions-nightly": {
+        "task": "admissions.tasks.verify_decisions_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}

@@ -172,6 +172,31 @@ CELERY_TASK_IGNORE_RESULT = True
 # Where webhooks may be sent (host names, comma-separated); empty: anywhere the subscriber names.
 WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", "")]
 
+# --- Notifications: SMS and email (admissions/notify_backends.py) ------------------------------
+# SMS: `console` logs the notification's id and kind only (never the phone or the text);
+# `http` POSTs {to, text, template} as JSON to SMS_GATEWAY_URL, with SMS_GATEWAY_KEY as bearer token.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_KEY = os.environ.get("SMS_GATEWAY_KEY", "")
+SMS_TEMPLATE = os.environ.get("SMS_TEMPLATE", "")
+if SMS_BACKEND not in ("console", "http"):
+    raise RuntimeError("SMS_BACKEND must be `console` or `http`.")
+if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
+    raise RuntimeError("SMS_GATEWAY_URL must be set when SMS_BACKEND is `http`.")
+# Email: any Django email backend; the console one while DEBUG is on, SMTP otherwise.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10  # seconds: an SMTP server that hangs is a failed attempt, tried again later
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# --- end of notifications -------------------------------------------------------------------------
+
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -21,6 +21,9 @@ class Notification(models.Model):
     status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When the outbox sweep may (re)send it: set on creation, pushed back by each failure with
+    # backoff and, while a worker sends, by a short lease; None once sent or failed.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Makes a reminder idempotent: one per offer and kind.
     dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -30,7 +33,10 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["status"], name="notification_status")]
+        indexes = [
+            models.Index(fields=["status"], name="notification_status"),
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.application_id} ({self.status})"
