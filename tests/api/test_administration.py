@@ -6,27 +6,18 @@ import datetime as dt
 import json
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from admissions.models import ApplicationEvent, CalendarDay, Policy, WebhookDelivery, WebhookSubscription
-from facilities.models import AuditEntry, Facility
-from facilities.roles import roles_assign
+from facilities.models import AuditEntry
+from tests.api.helpers import client_as
 from tests.factories import FacilityFactory, add_beds, queued_application, submitted_application
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
 SECRET = "0123456789abcdef-secret"
 NON_OBJECTS = [[], None, "x", 12, [{"url": "https://example.org"}]]
-
-
-def client_as(*roles: str, facility: Facility | None = None) -> APIClient:
-    user = User.objects.create_user(f"{'-'.join(roles) or 'none'}-{User.objects.count()}")
-    roles_assign(user=user, roles=list(roles), facility=facility)
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def assert_problem(response, status: int, *fields: str) -> dict:

@@ -8,15 +8,13 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from admissions.models import Applicant, Application, ApplicationEvent, CategoryClaim
 from admissions.services import applications as app_services
 from admissions.services import assessments as asm_services
-from facilities.models import Facility
-from facilities.roles import roles_assign
+from tests.api.helpers import assert_problem, client_as, url
 from tests.factories import (
     GRADE_TOTALS,
     FacilityFactory,
@@ -35,29 +33,6 @@ GARBAGE = [[], None, "x", 12345678901234567890, True]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-def client_as(*roles: str, facility: Facility | None = None) -> APIClient:
-    user = User.objects.create_user("-".join(roles) + f"-{User.objects.count()}")
-    roles_assign(user=user, roles=list(roles), facility=facility)
-    client = APIClient()
-    client.force_authenticate(user)
-    client.user = user
-    return client
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["title"] and "detail" in body
-    for field in fields:
-        assert field in body.get("errors", {}), body
-    return body
-
-
-def url(path: str) -> str:
-    return f"/api/v1/{path}"
-
-
 def new_body(**overrides) -> dict:
     born = overrides.pop("date_of_birth", dt.date(1941, 3, 2))
     body = {

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,7 +14,7 @@ from admissions.models import Application
 from admissions.services import applications as app_services
 from assessments.models import Assessment
 from facilities.models import Facility
-from facilities.roles import roles_assign
+from tests.api.helpers import assert_problem, client_as, url
 from tests.factories import (
     GRADE_TOTALS,
     ITEMS_GRADE_0,
@@ -32,29 +31,6 @@ PROBLEM = "application/problem+json"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-def client_as(*roles: str, facility: Facility | None = None) -> APIClient:
-    user = User.objects.create_user("-".join(roles) + f"-{User.objects.count()}")
-    roles_assign(user=user, roles=list(roles), facility=facility)
-    client = APIClient()
-    client.force_authenticate(user)
-    client.user = user
-    return client
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["title"] and "detail" in body
-    for field in fields:
-        assert field in body.get("errors", {}), body
-    return body
-
-
-def url(path: str) -> str:
-    return f"/api/v1/{path}"
-
-
 @pytest.fixture(autouse=True)
 def homes():
     return {

@@ -17,6 +17,7 @@ from admissions.selectors import facility_quota
 from admissions.services.offers import offer_accept, offer_admit
 from facilities.models import AuditEntry, Bed, Facility
 from facilities.roles import roles_assign
+from tests.api.helpers import assert_problem, client_as, url
 from tests.factories import FacilityFactory, actor, add_beds, district, queued_application
 
 pytestmark = pytest.mark.django_db
@@ -24,29 +25,6 @@ PROBLEM = "application/problem+json"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-def client_as(*roles: str, facility: Facility | None = None, username: str | None = None) -> APIClient:
-    user = User.objects.create_user(username or "-".join(roles) + f"-{User.objects.count()}")
-    roles_assign(user=user, roles=list(roles), facility=facility)
-    client = APIClient()
-    client.force_authenticate(user)
-    client.user = user
-    return client
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["title"] and "detail" in body
-    for field in fields:
-        assert field in body.get("errors", {}), body
-    return body
-
-
-def url(path: str) -> str:
-    return f"/api/v1/{path}"
-
-
 @pytest.fixture
 def home():
     return FacilityFactory(code="YX01", name="越秀区老人院")

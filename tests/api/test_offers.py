@@ -7,37 +7,17 @@ import datetime as dt
 import json
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from admissions.models import Application, Offer
 from admissions.services.offers import offer_accept
-from facilities.models import Facility
-from facilities.roles import roles_assign
+from tests.api.helpers import assert_problem, client_as
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
 GARBAGE = [[], None, "x", 12, [{"reason": "x"}], {"reason": "x" * 10_000}, {"admitted_on": "2026-13-45"}]
-
-
-def client_as(*roles: str, facility: Facility | None = None) -> APIClient:
-    user = User.objects.create_user(f"{'-'.join(roles) or 'none'}-{User.objects.count()}")
-    roles_assign(user=user, roles=list(roles), facility=facility)
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_problem(response, status: int, *fields: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["title"] and "detail" in body
-    for field in fields:
-        assert field in body.get("errors", {}), body
-    return body
 
 
 def post_json(client: APIClient, path: str, body):
