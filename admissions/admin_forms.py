@@ -271,7 +271,7 @@ class CalendarDayForm(AdminForm):
     date = forms.DateField(label=_("Date"), widget=_date_input())
     kind = forms.ChoiceField(label=_("Kind"), choices=DayKind.choices)
     name = forms.CharField(
-        label=_("Name"),
+        label=_("Holiday or working-day name"),
         required=False,
         max_length=200,
         help_text=_("For example 国庆节 National Day."),

@@ -346,7 +346,7 @@ PAGE_TRANSITIONS = {
     "resume": {"label": gettext_lazy("Resume"), "reason": "optional", "style": "primary"},
     "reject": {"label": gettext_lazy("Reject"), "reason": "required", "style": "danger"},
     "withdraw": {"label": gettext_lazy("Withdraw"), "reason": "required", "style": "danger"},
-    "remove": {"label": gettext_lazy("Remove"), "reason": "removal", "style": "danger"},
+    "remove": {"label": gettext_lazy("Remove from the waiting list"), "reason": "removal", "style": "danger"},
 }
 
 
