@@ -171,6 +171,9 @@ CELERY_TASK_IGNORE_RESULT = True
 
 # Where webhooks may be sent (host names, comma-separated); empty: anywhere the subscriber names.
 WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", "")]
+# The first retry of a failed webhook or notification, in seconds (then doubling, at most an hour).
+# 30 in production; the real-worker tests (tests/background) make it 1.
+WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "30"))
 
 # --- Notifications: SMS and email (admissions/notify_backends.py) ------------------------------
 # SMS: `console` logs the notification's id and kind only (never the phone or the text);

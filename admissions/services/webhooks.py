@@ -146,8 +146,10 @@ def webhook_signature(body: bytes, secret: str) -> str:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """30 s after the first failure, then doubling, at most an hour apart."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    """30 s (settings.WEBHOOK_BACKOFF_SECONDS) after the first failure, then doubling, at most an
+    hour apart. Shared by notifications."""
+    first = dt.timedelta(seconds=getattr(settings, "WEBHOOK_BACKOFF_SECONDS", BACKOFF_FIRST.total_seconds()))
+    return min(first * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
