@@ -94,3 +94,14 @@ def check_page(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     violations = axe_violations(page)
     assert violations == [], f"{name}: " + json.dumps(violations, ensure_ascii=False, indent=1)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Browser tests are transactional (the live server reads committed data); the flush between
+    tests removes the seeded districts, policy and calendar, so they are made again."""
+    if "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        from tests.reference_data import ensure_reference_data
+
+        ensure_reference_data()

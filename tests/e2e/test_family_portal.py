@@ -16,7 +16,7 @@ from admissions.services.applications import lookup_code_issue
 from tests.e2e.conftest import check_page
 from tests.factories import FacilityFactory, actor, add_beds, district, queued_application
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844}
 DIBAO = {"verify": ("dibao",), "categories": [{"code": "dibao", "evidence": "低保证 2024-001"}]}

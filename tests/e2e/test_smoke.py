@@ -6,7 +6,7 @@ from facilities.roles import roles_assign
 from tests.e2e.conftest import check_page
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_staff_member_logs_in_from_the_start_page(live_server, page_factory):

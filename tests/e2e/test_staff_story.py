@@ -23,7 +23,7 @@ from facilities.roles import roles_assign
 from tests.e2e.conftest import check_page
 from tests.factories import FacilityFactory, UserFactory, add_beds, district, id_number, items_with_total
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-long-test-password"
 
