@@ -42,7 +42,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(scope="session")
 def browser():
     if missing:
-        pytest.skip("needs " + ", ".join(missing))
+        pytest.skip("needs " + ", ".join(missing))  # chromium, axe-core or playwright is not installed
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
