@@ -6,6 +6,7 @@ overrides; anything it leaves out takes the default below.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -48,8 +49,9 @@ class PolicyParameters:
     nursing_target: Decimal = Decimal("0.78")
     nursing_min_grade: int = 2
     centenarian_age: int = 100  # R-APP-8: aged 100+ on the approval date → priority at least
-    channel_mapping: dict = field(default_factory=lambda: dict(DEFAULT_CHANNEL_MAPPING))
-    score_weights: dict = field(default_factory=lambda: {k: v for k, v in DEFAULT_SCORE_WEIGHTS.items()})
+    # Deep copies: a caller that edits its parameters' weights must never change the defaults.
+    channel_mapping: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_CHANNEL_MAPPING))
+    score_weights: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_SCORE_WEIGHTS))
     assessment_valid_days: int = 365
     reassessment_reminder_days: int = 30
     offer_response_working_days: int = 5

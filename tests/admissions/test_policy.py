@@ -76,3 +76,14 @@ def test_a_version_cannot_take_effect_in_the_past():
 def test_parameters_reject_unknown_names():
     with pytest.raises(PolicyError):
         PolicyParameters.from_json({"nope": 1})
+
+
+def test_editing_one_set_of_parameters_never_changes_the_defaults():
+    """§9: the defaults are one place; a caller's copy is its own."""
+    weights = PolicyParameters().score_weights
+    weights["care"]["2"] = 99
+    weights["age"].append([60, 1])
+    PolicyParameters().channel_mapping["dibao"] = "ordinary"
+    fresh = PolicyParameters()
+    assert fresh.care_points(2) == 20 and fresh.age_points(65) == 0
+    assert fresh.channel_mapping["dibao"] == "special"
