@@ -23,7 +23,8 @@ def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str 
     number = normalise_id_number(id_number)
     if len(number) != 18:
         return {"applicant.id_number": [_("must be 18 characters, not %(length)s (R-APP-1)") % {"length": len(number)}]}
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    # isascii: "¹" and "١" are digits to str.isdigit but not to int().
+    if not number.isascii() or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         return {"applicant.id_number": [_("must be 17 digits and a final digit or X (R-APP-1)")]}
     if number[:6].startswith("0") or number[:2] in {"00", "10", "20", "30", "40", "60", "70", "80", "90"}:
         return {"applicant.id_number": [_("the first six digits are not a place code (R-APP-1)")]}

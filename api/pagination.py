@@ -13,7 +13,7 @@ class _StrictPageSize:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise exceptions.ValidationError(
                 {self.page_size_query_param: [f"must be a whole number from 1 to {self.max_page_size}"]}
             )
@@ -35,7 +35,7 @@ class Pages(_StrictPageSize, PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param)
-        if raw is not None and not raw.isdigit():
+        if raw is not None and not (raw.isascii() and raw.isdigit()):
             raise exceptions.ValidationError({self.page_query_param: ["must be a whole number from 1"]})
         return super().paginate_queryset(queryset, request, view)
 

@@ -602,3 +602,13 @@ def test_a_submitted_application_is_stamped_and_its_creation_recorded_r_fsm_2():
         ("create", "", "draft"),
         ("submit", "draft", "submitted"),
     ]
+
+
+def test_an_id_number_with_non_ascii_digits_is_refused_not_a_crash_r_app_1():
+    """ "¹" is a digit to str.isdigit but not to int()."""
+    from admissions.identity import id_number_errors
+
+    assert "applicant.id_number" in id_number_errors("44010419410302002¹", date_of_birth=None, sex=None)
+    assert "applicant.id_number" in id_number_errors(
+        "４４０１０４１９４１０３０２００２X", date_of_birth=None, sex=None
+    )

@@ -112,3 +112,11 @@ def test_problems_follow_the_callers_language(admin_client):
         "/api/v1/facilities/", data="[]", content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
     )
     assert english.json()["title"] == "Invalid input"
+
+
+@pytest.mark.parametrize("value", ["¹", "١٢", "１", "[-263]"])
+def test_a_page_size_that_only_looks_like_a_number_is_400(admin_client, value):
+    """Found by schemathesis: str.isdigit() accepts "¹", which int() refuses."""
+    response = admin_client.get("/api/v1/events/", {"page_size": value})
+    assert response.status_code == 400
+    assert admin_client.get("/api/v1/applications/", {"page": value}).status_code == 400
