@@ -14,9 +14,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
@@ -31,6 +29,7 @@ from admissions.services.webhooks import webhook_subscribe, webhooks_enqueue
 from admissions.tasks import expire_offers, redispatch_outbox, retry_due_webhooks
 from config.celery import app
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
+from tests.receivers import Receiver
 
 from .conftest import Worker, celery_on, wait_for
 
@@ -42,40 +41,6 @@ pytestmark = [
     ),
 ]
 SECRET = "s3cret-s3cret-s3cret"
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 answering the given statuses in turn (the last one repeats)."""
-
-    def __init__(self, statuses=(200,)):
-        self.statuses = list(statuses)
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the name http.server calls
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 def status_of(model, pk: int, *wanted: str) -> bool:
