@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "assessments",
     "admissions",
     "api",
+    "simulation",  # planning tools on top of everything; nothing imports it
 ]
 
 MIDDLEWARE = [
