@@ -21,7 +21,7 @@ from .applications import (
 )
 from .calendar import CalendarDay, CalendarYear, DayKind
 from .events import ActorKind, ApplicationEvent
-from .notifications import FormSubmission, Notification
+from .notifications import FormSubmission, Notification, NotificationChannel, NotificationStatus
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
 from .policy import Policy
 from .queue import QueueEntry, QueueEntryStatus
@@ -53,6 +53,8 @@ __all__ = [
     "FacilityChoice",
     "FormSubmission",
     "Notification",
+    "NotificationChannel",
+    "NotificationStatus",
     "Occupancy",
     "Offer",
     "OfferState",

@@ -133,6 +133,8 @@ class Application(ConcurrentTransitionMixin, models.Model):
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_relation = models.CharField(_("contact relation"), max_length=40, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    # R-OFF-6: notifications go by SMS to a phone and by email to this address, when there is one.
+    contact_email = models.EmailField(_("contact email"), max_length=254, blank=True)
 
     channel_code = models.CharField(_("channel"), max_length=10, choices=Channel.choices, null=True, blank=True)
     channel_reason = models.JSONField(default=dict, blank=True)  # which category or rule fixed it

@@ -11,10 +11,15 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class NotificationChannel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("email")
+
+
 class Notification(models.Model):
     application = models.ForeignKey("admissions.Application", on_delete=models.PROTECT, related_name="notifications")
     kind = models.CharField(max_length=40)  # offer_made, offer_reminder, state_changed, …
-    channel = models.CharField(max_length=10, default="sms")  # sms | email
+    channel = models.CharField(max_length=10, choices=NotificationChannel.choices, default=NotificationChannel.SMS)
     language = models.CharField(max_length=10)
     recipient = models.CharField(max_length=255)
     body = models.TextField()
@@ -24,8 +29,8 @@ class Notification(models.Model):
     # When the outbox sweep may (re)send it: set on creation, pushed back by each failure with
     # backoff and, while a worker sends, by a short lease; None once sent or failed.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # Makes a reminder idempotent: one per offer and kind.
-    dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
+    # Makes a reminder idempotent: one per offer and kind, on each channel.
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
@@ -33,6 +38,9 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key", "channel"], name="notification_once_per_channel"),
+        ]
         indexes = [
             models.Index(fields=["status"], name="notification_status"),
             models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
