@@ -95,7 +95,7 @@ class ApplicantAdmin(admin.ModelAdmin):
             )
 
 
-APPLICATION_EDITABLE = ("contact_name", "contact_relation", "contact_phone")
+APPLICATION_EDITABLE = ("contact_name", "contact_relation", "contact_phone", "contact_email")
 
 
 @admin.register(Application)

@@ -137,6 +137,14 @@ class IntakeForm(StaffForm):
         help_text=_("Messages to the family go to this number, or else to the applicant's phone."),
         widget=forms.TextInput(attrs={"type": "tel"}),
     )
+    # Checked by the service, which names the rule (R-OFF-6); the browser checks the format first.
+    contact_email = forms.CharField(
+        label=_("Contact email"),
+        max_length=254,
+        required=False,
+        help_text=_("Optional: messages to the family also go to this address by email."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     # Health declarations (R-APP-4)
     no_infectious_disease = forms.BooleanField(
         label=_("Free of infectious disease, or certified non-infectious"), required=False
@@ -326,6 +334,7 @@ class IntakeForm(StaffForm):
             contact_name=data.get("contact_name") or "",
             contact_relation=data.get("contact_relation") or "",
             contact_phone=data.get("contact_phone") or "",
+            contact_email=data.get("contact_email") or "",
             no_infectious_disease=data["no_infectious_disease"],
             no_serious_mental_disorder=data["no_serious_mental_disorder"],
             categories=categories,

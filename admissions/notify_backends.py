@@ -31,8 +31,6 @@ from admissions.models import Notification
 
 logger = logging.getLogger("admissions.notifications")
 
-SMS_TIMEOUT_SECONDS = 10
-
 
 class SendFailed(Exception):
     """The message did not go out. `permanent`: trying again cannot help (e.g. an unknown channel)."""
@@ -62,7 +60,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 class HttpSmsGateway:
-    def __init__(self, *, url: str, key: str, template: str, timeout: float = SMS_TIMEOUT_SECONDS):
+    def __init__(self, *, url: str, key: str, template: str, timeout: float):
         self.url, self.key, self.template, self.timeout = url, key, template, timeout
         self._opener = urllib.request.build_opener(_NoRedirects)
 
@@ -97,7 +95,10 @@ def sms_gateway() -> SmsGateway:
     backend = getattr(settings, "SMS_BACKEND", "console")
     if backend == "http":
         return HttpSmsGateway(
-            url=settings.SMS_GATEWAY_URL, key=settings.SMS_GATEWAY_KEY, template=settings.SMS_TEMPLATE
+            url=settings.SMS_GATEWAY_URL,
+            key=settings.SMS_GATEWAY_KEY,
+            template=settings.SMS_TEMPLATE,
+            timeout=settings.SMS_GATEWAY_TIMEOUT,
         )
     if backend == "console":
         return ConsoleSmsGateway()
@@ -122,6 +123,8 @@ def email_send(notification: Notification) -> None:
         # Its text may quote the address: keep the code and the class only. Even a 5xx is tried
         # again (a misconfigured or overloaded relay answers 5xx too), until the attempts run out.
         raise SendFailed(f"SMTP {exc.smtp_code} ({type(exc).__name__})") from None
+    except smtplib.SMTPServerDisconnected as exc:  # its text says why ("… closed: timed out"), no address
+        raise SendFailed(f"email not sent: SMTP server disconnected ({exc})"[:500]) from None
     except smtplib.SMTPRecipientsRefused:
         raise SendFailed("SMTP server refused the recipient (SMTPRecipientsRefused)") from None
     except Exception as exc:  # connection refused, timed out, TLS: try again later

@@ -183,6 +183,7 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_KEY = os.environ.get("SMS_GATEWAY_KEY", "")
 SMS_TEMPLATE = os.environ.get("SMS_TEMPLATE", "")
+SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", "10"))  # seconds, per connect/send/read
 if SMS_BACKEND not in ("console", "http"):
     raise RuntimeError("SMS_BACKEND must be `console` or `http`.")
 if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
@@ -197,7 +198,9 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = 10  # seconds: an SMTP server that hangs is a failed attempt, tried again later
+# Seconds per SMTP command: a server that hangs is a failed attempt, tried again later. It also
+# sets how long a sending worker holds a notification (admissions/services/notifications.py).
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 # --- end of notifications -------------------------------------------------------------------------
 

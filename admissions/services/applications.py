@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -47,6 +49,7 @@ from .queue import entries_close, entries_open_or_refresh
 S = ApplicationState
 LOOKUP_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # R-PUB-1: no 0, O, 1, I
 LOOKUP_CODE_LENGTH = 6
+CONTACT_EMAIL_MAX_LENGTH = Application._meta.get_field("contact_email").max_length
 
 
 # --- helpers shared by the transitions ------------------------------------------------------------
@@ -202,6 +205,7 @@ class IntakeData:
     contact_name: str = ""
     contact_relation: str = ""
     contact_phone: str = ""
+    contact_email: str = ""
     no_infectious_disease: bool = False
     no_serious_mental_disorder: bool = False
     categories: list[dict] | None = None  # [{"code", "evidence"?, "evidence_file"?}]
@@ -337,6 +341,7 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     facilities, facility_errors = _facilities(data)
     format_errors.update(facility_errors)
     format_errors.update(_category_errors(data.categories or []))
+    format_errors.update(_contact_email_errors(data.contact_email))
     if for_submission:
         if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
             rule_errors["applicant.date_of_birth"] = [
@@ -351,6 +356,25 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
             district_id = hukou.pk if hukou else (residence.pk if residence else None)
             rule_errors.update(_choice_rule_errors(facilities, district_id=district_id, params=params))
     return hukou, residence, facilities, format_errors, rule_errors
+
+
+def _contact_email_errors(email: str) -> dict[str, list[str]]:
+    """The contact's email address is optional; when given, notifications go to it (R-OFF-6), so it
+    must be one a mail server accepts."""
+    email = (email or "").strip()
+    if not email:
+        return {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        return {"contact.email": [gettext("must be an email address such as name@example.com (R-OFF-6)")]}
+    if len(email) > CONTACT_EMAIL_MAX_LENGTH:
+        return {
+            "contact.email": [
+                gettext("must be at most %(max)s characters (R-OFF-6)") % {"max": CONTACT_EMAIL_MAX_LENGTH}
+            ]
+        }
+    return {}
 
 
 def _raise_intake_errors(format_errors, rule_errors) -> None:
@@ -402,6 +426,7 @@ def _write_intake(application: Application, data: IntakeData, *, hukou, residenc
     application.contact_name = data.contact_name
     application.contact_relation = data.contact_relation
     application.contact_phone = data.contact_phone
+    application.contact_email = data.contact_email.strip()
     application.declares_no_infectious_disease = data.no_infectious_disease
     application.declares_no_serious_mental_disorder = data.no_serious_mental_disorder
     application.save()
@@ -518,6 +543,7 @@ def intake_data_of(application: Application) -> IntakeData:
         contact_name=application.contact_name,
         contact_relation=application.contact_relation,
         contact_phone=application.contact_phone,
+        contact_email=application.contact_email,
         no_infectious_disease=application.declares_no_infectious_disease,
         no_serious_mental_disorder=application.declares_no_serious_mental_disorder,
         categories=[

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from admissions import notify_backends
 from admissions.models import Application, Notification
-from admissions.models.notifications import NotificationStatus
+from admissions.models.notifications import NotificationChannel, NotificationStatus
 from facilities.models import Role
 
 from .webhooks import backoff
@@ -30,12 +30,14 @@ from .webhooks import backoff
 logger = logging.getLogger("admissions.notifications")
 
 MAX_ATTEMPTS = 10
-# While one worker sends, the sweep leaves the notification alone this long; a worker that died
-# mid-send is thus retried after the lease (longer than the SMS and SMTP timeouts).
-SENDING_LEASE = dt.timedelta(seconds=60)
+# A send is a few blocking steps, each bounded by its timeout (EMAIL_TIMEOUT per SMTP command:
+# connect, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA, the message, QUIT; SMS_GATEWAY_TIMEOUT per
+# HTTP step); the lease outlasts all of them with room to spare.
+SEND_STEPS = 12
 DUE_BATCH = 500
 
 N = NotificationStatus
+C = NotificationChannel
 
 
 def _render(kind: str, context: dict) -> str:
@@ -75,29 +77,45 @@ def _render(kind: str, context: dict) -> str:
     return _("Application %(reference)s is now: %(state)s.") % context
 
 
+def recipients_of(application: Application) -> dict[str, str]:
+    """Where the family hears from us (R-OFF-6): by SMS at the contact's phone (or else the
+    applicant's), and by email at the contact's address when intake recorded one."""
+    recipients = {}
+    phone = application.contact_phone or application.applicant.phone
+    if phone:
+        recipients[C.SMS] = phone
+    if application.contact_email:
+        recipients[C.EMAIL] = application.contact_email
+    return recipients
+
+
 def notify(*, application: Application, kind: str, context: dict | None = None, dedupe_key: str | None = None) -> None:
-    applicant = application.applicant
-    recipient = application.contact_phone or applicant.phone
-    if not recipient:
+    """One notification per channel the family can be reached on, each its own row with its own
+    status and attempts, written in the caller's transaction and sent after it commits."""
+    recipients = recipients_of(application)
+    if not recipients:
         return
+    applicant = application.applicant
     with translation.override(applicant.language):
         from admissions.models import ApplicationState
 
         base = {"reference": application.reference, "state": ApplicationState(application.state).label}
-        body = _render(kind, {**base, **(context or {})})
-    if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
-        return
-    notification = Notification.objects.create(
-        application=application,
-        kind=kind,
-        channel="sms",
-        language=applicant.language,
-        recipient=recipient,
-        body=str(body),
-        dedupe_key=dedupe_key,
-        next_attempt_at=timezone.now(),
-    )
-    transaction.on_commit(lambda: _dispatch(notification.pk))
+        body = str(_render(kind, {**base, **(context or {})}))
+    now = timezone.now()
+    for channel, recipient in recipients.items():
+        if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key, channel=channel).exists():
+            continue
+        notification = Notification.objects.create(
+            application=application,
+            kind=kind,
+            channel=channel,
+            language=applicant.language,
+            recipient=recipient,
+            body=body,
+            dedupe_key=dedupe_key,
+            next_attempt_at=now,
+        )
+        transaction.on_commit(lambda pk=notification.pk: _dispatch(pk))
 
 
 def _dispatch(notification_id: int) -> None:
@@ -109,23 +127,56 @@ def _dispatch(notification_id: int) -> None:
         logger.exception("Could not queue notification %s; the outbox sweep will send it", notification_id)
 
 
+def sending_lease() -> dt.timedelta:
+    """How long a worker that took a notification has it to itself: longer than the slowest send
+    the timeouts allow, so a live sender always finishes (and records the outcome) before anyone
+    else may try; a worker that died mid-send is replaced once it has passed."""
+    step = max(float(settings.EMAIL_TIMEOUT or 0), float(settings.SMS_GATEWAY_TIMEOUT))
+    return dt.timedelta(seconds=step * SEND_STEPS)
+
+
 def _claim(notification_id: int, now: dt.datetime) -> Notification | None:
-    """Lock the row and take a short lease, so two workers never send it at once; None when it is
-    sent, failed, or not yet due. The send itself happens outside any transaction."""
+    """Lock the row, count the attempt and take the lease, then commit; None when it is sent,
+    failed, or not yet due (backing off, or leased to a worker sending it now).
+
+    Counting the attempt before the send means an attempt cut short (a worker killed, a machine
+    lost) is still an attempt: staff see it, and a message that kills its worker every time
+    reaches MAX_ATTEMPTS instead of being tried for ever."""
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
         if notification is None or notification.status != N.PENDING:
             return None
         if notification.next_attempt_at is not None and notification.next_attempt_at > now:
             return None
-        notification.next_attempt_at = now + SENDING_LEASE
-        notification.save(update_fields=["next_attempt_at"])
+        if notification.attempts >= MAX_ATTEMPTS:  # the last ones never finished
+            notification.status = N.FAILED
+            notification.next_attempt_at = None
+            notification.save(update_fields=["status", "next_attempt_at"])
+            return None
+        notification.attempts += 1
+        notification.next_attempt_at = now + sending_lease()
+        # Replaced by the outcome; it stays only if this attempt never finishes.
+        started = timezone.localtime(now).isoformat(timespec="seconds")
+        notification.last_error = f"attempt {notification.attempts} started at {started} and has recorded no outcome"
+        notification.save(update_fields=["attempts", "next_attempt_at", "last_error"])
     return notification
 
 
 def notification_send(notification_id: int) -> str | None:
     """Send one pending, due notification and record the outcome; returns the new status, or None
-    when there was nothing to send. Idempotent: a sent one is never sent again."""
+    when there was nothing to send. A sent one is never sent again.
+
+    What "once" means here. Two live workers never send the same notification together: the one
+    that claims it holds the lease, and the lease outlasts its send (`sending_lease`; this assumes
+    the workers' clocks agree to within a few seconds). A worker killed before its send reached
+    the receiver left nothing behind there, and the one that takes the notification after the
+    lease sends it once. The one gap no bookkeeping can close is a worker killed after the
+    receiver took the message but before "sent" was committed here (the few milliseconds between
+    the SMTP server's 250 answer, or the gateway's 2xx, and that commit): the message is sent
+    again, and carries the same identity every time so that the receiver can tell it is a repeat
+    - SMS the Idempotency-Key `notification-<id>`, email the Message-ID `<notification-<id>@…>`.
+    So delivery is at-least-once with a repeat possible only in that window, like every SMTP
+    client's (RFC 5321 §6.1, RFC 1047)."""
     notification = _claim(notification_id, timezone.now())
     if notification is None:
         return None
@@ -139,7 +190,6 @@ def notification_send(notification_id: int) -> str | None:
         notification = Notification.objects.select_for_update().get(pk=notification.pk)
         if notification.status != N.PENDING:
             return notification.status
-        notification.attempts += 1
         if not error:
             notification.status = N.SENT
             notification.sent_at = finished
@@ -152,7 +202,7 @@ def notification_send(notification_id: int) -> str | None:
                 notification.next_attempt_at = None
             else:
                 notification.next_attempt_at = finished + backoff(notification.attempts)
-        notification.save(update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"])
+        notification.save(update_fields=["status", "sent_at", "last_error", "next_attempt_at"])
     if error:
         # The error text holds no phone number or address (notify_backends makes sure of it).
         logger.warning(

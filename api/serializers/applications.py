@@ -45,6 +45,12 @@ class ContactInput(serializers.Serializer):
     name = StrictCharField(max_length=100, required=False, allow_blank=True)
     relation = StrictCharField(max_length=40, required=False, allow_blank=True)
     phone = StrictCharField(max_length=30, required=False, allow_blank=True)
+    email = StrictCharField(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text="Notifications go to it by email as well as by SMS to the phone (R-OFF-6).",
+    )
 
 
 class DeclarationsInput(serializers.Serializer):
@@ -175,6 +181,7 @@ def intake_from(validated: dict):
         contact_name=contact.get("name", ""),
         contact_relation=contact.get("relation", ""),
         contact_phone=contact.get("phone", ""),
+        contact_email=contact.get("email", ""),
         no_infectious_disease=declarations.get("no_infectious_disease", False),
         no_serious_mental_disorder=declarations.get("no_serious_mental_disorder", False),
         categories=[dict(claim) for claim in validated.get("categories", [])],
@@ -250,6 +257,7 @@ class ContactOutput(serializers.Serializer):
     name = serializers.CharField(source="contact_name")
     relation = serializers.CharField(source="contact_relation")
     phone = serializers.CharField(source="contact_phone")
+    email = serializers.CharField(source="contact_email")
 
 
 class DeclarationsOutput(serializers.Serializer):

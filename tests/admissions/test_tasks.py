@@ -6,12 +6,9 @@ retried with backoff (R-OFF-6, SPEC §10); the nightly chain check alerts the ad
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import socket
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +21,7 @@ from django.utils import timezone
 
 from admissions.models import AllocationDecision, Notification, Offer
 from admissions.services.beds import bed_create
-from admissions.services.notifications import MAX_ATTEMPTS, notify
+from admissions.services.notifications import MAX_ATTEMPTS, _claim, notify, sending_lease
 from admissions.tasks import (
     expire_offers,
     redispatch_outbox,
@@ -35,35 +32,11 @@ from admissions.tasks import (
 from config.celery import app
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, add_beds, queued_application, submitted_application
+from tests.receivers import HANG, HOLD, SmsGateway, SmtpServer
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GATEWAY_KEY = "gw-key-0123456789"
-
-
-class Gateway:
-    """An SMS gateway on 127.0.0.1 answering the given statuses in turn (the last one repeats)."""
-
-    def __init__(self, statuses=(200,)):
-        self.statuses = list(statuses)
-        self.requests: list[dict] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the name http.server calls
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                gateway.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
-                status = gateway.statuses.pop(0) if len(gateway.statuses) > 1 else gateway.statuses[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
 @pytest.fixture
@@ -72,17 +45,13 @@ def sms_gateway(settings):
 
     @contextmanager
     def start(statuses=(200,)):
-        gateway = Gateway(statuses)
+        gateway = SmsGateway(statuses)
         settings.SMS_BACKEND = "http"
         settings.SMS_GATEWAY_URL = gateway.url
         settings.SMS_GATEWAY_KEY = GATEWAY_KEY
         settings.SMS_TEMPLATE = "waiting-list-v1"
-        gateway.thread.start()
-        try:
+        with gateway:
             yield gateway
-        finally:
-            gateway.server.shutdown()
-            gateway.server.server_close()
 
     return start
 
@@ -96,12 +65,34 @@ def application():
     return application
 
 
-def notify_committed(capture, application, kind="state_changed") -> Notification:
+@pytest.fixture
+def smtp_server(settings):
+    """Start a local SMTP server and point Django's SMTP backend at it: `with smtp_server([...]) as s`."""
+
+    @contextmanager
+    def start(answers=("accept",)):
+        server = SmtpServer(answers)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.DEFAULT_FROM_EMAIL = "waiting-list@example.org"
+        with server:
+            yield server
+
+    return start
+
+
+def notify_committed(capture, application, kind="state_changed", channel="sms") -> Notification:
     """notify() as a service calls it: in a transaction, the task queued on commit (eager here)."""
     with capture(execute=True):
         with transaction.atomic():
             notify(application=application, kind=kind)
-    return Notification.objects.filter(application=application, kind=kind).latest("id")
+    return Notification.objects.filter(application=application, kind=kind, channel=channel).latest("id")
+
+
+def with_email(application, email="family@example.com"):
+    application.contact_email = email
+    application.save(update_fields=["contact_email"])
+    return application
 
 
 # --- each task does its work once when run twice ---------------------------------------------------
@@ -143,6 +134,51 @@ def test_a_notification_sent_twice_and_swept_again_reaches_the_gateway_once(
     assert (notification.status, notification.attempts) == ("sent", 1)
 
 
+# --- who hears, and how --------------------------------------------------------------------------
+def test_an_offer_is_told_to_the_family_by_sms_and_by_email_in_the_applicants_language():
+    """R-OFF-6: one notification per channel, each its own row with its own status and attempts."""
+    home = FacilityFactory(code="YX01", address="越秀区 9 号")
+    add_beds(home, nursing=1, status="vacant")
+    application = queued_application(grade=3, choices=["YX01"], language="en", contact_email="family@example.com")
+    made = Notification.objects.filter(application=application, kind="offer_made").order_by("channel")
+    assert [(n.channel, n.recipient, n.language) for n in made] == [
+        ("email", "family@example.com", "en"),
+        ("sms", "13900000000", "en"),
+    ]
+    assert made[0].body == made[1].body and made[0].pk != made[1].pk
+    assert made[0].body.startswith(f"A bed is offered to application {application.reference}")
+    assert "越秀区 9 号" in made[0].body
+
+
+def test_without_a_phone_the_family_hears_by_email_only_and_without_either_not_at_all():
+    FacilityFactory(code="YX01")
+    by_email = submitted_application(choices=["YX01"], phone="", contact_phone="", contact_email="f@example.com")
+    assert set(by_email.notifications.values_list("channel", flat=True)) == {"email"}
+    unreachable = submitted_application(
+        choices=["YX01"], phone="", contact_phone="", name="李大明", date_of_birth=dt.date(1940, 5, 5)
+    )
+    assert not unreachable.notifications.exists()
+
+
+def test_an_offer_reminder_goes_once_on_each_channel_however_often_the_sweep_runs():
+    """R-OFF-6: one working day before the response deadline, by SMS and by email, once each."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=1, status="vacant")
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)):
+        application = queued_application(grade=3, choices=["YX01"], contact_email="family@example.com")
+    with time_machine.travel(dt.datetime(2026, 11, 6, 8, tzinfo=SHANGHAI)):
+        send_reminders.delay()
+        send_reminders.delay()
+    reminders = Notification.objects.filter(application=application, kind="offer_reminder")
+    assert sorted(reminders.values_list("channel", flat=True)) == ["email", "sms"]
+    (key,) = set(reminders.values_list("dedupe_key", flat=True))
+    with transaction.atomic():
+        notify(
+            application=application, kind="offer_reminder", context={"facility": "", "respond_by": ""}, dedupe_key=key
+        )
+    assert reminders.count() == 2  # the same key writes nothing more on either channel
+
+
 # --- SMS ------------------------------------------------------------------------------------------
 def test_an_sms_is_posted_to_the_http_gateway_as_json_with_the_bearer_key(
     sms_gateway, application, django_capture_on_commit_callbacks
@@ -181,6 +217,32 @@ def test_a_gateway_answering_500_leaves_it_pending_and_the_sweep_sends_it_after_
             assert redispatch_outbox.delay().get()["notifications"] == 1
             assert redispatch_outbox.delay().get()["notifications"] == 0
     assert len(gateway.requests) == 2
+    assert len(gateway.sent) == 1  # the 500 sent nothing; the retry sent it
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.last_error) == ("sent", 2, "")
+
+
+def test_a_gateway_that_times_out_after_sending_is_asked_again_with_the_same_key_and_sends_once(
+    settings, sms_gateway, application, django_capture_on_commit_callbacks
+):
+    """SPEC §10: the gateway took the message but answered too late; the retry after the backoff
+    carries the same Idempotency-Key, so the family gets one SMS."""
+    settings.SMS_GATEWAY_TIMEOUT = 0.5
+    start = dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)
+    with sms_gateway([HOLD, 200]) as gateway:
+        with time_machine.travel(start, tick=False):
+            notification = notify_committed(django_capture_on_commit_callbacks, application)
+        assert (notification.status, notification.attempts) == ("pending", 1)
+        assert notification.last_error.startswith("SMS gateway unreachable: TimeoutError")
+        assert notification.next_attempt_at == start + dt.timedelta(seconds=30)
+        gateway.release()
+        with time_machine.travel(start + dt.timedelta(seconds=31), tick=False):
+            assert redispatch_outbox.delay().get()["notifications"] == 1
+    assert len(gateway.requests) == 2
+    assert {r["headers"]["Idempotency-Key"] for r in gateway.requests} == {f"notification-{notification.pk}"}
+    assert list(gateway.sent.values()) == [
+        {"to": "13900000000", "text": notification.body, "template": "waiting-list-v1"}
+    ]
     notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.last_error) == ("sent", 2, "")
 
@@ -267,6 +329,101 @@ def test_an_smtp_server_that_cannot_be_reached_leaves_the_email_pending_without_
     assert notification.status == "pending" and notification.attempts == 1
     assert notification.next_attempt_at is not None
     assert notification.last_error.startswith("email not sent") and "family@example.com" not in notification.last_error
+
+
+def test_an_smtp_server_answering_5xx_is_tried_again_after_the_backoff_and_accepts_the_email_once(
+    smtp_server, application, django_capture_on_commit_callbacks
+):
+    """R-OFF-6, SPEC §10: a 554 is a failed attempt, kept and retried with backoff, never lost."""
+    with_email(application)
+    start = dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)
+    with smtp_server(["reject", "accept"]) as server:
+        with time_machine.travel(start, tick=False):
+            notification = notify_committed(django_capture_on_commit_callbacks, application, channel="email")
+        assert (notification.status, notification.attempts) == ("pending", 1)
+        assert notification.last_error == "SMTP 554 (SMTPDataError)"
+        assert notification.next_attempt_at == start + dt.timedelta(seconds=30)
+        assert server.messages == []
+
+        with time_machine.travel(start + dt.timedelta(seconds=20), tick=False):
+            assert redispatch_outbox.delay().get()["notifications"] == 0  # still backing off
+        with time_machine.travel(start + dt.timedelta(seconds=31), tick=False):
+            assert redispatch_outbox.delay().get()["notifications"] == 1
+            assert redispatch_outbox.delay().get()["notifications"] == 0
+    assert server.attempts == 2
+    (message,) = server.messages
+    assert message["To"] == "family@example.com"
+    assert message["Message-ID"] == f"<notification-{notification.pk}@example.org>"
+    assert message.get_content().strip() == notification.body
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.last_error) == ("sent", 2, "")
+
+
+def test_an_smtp_server_that_hangs_past_the_timeout_is_tried_again_and_accepts_the_email_once(
+    settings, smtp_server, application, django_capture_on_commit_callbacks
+):
+    """SPEC §10: a server that does not answer within EMAIL_TIMEOUT took nothing (it never said 250);
+    the retry after the backoff delivers the one message."""
+    settings.EMAIL_TIMEOUT = 0.5
+    with_email(application)
+    start = dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)
+    with smtp_server([HANG, "accept"]) as server:
+        with time_machine.travel(start, tick=False):
+            notification = notify_committed(django_capture_on_commit_callbacks, application, channel="email")
+        assert (notification.status, notification.attempts) == ("pending", 1)
+        assert notification.last_error == (
+            "email not sent: SMTP server disconnected (Connection unexpectedly closed: timed out)"
+        )
+        server.release()  # the hung session ends with a 451: nothing was taken
+        with time_machine.travel(start + dt.timedelta(seconds=31), tick=False):
+            assert redispatch_outbox.delay().get()["notifications"] == 1
+    assert server.attempts == 2
+    (message,) = server.messages
+    assert message["Message-ID"] == f"<notification-{notification.pk}@example.org>"
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.last_error) == ("sent", 2, "")
+
+
+def test_a_send_cut_short_counts_as_an_attempt_and_is_taken_again_only_after_the_lease(
+    settings, application, django_capture_on_commit_callbacks
+):
+    """SPEC §10: a worker killed mid-send leaves the attempt counted and the lease taken; nobody
+    sends it during the lease (the dead worker might still have been sending), the sweep does after."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with_email(application)
+    start = dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        with django_capture_on_commit_callbacks(execute=False):
+            with transaction.atomic():
+                notify(application=application, kind="state_changed")
+        Notification.objects.filter(channel="sms").update(status="sent", next_attempt_at=None)  # not this test's
+        notification = Notification.objects.get(application=application, kind="state_changed", channel="email")
+        claimed = _claim(notification.pk, start)  # the worker took it, then died before sending
+    assert claimed is not None
+    notification.refresh_from_db()
+    assert notification.attempts == 1 and notification.status == "pending"
+    assert notification.last_error.startswith("attempt 1 started at 2026-11-02T10:00:00+08:00")
+    assert notification.next_attempt_at == start + sending_lease()
+    assert sending_lease() > dt.timedelta(seconds=settings.EMAIL_TIMEOUT * 10)  # outlasts a whole SMTP exchange
+
+    with time_machine.travel(start + sending_lease() - dt.timedelta(seconds=1), tick=False):
+        assert redispatch_outbox.delay().get()["notifications"] == 0
+    with time_machine.travel(start + sending_lease(), tick=False):
+        assert redispatch_outbox.delay().get()["notifications"] == 1
+    (message,) = mail.outbox
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.last_error) == ("sent", 2, "")
+
+
+def test_a_notification_whose_every_attempt_was_cut_short_fails_at_the_limit(settings, application):
+    """A message that kills its worker every time is not tried for ever."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    notification = email_notification(application)
+    Notification.objects.filter(pk=notification.pk).update(attempts=MAX_ATTEMPTS)
+    send_notification.delay(notification.pk)
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.next_attempt_at) == ("failed", MAX_ATTEMPTS, None)
+    assert mail.outbox == []
 
 
 def closed_port() -> int:

@@ -228,6 +228,30 @@ def test_intake_submits_an_application_and_prints_the_receipt_with_the_code_once
     assert code not in again  # R-PUB-1: shown once, never stored
 
 
+def test_intake_records_the_contact_email_and_the_family_hears_by_sms_and_by_email(homes):
+    """R-OFF-6: every state change goes to the contact's phone by SMS and to the address by email."""
+    client = client_as("intake")
+    token = token_of(client.get(reverse("staff:application_new")))
+    response = client.post(reverse("staff:application_new"), intake_post(token, contact_email="family@example.com"))
+    assert response.status_code == 302
+    application = Application.objects.get()
+    assert application.contact_email == "family@example.com"
+    sent = sorted(application.notifications.values_list("channel", "recipient", "kind"))
+    assert sent == [("email", "family@example.com", "state_changed"), ("sms", "13900000001", "state_changed")]
+
+
+def test_a_malformed_contact_email_is_refused_on_its_field_naming_the_rule(homes):
+    client = client_as("intake")
+    token = token_of(client.get(reverse("staff:application_new")))
+    response = client.post(reverse("staff:application_new"), intake_post(token, contact_email="family@@example"))
+    assert response.status_code == 200
+    assert response.context["form"].errors["contact_email"] == [
+        "must be an email address such as name@example.com (R-OFF-6)"
+    ]
+    assert 'value="family@@example"' in response.content.decode()  # what was typed is kept
+    assert not Application.objects.exists()
+
+
 def test_saving_as_a_draft_keeps_it_a_draft_without_the_submission_checks(homes):
     client = client_as("intake")
     data = intake_post(
@@ -506,6 +530,24 @@ def test_the_application_page_shows_the_full_id_number_and_the_timeline_to_intak
     assert "registered" in page and "submitted" in page
     assert "Accept for assessment" in page and "Reject" in page
     assert page.count("<h1") == 1
+
+
+def test_the_application_page_shows_each_message_to_the_family_by_channel_with_its_status_and_attempts(homes):
+    """R-OFF-6: staff see every notification: channel, recipient, status, attempts, the last error."""
+    application = submitted_application(choices=["YX01"], language="en", contact_email="family@example.com")
+    application.notifications.filter(channel="sms").update(status="sent", attempts=1, sent_at=timezone.now())
+    application.notifications.filter(channel="email").update(
+        attempts=3, last_error="SMTP 554 (SMTPDataError)", next_attempt_at=timezone.now()
+    )
+    page = client_as("intake").get(reverse("staff:application", args=[application.reference])).content.decode()
+    section = page[page.index('id="notifications-heading"') :]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)
+    sms = next(row for row in rows if "13900000000" in row)
+    email = next(row for row in rows if "family@example.com" in row)
+    assert "SMS" in sms and "sent" in sms and '<td class="num">1</td>' in sms
+    assert "email" in email and "pending" in email and "next attempt" in email
+    assert "SMTP 554 (SMTPDataError)" in email and '<td class="num">3</td>' in email
+    assert f"Application {application.reference} is now" in email  # in the applicant's language
 
 
 def test_an_assessor_sees_the_id_number_masked_and_no_intake_buttons(homes):

@@ -100,7 +100,7 @@ def test_intake_registers_a_submitted_application_and_gets_the_lookup_code_once(
     assert data["applicant"]["id_number"] == body["applicant"]["id_number"]  # intake checks identity
     assert data["applicant"]["hukou_district"] == "yuexiu"
     assert data["applicant"]["lives_alone"] is True
-    assert data["contact"] == {"name": "女儿", "relation": "daughter", "phone": "13900000000"}
+    assert data["contact"] == {"name": "女儿", "relation": "daughter", "phone": "13900000000", "email": ""}
     assert data["categories"][0]["code"] == "dibao" and data["categories"][0]["status"] == "claimed"
     assert data["choices"] == ["YX01", "GZC01"]
     assert data["channel"] is None and data["care_level"] is None and data["grade"] is None
@@ -170,6 +170,10 @@ def test_a_wrong_check_character_is_a_field_error_on_the_id_number(intake_office
         (lambda b: b["applicant"].update(lives_alone="yes"), "applicant.lives_alone"),
         (lambda b: b["applicant"].update(name=12345), "applicant.name"),
         (lambda b: b.update(choices=[1]), "choices.0"),
+        (lambda b: b["contact"].update(email="family.example.com"), "contact.email"),
+        (lambda b: b["contact"].update(email="family@"), "contact.email"),
+        (lambda b: b["contact"].update(email="a" * 250 + "@example.com"), "contact.email"),
+        (lambda b: b["contact"].update(email=["family@example.com"]), "contact.email"),
     ],
 )
 def test_malformed_fields_get_400_naming_the_field(intake_officer, change, field):
@@ -334,6 +338,26 @@ def test_put_and_delete_are_405(intake_officer):
     assert_problem(intake_officer.delete(url(f"applications/{application.reference}/")), 405)
 
 
+def test_a_contact_email_is_kept_and_shown_and_the_family_hears_by_email_too(intake_officer):
+    """R-OFF-6: the contact object carries an optional email; messages then go by SMS and email."""
+    body = new_body()
+    body["contact"]["email"] = " family@example.com "
+    response = intake_officer.post(url("applications/"), body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["contact"]["email"] == "family@example.com"
+    application = Application.objects.get(reference=response.json()["reference"])
+    channels = {(n.channel, n.recipient) for n in application.notifications.all()}
+    assert channels == {("sms", "13900000000"), ("email", "family@example.com")}
+
+
+def test_a_malformed_contact_email_is_refused_naming_the_field_and_the_rule(intake_officer):
+    body = new_body()
+    body["contact"]["email"] = "family at example.com"
+    problem = assert_problem(intake_officer.post(url("applications/"), body, format="json"), 400, "contact.email")
+    assert "R-OFF-6" in problem["errors"]["contact.email"][0]
+    assert not Application.objects.exists()
+
+
 # --- PATCH /applications/{reference}/ -----------------------------------------------------------------
 def test_intake_corrects_a_submitted_application_and_unsent_fields_are_kept(intake_officer):
     application = submitted_application(
@@ -341,11 +365,16 @@ def test_intake_corrects_a_submitted_application_and_unsent_fields_are_kept(inta
     )
     response = intake_officer.patch(
         url(f"applications/{application.reference}/"),
-        {"applicant": {"phone": "13700000000"}, "contact": {"relation": "son"}, "choices": ["YX01", "GZC01"]},
+        {
+            "applicant": {"phone": "13700000000"},
+            "contact": {"relation": "son", "email": "son@example.com"},
+            "choices": ["YX01", "GZC01"],
+        },
         format="json",
     )
     assert response.status_code == 200, response.content
     data = response.json()
+    assert data["contact"]["email"] == "son@example.com"
     assert data["applicant"]["phone"] == "13700000000"
     assert data["applicant"]["lives_alone"] is True
     assert data["contact"]["relation"] == "son" and data["contact"]["name"] == "女儿"
