@@ -127,12 +127,12 @@ def _dispatch(notification_id: int) -> None:
         logger.exception("Could not queue notification %s; the outbox sweep will send it", notification_id)
 
 
-def sending_lease() -> dt.timedelta:
+def sending_lease(channel: str) -> dt.timedelta:
     """How long a worker that took a notification has it to itself: longer than the slowest send
-    the timeouts allow, so a live sender always finishes (and records the outcome) before anyone
-    else may try; a worker that died mid-send is replaced once it has passed."""
-    step = max(float(settings.EMAIL_TIMEOUT or 0), float(settings.SMS_GATEWAY_TIMEOUT))
-    return dt.timedelta(seconds=step * SEND_STEPS)
+    the channel's timeout allows, so a live sender always finishes (and records the outcome) before
+    anyone else may try; a worker that died mid-send is replaced once it has passed."""
+    step = settings.EMAIL_TIMEOUT if channel == C.EMAIL else settings.SMS_GATEWAY_TIMEOUT
+    return dt.timedelta(seconds=float(step or 0) * SEND_STEPS)
 
 
 def _claim(notification_id: int, now: dt.datetime) -> Notification | None:
@@ -154,7 +154,7 @@ def _claim(notification_id: int, now: dt.datetime) -> Notification | None:
             notification.save(update_fields=["status", "next_attempt_at"])
             return None
         notification.attempts += 1
-        notification.next_attempt_at = now + sending_lease()
+        notification.next_attempt_at = now + sending_lease(notification.channel)
         # Replaced by the outcome; it stays only if this attempt never finishes.
         started = timezone.localtime(now).isoformat(timespec="seconds")
         notification.last_error = f"attempt {notification.attempts} started at {started} and has recorded no outcome"

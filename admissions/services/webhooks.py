@@ -203,14 +203,29 @@ def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:
             delivery.next_attempt_at = None
             delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
             return None
+        if now - delivery.created_at > GIVE_UP_AFTER:  # the last attempts never finished
+            delivery.status = D.FAILED
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "next_attempt_at"])
+            return None
+        # The attempt counts from here, so one cut short (a worker killed mid-send) is on record;
+        # its outcome replaces this note.
+        delivery.attempts += 1
         delivery.next_attempt_at = now + SENDING_LEASE
-        delivery.save(update_fields=["next_attempt_at"])
+        started = timezone.localtime(now).isoformat(timespec="seconds")
+        delivery.last_error = f"attempt {delivery.attempts} started at {started} and has recorded no outcome"
+        delivery.save(update_fields=["attempts", "next_attempt_at", "last_error"])
     return delivery
 
 
 def webhook_deliver(*, delivery_id: int) -> str | None:
     """Send one delivery if it is pending and due; record the outcome. Returns the new status, or
-    None when there was nothing to send. A delivered one is never sent again."""
+    None when there was nothing to send. A delivered one is never sent again.
+
+    The lease keeps live workers from sending one delivery together (it outlasts TIMEOUT_SECONDS).
+    A worker killed after the receiver got the body but before "delivered" was committed leaves
+    the delivery pending, and it is sent again after the lease with the same body and `id`: the
+    receiver sees it at least once and dedupes on `id` (API.md), so it acts on it exactly once."""
     now = timezone.now()
     delivery = _claim(delivery_id, now)
     if delivery is None:
@@ -229,7 +244,6 @@ def webhook_deliver(*, delivery_id: int) -> str | None:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.status != D.PENDING:
             return delivery.status
-        delivery.attempts += 1
         delivery.last_status_code = status_code
         if status_code is not None and 200 <= status_code < 300:
             delivery.status = D.DELIVERED

@@ -403,12 +403,12 @@ def test_a_send_cut_short_counts_as_an_attempt_and_is_taken_again_only_after_the
     notification.refresh_from_db()
     assert notification.attempts == 1 and notification.status == "pending"
     assert notification.last_error.startswith("attempt 1 started at 2026-11-02T10:00:00+08:00")
-    assert notification.next_attempt_at == start + sending_lease()
-    assert sending_lease() > dt.timedelta(seconds=settings.EMAIL_TIMEOUT * 10)  # outlasts a whole SMTP exchange
+    assert notification.next_attempt_at == start + sending_lease("email")
+    assert sending_lease("email") > dt.timedelta(seconds=settings.EMAIL_TIMEOUT * 10)  # outlasts a whole SMTP exchange
 
-    with time_machine.travel(start + sending_lease() - dt.timedelta(seconds=1), tick=False):
+    with time_machine.travel(start + sending_lease("email") - dt.timedelta(seconds=1), tick=False):
         assert redispatch_outbox.delay().get()["notifications"] == 0
-    with time_machine.travel(start + sending_lease(), tick=False):
+    with time_machine.travel(start + sending_lease("email"), tick=False):
         assert redispatch_outbox.delay().get()["notifications"] == 1
     (message,) = mail.outbox
     notification.refresh_from_db()

@@ -76,8 +76,9 @@ test_database_url.__test__ = False  # not a test, despite the name
 class Worker:
     """`celery worker --pool=solo` as a subprocess, its log in a file."""
 
-    def __init__(self, *, broker_url: str, queue: str, log_path: Path):
+    def __init__(self, *, broker_url: str, queue: str, log_path: Path, env: dict[str, str] | None = None):
         self.broker_url, self.queue, self.log_path = broker_url, queue, log_path
+        self.env = env or {}
         self.name = f"{queue}@localhost"
         self.process: subprocess.Popen | None = None
 
@@ -92,6 +93,7 @@ class Worker:
             "WEBHOOK_BACKOFF_SECONDS": "1",
             "SMS_BACKEND": "console",
             "LOG_LEVEL": "INFO",
+            **self.env,
         }
         command = [CELERY, "-A", "tests.background.worker_app", "worker", "--pool=solo", "--concurrency=1"]
         command += ["-l", "info", "-n", self.name, "-Q", self.queue, "--without-mingle", "--without-gossip"]
@@ -116,6 +118,18 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 
+    def successor(self) -> Worker:
+        """A new worker on the same queue and configuration, as a restarted container would be."""
+        return Worker(
+            broker_url=self.broker_url, queue=self.queue, log_path=self.log_path.with_suffix(".next.log"), env=self.env
+        )
+
+    def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a lost machine would: no shutdown, no acks, no
+        message put back; the solo pool runs tasks in this one process."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -139,12 +153,38 @@ def shared_worker(django_db_setup, tmp_path_factory):
         yield worker
     finally:
         worker.stop()
-        try:  # leave nothing of ours in the shared Redis (never stop it)
-            client = redis.Redis.from_url(SHARED_REDIS, socket_timeout=5)
-            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-            client.close()
-        except redis.RedisError:
-            pass
+        forget_queue(SHARED_REDIS, queue)
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Leave nothing of ours in the shared Redis (never stop it): the queue, its bindings, and the
+    messages a killed worker left unacknowledged (kombu keeps those in `unacked`, by delivery tag)."""
+    try:
+        client = redis.Redis.from_url(broker_url, socket_timeout=5)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        for tag, raw in client.hgetall("unacked").items():
+            if f'"routing_key": "{queue}"'.encode() in raw or f'"{queue}"'.encode() in raw:
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+        client.close()
+    except redis.RedisError:
+        pass
+
+
+@contextmanager
+def own_worker(tmp_path: Path, env: dict[str, str] | None = None):
+    """A worker of the test's own on the shared Redis (a queue of its own, with this process sending
+    to it), for tests that configure it differently or kill it. Stopped and forgotten after."""
+    queue = f"bgtest-{uuid.uuid4().hex[:12]}"
+    worker = Worker(broker_url=SHARED_REDIS, queue=queue, log_path=tmp_path / f"{queue}.log", env=env)
+    try:
+        with celery_on(SHARED_REDIS, queue):
+            worker.start()
+            worker.wait_ready()
+            yield worker
+    finally:
+        worker.stop()
+        forget_queue(SHARED_REDIS, queue)
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 A worker process (tests/background/conftest.py) on the machine's Redis runs the tasks that this
 process queues, against the same PostgreSQL test database: the offer expiry sweep, the SMS of an
-allocation after a decline, a signed webhook, a webhook retried with backoff until delivered. The
-outage test stops a redis-server of its own in the middle and sees nothing lost and nothing doubled.
+allocation after a decline, a signed webhook, a webhook retried with backoff until delivered, the
+email of an offer received by a local SMTP server. The outage test stops a redis-server of its own
+in the middle, and the crash tests SIGKILL a worker in the middle of a send: nothing is lost, and
+the receiver acts on everything once.
 Every wait is bounded (conftest.wait_for), and every process started is ended in teardown.
 """
 
@@ -14,7 +16,9 @@ import hashlib
 import hmac
 import json
 import re
+import time
 import uuid
+from collections import Counter
 
 import pytest
 import redis
@@ -24,14 +28,15 @@ from django.utils import timezone
 
 from admissions.models import Notification, Offer, WebhookDelivery
 from admissions.services import applications as app_services
+from admissions.services.beds import bed_create
 from admissions.services.offers import offer_decline
 from admissions.services.webhooks import webhook_subscribe, webhooks_enqueue
 from admissions.tasks import expire_offers, redispatch_outbox, retry_due_webhooks
 from config.celery import app
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
-from tests.receivers import Receiver
+from tests.receivers import HOLD, Receiver, SmsGateway, SmtpServer
 
-from .conftest import Worker, celery_on, wait_for
+from .conftest import Worker, celery_on, own_worker, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),  # the worker sees committed rows only
@@ -167,3 +172,153 @@ def worker_answers(worker: Worker) -> bool:
         if client.llen(worker.queue):
             return False
     return bool(app.control.ping(destination=[worker.name], timeout=0.5))
+
+
+# --- email, and workers killed mid-send ------------------------------------------------------------
+def smtp_env(server: SmtpServer, **extra: str) -> dict[str, str]:
+    """The worker sends email by SMTP to the test's server."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(server.port),
+        "DEFAULT_FROM_EMAIL": "waiting-list@example.org",
+        **extra,
+    }
+
+
+def outbox_sweeper():
+    """What beat does every minute (redispatch_outbox), done as soon as something is due, at most
+    once a second: the sweep, not the broker, is what finds work a killed worker left behind."""
+    last = [0.0]
+
+    def sweep() -> None:
+        now = timezone.now()
+        due = Notification.objects.filter(status="pending", next_attempt_at__lte=now).exists()
+        due = due or WebhookDelivery.objects.filter(status="pending", next_attempt_at__lte=now).exists()
+        if due and time.monotonic() - last[0] > 1:
+            last[0] = time.monotonic()
+            redispatch_outbox.delay()
+
+    return sweep
+
+
+def test_the_worker_emails_an_offer_to_a_local_smtp_server(tmp_path):
+    """R-OFF-6: the offer, with its deadline and the home's address, reaches the contact's mailbox
+    in the applicant's language, by the real worker through Django's SMTP backend."""
+    home = FacilityFactory(code="YX01", name="Yuexiu Home", address="越秀区 9 号")
+    application = queued_application(grade=3, choices=["YX01"], language="en", contact_email="family@example.com")
+    last_before = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    with SmtpServer() as server, own_worker(tmp_path, smtp_env(server)):
+        bed_create(facility=home, code="N-1", bed_type="nursing")
+        offer = Offer.objects.get(application=application, state="pending")
+        (offer_email,) = Notification.objects.filter(application=application, channel="email", pk__gt=last_before)
+        assert offer_email.kind == "offer_made"
+        wait_for(lambda: status_of(Notification, offer_email.pk, "sent", "failed"), "the worker to send the email")
+    (message,) = server.messages
+    assert message["Message-ID"] == f"<notification-{offer_email.pk}@example.org>"
+    assert (message["To"], message["From"], message["Subject"]) == (
+        "family@example.com",
+        "waiting-list@example.org",
+        "Notification",
+    )
+    text = message.get_content()
+    assert f"A bed is offered to application {application.reference} at Yuexiu Home (越秀区 9 号)" in text
+    assert timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M") in text
+    offer_email.refresh_from_db()
+    assert (offer_email.status, offer_email.attempts, offer_email.last_error) == ("sent", 1, "")
+
+
+def receiver_for(channel: str):
+    """The far end of a channel holding its first request, the worker's settings for it, and the
+    contact details that make the offer's messages go by that channel only."""
+    if channel == "email":
+        server = SmtpServer([HOLD, "accept"])
+        env = smtp_env(server, EMAIL_TIMEOUT="2")  # the lease is 12 × 2 s
+        return server, env, {"phone": "", "contact_phone": "", "contact_email": "family@example.com"}
+    gateway = SmsGateway([HOLD, 200])
+    env = {"SMS_BACKEND": "http", "SMS_GATEWAY_URL": gateway.url, "SMS_GATEWAY_TIMEOUT": "2"}
+    return gateway, env, {}
+
+
+def received_once_each(channel: str, receiver) -> Counter:
+    """How many times each notification reached the person: messages an SMTP server accepted (by
+    Message-ID), or messages a gateway sent to a phone (by Idempotency-Key)."""
+    if channel == "email":
+        return Counter(re.fullmatch(r"<notification-(\d+)@.*>", m["Message-ID"]).group(1) for m in receiver.messages)
+    return Counter(key.removeprefix("notification-") for key in receiver.sent)
+
+
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_a_worker_killed_while_the_receiver_holds_a_message_is_replaced_and_each_message_arrives_once(
+    channel, tmp_path
+):
+    """SPEC §10: the worker is SIGKILLed while the SMTP server (or SMS gateway) holds its request.
+    Its Celery message stays unacknowledged (Redis would hand it out again only after the
+    visibility timeout, an hour); the outbox sweep finds the notification once its lease has run
+    out, and a new worker sends it. Each message reaches the family once: an email the SMTP server
+    never accepted is sent once afterwards, and an SMS the gateway took is asked for again with the
+    same Idempotency-Key, which the gateway answers without sending twice."""
+    home = FacilityFactory(code="YX01")
+    receiver, env, contact = receiver_for(channel)
+    application = queued_application(grade=3, choices=["YX01"], **contact)
+    last_before = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    with receiver, own_worker(tmp_path, env) as first:
+        bed_create(facility=home, code="N-1", bed_type="nursing")  # the offer, told on this channel only
+        messages = list(Notification.objects.filter(application=application, pk__gt=last_before))
+        assert [(n.kind, n.channel) for n in messages] == [("offer_made", channel)]
+        receiver.wait_until_holding()
+        held = Notification.objects.get(pk__in=[n.pk for n in messages], attempts=1, status="pending")
+        first.kill()
+        receiver.release()
+        held.refresh_from_db()
+        assert (held.status, held.attempts) == ("pending", 1)  # the cut-short attempt is on record
+        assert held.last_error.startswith("attempt 1 started at") and held.next_attempt_at > timezone.now()
+
+        second = first.successor()
+        try:
+            second.start()
+            second.wait_ready()
+            sweep = outbox_sweeper()
+
+            def all_sent():
+                sweep()
+                return not Notification.objects.filter(pk__in=[n.pk for n in messages], status="pending").exists()
+
+            wait_for(all_sent, "a new worker to send what the killed one left", timeout=60)
+        finally:
+            second.stop()
+    assert received_once_each(channel, receiver) == {str(n.pk): 1 for n in messages}
+    held.refresh_from_db()
+    assert (held.status, held.attempts, held.last_error) == ("sent", 2, "")
+
+
+def test_a_worker_killed_while_the_webhook_receiver_holds_the_request_is_replaced_and_the_event_is_acted_on_once(
+    tmp_path,
+):
+    """API.md, SPEC §10: the receiver has the body when the worker dies, so the new worker's
+    delivery (after the lease) is a repeat with the same `id`, which the receiver dedupes."""
+    with Receiver(statuses=(HOLD, 200)) as receiver, own_worker(tmp_path) as first:
+        delivery = enqueue_webhook(receiver.url)
+        receiver.wait_until_holding()
+        first.kill()
+        receiver.release()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("pending", 1)
+        second = first.successor()
+        try:
+            second.start()
+            second.wait_ready()
+            sweep = outbox_sweeper()
+
+            def delivered():
+                sweep()
+                return status_of(WebhookDelivery, delivery.pk, "delivered", "failed")
+
+            wait_for(delivered, "a new worker to deliver what the killed one left", timeout=60)
+        finally:
+            second.stop()
+    assert len(receiver.requests) == 2
+    assert len({r["body"] for r in receiver.requests}) == 1  # the same body, signature and id
+    assert list(receiver.events) == [str(delivery.event_id)]  # acted on once
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 2, 200)
