@@ -1,0 +1,83 @@
+"""bench (issue 7) at a tiny scale: the JSON holds every figure with its floors and ratios, and the
+rule checks run after the concurrent allocations would catch a violation. Never a timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from admissions.models import Application, Offer
+from facilities.models import Bed, Facility
+from simulation.bench import run_bench, table
+from simulation.checks import bed_violations, nursing_quota_violations, offer_violations, rule_violations
+
+FIGURES = {
+    "public_lookup",
+    "staff_queue_page",
+    "queue_api_page",
+    "allocate_one_bed",
+    "concurrent_allocations",
+    "generate_city",
+}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the workers need committed data
+def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
+    results = run_bench(scale=300, samples=20, generate_in_process=True, out=lambda line: None)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(results))
+    figures = json.loads(path.read_text())["figures"]
+
+    assert set(figures) == FIGURES
+    for name, figure in figures.items():
+        assert {"floor_constant_view_ms", "floor_pk_read_ms", "target", "met"} <= set(figure), name
+    for name in ("public_lookup", "staff_queue_page", "queue_api_page", "allocate_one_bed"):
+        figure = figures[name]
+        assert figure["p50_ms"] <= figure["p95_ms"] <= figure["p99_ms"]
+        assert set(figure["ratio_to_constant_view"]) == {"p50_ms", "p95_ms", "p99_ms"}
+        assert set(figure["ratio_to_pk_read"]) == {"p50_ms", "p95_ms", "p99_ms"}
+    assert figures["generate_city"]["city"]["applications"] == 300
+    assert figures["generate_city"]["peak_memory_mib"] > 0
+    assert "per_application" in figures["generate_city"]["ratio_to_constant_view"]
+    concurrent = figures["concurrent_allocations"]
+    if connection.vendor == "postgresql":
+        assert concurrent["allocations"] > 0 and "per_allocation" in concurrent["ratio_to_pk_read"]
+        assert concurrent["violations"] == {"R-NQ-1": [], "R-BED-1": [], "R-OFF-3": []}
+        assert concurrent["errors"] == []
+    else:
+        assert "PostgreSQL only" in concurrent["skipped"]
+    assert "public_lookup" in table(results)
+
+
+@pytest.mark.django_db
+def test_the_rule_checks_catch_a_broken_quota_a_double_booked_bed_and_a_second_live_offer():
+    """R-NQ-1, R-BED-1, R-OFF-3: each check finds its violation, written straight into the tables
+    (the services would refuse to make any of them)."""
+    from simulation.generator import generate_city
+
+    generate_city(facilities=12, beds=800, applications=200, seed=3, progress=False)
+    assert rule_violations() == {"R-NQ-1": [], "R-BED-1": [], "R-OFF-3": []}
+
+    home = Facility.objects.order_by("code").first()
+    Bed.objects.filter(facility=home, status="occupied").update(holder_care_level="self_care")
+    assert any(home.code in problem for problem in nursing_quota_violations())
+
+    offer = Offer.objects.filter(state="pending").first()
+    vacant_or_occupied = Bed.objects.exclude(pk=offer.bed_id).filter(status="occupied").first()
+    Bed.objects.filter(pk=vacant_or_occupied.pk).update(status="reserved")
+    assert any(vacant_or_occupied.code in problem for problem in bed_violations())
+
+    Application.objects.filter(pk=offer.application_id).update(state="waiting")
+    assert any(offer.application.reference in problem for problem in offer_violations())
+
+
+def test_bad_options_are_refused_naming_the_option(tmp_path):
+    with pytest.raises(CommandError, match="--scale"):
+        call_command("bench", scale=5, out=str(tmp_path / "b.json"))
+    with pytest.raises(CommandError, match="--out"):
+        call_command("bench", scale=1000, out=str(tmp_path / "missing" / "b.json"))
+    with pytest.raises(CommandError, match="--samples"):
+        call_command("bench", scale=1000, samples=1, out=str(tmp_path / "b.json"))
