@@ -49,6 +49,22 @@ def test_web_worker_and_beat_share_one_image_built_once(services):
     assert len(built_by) == 1, f"the image is built by {built_by}; build it in exactly one service"
 
 
+def test_the_services_not_building_the_image_never_pull_it(services):
+    """worker and beat use web's build: a pull of this local image name can only fail."""
+    assert [services[name].get("pull_policy") for name in ("worker", "beat")] == ["never", "never"]
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["SMS_BACKEND", "SMS_GATEWAY_URL", "SMS_GATEWAY_KEY", "SMS_TEMPLATE", "EMAIL_HOST", "EMAIL_PORT"]
+    + ["EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS", "DEFAULT_FROM_EMAIL", "WEBHOOK_ALLOWED_HOSTS"],
+)
+def test_the_worker_gets_the_settings_it_sends_notifications_and_webhooks_with(services, variable):
+    """R-OFF-6: without them the SMS reach only the log and email a server the container lacks."""
+    assert variable in services["worker"]["environment"]
+    assert services["worker"]["environment"][variable].startswith(f"${{{variable}:-")
+
+
 @pytest.mark.parametrize("name,process", [("worker", "worker"), ("beat", "beat")])
 def test_celery_services_load_the_config_app(services, name, process):
     words = command_words(services[name])
