@@ -18,8 +18,11 @@ from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
 from admissions.services.offers import offer_accept, offer_admit, offers_expire_due
 from admissions.services.webhooks import (
+    SENDING_LEASE,
+    _claim,
     backoff,
     webhook_deliver,
+    webhook_deliveries_due,
     webhook_subscribe,
     webhook_unsubscribe,
     webhooks_enqueue,
@@ -108,6 +111,24 @@ def test_a_delivery_that_keeps_failing_is_given_up_after_a_day(django_capture_on
             assert webhook_deliver(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts == 2 and delivery.next_attempt_at is None
+
+
+def test_a_delivery_cut_short_counts_as_an_attempt_and_one_whose_worker_always_dies_is_given_up_after_a_day():
+    """SPEC §10: the attempt is recorded when a worker takes the delivery, under a lease; if the
+    worker dies, the sweep finds it after the lease, until the day is over."""
+    subscribe("http://127.0.0.1:9/hook")
+    start = dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        (delivery,) = webhooks_enqueue(type="offer.made", data={})
+        assert _claim(delivery.pk, start) is not None  # the worker took it, then died
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error.startswith("attempt 1 started at 2026-11-02T10:00:00+08:00")
+    assert webhook_deliveries_due(now=start + SENDING_LEASE - dt.timedelta(seconds=1)) == []
+    assert webhook_deliveries_due(now=start + SENDING_LEASE) == [delivery.pk]
+    assert _claim(delivery.pk, start + dt.timedelta(days=1, seconds=1)) is None
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 1, None)
 
 
 def test_an_unreachable_receiver_leaves_the_delivery_pending_with_the_error(django_capture_on_commit_callbacks):
