@@ -127,10 +127,11 @@ def _wait_chart(results: list[RunResult], key: str, groups: list[str], path: Pat
     ax.set_xticks(x, groups, rotation=30 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
     ax.set_ylabel("days from queued to admitted")
     ax.set_title(f"Waiting time by {key.replace('_', ' ')}")
-    ax.legend(fontsize=8)
+    # Below the axes, so it never hides a bar.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path.name
 
@@ -260,14 +261,16 @@ def _markdown(
         "",
     ]
     for result in results:
-        changes = result.policy.changes()
+        changes = result.policy.changed_leaves()
         described = (
             "the defaults of SPEC §9"
             if not changes
-            else "; ".join(f"`{k}` = `{_short(v)}`" for k, v in changes.items()) + " (the rest as SPEC §9)"
+            else "; ".join(f"`{path}` {_short(old)} → **{_short(new)}**" for path, old, new in changes)
+            + " (the rest as SPEC §9)"
         )
         lines.append(f"- **{result.policy.label}** ({result.policy.source}): {described}")
     lines += ["", "## Summary", ""]
+    lines += _comparison(results)
     summary_rows = [
         ["admissions", *[len(r.admissions) for r in results]],
         ["median wait (days)", *[_fig(median_p90(waits(r)), 0) for r in results]],
@@ -283,7 +286,11 @@ def _markdown(
             *[_total(r, "residents_discharged") + _total(r, "residents_transferred") for r in results],
         ],  # fmt: skip
         ["queue at the end", *[_queue_end(r) for r in results]],
-        ["allocation decisions", *[r.decisions for r in results]],
+        ["vacant beds at the end (blocked by the quota, or nobody fits)", *[_vacant_end(r) for r in results]],
+        [
+            "allocation decisions (each vacancy, and each approval at a home with a vacant bed)",
+            *[r.decisions for r in results],
+        ],  # fmt: skip
     ]
     lines += _table(["", *labels], summary_rows)
     for key, groups, chart, title in (
@@ -344,7 +351,7 @@ def _markdown(
             f"- Acts the services refused (someone had died or answered meanwhile; each refused act changes "
             f"nothing, R-FSM-3): {_counter_text(result.refused_acts)}.",
             f"- Notifications written to the throwaway database: {result.notifications_written:,}; handed to "
-            f"a sender: none ({_counter_text(result.dispatches_suppressed)} dispatches held back).",
+            f"a sender: none (dispatches held back: {_counter_text(result.dispatches_suppressed)}).",
             f"- Run time {result.seconds:.0f} s (migrating, generating the city, simulating); peak memory "
             f"{result.peak_memory_mib:.0f} MiB.",
             "",
@@ -372,6 +379,31 @@ def _markdown(
     return "\n".join(lines)
 
 
+def _comparison(results: list[RunResult]) -> list[str]:
+    """A few sentences on how each policy differs from the first one, in days of waiting."""
+    if len(results) < 2:
+        return []
+    base = results[0]
+    lines = []
+    for other in results[1:]:
+        parts = []
+        for key, groups in ((None, [None]), ("channel", CHANNELS)):
+            for group in groups:
+                before, after = median_p90(waits(base, key, group)), median_p90(waits(other, key, group))
+                if before is None or after is None:
+                    continue
+                name = "all admissions" if key is None else f"{group} channel"
+                parts.append(
+                    f"{name}: median {after[0]:.0f} days ({after[0] - before[0]:+.0f}), 90th percentile "
+                    f"{after[1]:.0f} ({after[1] - before[1]:+.0f})"
+                )
+        lines.append(
+            f"- **{other.policy.label}** against **{base.policy.label}**: {len(other.admissions)} admissions "
+            f"({len(other.admissions) - len(base.admissions):+d}); " + "; ".join(parts) + "."
+        )
+    return [*lines, ""]
+
+
 def _fig(figures, index: int) -> str:
     return "–" if figures is None else f"{figures[index]:.0f}"
 
@@ -384,6 +416,11 @@ def _short(value) -> str:
 def _queue_end(result: RunResult) -> int | str:
     months = _months(result)
     return result.monthly.get(months[-1], Counter()).get("queue_at_month_end", "–")
+
+
+def _vacant_end(result: RunResult) -> int:
+    last = _months(result)[-1]
+    return sum(row["vacant"] for row in result.shares if row["month"] == last)
 
 
 def _counter_text(counter: Counter) -> str:

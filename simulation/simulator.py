@@ -178,6 +178,23 @@ class SimulatedPolicy:
         defaults = asdict(PolicyParameters())
         return {k: v for k, v in self.parameters.to_json().items() if defaults[k] != getattr(self.parameters, k)}
 
+    def changed_leaves(self) -> list[tuple[str, object, object]]:
+        """Each changed value with its dotted path, the default and the new value:
+        ("score_weights.waiting.points", 1, 2)."""
+        defaults = PolicyParameters().to_json()
+        found: list[tuple[str, object, object]] = []
+
+        def walk(path: str, old, new) -> None:
+            if isinstance(old, dict) and isinstance(new, dict) and set(old) == set(new):
+                for key in old:
+                    walk(f"{path}.{key}", old[key], new[key])
+            elif old != new:
+                found.append((path, old, new))
+
+        for name, value in self.changes().items():
+            walk(name, PolicyParameters.from_json({name: defaults[name]}).to_json()[name], value)
+        return found
+
 
 DEFAULT_POLICY = SimulatedPolicy(label="default", parameters=PolicyParameters(), source="built-in defaults (SPEC §9)")
 
@@ -515,7 +532,8 @@ class Simulation:
             + self.rates.arrivals_per_open_application_month * city["open_applications"]
         ) / 30.4
         self._adopt_starting_state()
-        self_care = {}
+        # The self-care holders at the start: from here on, a count above its cap may only fall (R-NQ-1).
+        _problems, self_care = rule_violations(since=timezone.now(), self_care_yesterday={})
         day = self.start
         while day < self.end:
             self_care = self._day(day, self_care)

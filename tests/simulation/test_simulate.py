@@ -179,7 +179,8 @@ def test_the_report_shows_both_policies_side_by_side_with_its_charts(two_policie
     report = (two_policies / "report.md").read_text()
     assert report.startswith("# Policy simulation: default vs nursing-target-85")
     assert "| | default | nursing-target-85 |" in report.replace("|  |", "| |")
-    assert "`nursing_target` = `0.850`" in report
+    assert "`nursing_target` 0.780 → **0.850**" in report
+    assert "- **nursing-target-85** against **default**:" in report
     for chart in (
         "waiting_by_channel.png",
         "waiting_by_care_level.png",
@@ -301,8 +302,8 @@ def test_the_committed_policy_files_are_valid():
 
     policies = {path.stem: policy_from_file(path) for path in POLICIES.glob("*.json")}
     assert policies["default"].changes() == {}
-    assert policies["waiting-points-2"].changes()["score_weights"]["waiting"] == {"points": 2, "period_days": 30}
-    assert policies["nursing-target-85"].changes() == {"nursing_target": "0.850"}
+    assert policies["waiting-points-2"].changed_leaves() == [("score_weights.waiting.points", 1, 2)]
+    assert policies["nursing-target-85"].changed_leaves() == [("nursing_target", "0.780", "0.850")]
 
 
 # --- the rule checker can fail ---------------------------------------------------------------------
