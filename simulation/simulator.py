@@ -471,7 +471,7 @@ class Simulation:
         self.order = itertools.count()
         self.arrivals_rng = random.Random(f"{seed}:arrivals")
         self.arrivals_due = 0
-        self.plans: dict[int, dict] = {}  # application id → what the person is like (grade, categories)
+        self.plans: dict[int, dict] = {}  # application id → what the person is like (their grade)
         self.seen_offer_id = 0
         self.seen_occupancy_id = 0
         self.reassessments: set[int] = set()  # assessment ids whose renewal is scheduled
@@ -586,9 +586,7 @@ class Simulation:
             "current_assessment"
         ):
             grade = application.current_assessment.grade if application.current_assessment else None
-            self._meet(
-                application, grade=grade, categories=list(application.category_claims.values_list("code", flat=True))
-            )
+            self._meet(application, grade=grade)
             step = {S.SUBMITTED: "accept", S.ASSESSMENT_PENDING: "assess", S.REVIEW: "approve"}.get(application.state)
             if step:
                 self._plan(
@@ -599,32 +597,21 @@ class Simulation:
                 )
         self._notice_new_offers_and_residents(self.start - dt.timedelta(days=1))
 
-    def _meet(self, application: Application, *, grade: int | None, categories: list[str]) -> None:
-        """A person the simulation will follow: when they would die, withdraw, be suspended."""
-        rates = self.rates
+    def _meet(self, application: Application, *, grade: int | None) -> None:
+        """A person the simulation will follow: their care need, and when they would die, withdraw
+        or be suspended if still on the list then."""
         ref = application.reference
         if grade is None:
             grade = self.rng(ref, "grade").choices(list(GRADE_WEIGHTS), list(GRADE_WEIGHTS.values()))[0]
-        self.plans[application.pk] = {"grade": grade, "categories": categories}
+        self.plans[application.pk] = {"grade": grade}
         today = timezone.localdate()
-        self._plan(
-            NEWS,
-            today + dt.timedelta(days=_exponential_days(self.rng(ref, "death"), rates.waiting_deaths_per_year)),
-            "die",
-            application.pk,
-        )
-        self._plan(
-            NEWS,
-            today + dt.timedelta(days=_exponential_days(self.rng(ref, "withdraw"), rates.withdrawals_per_year)),
-            "withdraw",
-            application.pk,
-        )
-        self._plan(
-            NEWS,
-            today + dt.timedelta(days=_exponential_days(self.rng(ref, "suspend"), rates.suspensions_per_year)),
-            "suspend",
-            application.pk,
-        )
+        for kind, fate, per_year in (
+            ("die", "death", self.rates.waiting_deaths_per_year),
+            ("withdraw", "withdraw", self.rates.withdrawals_per_year),
+            ("suspend", "suspend", self.rates.suspensions_per_year),
+        ):
+            days = _exponential_days(self.rng(ref, fate), per_year)
+            self._plan(NEWS, today + dt.timedelta(days=days), kind, application.pk)
 
     # --- people on the list ----------------------------------------------------------------------
     def _news(self, kind: str, application_id: int, day: dt.date) -> None:
@@ -679,7 +666,7 @@ class Simulation:
         people = self.people
         people.today = day
         people.rng = self.arrivals_rng
-        data, categories = people._intake(self.by_district, self.city_homes)
+        data, _categories = people._intake(self.by_district, self.city_homes)
         grade = self.arrivals_rng.choices(list(GRADE_WEIGHTS), list(GRADE_WEIGHTS.values()))[0]
         created = self._act(
             "apply",
@@ -692,7 +679,7 @@ class Simulation:
         if created is None:
             return
         application, _code = created
-        self._meet(application, grade=grade, categories=categories)
+        self._meet(application, grade=grade)
         rng = self.rng(application.reference, "intake")
         if rng.random() < self.rates.rejected_at_intake:
             self._plan(DESK, day + dt.timedelta(days=rng.randint(*self.rates.days_to_accept)), "reject", application.pk)
@@ -744,7 +731,7 @@ class Simulation:
                 self._act("reassess", assessment_services.assessment_approve, assessment=assessment, actor=reviewer)
 
     def _assess(self, application: Application, day: dt.date) -> Assessment | None:
-        plan = self.plans.setdefault(application.pk, {"grade": 2, "categories": []})
+        plan = self.plans.setdefault(application.pk, {"grade": 2})
         self.people.rng = self.rng(application.reference, "items", day)
         items, coma = self.people._items(plan["grade"])
         return self._act(
