@@ -49,7 +49,7 @@ from admissions.services.beds import bed_discharge
 from facilities.models import Bed, Facility
 
 from .checks import rule_violations
-from .generator import generate_city
+from .generator import _quiet, generate_city
 
 # The scale of SPEC §11 at 100,000 applications; smaller scales shrink it in proportion.
 FULL_SCALE = {"facilities": 200, "beds": 60_000, "applications": 100_000}
@@ -119,7 +119,8 @@ class Bench:
 
     def run(self) -> dict:
         self._city()
-        with override_settings(DEBUG=False, ROOT_URLCONF="simulation.bench_urls"), _quiet_loggers(1):
+        quiet = _quiet("admissions.lookup", "admissions.workdays")  # a line per lookup, in a terminal
+        with override_settings(DEBUG=False, ROOT_URLCONF="simulation.bench_urls"), _quiet_loggers(1), quiet:
             self.floors = self._floors()
             self._lookup()
             self._queue_pages()

@@ -62,6 +62,8 @@ class QueueEntry(models.Model):
                 name="queue_entry_order",
             ),
             models.Index(fields=["facility", "status", "care_level", "channel_rank"], name="queue_entry_care_level"),
+            # Entries scored under another policy version, looked for at every allocation (§9).
+            models.Index(fields=["facility", "status", "policy_version"], name="queue_entry_policy"),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@ the application ends (R-Q-1, R-Q-3)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from admissions.identity import age_on
@@ -81,8 +81,12 @@ def entries_rescore_for_policy(*, entries: QuerySet[QueueEntry], policy: PolicyI
     """Recompute base scores of entries scored under another policy version (§9: the active
     version applies to decisions made on or after its date). Returns how many changed."""
     changed = 0
-    stale = entries.exclude(policy_version=policy.version).select_related(
-        "application__applicant", "application__current_assessment"
+    # Two ranges rather than "not equal", so the queue_entry_policy index finds the (usually no)
+    # stale entries without reading the facility's whole queue at every allocation.
+    stale = (
+        entries.filter(Q(policy_version__lt=policy.version) | Q(policy_version__gt=policy.version))
+        .select_related("application__applicant", "application__current_assessment")
+        .order_by("pk")
     )
     for entry in stale:
         application = entry.application
