@@ -15,7 +15,7 @@ from django.utils import timezone
 from admissions.decisions import first_chain_break
 from admissions.identity import age_on, id_number_errors
 from admissions.models import Applicant, Application, CategoryClaim, FacilityChoice, Offer, QueueEntry
-from admissions.selectors import policy_in_force, positions_for_application, queue_for_facility
+from admissions.selectors import policy_in_force, position_for_entry, positions_for_application, queue_for_facility
 from admissions.services.applications import lookup_code_issue
 from admissions.services.beds import bed_discharge
 from admissions.services.lookup import public_lookup
@@ -264,3 +264,19 @@ def test_a_database_that_already_has_homes_is_refused(city):
     with pytest.raises(CommandError, match="empty"):
         call_command("generate_city", facilities=14, beds=2000, applications=10, no_progress=True)
     assert Facility.objects.count() == homes
+
+
+def test_every_position_at_a_generated_home_is_its_place_in_the_queue_ties_included(city):
+    """R-Q-4 against R-Q-2 on generated data: the counted position of every open entry is its
+    place in the sorted queue, also for entries tied on channel, score and queued_at (the
+    reference decides, R-Q-2)."""
+    home = Facility.objects.get(code=city.largest_facility)
+    first, second = QueueEntry.objects.filter(facility=home, status="open").order_by("pk")[:2]
+    QueueEntry.objects.filter(pk__in=[first.pk, second.pk]).update(
+        channel_rank=2, base_score=30, queued_at=first.queued_at, queued_epoch=first.queued_epoch
+    )
+    now = timezone.now()
+    order = list(queue_for_facility(home, now=now))
+    assert len(order) > 50
+    for place, entry in enumerate(order, start=1):
+        assert position_for_entry(entry, now=now).position == place
