@@ -5,8 +5,9 @@ services would have written: the rules are not copied here but called — the gr
 `assessments.grading`, the channel from `channel_for`, the queue scores from `base_score_parts`,
 the quota cap from `self_care_cap`, the decision hashes from `decision_hash`, the deadlines from
 `deadline_after`, the lookup-code hashes from `lookup_code_hash`. Only the writing is in bulk
-(`bulk_create` in batches, with primary keys chosen here so that nothing has to be read back),
-because one service call per row would take hours at 100,000 applications.
+(batches of INSERTs by executemany, COPY on PostgreSQL, with primary keys chosen here so that
+nothing has to be read back), because one service call per row would take hours at 100,000
+applications; the database's constraints check every row as it is written.
 
 What is written in bulk is history: applications created, assessed, approved, suspended, withdrawn,
 removed, rejected, and admitted in the past through offers and hash-chained allocation decisions.
@@ -17,7 +18,8 @@ accepted (`offer_accept`). So every pending or accepted offer is one the engine 
 History is written without notifications: they are an outbox, and a worker would send every one
 of them. The live part's notifications are real (the console backend logs them).
 
-Memory stays flat: applications are planned as small tuples, then built and written in batches.
+Memory stays flat: applications are planned as small records, then built and written 2,000 at a
+time. At the end, ANALYZE gives the query planner statistics of the tables as they now are.
 """
 
 from __future__ import annotations
