@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Application, ApplicationState, Offer, OfferState, QueueEntry
 from admissions.policy import PolicyInForce
-from admissions.selectors import facility_quota, policy_in_force, queue_for_facility
+from admissions.selectors import QueueStep, facility_quota, policy_in_force, queue_walk
 from admissions.workdays import deadline_after
 from facilities.errors import Conflict, NotFound
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
@@ -50,12 +50,15 @@ class SkipReason:
 
 @dataclass
 class _Candidate:
-    entry: QueueEntry
+    step: QueueStep
     rank: int
-    score: int
+
+    @property
+    def score(self) -> int:
+        return self.step.score
 
     def row(self, reason: str | None = None) -> dict:
-        row = {"reference": self.entry.application.reference, "rank": self.rank, "score": self.score}
+        row = {"reference": self.step.reference, "rank": self.rank, "score": self.score}
         if reason:
             row["reason"] = reason
         return row
@@ -65,17 +68,16 @@ def _reason_before_bed_rules(
     candidate: _Candidate, *, today: dt.date, refused_here: set[int], busy: set[int]
 ) -> str | None:
     """The reasons that do not depend on the bed type or the quota."""
-    application = candidate.entry.application
-    if application.state == S.SUSPENDED:
+    step = candidate.step
+    if step.application_state == S.SUSPENDED:
         return SkipReason.SUSPENDED
     # Offered or admission_check: it holds a live offer (R-OFF-3). `busy`: another transaction is
     # changing it right now, most likely making it an offer elsewhere.
-    if application.state != S.WAITING or application.pk in busy:
+    if step.application_state != S.WAITING or step.application_id in busy:
         return SkipReason.OFFER_PENDING
-    assessment = application.current_assessment
-    if assessment is None or assessment.valid_until < today:
+    if step.assessment_valid_until is None or step.assessment_valid_until < today:
         return SkipReason.ASSESSMENT_EXPIRED
-    if application.pk in refused_here:
+    if step.application_id in refused_here:
         return SkipReason.REFUSED_THIS_BED
     return None
 
@@ -92,7 +94,7 @@ def _choose(bed: Bed, queue, *, quota: Quota, today: dt.date, refused_here: set[
     held_aside: list[_Candidate] = []
     quota_full = quota.self_care_held >= quota.self_care_cap
     for rank, entry in enumerate(queue, start=1):
-        candidate = _Candidate(entry=entry, rank=rank, score=entry.score)
+        candidate = _Candidate(step=entry, rank=rank)
         reason = _reason_before_bed_rules(candidate, today=today, refused_here=refused_here, busy=busy)
         if reason:
             skipped.append(candidate.row(reason))
@@ -158,6 +160,7 @@ def _record_decision(
     policy: PolicyInForce,
     trigger: str,
     chosen: _Candidate | None,
+    chosen_entry: QueueEntry | None,
     skipped: list[dict],
     quota_before: Quota,
     quota_after: Quota,
@@ -170,7 +173,7 @@ def _record_decision(
         made_at=now,
         policy_version=policy.version,
         trigger=trigger,
-        chosen_entry=chosen.entry if chosen else None,
+        chosen_entry=chosen_entry,
         chosen=chosen.row() if chosen else None,
         skipped=skipped,
         quota_before=quota_before.figures(),
@@ -195,7 +198,7 @@ def _lock_waiting_application(application_id: int) -> Application | None:
 
 def _offer(
     *,
-    candidate: _Candidate,
+    entry: QueueEntry,
     bed: Bed,
     facility: Facility,
     decision: AllocationDecision,
@@ -203,21 +206,21 @@ def _offer(
     policy: PolicyInForce,
     actor: Actor,
 ) -> Offer:
-    application = candidate.entry.application
+    application = entry.application
     params = policy.parameters
     offer = Offer.objects.create(
         application=application,
-        queue_entry=candidate.entry,
+        queue_entry=entry,
         facility=facility,
         bed=bed,
         decision=decision,
-        care_level=candidate.entry.care_level,
+        care_level=entry.care_level,
         bed_round=bed.occupancy_round,
         made_at=now,
         respond_by=deadline_after(now, params.offer_response_working_days),
     )
     bed.status = BedStatus.RESERVED
-    bed.holder_care_level = candidate.entry.care_level
+    bed.holder_care_level = entry.care_level
     bed.save(update_fields=["status", "holder_care_level"])
     from_state = application.state
     application.make_offer()
@@ -274,9 +277,7 @@ class _Run:
             return self._record(bed, chosen=None, skipped=self.nobody_for[bed.bed_type], quota_after=self.quota)
         busy: set[int] = set()
         while True:
-            # Small chunks: the walk usually stops within the first few entries, and each row fetched
-            # carries its application and assessment (500 rows a fetch cost ~25 ms at 5,000 entries).
-            queue = queue_for_facility(self.facility, now=self.now, policy=self.policy).iterator(chunk_size=50)
+            queue = queue_walk(self.facility, now=self.now, policy=self.policy)
             chosen, skipped = _choose(
                 bed, queue, quota=self.quota, today=self.today, refused_here=refused_here, busy=busy
             )
@@ -284,22 +285,23 @@ class _Run:
                 if not refused_here and not busy:
                     self.nobody_for[bed.bed_type] = skipped
                 return self._record(bed, chosen=None, skipped=skipped, quota_after=self.quota)
-            locked = _lock_waiting_application(chosen.entry.application_id)
+            locked = _lock_waiting_application(chosen.step.application_id)
             if locked is None:
                 # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
-                busy.add(chosen.entry.application_id)
+                busy.add(chosen.step.application_id)
                 continue
-            chosen.entry.application = locked
-            self_care = chosen.entry.care_level == CareLevel.SELF_CARE
+            entry = QueueEntry.objects.get(pk=chosen.step.entry_id)
+            entry.application = locked
+            self_care = entry.care_level == CareLevel.SELF_CARE
             quota_after = Quota(
                 nursing_target=self.quota.nursing_target,
                 self_care_cap=self.quota.self_care_cap,
                 self_care_held=self.quota.self_care_held + (1 if self_care else 0),
                 nursing_held=self.quota.nursing_held + (0 if self_care else 1),
             )
-            decision = self._record(bed, chosen=chosen, skipped=skipped, quota_after=quota_after)
+            decision = self._record(bed, chosen=chosen, entry=entry, skipped=skipped, quota_after=quota_after)
             _offer(
-                candidate=chosen,
+                entry=entry,
                 bed=bed,
                 facility=self.facility,
                 decision=decision,
@@ -311,7 +313,7 @@ class _Run:
             self.nobody_for.clear()  # an offer changed the queue and perhaps the quota
             return decision
 
-    def _record(self, bed: Bed, *, chosen, skipped, quota_after) -> AllocationDecision:
+    def _record(self, bed: Bed, *, chosen, skipped, quota_after, entry=None) -> AllocationDecision:
         return _record_decision(
             facility=self.facility,
             bed=bed,
@@ -319,6 +321,7 @@ class _Run:
             policy=self.policy,
             trigger=self.trigger,
             chosen=chosen,
+            chosen_entry=entry,
             skipped=skipped,
             quota_before=self.quota,
             quota_after=quota_after,

@@ -13,6 +13,7 @@ from admissions.models import Application, Offer
 from facilities.models import Bed, Facility
 from simulation.bench import run_bench, table
 from simulation.checks import bed_violations, nursing_quota_violations, offer_violations, rule_violations
+from tests.reference_data import ensure_reference_data
 
 FIGURES = {
     "public_lookup",
@@ -26,6 +27,7 @@ FIGURES = {
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the workers need committed data
 def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
+    ensure_reference_data()  # an earlier transactional test's flush may have removed the districts
     results = run_bench(scale=300, samples=20, generate_in_process=True, out=lambda line: None)
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(results))
@@ -58,6 +60,7 @@ def test_the_rule_checks_catch_a_broken_quota_a_double_booked_bed_and_a_second_l
     (the services would refuse to make any of them)."""
     from simulation.generator import generate_city
 
+    ensure_reference_data()
     generate_city(facilities=12, beds=800, applications=200, seed=3, progress=False)
     assert rule_violations() == {"R-NQ-1": [], "R-BED-1": [], "R-OFF-3": []}
 

@@ -26,6 +26,7 @@ from facilities.models import Bed, Facility
 from simulation.checks import rule_violations
 from simulation.generator import CATEGORY_SHARES, GRADE_WEIGHTS, STATE_SHARES, generate_city
 from tests.factories import actor
+from tests.reference_data import ensure_reference_data
 
 SIZES = {"facilities": 14, "beds": 2400, "applications": 1500}
 
@@ -34,6 +35,7 @@ SIZES = {"facilities": 14, "beds": 2400, "applications": 1500}
 def city(django_db_setup, django_db_blocker):
     """One city for the module, rolled back at its end; each test runs in a savepoint inside it."""
     with django_db_blocker.unblock(), transaction.atomic():
+        ensure_reference_data()  # an earlier transactional test's flush may have removed the districts
         summary = generate_city(**SIZES, seed=11, progress=False)
         yield summary
         transaction.set_rollback(True)
