@@ -29,6 +29,7 @@ from facilities.roles import facility_of, roles_of
 from facilities.selectors import Quota, quota_for_facility
 
 from .models import (
+    ON_HOLD_STATES,
     Application,
     ApplicationState,
     FacilityChoice,
@@ -40,7 +41,6 @@ from .models import (
 from .policy import PolicyInForce, PolicyParameters
 
 BUILT_IN_POLICY = PolicyInForce(version=0, effective_from=dt.date(2000, 1, 1), parameters=PolicyParameters())
-ON_HOLD_STATES = (ApplicationState.SUSPENDED, ApplicationState.OFFERED, ApplicationState.ADMISSION_CHECK)
 
 
 # --- policy (SPEC §9) ---------------------------------------------------------------------------

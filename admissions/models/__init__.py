@@ -6,6 +6,7 @@ Rules are not here: they live in `admissions.services` (changes) and `admissions
 
 from .applications import (
     FINAL_STATES,
+    ON_HOLD_STATES,
     QUEUED_STATES,
     Applicant,
     Application,
@@ -34,6 +35,7 @@ from .webhooks import (
 
 __all__ = [
     "FINAL_STATES",
+    "ON_HOLD_STATES",
     "LIVE_OFFER_STATES",
     "QUEUED_STATES",
     "ActorKind",

@@ -74,6 +74,8 @@ class ApplicationState(models.TextChoices):
 
 S = ApplicationState
 FINAL_STATES = (S.ADMITTED, S.REJECTED, S.WITHDRAWN, S.REMOVED)
+# R-Q-4 "on hold": queued, but not to be offered a bed now (suspended, or holding an offer).
+ON_HOLD_STATES = (S.SUSPENDED, S.OFFERED, S.ADMISSION_CHECK)
 NON_FINAL_STATES = tuple(s for s in S if s not in FINAL_STATES)
 # R-Q-1: the states in which an application's queue entries are open.
 QUEUED_STATES = (S.WAITING, S.SUSPENDED, S.OFFERED, S.ADMISSION_CHECK)
@@ -169,7 +171,13 @@ class Application(ConcurrentTransitionMixin, models.Model):
                 name="application_channel_valid",
             ),
         ]
-        indexes = [models.Index(fields=["state"], name="application_state")]
+        indexes = [
+            models.Index(fields=["state"], name="application_state"),
+            # The ids of applications on hold, read whole by every queue position (R-Q-4): a small
+            # partial index the database can answer from without reading the wide rows (issue 7
+            # bench: a position at the largest home 18 → 3 ms on PostgreSQL, with queue_entry_counts).
+            models.Index(fields=["id"], condition=Q(state__in=ON_HOLD_STATES), name="application_on_hold"),
+        ]
 
     def __str__(self) -> str:
         return self.reference
