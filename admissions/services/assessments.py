@@ -76,6 +76,12 @@ def _lock_assessment(assessment: Assessment | int) -> Assessment:
     return found
 
 
+def _require_assessor(assessment: Assessment, actor: Actor) -> None:
+    """A draft is the assessor's own record (R-ASM-4): only they edit or complete it."""
+    if assessment.assessor_id != (actor.user.pk if actor.user else None):
+        raise NotPermitted(_("Only the assessor who recorded an assessment edits or completes it (R-ASM-4)."))
+
+
 def assessment_create(
     *,
     application: Application,
@@ -137,6 +143,7 @@ def assessment_update(
                 current_state=assessment.state,
                 available_transitions=[],
             )
+        _require_assessor(assessment, actor)
         if items is not None:
             merged = {**assessment.items, **items}
             _check_items_shape(merged, coma=bool(coma if coma is not None else assessment.coma))
@@ -154,14 +161,13 @@ def assessment_update(
 
 def _complete(assessment: Assessment, application: Application, *, actor: Actor) -> Assessment:
     _guard(assessment, "complete", "complete")
+    _require_assessor(assessment, actor)
     errors = item_errors(assessment.items, coma=assessment.coma)
     if errors:
         raise RuleViolation(
             _("The assessment cannot be completed: %(items)s (R-ASM-3).") % {"items": ", ".join(sorted(errors))},
             errors={f"items.{code}" if code != "coma" else "coma": [message] for code, message in errors.items()},
         )
-    if assessment.assessor_id != (actor.user.pk if actor.user else None):
-        raise NotPermitted(_("Only the assessor who recorded it completes an assessment."))
     total = total_points(assessment.items)
     assessment.complete()
     assessment.total = total

@@ -549,6 +549,21 @@ def test_a_completed_assessment_is_never_edited_r_asm_4():
     assert assessment.items["B1.1"] == items_with_total(GRADE_TOTALS[2])["B1.1"]
 
 
+def test_only_the_assessor_who_recorded_a_draft_edits_or_completes_it_r_asm_4():
+    application = in_assessment_pending()
+    partial = {code: points for code, points in ITEMS_GRADE_0.items() if code != "B2.4"}
+    assessment = asm.assessment_create(
+        application=application, assessed_on=timezone.localdate(), items=partial, actor=actor("assessor")
+    )
+    with pytest.raises(NotPermitted) as caught:
+        asm.assessment_update(assessment=assessment, items={"B2.4": 0}, notes="mine now", actor=actor("assessor-2"))
+    assert "R-ASM-4" in caught.value.message
+    with pytest.raises(NotPermitted):
+        asm.assessment_complete(assessment=assessment, actor=actor("assessor-2"))
+    assessment = Assessment.objects.get(pk=assessment.pk)
+    assert ("B2.4" in assessment.items, assessment.notes, assessment.state) == (False, "", "draft")
+
+
 def test_an_assessment_with_missing_items_cannot_be_completed_and_the_error_names_them_r_asm_3():
     application = in_assessment_pending()
     items = {code: points for code, points in ITEMS_GRADE_0.items() if code not in ("B1.3", "B4.5")}
