@@ -49,7 +49,7 @@ from admissions.services.beds import bed_discharge
 from facilities.models import Bed, Facility
 
 from .checks import rule_violations
-from .generator import _quiet, generate_city
+from .generator import _quiet, generate_city, require_migrated
 
 # The scale of SPEC §11 at 100,000 applications; smaller scales shrink it in proportion.
 FULL_SCALE = {"facilities": 200, "beds": 60_000, "applications": 100_000}
@@ -132,12 +132,15 @@ class Bench:
 
     # -- the city ----------------------------------------------------------------------------------
     def _city(self) -> None:
+        require_migrated()
         count = Application.objects.count()
         sizes = sizes_for(self.scale)
         if count and count != self.scale:
             raise BenchError(
                 f"The database holds {count} applications, not a city of --scale {self.scale}: "
-                "use an empty database (or the scale it holds)."
+                "use an empty database (or the scale it holds), e.g. "
+                "DATABASE_URL=sqlite:///bench.sqlite3 python manage.py migrate && "
+                "DATABASE_URL=sqlite:///bench.sqlite3 python manage.py bench ..."
             )
         if count:
             self.out(f"Reusing the city in the database ({count} applications).")

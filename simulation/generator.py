@@ -39,6 +39,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max
 from django.utils import timezone
 from stdnum.cn import ric
@@ -168,12 +169,22 @@ def generate_city(
     Deterministic for a seed. Raises GeneratorError, changing nothing, for bad sizes or a database
     that already has homes or applications."""
     check_sizes(facilities=facilities, beds=beds, applications=applications)
+    require_migrated()
     if Facility.objects.exists() or Application.objects.exists():
         raise GeneratorError(
             "The database already has homes or applications: generate_city fills an empty one "
             "(use another DATABASE_URL, or `manage.py flush`)."
         )
     return _City(facilities=facilities, beds=beds, applications=applications, seed=seed, progress=progress).run()
+
+
+def require_migrated() -> None:
+    """A new database file has no tables yet: say so rather than fail on the first query."""
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise GeneratorError(
+            "The database is not migrated: run `python manage.py migrate` first (with the same DATABASE_URL)."
+        )
 
 
 def check_sizes(*, facilities: int, beds: int, applications: int) -> None:

@@ -268,6 +268,16 @@ def test_a_database_that_already_has_homes_is_refused(city):
     assert Facility.objects.count() == homes
 
 
+def test_a_database_with_migrations_to_run_is_refused_with_the_command_to_run(city, monkeypatch):
+    from django.db.migrations.executor import MigrationExecutor
+
+    homes = Facility.objects.count()
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("admissions", False)])
+    with pytest.raises(CommandError, match="manage.py migrate"):
+        call_command("generate_city", facilities=14, beds=2000, applications=10, no_progress=True)
+    assert Facility.objects.count() == homes
+
+
 def test_every_position_at_a_generated_home_is_its_place_in_the_queue_ties_included(city):
     """R-Q-4 against R-Q-2 on generated data: the counted position of every open entry is its
     place in the sorted queue, also for entries tied on channel, score and queued_at (the
