@@ -48,7 +48,6 @@ messages: $(STAMP)
 
 run: $(STAMP) messages
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "    Serving on http://$(HOST):$(PORT)/  (families)   staff: http://$(HOST):$(PORT)/staff/   API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops)"

@@ -119,7 +119,8 @@ if REDIS_CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}}
 else:
     # The database cache: shared by every process of one installation, so the public lookup's
-    # rate limits (R-PUB-2) hold across gunicorn workers without Redis. `createcachetable` makes it.
+    # rate limits (R-PUB-2) hold across gunicorn workers without Redis. Its table comes with `migrate`
+    # (admissions/migrations/0012_cache_table.py).
     # MAX_ENTRIES high: the default 300 would cull lockout counters under a flood of lookups.
     CACHES = {
         "default": {

@@ -361,3 +361,22 @@ def test_the_state_label_is_in_the_active_language():
     with translation.override("en"):
         result = public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
     assert result.state_label == "submitted"
+
+
+def test_migrate_makes_the_table_of_the_database_cache_the_lookup_limits_live_in_r_pub_2():
+    """Without it every lookup answered 500 on a database that had only been migrated."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE cache_table")
+    assert "cache_table" not in connection.introspection.table_names()
+    import_module("admissions.migrations.0012_cache_table").create_cache_table(
+        apps, SimpleNamespace(connection=connection)
+    )
+    assert "cache_table" in connection.introspection.table_names()
+    cache.set("lookup-probe", 1)
+    assert cache.get("lookup-probe") == 1
