@@ -11,14 +11,18 @@ from dataclasses import dataclass
 
 from django.db.models import (
     BigIntegerField,
+    Count,
     ExpressionWrapper,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -34,6 +38,7 @@ from .models import (
     ApplicationState,
     FacilityChoice,
     Occupancy,
+    Offer,
     Policy,
     QueueEntry,
     QueueEntryStatus,
@@ -92,6 +97,29 @@ def applications_visible_to(user) -> QuerySet[Application]:
     if own is not None:
         queryset = queryset.filter(choices__facility=own)
     return queryset
+
+
+# --- refusals (R-OFF-4, R-OFF-5) ----------------------------------------------------------------
+def refusals_counted(*, params: PolicyParameters, now: dt.datetime | None = None) -> Q:
+    """The offers that count as refusals: declined, expired or not taken up, closed within the
+    policy's window."""
+    since = (now or timezone.now()) - dt.timedelta(days=params.refusal_window_days)
+    return Q(is_refusal=True, closed_at__gte=since)
+
+
+def with_refusals_in_window(
+    applications: QuerySet[Application], *, policy: PolicyInForce | None = None
+) -> QuerySet[Application]:
+    """Each application annotated with `refusals_in_window`, in the one query that lists them
+    (counting per row cost two queries an application on a list page)."""
+    params = (policy or policy_in_force()).parameters
+    counted = (
+        Offer.objects.filter(refusals_counted(params=params), application=OuterRef("pk"))
+        .values("application")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return applications.annotate(refusals_in_window=Coalesce(Subquery(counted), 0))
 
 
 def application_visible_to(user, reference: str) -> Application:
@@ -240,8 +268,6 @@ def position_for_entry(
     policy = policy or policy_in_force(now.date())
     params = policy.parameters
     score = entry.base_score + waiting_points(queued_at=entry.queued_at, now=now, params=params)
-    from django.db.models import Count
-
     key = {"channel_rank": entry.channel_rank, "score": score, "queued_at": entry.queued_at}
     queue = QueueEntry.objects.filter(facility_id=entry.facility_id, status=QueueEntryStatus.OPEN).annotate(
         score=_score_expression(now, params)

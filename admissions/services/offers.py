@@ -17,7 +17,7 @@ from django_fsm import can_proceed
 from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Application, Occupancy, Offer, OfferState
 from admissions.models.queue import QueueEntryOutcome
-from admissions.selectors import policy_in_force
+from admissions.selectors import policy_in_force, refusals_counted
 from admissions.workdays import deadline_after
 from facilities.errors import InvalidInput, NotFound, WrongState
 from facilities.models import Bed, BedStatus
@@ -68,11 +68,9 @@ def _application_step(application: Application, method: str, *, actor: Actor, re
     _apply(application, method, actor=actor, reason=reason, data=data)
 
 
-def refusals_in_window(application: Application, *, on: dt.date | None = None) -> int:
+def refusals_in_window(application: Application) -> int:
     """R-OFF-4/5: declines, expiries and no-shows within the policy's window."""
-    params = policy_in_force(on).parameters
-    since = timezone.now() - dt.timedelta(days=params.refusal_window_days)
-    return application.offers.filter(is_refusal=True, closed_at__gte=since).count()
+    return application.offers.filter(refusals_counted(params=policy_in_force().parameters)).count()
 
 
 def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:

@@ -17,7 +17,6 @@ from admissions.models.applications import Language
 from admissions.permissions import transitions_for
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
-from admissions.services.offers import refusals_in_window
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from facilities.models import CareLevel
 from facilities.roles import sees_full_id_numbers
@@ -332,7 +331,8 @@ class ApplicationOutput(serializers.Serializer):
         if "_policy" not in self.context:
             self.context["_policy"] = policy_in_force()
         return {
-            "count": refusals_in_window(application),
+            # Annotated by the views (`with_refusals_in_window`): one query for a whole list page.
+            "count": application.refusals_in_window,
             "window_days": self.context["_policy"].parameters.refusal_window_days,
         }
 

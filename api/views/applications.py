@@ -22,7 +22,12 @@ from admissions.actors import Actor
 from admissions.filters import ApplicationFilter
 from admissions.models import Application, Category
 from admissions.permissions import transitions_for
-from admissions.selectors import application_visible_to, applications_visible_to, positions_for_application
+from admissions.selectors import (
+    application_visible_to,
+    applications_visible_to,
+    positions_for_application,
+    with_refusals_in_window,
+)
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
 from api.base import ApiView
@@ -53,7 +58,7 @@ class ApplicationApiView(ApiView):
 
     def answer(self, application: Application, *, status_code: int = status.HTTP_200_OK, **extra) -> Response:
         """The application as API.md shows it, re-read with what the answer needs."""
-        application = applications_visible_to(self.request.user).get(pk=application.pk)
+        application = with_refusals_in_window(applications_visible_to(self.request.user)).get(pk=application.pk)
         data = {**s.ApplicationOutput(application, context={"request": self.request}).data, **extra}
         return Response(data, status=status_code, headers={"ETag": f'"{application.version}"'})
 
@@ -71,7 +76,7 @@ class ApplicationList(ApplicationApiView, generics.ListAPIView):
         return [Intake()] if self.request.method == "POST" else [AnyStaff()]
 
     def get_queryset(self):
-        return applications_visible_to(self.request.user)
+        return with_refusals_in_window(applications_visible_to(self.request.user))
 
     def get_serializer(self, *args, **kwargs):
         # SPEC §10: lists always show ID numbers masked.

@@ -297,6 +297,47 @@ def test_a_facility_officer_lists_only_applications_that_chose_their_home(homes)
     assert [r["reference"] for r in results] == [mine.reference]
 
 
+def test_a_list_page_costs_the_same_queries_for_two_applications_as_for_six(intake_officer):
+    """The refusal counts (R-OFF-5) and the rest come in the page's own queries, not one per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_the_list() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = intake_officer.get(url("applications/"))
+        assert response.status_code == 200, response.content
+        return len(captured.captured_queries), len(response.json()["results"])
+
+    queries_for_the_list()  # the first request also reads the caller's roles
+    queued_application(choices=["YX01"], name="王建国")
+    submitted_application(choices=["GZC01"], name="李秀兰")
+    two, rows = queries_for_the_list()
+    assert rows == 2
+    for n in range(4):
+        queued_application(choices=["YX01"], name=f"张伟{n}")
+    six, rows = queries_for_the_list()
+    assert (rows, six) == (6, two)
+
+
+def test_the_list_and_the_application_count_refusals_within_the_window_r_off_5(intake_officer):
+    from admissions.models import Offer
+    from admissions.services.offers import offer_decline
+    from tests.factories import add_beds
+
+    add_beds(FacilityFactory(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(grade=3, choices=["YX01"])
+    offer_decline(offer=Offer.objects.get(application=application, state="pending"), actor=actor("facility"))
+    queued_application(choices=["YX01"], name="李秀兰")
+
+    listed = {
+        r["reference"]: r["refusals"]["count"] for r in intake_officer.get(url("applications/")).json()["results"]
+    }
+    assert listed[application.reference] == 1
+    assert sorted(listed.values()) == [0, 1]
+    detail = intake_officer.get(url(f"applications/{application.reference}/")).json()
+    assert detail["refusals"] == {"count": 1, "window_days": 365}
+
+
 def test_listing_needs_credentials():
     assert_problem(APIClient().get(url("applications/")), 401)
 
