@@ -15,7 +15,14 @@ from django.utils import timezone
 from admissions.decisions import first_chain_break
 from admissions.identity import age_on, id_number_errors
 from admissions.models import Applicant, Application, CategoryClaim, FacilityChoice, Offer, QueueEntry
-from admissions.selectors import policy_in_force, position_for_entry, positions_for_application, queue_for_facility
+from admissions.selectors import (
+    QUEUE_WALK_FIRST,
+    policy_in_force,
+    position_for_entry,
+    positions_for_application,
+    queue_for_facility,
+    queue_walk,
+)
 from admissions.services.applications import lookup_code_issue
 from admissions.services.beds import bed_discharge
 from admissions.services.lookup import public_lookup
@@ -292,3 +299,15 @@ def test_every_position_at_a_generated_home_is_its_place_in_the_queue_ties_inclu
     assert len(order) > 50
     for place, entry in enumerate(order, start=1):
         assert position_for_entry(entry, now=now).position == place
+
+
+def test_the_allocation_walk_meets_the_queue_in_its_order_past_its_first_page(city):
+    """R-ALLOC-1 walks the queue in R-Q-2's order: queue_walk reads narrow rows in pages, and the
+    walk at the largest generated home runs past the first page into the second sort."""
+    home = Facility.objects.get(code=city.largest_facility)
+    now = timezone.now()
+    policy = policy_in_force(now.date())
+    expected = [(e.pk, e.application.reference, e.score) for e in queue_for_facility(home, now=now, policy=policy)]
+    walked = [(step.entry_id, step.reference, step.score) for step in queue_walk(home, now=now, policy=policy)]
+    assert len(expected) > QUEUE_WALK_FIRST
+    assert walked == expected
