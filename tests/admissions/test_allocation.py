@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from admissions.actors import SYSTEM
 from admissions.decisions import first_chain_break
@@ -105,6 +105,37 @@ def test_self_care_applicant_is_skipped_when_quota_is_full_and_the_general_bed_s
     assert skipped_reasons(decision) == {self_care.reference: "nursing_quota_full"}
     assert decision.quota_before == {"self_care_cap": 22, "self_care_held": 22}
     assert Bed.objects.get(pk=bed.pk).status == "vacant"
+
+
+def test_a_nursing_bed_is_not_offered_to_self_care_applicants_when_the_quota_is_full_and_no_one_else_waits():
+    """R-NQ-1 / R-NQ-2 on a nursing bed: the self-care applicants held aside (no nursing-level one
+    could take the bed) still meet the quota. 100 beds at 0.78 → cap 22 (SPEC's own example), all 22
+    held by self-care residents: nobody is offered the bed, each is skipped nursing_quota_full."""
+    home = home_full(nursing=78, general=22, self_care_held=22)
+    first = queued_application(grade=0, choices=["YX01"])
+    second = queued_application(grade=1, choices=["YX01"])
+    bed = Bed.objects.filter(facility=home, bed_type="nursing").first()
+    bed_discharge(bed=bed, reason="deceased")
+    decision = latest_decision(home)
+    assert decision.chosen is None
+    assert skipped_reasons(decision) == {first.reference: "nursing_quota_full", second.reference: "nursing_quota_full"}
+    assert [row["rank"] for row in decision.skipped] == [1, 2]
+    assert decision.quota_before == decision.quota_after == {"self_care_cap": 22, "self_care_held": 22}
+    assert Bed.objects.get(pk=bed.pk).status == "vacant"
+    assert not Offer.objects.filter(application__in=[first, second]).exists()
+    assert Bed.objects.filter(facility=home, holder_care_level="self_care").count() == 22
+
+
+def test_a_nursing_bed_goes_to_a_self_care_applicant_while_one_place_of_the_quota_is_left():
+    """R-NQ-1: the cap is 22 for 100 beds; with 21 held the first self-care applicant takes the bed
+    (the counterpart of the test above: the quota blocks at the cap, not before)."""
+    home = home_full(nursing=78, general=22, self_care_held=21)
+    first = queued_application(grade=1, choices=["YX01"])  # care points 10: ranks above grade 0
+    queued_application(grade=0, choices=["YX01"])
+    bed_discharge(bed=Bed.objects.filter(facility=home, bed_type="nursing").first(), reason="deceased")
+    decision = latest_decision(home)
+    assert decision.chosen["reference"] == first.reference
+    assert decision.quota_after == {"self_care_cap": 22, "self_care_held": 22}
 
 
 def test_suspended_and_offer_holding_entries_are_skipped_and_keep_their_place():
@@ -253,6 +284,74 @@ def test_decisions_are_hash_chained_per_facility_and_verify_decisions_finds_the_
             call_command("verify_decisions")
         assert exit_info.value.code == 1
         assert f"id={chain[1].pk}" in capsys.readouterr().err
+        transaction.set_rollback(True)
+
+
+def _drop_append_only_trigger(table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP TRIGGER {table}_append_only" + (f" ON {table}" if connection.vendor == "postgresql" else "")
+        )
+
+
+def _forge(decision: AllocationDecision, field: str) -> dict:
+    """A plausible forgery of one field, as someone who can write the table would make it."""
+    forged_rows = [dict(row) for row in decision.skipped]
+    return {
+        "skipped_reason": {"skipped": [{**forged_rows[0], "reason": "suspended"}]},
+        "skipped_removed": {"skipped": []},
+        "skipped_rank": {"skipped": [{**forged_rows[0], "rank": 2}]},
+        "chosen": {"chosen": {**decision.chosen, "reference": "2026-999999"}},
+        "bed": {"bed_id": Bed.objects.filter(facility_id=decision.facility_id).exclude(pk=decision.bed_id).first().pk},
+        "made_at": {"made_at": decision.made_at - dt.timedelta(days=1)},
+        "policy_version": {"policy_version": decision.policy_version + 1},
+        "trigger": {"trigger": "staff_request"},
+        "quota_before": {"quota_before": {**decision.quota_before, "self_care_held": 0}},
+        "quota_after": {"quota_after": {**decision.quota_after, "self_care_cap": 99}},
+    }[field]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "skipped_reason",
+        "skipped_removed",
+        "skipped_rank",
+        "chosen",
+        "bed",
+        "made_at",
+        "policy_version",
+        "trigger",
+        "quota_before",
+        "quota_after",
+    ],
+)
+def test_verify_decisions_finds_a_decision_whose_content_was_rewritten_in_the_database(field, capsys):
+    """R-ALLOC-2: the hash covers everything the decision says — who was chosen, who was skipped and
+    why, at which rank, the bed, the time, the policy and the quota figures. Rewriting any of them
+    (with the database's append-only trigger removed) is named by verify_decisions."""
+    home = home_full(nursing=9, general=1)
+    self_care = queued_application(  # special channel: ranks above the nursing-level applicant
+        grade=1, choices=["YX01"], verify=("dibao",), categories=[{"code": "dibao", "evidence": "cert"}]
+    )
+    nursing = queued_application(grade=2, choices=["YX01"])
+    bed_discharge(bed=Bed.objects.filter(facility=home, bed_type="nursing").first(), reason="deceased")
+    bed_create(facility=home, code="N-NEW", bed_type="nursing")  # a later decision in the same chain
+    decision = AllocationDecision.objects.get(facility=home, chosen__reference=nursing.reference)
+    assert skipped_reasons(decision) == {self_care.reference: "reserved_for_nursing"}
+    assert AllocationDecision.objects.filter(facility=home, sequence__gt=decision.sequence).exists()
+    assert first_chain_break() is None
+
+    with transaction.atomic():
+        _drop_append_only_trigger(AllocationDecision._meta.db_table)
+        # A plain QuerySet: what hand-written SQL would do, past the model's own guard.
+        models.QuerySet(model=AllocationDecision).filter(pk=decision.pk).update(**_forge(decision, field))
+        broken = first_chain_break()
+        assert broken is not None and broken.decision.pk == decision.pk
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("verify_decisions")
+        assert exit_info.value.code == 1
+        assert f"id={decision.pk}" in capsys.readouterr().err
         transaction.set_rollback(True)
 
 

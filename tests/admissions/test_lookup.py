@@ -16,14 +16,12 @@ from admissions.public import mask_reference
 from admissions.services import applications as app_services
 from admissions.services import lookup as lookup_module
 from admissions.services.lookup import (
-    FAILURES_PER_ADDRESS,
-    FAILURES_PER_REFERENCE,
-    LOCK_SECONDS,
     LookupLocked,
     LookupNotFound,
     public_lookup,
 )
 from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application
+from tests.spec import LOOKUP_FAILURES_PER_ADDRESS, LOOKUP_FAILURES_PER_REFERENCE, LOOKUP_LOCK_SECONDS
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -159,12 +157,12 @@ def test_an_unknown_reference_still_costs_one_hmac_and_one_constant_time_compari
 def test_an_address_is_locked_after_ten_failures_even_for_the_right_code():
     """R-PUB-2: 10 failed lookups an hour per address, then locked; the right code is refused too."""
     application, code = submitted()
-    for n in range(FAILURES_PER_ADDRESS):  # each a different reference: no reference reaches its limit
+    for n in range(LOOKUP_FAILURES_PER_ADDRESS):  # each a different reference: no reference reaches its limit
         fail(reference=unknown_reference(n))
     with pytest.raises(LookupLocked) as locked:
         public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
     assert locked.value.status == 429
-    assert 0 < locked.value.retry_after <= LOCK_SECONDS
+    assert 0 < locked.value.retry_after <= LOOKUP_LOCK_SECONDS
     # Another address is not affected.
     assert public_lookup(reference=application.reference, code=code, client_address="198.51.100.1").reference
 
@@ -172,7 +170,7 @@ def test_an_address_is_locked_after_ten_failures_even_for_the_right_code():
 def test_nine_failures_from_one_address_do_not_lock_it():
     """R-PUB-2: the limit is 10, not fewer."""
     application, code = submitted()
-    for n in range(FAILURES_PER_ADDRESS - 1):
+    for n in range(LOOKUP_FAILURES_PER_ADDRESS - 1):
         fail(reference=unknown_reference(n))
     assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
 
@@ -180,7 +178,7 @@ def test_nine_failures_from_one_address_do_not_lock_it():
 def test_a_reference_is_locked_after_five_failures_from_any_addresses_even_for_the_right_code():
     """R-PUB-2: 5 per reference string, wherever the attempts come from."""
     application, code = submitted()
-    for n in range(FAILURES_PER_REFERENCE):
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
         fail(reference=application.reference, address=f"198.51.100.{n}", code=wrong(code))
     with pytest.raises(LookupLocked):
         public_lookup(reference=application.reference, code=code, client_address="192.0.2.99")
@@ -188,7 +186,7 @@ def test_a_reference_is_locked_after_five_failures_from_any_addresses_even_for_t
 
 def test_an_unknown_reference_is_locked_the_same_way_as_a_known_one():
     """R-PUB-2: per reference string, known or not (a lock says nothing about existence)."""
-    for n in range(FAILURES_PER_REFERENCE):
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
         fail(reference=unknown_reference(), address=f"198.51.100.{n}")
     with pytest.raises(LookupLocked):
         public_lookup(reference=unknown_reference(), code="ABCDEF", client_address="192.0.2.99")
@@ -199,7 +197,7 @@ def test_a_refused_lookup_does_not_count_as_another_failure():
     twenty refused attempts later the address (limit 10) is still not locked."""
     locked_one, _ = submitted()
     other, other_code = submitted()
-    for _ in range(FAILURES_PER_REFERENCE):
+    for _ in range(LOOKUP_FAILURES_PER_REFERENCE):
         fail(reference=locked_one.reference)
     for _ in range(20):
         with pytest.raises(LookupLocked):
@@ -212,11 +210,11 @@ def test_the_lock_ends_after_an_hour():
     start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
     with time_machine.travel(start, tick=False):
         application, code = submitted()
-        for _ in range(FAILURES_PER_REFERENCE):
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE):
             fail(reference=application.reference, code=wrong(code))
         with pytest.raises(LookupLocked) as locked:
             public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
-    assert locked.value.retry_after == LOCK_SECONDS
+    assert locked.value.retry_after == LOOKUP_LOCK_SECONDS
     with time_machine.travel(start + dt.timedelta(minutes=59), tick=False):
         with pytest.raises(LookupLocked) as still:
             public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
@@ -230,12 +228,25 @@ def test_failures_older_than_an_hour_do_not_count():
     start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
     with time_machine.travel(start, tick=False):
         application, code = submitted()
-        for _ in range(FAILURES_PER_REFERENCE - 1):
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
             fail(reference=application.reference, code=wrong(code))
     with time_machine.travel(start + dt.timedelta(minutes=61), tick=False):
-        for _ in range(FAILURES_PER_REFERENCE - 1):
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
             fail(reference=application.reference, code=wrong(code))
         assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
+
+
+def test_failures_spread_over_the_hour_still_count_together():
+    """R-PUB-2: failed lookups *an hour*: four now and the fifth 59 minutes later lock the reference."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=59), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+        with pytest.raises(LookupLocked):
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
 
 
 def test_the_cache_holds_neither_the_reference_nor_the_address():
@@ -256,13 +267,13 @@ def test_lookups_and_lockouts_are_logged_without_the_code_or_the_full_reference(
     application, code = submitted()
     attempt = wrong(code)
     with caplog.at_level(logging.INFO, logger="admissions.lookup"):
-        for _ in range(FAILURES_PER_REFERENCE):
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE):
             fail(reference=application.reference, code=attempt)
         with pytest.raises(LookupLocked):
             public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
     records = [r for r in caplog.records if r.name == "admissions.lookup"]
     messages = [r.getMessage() for r in records]
-    assert sum(m.startswith("lookup failed") for m in messages) == FAILURES_PER_REFERENCE
+    assert sum(m.startswith("lookup failed") for m in messages) == LOOKUP_FAILURES_PER_REFERENCE
     assert any("lockout" in m and r.levelno == logging.WARNING for m, r in zip(messages, records, strict=True))
     assert any("refused" in m for m in messages)
     for message in messages:

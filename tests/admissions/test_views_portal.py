@@ -22,11 +22,12 @@ from admissions.public import mask_reference
 from admissions.qr import qr_svg
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
-from admissions.services.lookup import FAILURES_PER_ADDRESS, FAILURES_PER_REFERENCE, LookupNotFound, public_lookup
+from admissions.services.lookup import LookupNotFound, public_lookup
 from admissions.services.offers import offer_accept
 from facilities.models import Bed
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, UserFactory, actor, add_beds, intake, queued_application
+from tests.spec import LOOKUP_FAILURES_PER_ADDRESS, LOOKUP_FAILURES_PER_REFERENCE
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -343,7 +344,7 @@ def test_the_page_adds_no_database_work_to_a_failed_lookup(client):
 def test_empty_input_is_not_counted_as_a_failed_lookup(client):
     """Not a lookup at all (like the API's 400): a slip of the thumb costs no attempt."""
     application, code = submitted()
-    for _ in range(FAILURES_PER_ADDRESS + 1):
+    for _ in range(LOOKUP_FAILURES_PER_ADDRESS + 1):
         assert lookup(client, "", "").status_code == 404
     assert lookup(client, application.reference, code).status_code == 200
 
@@ -352,7 +353,7 @@ def test_empty_input_is_not_counted_as_a_failed_lookup(client):
 def test_an_address_is_locked_after_ten_failures_even_for_the_right_code(client):
     """R-PUB-2: a friendly page with 429 and Retry-After."""
     application, code = submitted()
-    for n in range(FAILURES_PER_ADDRESS):
+    for n in range(LOOKUP_FAILURES_PER_ADDRESS):
         assert lookup(client, f"2026-9{n:05d}", "ABCDEF", REMOTE_ADDR="203.0.113.7").status_code == 404
     response = lookup(client, application.reference, code, REMOTE_ADDR="203.0.113.7")
     assert response.status_code == 429
@@ -368,7 +369,7 @@ def test_an_address_is_locked_after_ten_failures_even_for_the_right_code(client)
 def test_a_reference_is_locked_after_five_failures_from_any_addresses(client):
     """R-PUB-2: per reference, known or not."""
     application, code = submitted()
-    for n in range(FAILURES_PER_REFERENCE):
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
         response = lookup(client, application.reference, wrong(code), REMOTE_ADDR=f"198.51.100.{n}")
         assert response.status_code == 404
     response = lookup(client, application.reference, code, REMOTE_ADDR="192.0.2.1")
@@ -379,7 +380,7 @@ def test_a_reference_is_locked_after_five_failures_from_any_addresses(client):
 def test_the_page_and_the_api_share_the_lockout(client):
     """R-PUB-2: one service, one set of counters."""
     application, code = submitted()
-    for n in range(FAILURES_PER_REFERENCE):
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
         api = client.post(
             "/api/v1/public/lookup/",
             {"reference": application.reference, "code": wrong(code)},

@@ -15,9 +15,9 @@ from admissions.models import ApplicationState
 from admissions.public import mask_reference
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
-from admissions.services.lookup import FAILURES_PER_ADDRESS, FAILURES_PER_REFERENCE
 from facilities.models import Bed
 from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application
+from tests.spec import LOOKUP_FAILURES_PER_ADDRESS, LOOKUP_FAILURES_PER_REFERENCE
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -106,7 +106,7 @@ def test_a_wrong_code_and_an_unknown_reference_get_the_same_404_problem(client):
 def test_a_locked_lookup_gets_429_with_retry_after_even_with_the_right_code(client):
     """R-PUB-2: 5 failed lookups for one reference lock it for an hour."""
     application, code = submitted()
-    for n in range(FAILURES_PER_REFERENCE):
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
         assert lookup(client, application.reference, wrong(code), REMOTE_ADDR=f"198.51.100.{n}").status_code == 404
     response = lookup(client, application.reference, code, REMOTE_ADDR="192.0.2.1")
     assert response.status_code == 429
@@ -118,7 +118,7 @@ def test_a_locked_lookup_gets_429_with_retry_after_even_with_the_right_code(clie
 def test_the_address_is_remote_addr_and_x_forwarded_for_is_not_trusted(client):
     """R-PUB-2: a client cannot escape the per-address limit by sending X-Forwarded-For."""
     application, code = submitted()
-    for n in range(FAILURES_PER_ADDRESS):
+    for n in range(LOOKUP_FAILURES_PER_ADDRESS):
         response = lookup(client, f"2026-9{n:05d}", "ABCDEF", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
         assert response.status_code == 404
     response = lookup(client, application.reference, code, HTTP_X_FORWARDED_FOR="10.9.9.9")
@@ -153,7 +153,7 @@ def test_a_body_that_is_not_a_lookup_is_a_400_problem(client, raw):
 def test_a_body_that_is_not_a_lookup_is_not_counted_as_a_failed_lookup(client):
     """R-PUB-2 counts failed lookups; a 400 is not a lookup at all."""
     application, code = submitted()
-    for _ in range(FAILURES_PER_ADDRESS + 1):
+    for _ in range(LOOKUP_FAILURES_PER_ADDRESS + 1):
         response = client.post(LOOKUP, {"reference": application.reference, "code": 123456}, format="json")
         assert response.status_code == 400
     assert lookup(client, application.reference, code).status_code == 200
