@@ -29,7 +29,6 @@ ADMISSION_WORKING_DAYS = 5  # R-OFF-1
 REFUSAL_LIMIT = 3  # R-OFF-5
 REFUSAL_WINDOW_DAYS = 365  # R-OFF-5
 BAR_DAYS = 365  # R-OFF-5
-CENTENARIAN_AGE = 100  # R-APP-8: aged 100 or more → priority at least
 
 # R-Q-3 default score weights.
 CARE_POINTS_BY_GRADE = {0: 0, 1: 10, 2: 20, 3: 30, 4: 40}

@@ -26,6 +26,7 @@ from admissions.policy import PolicyParameters
 from admissions.services import applications as services
 from admissions.services.applications import LOOKUP_CODE_ALPHABET
 from facilities.errors import Conflict, InvalidInput, RuleViolation
+from tests import spec
 from tests.factories import (
     FacilityFactory,
     actor,
@@ -568,11 +569,12 @@ def test_a_refused_intake_correction_changes_nothing_r_app_7():
 
 # --- R-PUB-1 lookup codes ------------------------------------------------------------------------
 def test_the_lookup_code_is_six_characters_that_cannot_be_confused_r_pub_1():
-    assert not set("0O1I") & set(LOOKUP_CODE_ALPHABET)
+    assert not spec.LOOKUP_CODE_CONFUSABLE & set(LOOKUP_CODE_ALPHABET)
     for _ in range(20):
         _, code = create(submit=False)
-        assert len(code) == 6
-        assert set(code) <= set(LOOKUP_CODE_ALPHABET)
+        assert len(code) == spec.LOOKUP_CODE_LENGTH
+        assert code.isascii() and code.isalnum() and code == code.upper()
+        assert not spec.LOOKUP_CODE_CONFUSABLE & set(code)
 
 
 def test_the_lookup_code_is_stored_only_as_a_hash_and_matches_in_any_case_r_pub_1():

@@ -1,6 +1,7 @@
 """Versioned policy (SPEC §9)."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -11,19 +12,60 @@ from admissions.selectors import policy_in_force
 from admissions.services.policy import policy_create
 from facilities.errors import InvalidInput
 from facilities.models import AuditEntry
+from tests import spec
 from tests.factories import actor
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_seeded_version_carries_the_defaults_of_section_nine():
+    """§9 defaults, against the numbers written out from SPEC.md (tests/spec.py)."""
     params = policy_in_force().parameters
-    assert (params.min_age, params.max_choices, params.max_city_level_choices) == (60, 2, 1)
-    assert str(params.nursing_target) == "0.780"
-    assert (params.nursing_min_grade, params.assessment_valid_days, params.reassessment_reminder_days) == (2, 365, 30)
-    assert (params.offer_response_working_days, params.admission_working_days) == (5, 5)
-    assert (params.refusal_limit, params.refusal_window_days, params.bar_days) == (3, 365, 365)
-    assert params.channel_mapping["dibao"] == "special" and params.channel_mapping["youfu"] == "priority"
+    assert (params.min_age, params.max_choices, params.max_city_level_choices) == (
+        spec.MIN_AGE,
+        spec.MAX_CHOICES,
+        spec.MAX_CITY_LEVEL_CHOICES,
+    )
+    assert Decimal(params.nursing_target) == spec.NURSING_TARGET
+    assert (params.nursing_min_grade, params.assessment_valid_days, params.reassessment_reminder_days) == (
+        spec.NURSING_MIN_GRADE,
+        spec.ASSESSMENT_VALID_DAYS,
+        spec.REASSESSMENT_REMINDER_DAYS,
+    )
+    assert (params.offer_response_working_days, params.admission_working_days) == (
+        spec.OFFER_RESPONSE_WORKING_DAYS,
+        spec.ADMISSION_WORKING_DAYS,
+    )
+    assert (params.refusal_limit, params.refusal_window_days, params.bar_days) == (
+        spec.REFUSAL_LIMIT,
+        spec.REFUSAL_WINDOW_DAYS,
+        spec.BAR_DAYS,
+    )
+    assert params.channel_mapping == {
+        "tekun": "special",
+        "dibao": "special",
+        "low_income": "special",
+        "youfu": "priority",
+        "family_planning_special": "priority",
+        "model_worker": "priority",
+        "heroic_deed": "priority",
+    }
+
+
+def test_the_default_score_weights_are_those_of_r_q_3():
+    """R-Q-3 default weights, read through the policy's own scoring helpers."""
+    params = policy_in_force().parameters
+    assert {grade: params.care_points(grade) for grade in range(5)} == spec.CARE_POINTS_BY_GRADE
+    assert {age: params.age_points(age) for age in spec.AGE_POINTS} == spec.AGE_POINTS
+    family = params.family_points
+    assert family(no_spouse_no_children=True, lives_alone=False, spouse_resident=False) == spec.LONELY_POINTS
+    assert family(no_spouse_no_children=False, lives_alone=True, spouse_resident=False) == spec.LIVES_ALONE_POINTS
+    assert family(no_spouse_no_children=False, lives_alone=False, spouse_resident=True) == spec.SPOUSE_RESIDENT_POINTS
+    assert family(no_spouse_no_children=True, lives_alone=True, spouse_resident=False) == 8  # "both can apply: +8"
+    assert (params.waiting_points, params.waiting_period_days) == (
+        spec.WAITING_POINTS_PER_PERIOD,
+        spec.WAITING_PERIOD_DAYS,
+    )
 
 
 @time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
