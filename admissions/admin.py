@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from admissions.actors import Actor
 from admissions.models import (
     AllocationDecision,
     Applicant,
@@ -47,6 +46,7 @@ from admissions.services.calendar import calendar_day_delete, calendar_day_set, 
 from admissions.services.events import event_record
 from admissions.services.locks import lock_application
 from admissions.workdays import calendar_warning, covered_years
+from core.actor import Actor
 from facilities.admin import ReadOnlyAdmin
 from facilities.models import AuditEntry
 

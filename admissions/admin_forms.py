@@ -21,23 +21,21 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from admissions.actors import Actor
 from admissions.models import DayKind
 from admissions.policy import PolicyError, PolicyParameters
-from facilities.errors import DomainError, InvalidInput
+from core.actor import Actor
+from core.errors import DomainError, InvalidInput
+from core.forms import ServiceForm
 from facilities.models import AuditEntry, Facility, Role
 from facilities.roles import roles_assign, roles_of
 
 
 # --- the base form -------------------------------------------------------------------------------
-class AdminForm(forms.Form):
+class AdminForm(ServiceForm):
     """A form that carries its one-time token (admissions.formtokens), ties each input to its help
     and its error for screen readers, and takes a service's refusal onto its fields."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    # A service's error path → this form's field, where the names differ.
-    field_aliases: dict[str, str] = {}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,21 +62,6 @@ class AdminForm(forms.Form):
             if name in self.fields:
                 self.describe(name, f"{self[name].auto_id}_error")
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
-
-    def add_service_error(self, error: DomainError) -> None:
-        """Each message on the field its path names; the rest, and the message itself when no
-        field was named, on the form (shown at the top)."""
-        placed = False
-        for path, messages in error.errors.items():
-            name = self.field_aliases.get(path, path)
-            for message in messages:
-                if name in self.fields:
-                    self.add_error(name, message)
-                    placed = True
-                else:
-                    self.add_error(None, message)
-        if not placed and str(error.message) not in self.non_field_errors():
-            self.add_error(None, str(error.message))
 
 
 def _date_input():

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from admissions.selectors import policy_in_force
 from assessments.grading import GRADE_LABELS, domain_totals, grade_for, item_errors, total_points
 from assessments.instrument import CHINESE, DOMAINS, ITEMS, ITEMS_BY_CODE, MAX_TOTAL, Domain, Item
-from facilities.errors import DomainError
+from core.forms import ServiceForm
 from facilities.models import CareLevel
 
 
@@ -41,20 +41,17 @@ def grade_label(grade: int | None) -> str:
     return chinese if _language().lower() == CHINESE else english
 
 
-def _put_errors(form: forms.Form, error: DomainError, fields: dict[str, str]) -> None:
-    """The service's message on the form itself (it names what was refused), and each of its
-    dotted paths on the form field it names; a path no field carries goes on the form too."""
-    form.add_error(None, error.message)
-    for path, messages in error.errors.items():
-        name = fields.get(path)
-        for message in messages:
-            form.add_error(name if name in form.fields else None, message)
-
-
-class TokenForm(forms.Form):
-    """Every form that changes something carries its one-time token (admissions.formtokens)."""
+class TokenForm(ServiceForm):
+    """Every form that changes something carries its one-time token (admissions.formtokens). The
+    service's message heads the form; a dotted path goes on a field only through `field_aliases`
+    (a hidden field such as `assessment` must never swallow an error)."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    message_heads_form = True
+
+    def field_for_path(self, path: str) -> str | None:
+        name = self.field_aliases.get(path)
+        return name if name in self.fields else None
 
 
 # --- the assessment form ---------------------------------------------------------------------------
@@ -123,10 +120,10 @@ class AssessmentForm(TokenForm):
             for domain in DOMAINS
         ]
 
-    def put_errors(self, error: DomainError) -> None:
-        fields = {f"items.{item.code}": name for name, item in ITEM_FIELDS.items()}
-        fields.update(coma="coma", assessed_on="assessed_on", notes="notes")
-        _put_errors(self, error, fields)
+    field_aliases = {
+        **{f"items.{item.code}": name for name, item in ITEM_FIELDS.items()},
+        **{"coma": "coma", "assessed_on": "assessed_on", "notes": "notes"},
+    }
 
 
 # --- the running totals ------------------------------------------------------------------------------
@@ -247,17 +244,13 @@ class ReasonForm(TokenForm):
         help_text=_("Required: say what must change, for the assessor and the record."),
     )
 
-    def put_errors(self, error: DomainError) -> None:
-        _put_errors(self, error, {"reason": "reason"})
+    field_aliases = {"reason": "reason"}
 
 
 class AssessmentDecisionForm(TokenForm):
     """Approve the completed assessment shown (four eyes: the service refuses its assessor)."""
 
     assessment = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-
-    def put_errors(self, error: DomainError) -> None:
-        _put_errors(self, error, {})
 
 
 class RejectAssessmentForm(ReasonForm):
@@ -319,8 +312,9 @@ class ApproveApplicationForm(TokenForm):
         granted = {"granted": True, "refused": False}.get(decision)
         return {"granted": granted, "note": self.cleaned_data.get("exemption_note", "")}
 
-    def put_errors(self, error: DomainError) -> None:
+    @property
+    def field_aliases(self) -> dict[str, str]:
         fields = {f"categories.{index}.code": f"claim_{claim.pk}_decision" for index, claim in enumerate(self.claims)}
         fields.update({f"categories.{index}.note": f"claim_{claim.pk}_note" for index, claim in enumerate(self.claims)})
         fields.update(exemption="exemption_decision")
-        _put_errors(self, error, fields)
+        return fields

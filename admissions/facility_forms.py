@@ -1,6 +1,6 @@
 """Forms of the staff pages for homes, beds and offers. They parse and type what was typed; the
 rules (which bed may be discharged, which dates, the quota) are the services' and come back as
-DomainError, which `add_service_errors` puts on the form's fields."""
+DomainError, which core.forms.ServiceForm puts on the form's fields."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from admissions.models.offers import DischargeReason
-from facilities.errors import DomainError
+from core.forms import ServiceForm
 
 
-def add_service_errors(form: forms.Form, error: DomainError, fields: dict[str, str] | None = None) -> None:
-    """A service's refusal on the form: its message for the whole form, and each dotted field path
-    of `error.errors` on the field it names (or on the whole form when no field matches)."""
-    fields = fields or {}
-    form.add_error(None, error.message)
-    for path, messages in error.errors.items():
-        name = fields.get(path, path)
-        form.add_error(name if name in form.fields else None, [str(m) for m in messages])
+class FacilityServiceForm(ServiceForm):
+    """The service's message heads the form (it names what was refused); each dotted path goes on the
+    field it names, or on the form when no field matches."""
+
+    message_heads_form = True
 
 
 class DateInput(forms.DateInput):
@@ -30,7 +27,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-class DischargeForm(forms.Form):
+class DischargeForm(FacilityServiceForm):
     """R-BED-2: the occupant leaves."""
 
     reason = forms.ChoiceField(label=_("Reason for leaving"), choices=DischargeReason.choices)
@@ -43,9 +40,9 @@ class DischargeForm(forms.Form):
         self.fields["reason"].choices = [("", _("Choose a reason")), *DischargeReason.choices]
 
 
-class OutOfServiceForm(forms.Form):
+class OutOfServiceForm(FacilityServiceForm):
     reason = forms.CharField(label=_("Why it is out of service"), required=False, max_length=255)
 
 
-class ReturnToServiceForm(forms.Form):
+class ReturnToServiceForm(FacilityServiceForm):
     """Nothing to fill in: the button is the whole act."""

@@ -20,7 +20,7 @@ from admissions.models.applications import DuplicateDecision, Language
 from admissions.policy import PolicyParameters
 from admissions.selectors import PossibleDuplicate
 from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData
-from facilities.errors import DomainError
+from core.forms import ServiceForm
 from facilities.models import District, Facility, FacilityLevel
 
 OTHER_DISTRICT = "other"
@@ -34,29 +34,11 @@ def district_name(district: District) -> str:
     return district.name_zh if _chinese() else district.name_en
 
 
-class StaffForm(forms.Form):
-    """A form that carries its one-time token (admissions.formtokens) and takes a service's refusal."""
+class StaffForm(ServiceForm):
+    """A form that carries its one-time token (admissions.formtokens) and takes a service's refusal
+    (core.forms.ServiceForm)."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    # The service's dotted paths → this form's fields; subclasses add theirs.
-    def field_for_path(self, path: str) -> str | None:
-        return path if path in self.fields else None
-
-    def add_service_error(self, error: DomainError) -> None:
-        """Each message on the field its path names; the rest, and the message itself when no
-        field was named, on the form (shown at the top)."""
-        placed = False
-        for path, messages in error.errors.items():
-            name = self.field_for_path(path)
-            for message in messages:
-                if name is not None:
-                    self.add_error(name, message)
-                    placed = True
-                else:
-                    self.add_error(None, message)
-        if not placed and str(error.message) not in self.non_field_errors():
-            self.add_error(None, error.message)
 
 
 # --- intake ----------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from assessments.models import Assessment
-from facilities.errors import NotPermitted
+from core.errors import NotPermitted
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of
 from facilities.selectors import Quota, quota_for_facility

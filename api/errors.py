@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from facilities.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger("api")
 PROBLEM = "application/problem+json"

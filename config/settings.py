@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Our apps, lowest first: each may import only the ones above it.
+    "core",  # no models: errors, actor, the service-form base
     "facilities",
     "assessments",
     "admissions",

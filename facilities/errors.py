@@ -1,76 +1,13 @@
-"""The errors services raise, shared by every app (this is the lowest one).
+"""Moved to core/errors.py (issue 12). This name stays only so branches written before the move still
+import; new code imports core.errors. Remove once no branch in flight uses it."""
 
-Each says which field and which rule, and maps to one HTTP status in the API (api/errors.py)
-and to a form error on the staff pages. A service that raises has changed nothing: it raises
-inside its transaction, which rolls back.
-"""
-
-from __future__ import annotations
-
-from django.utils.translation import gettext_lazy as _
-
-
-class DomainError(Exception):
-    """Base class. `errors` maps a dotted field path to messages; `extra` goes into the problem body."""
-
-    status = 422
-    title = _("Rule not met")
-
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None, extra: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-        self.extra = extra or {}
-
-
-class InvalidInput(DomainError):
-    """The request itself is wrong: a missing or mistyped field, a bad format or check character (400)."""
-
-    status = 400
-    title = _("Invalid input")
-
-
-class RuleViolation(DomainError):
-    """Well-formed, but breaks a rule that depends on other data: age, choices, a bar, an unmet
-    condition (422)."""
-
-    status = 422
-    title = _("Rule not met")
-
-
-class Conflict(DomainError):
-    """A duplicate or a concurrent change (409)."""
-
-    status = 409
-    title = _("Conflict")
-
-
-class WrongState(Conflict):
-    """A transition refused for the current state (R-FSM-3): names the state and what is possible."""
-
-    title = _("Not possible in this state")
-
-    def __init__(self, message: str, *, current_state: str, available_transitions: list[str]):
-        super().__init__(
-            message,
-            extra={"current_state": current_state, "available_transitions": available_transitions},
-        )
-        self.current_state = current_state
-        self.available_transitions = available_transitions
-
-
-class NotPermitted(DomainError):
-    """The role, the object or the four-eyes rule forbids it (403)."""
-
-    status = 403
-    title = _("Not permitted")
-
-
-class NotFound(DomainError):
-    status = 404
-    title = _("Not found")
-
-
-def field_errors(**fields: str | list[str]) -> dict[str, list[str]]:
-    """field_errors(choices="at most 2 (R-APP-7)") → {"choices": ["at most 2 (R-APP-7)"]}."""
-    return {name.replace("__", "."): [msg] if isinstance(msg, str) else list(msg) for name, msg in fields.items()}
+from core.errors import (  # noqa: F401
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    RuleViolation,
+    WrongState,
+    field_errors,
+)

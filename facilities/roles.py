@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group
 
-from .errors import NotPermitted
+from core.errors import NotPermitted
+
 from .models import Facility, Role, StaffProfile
 
 

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from .errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
+
 from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
 
 EDITABLE = ("name", "district", "level", "address", "phone", "accepting_applications", "nursing_target")

@@ -41,11 +41,11 @@ from django.db import connection, connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from admissions.actors import Actor
 from admissions.management.commands.seed_demo import _quiet_loggers
 from admissions.models import Application, Occupancy, QueueEntry
 from admissions.services.applications import lookup_code_issue
 from admissions.services.beds import bed_discharge
+from core.actor import Actor
 from facilities.models import Bed, Facility
 
 from .checks import rule_violations
@@ -369,7 +369,7 @@ class Bench:
 def _worker(beds: list[int], start_at: float, results) -> None:
     """One process: wait for the common start, then let each bed's resident leave (the bed is
     allocated by the real service). Refusals (DomainError) are answers, anything else an error."""
-    from facilities.errors import DomainError
+    from core.errors import DomainError
 
     connections.close_all()  # never share the parent's connection
     officer = Actor(kind="system", name="bench")

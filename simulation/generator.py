@@ -44,7 +44,6 @@ from django.db.models import Max
 from django.utils import timezone
 from stdnum.cn import ric
 
-from admissions.actors import Actor
 from admissions.identity import age_on
 from admissions.management.commands.seed_demo import (
     CATEGORY_SHARES,
@@ -80,6 +79,7 @@ from admissions.workdays import deadline_after
 from assessments.grading import domain_totals, grade_for, total_points
 from assessments.instrument import CONSCIOUSNESS_ITEM, ITEMS
 from assessments.models import Assessment
+from core.actor import Actor
 from facilities.models import Bed, District, Facility, Role, StaffProfile
 from facilities.selectors import self_care_cap
 

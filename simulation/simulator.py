@@ -53,7 +53,6 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from admissions.actors import Actor
 from admissions.decisions import first_chain_break
 from admissions.management.commands.seed_demo import GRADE_WEIGHTS, _Seeder
 from admissions.models import (
@@ -81,7 +80,8 @@ from admissions.services import webhooks as webhook_services
 from admissions.services.policy import policy_create
 from admissions.workdays import is_working_day
 from assessments.models import Assessment, AssessmentState
-from facilities.errors import DomainError
+from core.actor import Actor
+from core.errors import DomainError
 from facilities.models import Bed, BedStatus, CareLevel, Facility, FacilityLevel
 from simulation import checks
 

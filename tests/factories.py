@@ -10,10 +10,10 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from stdnum.cn import ric
 
-from admissions.actors import Actor
 from admissions.services import applications as app_services
 from admissions.services import assessments as asm_services
 from admissions.services.applications import IntakeData
+from core.actor import Actor
 from facilities.models import Bed, BedStatus, District, Facility
 
 _serial = itertools.count(1)

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from admissions.models import Notification, Offer
 from admissions.services import applications as app_services
 from admissions.services.notifications import _render
-from facilities.errors import RuleViolation
+from core.errors import RuleViolation
 from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application
 
 LOCALE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"

@@ -18,12 +18,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Application, ApplicationState, Offer, OfferState, QueueEntry
 from admissions.policy import PolicyInForce
 from admissions.selectors import QueueStep, facility_quota, policy_in_force, queue_walk
 from admissions.workdays import deadline_after
-from facilities.errors import Conflict, NotFound
+from core.actor import SYSTEM, Actor
+from core.errors import Conflict, NotFound
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 from facilities.selectors import Quota
 

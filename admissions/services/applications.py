@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django_fsm import can_proceed
 
-from admissions.actors import SYSTEM, Actor
 from admissions.identity import age_on, id_number_errors, normalise_id_number
 from admissions.models import (
     FINAL_STATES,
@@ -38,7 +37,8 @@ from admissions.models.applications import TRANSITION_NAMES, DuplicateDecision, 
 from admissions.models.queue import QueueEntryOutcome
 from admissions.policy import PolicyInForce
 from admissions.selectors import policy_in_force
-from facilities.errors import Conflict, InvalidInput, NotFound, RuleViolation, WrongState
+from core.actor import SYSTEM, Actor
+from core.errors import Conflict, InvalidInput, NotFound, RuleViolation, WrongState
 from facilities.models import District, Facility, FacilityLevel
 
 from .events import event_record

@@ -14,13 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from admissions.actors import Actor
 from admissions.models import Application, ApplicationState
 from admissions.selectors import policy_in_force
 from assessments.grading import domain_totals, grade_for, item_errors, total_points
 from assessments.instrument import ITEMS_BY_CODE
 from assessments.models import Assessment, AssessmentState
-from facilities.errors import InvalidInput, NotFound, NotPermitted, RuleViolation, WrongState
+from core.actor import Actor
+from core.errors import InvalidInput, NotFound, NotPermitted, RuleViolation, WrongState
 
 from .allocation import allocation_run_for_application
 from .events import event_record

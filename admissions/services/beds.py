@@ -10,10 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Occupancy
 from admissions.models.offers import DischargeReason
-from facilities.errors import Conflict, InvalidInput
+from core.actor import SYSTEM, Actor
+from core.errors import Conflict, InvalidInput
 from facilities.models import Bed, BedStatus, BedType, Facility
 
 from .allocation import allocation_run

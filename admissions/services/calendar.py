@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from admissions.models import CalendarDay, CalendarYear, DayKind
-from facilities.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from facilities.models import AuditEntry
 
 NAME_MAX_LENGTH = CalendarDay._meta.get_field("name").max_length

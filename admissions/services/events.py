@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from admissions.actors import Actor
 from admissions.models import Application, ApplicationEvent
+from core.actor import Actor
 
 from .webhooks import state_changed_webhook_data, webhooks_enqueue
 

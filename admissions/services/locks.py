@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.utils.translation import gettext as _
 
 from admissions.models import Application
-from facilities.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from facilities.models import Facility
 
 

@@ -41,7 +41,7 @@ from django.utils.translation import gettext, gettext_lazy
 from admissions.models import LIVE_OFFER_STATES, Application, ApplicationState, Category, Offer
 from admissions.public import mask_reference
 from admissions.selectors import policy_in_force, positions_for_application
-from facilities.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 
 from .applications import LOOKUP_CODE_ALPHABET, LOOKUP_CODE_LENGTH, lookup_code_hash
 

@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from admissions.actors import SYSTEM, Actor
 from admissions.models import AllocationDecision, Application, Occupancy, Offer, OfferState
 from admissions.models.queue import QueueEntryOutcome
 from admissions.selectors import policy_in_force, refusals_counted
 from admissions.workdays import deadline_after
-from facilities.errors import InvalidInput, NotFound, WrongState
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidInput, NotFound, WrongState
 from facilities.models import Bed, BedStatus
 
 from .allocation import allocation_run

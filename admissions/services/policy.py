@@ -9,11 +9,11 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from admissions.actors import Actor
 from admissions.models import Policy
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
-from facilities.errors import Conflict, InvalidInput
+from core.actor import Actor
+from core.errors import Conflict, InvalidInput
 from facilities.models import AuditEntry
 
 

@@ -24,7 +24,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from admissions.actors import Actor
 from admissions.models import (
     ApplicationEvent,
     Offer,
@@ -33,7 +32,8 @@ from admissions.models import (
     WebhookEventType,
     WebhookSubscription,
 )
-from facilities.errors import InvalidInput, NotFound
+from core.actor import Actor
+from core.errors import InvalidInput, NotFound
 from facilities.models import AuditEntry, Bed
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from admissions.actors import Actor
 from admissions.admin_forms import (
     FAMILY_WEIGHTS,
     POLICY_SCALARS,
@@ -55,7 +54,8 @@ from admissions.selectors import nursing_target_in_force, policy_in_force
 from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
 from admissions.services.policy import policy_create
 from admissions.workdays import calendar_warning
-from facilities.errors import DomainError, InvalidInput
+from core.actor import Actor
+from core.errors import DomainError, InvalidInput
 from facilities.models import AuditEntry, Facility, Role
 from facilities.roles import staff_page
 from facilities.services import facility_update

@@ -29,7 +29,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions.actors import Actor
 from admissions.evidence import evidence_content_type
 from admissions.filters import ApplicationFilter
 from admissions.forms import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
@@ -48,7 +47,8 @@ from admissions.selectors import (
 from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.lookup import next_steps
-from facilities.errors import DomainError, NotFound, NotPermitted
+from core.actor import Actor
+from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers, staff_page
 

@@ -21,7 +21,6 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from admissions.actors import Actor
 from admissions.assessment_forms import (
     ApproveApplicationForm,
     AssessmentDecisionForm,
@@ -46,7 +45,8 @@ from admissions.services.assessments import (
     assessment_update,
 )
 from assessments.models import Assessment, AssessmentState
-from facilities.errors import DomainError, NotFound
+from core.actor import Actor
+from core.errors import DomainError, NotFound
 from facilities.models import Role
 from facilities.roles import sees_full_id_numbers, staff_page
 
@@ -144,7 +144,7 @@ def assessment_new(request, reference: str):
                 actor=Actor.for_user(request.user),
             )
         except DomainError as error:
-            form.put_errors(error)
+            form.add_service_error(error)
         else:
             return _saved(request, assessment, token, completed=complete)
     form_token_release(token)
@@ -197,7 +197,7 @@ def assessment_detail(request, pk: int):
                     if complete:
                         assessment = assessment_complete(assessment=assessment, actor=actor)
             except DomainError as error:
-                form.put_errors(error)
+                form.add_service_error(error)
             else:
                 return _saved(request, assessment, token, completed=complete)
         form_token_release(token)
@@ -332,7 +332,7 @@ def review(request, reference: str):
         try:
             message = _review_act(action, application, form, Actor.for_user(request.user))
         except DomainError as error:
-            form.put_errors(error)
+            form.add_service_error(error)
         else:
             url = reverse("staff:review", args=[application.reference])
             form_token_done(token, url)

@@ -28,15 +28,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.actors import Actor
-from admissions.facility_forms import DischargeForm, OutOfServiceForm, ReturnToServiceForm, add_service_errors
+from admissions.facility_forms import DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, QueueEntryStatus
 from admissions.models.offers import DischargeReason
 from admissions.selectors import facility_quota, policy_in_force, queue_for_facility, score_breakdown
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
-from facilities.errors import DomainError, NotPermitted
+from core.actor import Actor
+from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of, staff_page
 from facilities.selectors import bed_counts
@@ -387,7 +387,7 @@ def bed_action(request, code: str, bed_id: int, action: str):
         try:
             message = _bed_act(action, bed, form.cleaned_data, Actor.for_user(request.user))
         except DomainError as error:
-            add_service_errors(form, error)
+            form.add_service_error(error)
         else:
             form_token_done(token, back)
             return _answer(request, facility, back, message)

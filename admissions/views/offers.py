@@ -21,8 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.actors import Actor
-from admissions.facility_forms import DateInput, add_service_errors
+from admissions.facility_forms import DateInput, FacilityServiceForm
 from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.models import LIVE_OFFER_STATES, Offer, OfferState
 from admissions.services.offers import (
@@ -34,7 +33,8 @@ from admissions.services.offers import (
     offer_fail_check,
 )
 from admissions.views import facility_pages as facility_views
-from facilities.errors import DomainError
+from core.actor import Actor
+from core.errors import DomainError
 from facilities.models import Facility, Role
 from facilities.roles import roles_of, staff_page
 
@@ -69,11 +69,11 @@ class OfferFilterForm(forms.Form):
     reference = forms.CharField(label=gettext_lazy("Reference"), required=False, max_length=20)
 
 
-class AcceptForm(forms.Form):
+class AcceptForm(FacilityServiceForm):
     """Nothing to fill in: the button is the whole act."""
 
 
-class DeclineForm(forms.Form):
+class DeclineForm(FacilityServiceForm):
     reason = forms.CharField(
         label=gettext_lazy("What the family said"),
         required=False,
@@ -82,7 +82,7 @@ class DeclineForm(forms.Form):
     )
 
 
-class AdmitForm(forms.Form):
+class AdmitForm(FacilityServiceForm):
     admitted_on = forms.DateField(
         label=gettext_lazy("Day of admission"),
         required=False,
@@ -91,7 +91,7 @@ class AdmitForm(forms.Form):
     )
 
 
-class FailCheckForm(forms.Form):
+class FailCheckForm(FacilityServiceForm):
     reason = forms.ChoiceField(label=gettext_lazy("Why the admission check failed"))
     note = forms.CharField(
         label=gettext_lazy("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
@@ -260,7 +260,7 @@ def _take(request, pk: int, action: str):
         try:
             message = _act(action, offer, form.cleaned_data, Actor.for_user(request.user))
         except DomainError as error:
-            add_service_errors(form, error)
+            form.add_service_error(error)
         else:
             form_token_done(token, back)
             messages.success(request, message)

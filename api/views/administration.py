@@ -17,7 +17,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from admissions.actors import Actor
 from admissions.models import ApplicationEvent, CalendarDay, Policy, WebhookDelivery, WebhookSubscription
 from admissions.policy import PolicyParameters
 from admissions.selectors import policy_in_force
@@ -25,6 +24,7 @@ from admissions.services.calendar import calendar_day_set
 from admissions.services.policy import policy_create
 from admissions.services.webhooks import webhook_subscribe, webhook_unsubscribe
 from admissions.workdays import calendar_warning, covered_years
+from core.actor import Actor
 from facilities.models import Role
 
 from ..base import ApiView

@@ -18,7 +18,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from admissions.actors import Actor
 from admissions.filters import ApplicationFilter
 from admissions.models import Application, Category
 from admissions.permissions import transitions_for
@@ -34,7 +33,8 @@ from api.base import ApiView
 from api.pagination import OldestFirstCursor
 from api.permissions import AnyStaff, role_permission
 from api.serializers import applications as s
-from facilities.errors import WrongState
+from core.actor import Actor
+from core.errors import WrongState
 from facilities.models import Role
 
 Intake = role_permission(Role.INTAKE)

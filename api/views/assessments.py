@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from admissions.actors import Actor
 from admissions.selectors import application_visible_to
 from admissions.services import assessments as services
 from api.base import ApiView
@@ -20,7 +19,8 @@ from api.permissions import AnyStaff, role_permission
 from api.serializers import assessments as s
 from api.views.applications import REFERENCE
 from assessments.models import Assessment
-from facilities.errors import NotFound, WrongState
+from core.actor import Actor
+from core.errors import NotFound, WrongState
 from facilities.models import Role
 from facilities.roles import roles_of
 

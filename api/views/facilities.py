@@ -23,7 +23,6 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from admissions.actors import Actor
 from admissions.models import AllocationDecision, QueueEntry
 from admissions.policy import PolicyInForce
 from admissions.selectors import (
@@ -41,7 +40,8 @@ from admissions.services.beds import (
     bed_take_out_of_service,
     beds_add_batch,
 )
-from facilities.errors import NotFound
+from core.actor import Actor
+from core.errors import NotFound
 from facilities.models import Bed, Facility, Role
 from facilities.services import facility_create, facility_update
 

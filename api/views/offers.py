@@ -13,9 +13,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 
-from admissions.actors import Actor
 from admissions.models import Offer, OfferState
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check
+from core.actor import Actor
 from facilities.models import Role
 from facilities.roles import facility_of, roles_of
 

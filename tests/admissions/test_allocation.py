@@ -8,14 +8,14 @@ import time_machine
 from django.core.management import call_command
 from django.db import DatabaseError, connection, models, transaction
 
-from admissions.actors import SYSTEM
 from admissions.decisions import first_chain_break
 from admissions.models import AllocationDecision, Application, Offer
 from admissions.services import applications as app_services
 from admissions.services.allocation import allocation_run
 from admissions.services.beds import bed_create, bed_discharge, bed_return_to_service, bed_take_out_of_service
 from admissions.services.offers import offer_decline
-from facilities.errors import Conflict
+from core.actor import SYSTEM
+from core.errors import Conflict
 from facilities.models import Bed
 from facilities.selectors import self_care_cap
 from tests.factories import FacilityFactory, actor, add_beds, queued_application

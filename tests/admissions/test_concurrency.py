@@ -15,7 +15,7 @@ from admissions.selectors import facility_quota
 from admissions.services import applications as app_services
 from admissions.services.allocation import allocation_run
 from admissions.services.offers import offer_accept, offer_expire
-from facilities.errors import DomainError
+from core.errors import DomainError
 from facilities.models import Bed, Facility
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 

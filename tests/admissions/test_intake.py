@@ -25,7 +25,7 @@ from admissions.models.applications import DuplicateReview
 from admissions.policy import PolicyParameters
 from admissions.services import applications as services
 from admissions.services.applications import LOOKUP_CODE_ALPHABET
-from facilities.errors import Conflict, InvalidInput, RuleViolation
+from core.errors import Conflict, InvalidInput, RuleViolation
 from tests import spec
 from tests.factories import (
     FacilityFactory,

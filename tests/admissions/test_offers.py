@@ -11,7 +11,7 @@ from admissions.models import Application, Notification, Occupancy, Offer
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check, offers_expire_due
-from facilities.errors import InvalidInput, RuleViolation, WrongState
+from core.errors import InvalidInput, RuleViolation, WrongState
 from facilities.models import Bed
 from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application
 

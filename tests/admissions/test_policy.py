@@ -10,7 +10,7 @@ from admissions.models import Policy
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
 from admissions.services.policy import policy_create
-from facilities.errors import InvalidInput
+from core.errors import InvalidInput
 from facilities.models import AuditEntry
 from tests import spec
 from tests.factories import actor

@@ -19,7 +19,7 @@ from admissions.services import assessments as asm
 from admissions.services.beds import bed_create
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_expire, offer_fail_check
 from assessments.models import Assessment
-from facilities.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
+from core.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
 from tests.factories import (
     GRADE_TOTALS,
     ITEMS_GRADE_0,

@@ -28,7 +28,7 @@ from admissions.services.webhooks import (
     webhooks_enqueue,
 )
 from admissions.tasks import retry_due_webhooks
-from facilities.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 from tests.receivers import Receiver
 

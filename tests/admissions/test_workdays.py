@@ -25,7 +25,7 @@ from admissions.workdays import (
     is_working_day,
     last_covered_year,
 )
-from facilities.errors import InvalidInput
+from core.errors import InvalidInput
 from facilities.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from admissions.models import Occupancy
 from admissions.selectors import facility_quota
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service, beds_add_batch
-from facilities.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from facilities.models import AuditEntry, Bed, Facility
 from facilities.services import facility_create, facility_update
 from tests.factories import FacilityFactory, add_beds

@@ -28,7 +28,6 @@ from django.db.models import Count
 from django.utils import timezone
 from stdnum.cn import ric
 
-from admissions.actors import Actor
 from admissions.models import (
     Application,
     ApplicationState,
@@ -45,6 +44,7 @@ from admissions.services import beds as bed_services
 from admissions.services import offers as offer_services
 from admissions.services.applications import IntakeData
 from assessments.instrument import CONSCIOUSNESS_ITEM, ITEMS
+from core.actor import Actor
 from facilities.models import Bed, BedStatus, BedType, CareLevel, District, Facility, FacilityLevel
 from facilities.roles import roles_assign
 from facilities.selectors import self_care_cap
