@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "assessments",
     "admissions",
     "api",
+    "web",  # the pages (staff and the families' portal), beside api: neither imports the other
     "simulation",  # planning tools on top of everything; nothing imports it
 ]
 
@@ -84,8 +85,8 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "admissions.context_processors.staff_menu",
-                "admissions.context_processors.neutral_path",
+                "web.context_processors.staff_menu",
+                "web.context_processors.neutral_path",
             ],
         },
     },

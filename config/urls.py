@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from admissions.views import home
+from web.views import home
 
 urlpatterns = [
     path("", include("api.urls")),
@@ -15,7 +15,7 @@ urlpatterns += i18n_patterns(
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("", include("admissions.urls")),
+    path("", include("web.urls")),
     path("admin/", admin.site.urls),
     prefix_default_language=False,
 )

@@ -51,7 +51,7 @@ class Notification(models.Model):
 
 
 class FormSubmission(models.Model):
-    """A staff form's one-time token, claimed by its first submission (admissions/formtokens.py)."""
+    """A staff form's one-time token, claimed by its first submission (web/formtokens.py)."""
 
     token = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+")

@@ -3,8 +3,8 @@
 import pytest
 from django.test import RequestFactory
 
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from tests.factories import UserFactory
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 pytestmark = pytest.mark.django_db
 

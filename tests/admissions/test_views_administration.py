@@ -10,11 +10,11 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.formtokens import form_token_issue
 from admissions.models import CalendarDay, CalendarYear, Policy
 from facilities.models import AuditEntry, Facility
 from facilities.roles import facility_of, roles_assign, roles_of
 from tests.factories import FacilityFactory, UserFactory
+from web.formtokens import form_token_issue
 
 pytestmark = pytest.mark.django_db
 

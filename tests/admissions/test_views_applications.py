@@ -155,7 +155,7 @@ def test_a_filter_value_that_does_not_exist_is_ignored_not_an_error(homes):
 
 
 def test_the_list_is_paginated(homes, monkeypatch):
-    from admissions.views import applications as views
+    from web.views import applications as views
 
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     references = [

@@ -15,7 +15,6 @@ from django.utils import timezone, translation
 from admissions.models import Application, ApplicationEvent, CategoryClaim
 from admissions.services import applications as app_services
 from admissions.services import assessments as asm_services
-from admissions.views import assessments as views
 from assessments.instrument import ITEMS
 from assessments.models import Assessment
 from facilities.roles import roles_assign
@@ -29,6 +28,7 @@ from tests.factories import (
     reviewed_application,
     submitted_application,
 )
+from web.views import assessments as views
 
 pytestmark = pytest.mark.django_db
 

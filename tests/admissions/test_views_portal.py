@@ -19,7 +19,6 @@ from django.utils import formats, timezone, translation
 
 from admissions.models import Offer
 from admissions.public import mask_reference
-from admissions.qr import qr_svg
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
 from admissions.services.lookup import LookupNotFound, public_lookup
@@ -28,6 +27,7 @@ from facilities.models import Bed
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, UserFactory, actor, add_beds, intake, queued_application
 from tests.spec import LOOKUP_FAILURES_PER_ADDRESS, LOOKUP_FAILURES_PER_REFERENCE
+from web.qr import qr_svg
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from playwright.sync_api import expect
 
-from admissions.assessment_forms import item_field_name
 from admissions.models import Application, Offer
 from assessments.models import Assessment
 from facilities.models import Bed
 from facilities.roles import roles_assign
 from tests.e2e.conftest import check_page
 from tests.factories import FacilityFactory, UserFactory, add_beds, district, id_number, items_with_total
+from web.forms.assessments import item_field_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from admissions.models import AllocationDecision, Offer
-from admissions.views import facility_pages as facility_views
 from facilities.models import Bed, BedStatus, Facility
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, add_beds, queued_application
+from web.views import facility_pages as facility_views
 
 pytestmark = pytest.mark.django_db
 

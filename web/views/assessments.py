@@ -21,17 +21,6 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from admissions.assessment_forms import (
-    ApproveApplicationForm,
-    AssessmentDecisionForm,
-    AssessmentForm,
-    ReasonForm,
-    RejectAssessmentForm,
-    frozen_totals,
-    running_totals,
-    scored_items,
-)
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.models import QUEUED_STATES, Application, Category
 from admissions.selectors import applications_visible_to, positions_for_application
 from admissions.services.applications import application_approve, available_transitions, get_application
@@ -49,6 +38,17 @@ from core.actor import Actor
 from core.errors import DomainError, NotFound
 from facilities.models import Role
 from facilities.roles import sees_full_id_numbers, staff_page
+from web.forms.assessments import (
+    ApproveApplicationForm,
+    AssessmentDecisionForm,
+    AssessmentForm,
+    ReasonForm,
+    RejectAssessmentForm,
+    frozen_totals,
+    running_totals,
+    scored_items,
+)
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 STAFF = tuple(Role.values)
 

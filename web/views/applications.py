@@ -8,7 +8,7 @@
   positions and score breakdowns (R-Q-3, R-Q-4), evidence, notifications, duplicate reviews;
 - evidence files, served to intake officers and reviewers only.
 
-Every change is one service call carrying a one-time form token (admissions.formtokens), so a
+Every change is one service call carrying a one-time form token (web.formtokens), so a
 double click acts once; a refusal re-renders the form with what was typed and changes nothing.
 """
 
@@ -31,8 +31,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admissions.evidence import evidence_content_type
 from admissions.filters import ApplicationFilter
-from admissions.forms import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
 from admissions.models import ApplicationState, CategoryClaim, Sex
 from admissions.models.applications import DuplicateMatch
@@ -51,6 +49,8 @@ from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers, staff_page
+from web.forms.applications import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
 PAGE_SIZE = 25
@@ -287,7 +287,7 @@ def _status_url(request, application) -> str:
 @staff_page("intake")
 @require_GET
 def receipt(request, reference: str):
-    from admissions.qr import qr_svg
+    from web.qr import qr_svg
 
     application = _visible(request, reference)
     code = _take_code(request, application.reference)

@@ -42,7 +42,7 @@ def grade_label(grade: int | None) -> str:
 
 
 class TokenForm(ServiceForm):
-    """Every form that changes something carries its one-time token (admissions.formtokens). The
+    """Every form that changes something carries its one-time token (web.formtokens). The
     service's message heads the form; a dotted path goes on a field only through `field_aliases`
     (a hidden field such as `assessment` must never swallow an error)."""
 

@@ -32,7 +32,7 @@ from facilities.roles import roles_assign, roles_of
 
 # --- the base form -------------------------------------------------------------------------------
 class AdminForm(ServiceForm):
-    """A form that carries its one-time token (admissions.formtokens), ties each input to its help
+    """A form that carries its one-time token (web.formtokens), ties each input to its help
     and its error for screen readers, and takes a service's refusal onto its fields."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)

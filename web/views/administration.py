@@ -2,10 +2,10 @@
 
 Administrators only. Policy versions (SPEC §9, admissions.services.policy), each home's own nursing
 target (R-NQ-1, facilities.services.facility_update), the working-day calendar (R-OFF-2,
-admissions.services.calendar), staff users and their roles (admissions.admin_forms), and the audit
+admissions.services.calendar), staff users and their roles (web.forms.administration), and the audit
 trail those acts write (facilities.models.AuditEntry: who, what and when).
 
-Every form that changes something carries a one-time token (admissions.formtokens): a double click
+Every form that changes something carries a one-time token (web.formtokens): a double click
 acts once. A refused form comes back with what was typed and the service's messages on its fields.
 """
 
@@ -27,7 +27,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from admissions.admin_forms import (
+from admissions.models import CalendarDay, CalendarYear, Channel, Policy
+from admissions.policy import PolicyError, PolicyParameters
+from admissions.selectors import nursing_target_in_force, policy_in_force
+from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
+from admissions.services.policy import policy_create
+from admissions.workdays import calendar_warning
+from core.actor import Actor
+from core.errors import DomainError, InvalidInput
+from facilities.models import AuditEntry, Facility, Role
+from facilities.roles import staff_page
+from facilities.services import facility_update
+from web.forms.administration import (
     FAMILY_WEIGHTS,
     POLICY_SCALARS,
     AdminForm,
@@ -47,18 +58,7 @@ from admissions.admin_forms import (
     staff_user_create,
     staff_user_roles_set,
 )
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
-from admissions.models import CalendarDay, CalendarYear, Channel, Policy
-from admissions.policy import PolicyError, PolicyParameters
-from admissions.selectors import nursing_target_in_force, policy_in_force
-from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
-from admissions.services.policy import policy_create
-from admissions.workdays import calendar_warning
-from core.actor import Actor
-from core.errors import DomainError, InvalidInput
-from facilities.models import AuditEntry, Facility, Role
-from facilities.roles import staff_page
-from facilities.services import facility_update
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 PAGE_SIZE = 50
 BIGINT_MAX = 2**63 - 1

@@ -3,7 +3,7 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from admissions.views.portal import lookup_form_context
+from web.views.portal import lookup_form_context
 
 
 @require_GET

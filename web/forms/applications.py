@@ -35,7 +35,7 @@ def district_name(district: District) -> str:
 
 
 class StaffForm(ServiceForm):
-    """A form that carries its one-time token (admissions.formtokens) and takes a service's refusal
+    """A form that carries its one-time token (web.formtokens) and takes a service's refusal
     (core.forms.ServiceForm)."""
 
     form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)

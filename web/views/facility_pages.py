@@ -28,8 +28,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.facility_forms import DischargeForm, OutOfServiceForm, ReturnToServiceForm
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, QueueEntryStatus
 from admissions.models.offers import DischargeReason
 from admissions.selectors import facility_quota, policy_in_force, queue_for_facility, score_breakdown
@@ -40,6 +38,8 @@ from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of, staff_page
 from facilities.selectors import bed_counts
+from web.forms.facilities import DischargeForm, OutOfServiceForm, ReturnToServiceForm
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 LIST_PAGE_SIZE = 50
 QUEUE_PAGE_SIZE = 25

@@ -21,8 +21,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.facility_forms import DateInput, FacilityServiceForm
-from admissions.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from admissions.models import LIVE_OFFER_STATES, Offer, OfferState
 from admissions.services.offers import (
     FAIL_CHECK_REASONS,
@@ -32,11 +30,13 @@ from admissions.services.offers import (
     offer_decline,
     offer_fail_check,
 )
-from admissions.views import facility_pages as facility_views
 from core.actor import Actor
 from core.errors import DomainError
 from facilities.models import Facility, Role
 from facilities.roles import roles_of, staff_page
+from web.forms.facilities import DateInput, FacilityServiceForm
+from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
+from web.views import facility_pages as facility_views
 
 PAGE_SIZE = 25
 OFFERS = Offer.objects.select_related("application__applicant", "facility", "bed")
