@@ -14,7 +14,6 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -42,9 +41,8 @@ from admissions.models import (
 )
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
+from admissions.services.applications import application_contact_update
 from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
-from admissions.services.events import event_record
-from admissions.services.locks import lock_application
 from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
 from facilities.admin import ReadOnlyAdmin
@@ -209,24 +207,16 @@ class ApplicationAdmin(admin.ModelAdmin):
         return False  # history is kept; an application ends by a transition (withdraw, remove, …)
 
     def save_model(self, request, obj, form, change):
-        """Only the contact person changes here. Under the application's lock, with the version
-        bumped (a stale writer elsewhere gets a conflict) and an event naming the fields (R-FSM-2)."""
+        """Only the contact person changes here, through its service (lock, version, event: R-FSM-2)."""
         changed = [name for name in form.changed_data if name in APPLICATION_EDITABLE]
         if not changed:
             return
-        with transaction.atomic():
-            application = lock_application(obj.pk)
-            for name in changed:
-                setattr(application, name, form.cleaned_data[name])
-            application.version += 1
-            application.save(update_fields=[*changed, "version", "updated_at"])
-            event_record(
-                application=application,
-                transition="update",
-                from_state=application.state,
-                actor=Actor.for_user(request.user),
-                data={"fields": changed, "via": "admin"},
-            )
+        application = application_contact_update(
+            application=obj,
+            changes={name: form.cleaned_data[name] for name in changed},
+            actor=Actor.for_user(request.user),
+            via="admin",
+        )
         obj.version = application.version
 
 

@@ -58,28 +58,3 @@ def roles_assign(*, user, roles: list[str], facility: Facility | None = None) ->
     StaffProfile.objects.update_or_create(user=user, defaults={"facility": facility})
     if hasattr(user, "_roles_cache"):
         del user._roles_cache
-
-
-def staff_page(*roles: str):
-    """A staff page for these roles (an admin always): anonymous users go to the login page; a
-    logged-in user without the role gets 403. Checked on the server, whatever the menu shows."""
-    from functools import wraps
-
-    from django.contrib.auth.views import redirect_to_login
-    from django.core.exceptions import PermissionDenied
-
-    allowed = frozenset(roles) | {Role.ADMIN}
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not roles_of(request.user) & allowed:
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        wrapper.allowed_roles = allowed
-        return wrapper
-
-    return decorator

@@ -523,6 +523,28 @@ def application_update(
     return application
 
 
+def application_contact_update(
+    *, application: Application, changes: dict[str, str], actor: Actor, via: str
+) -> Application:
+    """The contact person's fields (name, relation, phone, email), in any state: under the application's
+    lock, with the version bumped (a stale writer elsewhere gets a conflict) and an event naming the
+    fields (R-FSM-2). The Django admin's one edit of an application."""
+    with transaction.atomic():
+        application = lock_application(application.pk)
+        for name, value in changes.items():
+            setattr(application, name, value)
+        application.version += 1
+        application.save(update_fields=[*changes, "version", "updated_at"])
+        event_record(
+            application=application,
+            transition="update",
+            from_state=application.state,
+            actor=actor,
+            data={"fields": list(changes), "via": via},
+        )
+    return application
+
+
 def intake_data_of(application: Application) -> IntakeData:
     """The stored intake as IntakeData, for a partial update or a re-check at submission."""
     applicant = application.applicant

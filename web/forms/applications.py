@@ -20,8 +20,8 @@ from admissions.models.applications import DuplicateDecision, Language
 from admissions.policy import PolicyParameters
 from admissions.selectors import PossibleDuplicate
 from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData
-from core.forms import ServiceForm
 from facilities.models import District, Facility, FacilityLevel
+from web.forms.base import StaffForm
 
 OTHER_DISTRICT = "other"
 
@@ -32,13 +32,6 @@ def _chinese() -> bool:
 
 def district_name(district: District) -> str:
     return district.name_zh if _chinese() else district.name_en
-
-
-class StaffForm(ServiceForm):
-    """A form that carries its one-time token (web.formtokens) and takes a service's refusal
-    (core.forms.ServiceForm)."""
-
-    form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
 # --- intake ----------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from admissions.selectors import policy_in_force
 from assessments.grading import GRADE_LABELS, domain_totals, grade_for, item_errors, total_points
 from assessments.instrument import CHINESE, DOMAINS, ITEMS, ITEMS_BY_CODE, MAX_TOTAL, Domain, Item
-from core.forms import ServiceForm
 from facilities.models import CareLevel
+from web.forms.base import StaffForm
 
 
 def _language() -> str:
@@ -41,12 +41,11 @@ def grade_label(grade: int | None) -> str:
     return chinese if _language().lower() == CHINESE else english
 
 
-class TokenForm(ServiceForm):
+class TokenForm(StaffForm):
     """Every form that changes something carries its one-time token (web.formtokens). The
     service's message heads the form; a dotted path goes on a field only through `field_aliases`
     (a hidden field such as `assessment` must never swallow an error)."""
 
-    form_token = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     message_heads_form = True
 
     def field_for_path(self, path: str) -> str | None:

@@ -36,8 +36,9 @@ from admissions.workdays import calendar_warning
 from core.actor import Actor
 from core.errors import DomainError, InvalidInput
 from facilities.models import AuditEntry, Facility, Role
-from facilities.roles import staff_page
 from facilities.services import facility_update
+from facilities.users import staff_roles, staff_user_active_set, staff_user_create, staff_user_roles_set
+from web.access import staff_page
 from web.forms.administration import (
     FAMILY_WEIGHTS,
     POLICY_SCALARS,
@@ -53,10 +54,6 @@ from web.forms.administration import (
     UserCreateForm,
     UserRolesForm,
     UserSearchForm,
-    staff_roles,
-    staff_user_active_set,
-    staff_user_create,
-    staff_user_roles_set,
 )
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 

@@ -48,7 +48,8 @@ from admissions.services.lookup import next_steps
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
-from facilities.roles import facility_of, roles_of, sees_full_id_numbers, staff_page
+from facilities.roles import facility_of, roles_of, sees_full_id_numbers
+from web.access import staff_page
 from web.forms.applications import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 

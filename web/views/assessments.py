@@ -37,7 +37,8 @@ from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import DomainError, NotFound
 from facilities.models import Role
-from facilities.roles import sees_full_id_numbers, staff_page
+from facilities.roles import sees_full_id_numbers
+from web.access import staff_page
 from web.forms.assessments import (
     ApproveApplicationForm,
     AssessmentDecisionForm,

@@ -28,7 +28,8 @@ from admissions.selectors import (
 )
 from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
 from facilities.models import Facility, Role
-from facilities.roles import facility_of, roles_of, staff_page
+from facilities.roles import facility_of, roles_of
+from web.access import staff_page
 
 S = ApplicationState
 DEADLINE_WORKING_DAYS = 2  # issue 4: offers with a deadline in the next two working days

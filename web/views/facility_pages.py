@@ -36,8 +36,9 @@ from admissions.services.beds import bed_discharge, bed_return_to_service, bed_t
 from core.actor import Actor
 from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
-from facilities.roles import check_facility_scope, facility_of, roles_of, staff_page
+from facilities.roles import check_facility_scope, facility_of, roles_of
 from facilities.selectors import bed_counts
+from web.access import staff_page
 from web.forms.facilities import DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 

@@ -33,7 +33,8 @@ from admissions.services.offers import (
 from core.actor import Actor
 from core.errors import DomainError
 from facilities.models import Facility, Role
-from facilities.roles import roles_of, staff_page
+from facilities.roles import roles_of
+from web.access import staff_page
 from web.forms.facilities import DateInput, FacilityServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from web.views import facility_pages as facility_views

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy
 from admissions import reports as report_selectors
 from admissions.models import Channel
 from facilities.models import CareLevel, District, Facility, Role
-from facilities.roles import staff_page
+from web.access import staff_page
 
 # --- tables ----------------------------------------------------------------------------------------
 TEXT, INT, PERCENT, DAYS = "text", "int", "percent", "days"
