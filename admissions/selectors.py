@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from assessments.models import Assessment
-from core.errors import NotPermitted
+from core.errors import NotFound, NotPermitted
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of
 from facilities.selectors import Quota, quota_for_facility
@@ -122,12 +122,19 @@ def with_refusals_in_window(
     return applications.annotate(refusals_in_window=Coalesce(Subquery(counted), 0))
 
 
+def get_application(reference: str) -> Application:
+    """The application with this reference, or NotFound naming the reference."""
+    try:
+        return Application.objects.select_related("applicant").get(reference=reference)
+    except Application.DoesNotExist as exc:
+        raise NotFound(
+            gettext("No application with reference %(reference)s.") % {"reference": repr(str(reference)[:40])}
+        ) from exc
+
+
 def application_visible_to(user, reference: str) -> Application:
     """The application with this reference, if `user` may see it: NotFound when there is none;
     NotPermitted for a facility officer asking about one that did not choose their home."""
-    # The lookup (and its NotFound) is the service's; imported here because services import selectors.
-    from .services.applications import get_application
-
     application = get_application(reference)
     if _own_facility_only(user) is not None:
         if not applications_visible_to(user).filter(pk=application.pk).exists():

@@ -12,6 +12,7 @@ from celery import shared_task
 from admissions.decisions import first_chain_break
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
 from admissions.services.offers import offers_expire_due
+from admissions.services.outbox import outbox_sender_register
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
 from admissions.services.webhooks import webhook_deliver, webhook_deliveries_due
 
@@ -26,6 +27,20 @@ def send_notification(notification_id: int) -> None:
 @shared_task(acks_late=True)
 def deliver_webhook(delivery_id: int) -> None:
     webhook_deliver(delivery_id=delivery_id)
+
+
+# The outbox hands its rows to these after commit (admissions/services/outbox.py). Through `.delay`
+# looked up at each call, so a test that replaces it sees the replacement.
+outbox_sender_register(
+    "notification",
+    lambda pk: send_notification.delay(pk),
+    refused="Could not queue notification %s; the outbox sweep will send it",
+)
+outbox_sender_register(
+    "webhook",
+    lambda pk: deliver_webhook.delay(pk),
+    refused="Could not queue webhook delivery %s; the retry sweep will send it",
+)
 
 
 @shared_task

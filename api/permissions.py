@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
+from admissions.services.transitions import roles_for_transition
 from facilities.models import Role
 
 # The object rules live with the roles, where the staff pages read them too; imported here so that
@@ -31,3 +32,9 @@ def role_permission(*roles: str) -> type[BasePermission]:
 
 
 AnyStaff = role_permission(*STAFF)
+
+
+def transition_permission(name: str) -> type[BasePermission]:
+    """The roles that may ask for application transition `name`: the one table,
+    admissions/services/transitions.py ROLES_BY_TRANSITION, which the staff pages read too."""
+    return role_permission(*roles_for_transition(name))

@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -73,10 +72,9 @@ from admissions.services import applications as application_services
 from admissions.services import assessments as assessment_services
 from admissions.services import beds as bed_services
 from admissions.services import calendar as calendar_services
-from admissions.services import notifications as notification_services
 from admissions.services import offers as offer_services
 from admissions.services import reminders as reminder_services
-from admissions.services import webhooks as webhook_services
+from admissions.services.outbox import outbox_held
 from admissions.services.policy import policy_create
 from admissions.workdays import is_working_day
 from assessments.models import Assessment, AssessmentState
@@ -281,9 +279,9 @@ def no_outside_effects() -> Iterator[Counter]:
     """Nothing a simulation does reaches a real person or system.
 
     Notifications and webhooks are still written (they are part of what the services do, and the
-    report counts them), but the hand-over to Celery after commit is replaced by a counter, so the
-    broker, the SMS gateway and webhook receivers are never contacted. Patching the two dispatch
-    functions by name fails loudly if they are ever renamed, rather than letting a message out.
+    report counts them), but the hand-over to Celery after commit is held by the outbox's public
+    switch (admissions/services/outbox.py `outbox_held`) and counted, so the broker, the SMS gateway
+    and webhook receivers are never contacted.
     As a second guard, the SMS backend is the console one, email stays in memory, and any task
     that does get queued runs in this process against the throwaway database.
     """
@@ -291,12 +289,7 @@ def no_outside_effects() -> Iterator[Counter]:
     from config.celery import app as celery_app
 
     with ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(notification_services, "_dispatch", lambda *a, **k: suppressed.update(["notification"]))
-        )
-        stack.enter_context(
-            mock.patch.object(webhook_services, "_dispatch", lambda *a, **k: suppressed.update(["webhook"]))
-        )
+        stack.enter_context(outbox_held(lambda kind: suppressed.update([kind])))
         stack.enter_context(
             override_settings(
                 SMS_BACKEND="console",

@@ -27,10 +27,10 @@ from core.errors import Conflict, NotFound
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 from facilities.selectors import Quota
 
-from .events import event_record
 from .locks import lock_facilities
 from .notifications import notify
 from .queue import entries_rescore_for_policy
+from .transitions import transition_apply
 from .webhooks import offer_webhook_data, webhooks_enqueue
 
 S = ApplicationState
@@ -222,14 +222,9 @@ def _offer(
     bed.status = BedStatus.RESERVED
     bed.holder_care_level = entry.care_level
     bed.save(update_fields=["status", "holder_care_level"])
-    from_state = application.state
-    application.make_offer()
-    application.version += 1
-    application.save()
-    event_record(
-        application=application,
-        transition="make_offer",
-        from_state=from_state,
+    transition_apply(
+        application,
+        "make_offer",
         actor=SYSTEM,  # SPEC §5: offers are made by the system; who set the allocation off is in data
         data={
             "started_by": actor.name,
@@ -239,6 +234,7 @@ def _offer(
             "decision": decision.pk,
             "respond_by": offer.respond_by.isoformat(),
         },
+        notify_family=False,  # the offer_made message below says more
     )
     notify(
         application=application,

@@ -19,7 +19,6 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
-from django_fsm import can_proceed
 
 from admissions.identity import age_on, id_number_errors, normalise_id_number
 from admissions.models import (
@@ -33,18 +32,21 @@ from admissions.models import (
     FacilityChoice,
     ReferenceCounter,
 )
-from admissions.models.applications import TRANSITION_NAMES, DuplicateDecision, DuplicateMatch, DuplicateReview
+from admissions.models.applications import CHANNEL_RANK, DuplicateDecision, DuplicateMatch, DuplicateReview
 from admissions.models.queue import QueueEntryOutcome
 from admissions.policy import PolicyInForce
-from admissions.selectors import policy_in_force
-from core.actor import SYSTEM, Actor
-from core.errors import Conflict, InvalidInput, NotFound, RuleViolation, WrongState
+from admissions.selectors import get_application, policy_in_force
+from assessments.models import Assessment, AssessmentState
+from core.actor import Actor
+from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
 from facilities.models import District, Facility, FacilityLevel
 
+from .allocation import allocation_run_for_application
+from .closing import application_removal_apply, application_remove_for_refusals, live_offer_end
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities, lock_facilities
-from .notifications import notify
 from .queue import entries_close, entries_open_or_refresh
+from .transitions import available_transitions, reason_required, transition_apply, transition_guard
 
 S = ApplicationState
 LOOKUP_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # R-PUB-1: no 0, O, 1, I
@@ -53,98 +55,7 @@ CONTACT_EMAIL_MAX_LENGTH = Application._meta.get_field("contact_email").max_leng
 
 
 # --- helpers shared by the transitions ------------------------------------------------------------
-# What a caller can ask for, in the order of SPEC §5. Offers are made and expired by the
-# allocation, and an assessment's completion or approval moves the application
-# (complete-assessment, reassess): no caller requests those, so R-FSM-3 does not list them.
-REQUESTABLE_TRANSITIONS = (
-    "submit",
-    "accept-for-assessment",
-    "reject",
-    "return-for-assessment",
-    "approve",
-    "suspend",
-    "resume",
-    "accept-offer",
-    "decline-offer",
-    "admit",
-    "fail-check",
-    "withdraw",
-    "remove",
-)
-# The event names the transition of SPEC §5; these model methods are variants of one transition.
-EVENT_TRANSITION_NAMES = {
-    "accept_for_assessment_with_valid_assessment": "accept_for_assessment",
-    "fail_admission_check_care_need_changed": "fail_admission_check",
-}
-
-
-def available_transitions(application: Application) -> list[str]:
-    """The URL names of the transitions a caller may request from the current state (R-FSM-3)."""
-    possible = {TRANSITION_NAMES[t.name] for t in application.get_available_state_transitions()}
-    return [name for name in REQUESTABLE_TRANSITIONS if name in possible]
-
-
-def _guard(application: Application, method_name: str) -> None:
-    if not can_proceed(getattr(application, method_name)):
-        name = TRANSITION_NAMES[method_name]
-        raise WrongState(
-            gettext("'%(transition)s' is not possible while the application is %(state)s.")
-            % {"transition": name, "state": ApplicationState(application.state).label},
-            current_state=application.state,
-            available_transitions=available_transitions(application),
-        )
-
-
-def _apply(
-    application: Application,
-    method_name: str,
-    *,
-    actor: Actor,
-    reason: str = "",
-    data: dict | None = None,
-) -> Application:
-    """Take one state-machine edge, save, and append its event."""
-    _guard(application, method_name)
-    from_state = application.state
-    getattr(application, method_name)()
-    application.version += 1
-    if application.state in FINAL_STATES and application.closed_at is None:
-        application.closed_at = timezone.now()
-    application.save()
-    event_record(
-        application=application,
-        transition=EVENT_TRANSITION_NAMES.get(method_name, method_name),
-        from_state=from_state,
-        actor=actor,
-        reason=reason,
-        data=data,
-    )
-    if from_state != application.state:
-        notify(application=application, kind="state_changed")
-    return application
-
-
-def _require_reason(reason: str | None, field: str = "reason") -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(
-            gettext("A reason is required."), errors={field: [gettext("is required for this transition (R-FSM-2)")]}
-        )
-    if len(reason) > 2000:
-        raise InvalidInput(
-            gettext("The reason is too long."),
-            errors={field: [gettext("must be at most %(max)s characters") % {"max": 2000}]},
-        )
-    return reason
-
-
-def get_application(reference: str) -> Application:
-    try:
-        return Application.objects.select_related("applicant").get(reference=reference)
-    except Application.DoesNotExist as exc:
-        raise NotFound(
-            gettext("No application with reference %(reference)s.") % {"reference": repr(str(reference)[:40])}
-        ) from exc
+# Taking an edge, the table of roles, the reasons: admissions/services/transitions.py.
 
 
 # --- lookup codes (R-PUB-1) ----------------------------------------------------------------------
@@ -580,14 +491,14 @@ def intake_data_of(application: Application) -> IntakeData:
 def _submit(application: Application, *, actor: Actor, now: dt.datetime) -> None:
     today = timezone.localdate(now)
     policy = policy_in_force(today)
-    _guard(application, "submit")
+    transition_guard(application, "submit")
     _, _, _, format_errors, rule_errors = _intake_errors(
         intake_data_of(application), for_submission=True, on=today, policy=policy
     )
     _raise_intake_errors(format_errors, rule_errors)
     _check_bar_and_open(application.applicant, on=today, exclude_pk=application.pk)
     application.submitted_at = now
-    _apply(application, "submit", actor=actor)
+    transition_apply(application, "submit", actor=actor)
 
 
 def application_submit(*, application: Application, actor: Actor) -> Application:
@@ -601,11 +512,9 @@ def application_submit(*, application: Application, actor: Actor) -> Application
 def application_accept_for_assessment(*, application: Application, actor: Actor) -> Application:
     """submitted → assessment_pending; straight to review when the person already holds a valid
     approved assessment (SPEC §5)."""
-    from assessments.models import Assessment, AssessmentState
-
     with transaction.atomic():
         application = lock_application(application)
-        _guard(application, "accept_for_assessment")
+        transition_guard(application, "accept_for_assessment")
         valid = (
             Assessment.objects.filter(
                 application__applicant=application.applicant,
@@ -617,28 +526,26 @@ def application_accept_for_assessment(*, application: Application, actor: Actor)
         )
         if valid is not None:
             application.current_assessment = valid
-            return _apply(
+            return transition_apply(
                 application,
                 "accept_for_assessment_with_valid_assessment",
                 actor=actor,
                 data={"assessment": valid.pk, "valid_until": valid.valid_until.isoformat()},
             )
-        return _apply(application, "accept_for_assessment", actor=actor)
+        return transition_apply(application, "accept_for_assessment", actor=actor)
 
 
 def application_reject(*, application: Application, reason: str, actor: Actor) -> Application:
-    reason = _require_reason(reason)
+    reason = reason_required(reason)
     with transaction.atomic():
         application = lock_application(application)
         application.closing_reason = "rejected"
-        return _apply(application, "reject", actor=actor, reason=reason)
+        return transition_apply(application, "reject", actor=actor, reason=reason)
 
 
 def channel_for(*, application: Application, verified_codes: list[str], on: dt.date, policy: PolicyInForce):
     """R-APP-8: the highest channel any verified category gives; 100+ on the approval date →
     priority at least. Returns the channel and why."""
-    from admissions.models.applications import CHANNEL_RANK
-
     params = policy.parameters
     candidates = [("ordinary", None)]
     candidates += [(params.channel_mapping[code], code) for code in verified_codes]
@@ -658,13 +565,11 @@ def application_approve(
 ) -> Application:
     """review → waiting (SPEC §5): the assessment is approved, categories verified, the channel
     fixed, one queue entry per choice, then allocation for each chosen home with a vacant bed."""
-    from admissions.services.allocation import allocation_run_for_application
-
     now = timezone.now()
     today = timezone.localdate(now)
     with transaction.atomic():
         application = lock_application_with_facilities(application)
-        _guard(application, "approve")
+        transition_guard(application, "approve")
         policy = policy_in_force(today)
         claims = {c.code: c for c in application.category_claims.all()}
         errors: dict[str, list[str]] = {}
@@ -696,7 +601,7 @@ def application_approve(
             application.contributor_exemption_note = str(exemption["note"]).strip()
             if not exemption["granted"]:
                 application.closing_reason = "exemption_refused"
-                return _apply(
+                return transition_apply(
                     application,
                     "reject",
                     actor=actor,
@@ -717,7 +622,7 @@ def application_approve(
         application.current_assessment = assessment
         if application.queued_at is None:
             application.queued_at = now
-        _apply(
+        transition_apply(
             application,
             "approve",
             actor=actor,
@@ -729,8 +634,6 @@ def application_approve(
 
 
 def _approved_valid_assessment(application: Application, today: dt.date):
-    from assessments.models import Assessment, AssessmentState
-
     candidates = Assessment.objects.filter(state=AssessmentState.APPROVED, valid_until__gte=today)
     own = candidates.filter(application=application).order_by("-assessed_on", "-id").first()
     if own is not None:
@@ -742,49 +645,37 @@ def _approved_valid_assessment(application: Application, today: dt.date):
 
 
 def application_suspend(*, application: Application, reason: str, actor: Actor) -> Application:
-    reason = _require_reason(reason)
+    reason = reason_required(reason)
     with transaction.atomic():
         application = lock_application(application)
-        return _apply(application, "suspend", actor=actor, reason=reason)
+        return transition_apply(application, "suspend", actor=actor, reason=reason)
 
 
 def application_resume(*, application: Application, reason: str = "", actor: Actor) -> Application:
     """suspended → waiting; needs a valid assessment (SPEC §5), then allocation (R-ALLOC-3)."""
-    from admissions.services.allocation import allocation_run_for_application
-
     with transaction.atomic():
         application = lock_application_with_facilities(application)
-        _guard(application, "resume")
+        transition_guard(application, "resume")
         assessment = application.current_assessment
         if assessment is None or assessment.valid_until < timezone.localdate():
             raise RuleViolation(
                 gettext("The assessment has expired: a new one must be approved before the application resumes."),
                 errors={"assessment": [gettext("expired (R-ASM-5)")]},
             )
-        _apply(application, "resume", actor=actor, reason=(reason or "").strip())
+        transition_apply(application, "resume", actor=actor, reason=(reason or "").strip())
         allocation_run_for_application(application=application, trigger="application_resumed", actor=actor)
     return application
 
 
-def _end_live_offer(application: Application, *, actor: Actor) -> None:
-    """An application that ends while holding an offer gives the bed back, which goes to the
-    next candidate (R-ALLOC-3: an offer withdrawn)."""
-    from admissions.services.offers import offer_withdraw_for_closing
-
-    offer = application.offers.filter(state__in=["pending", "accepted"]).first()
-    if offer is not None:
-        offer_withdraw_for_closing(offer=offer, actor=actor)
-
-
 def application_withdraw(*, application: Application, reason: str, actor: Actor) -> Application:
-    reason = _require_reason(reason)
+    reason = reason_required(reason)
     with transaction.atomic():
         application = lock_application_with_facilities(application)
-        _guard(application, "withdraw")
+        transition_guard(application, "withdraw")
         application.closing_reason = "withdrawn"
-        _apply(application, "withdraw", actor=actor, reason=reason)
+        transition_apply(application, "withdraw", actor=actor, reason=reason)
         entries_close(application=application, outcome_here=QueueEntryOutcome.WITHDRAWN)
-        _end_live_offer(application, actor=actor)
+        live_offer_end(application, actor=actor)
     return application
 
 
@@ -794,7 +685,7 @@ STAFF_REMOVAL_REASONS = ("deceased", "ineligible", "other")
 
 def application_remove(*, application: Application, reason: str, note: str = "", actor: Actor) -> Application:
     """Any non-final → removed, by a reviewer. The refusal limit removes through
-    `application_remove_for_refusals` instead."""
+    `application_remove_for_refusals` (services/closing.py) instead."""
     if reason not in STAFF_REMOVAL_REASONS:
         raise InvalidInput(
             gettext("Unknown removal reason."),
@@ -802,30 +693,8 @@ def application_remove(*, application: Application, reason: str, note: str = "",
         )
     with transaction.atomic():
         application = lock_application_with_facilities(application)
-        _remove(application, reason=reason, note=note, actor=actor)
+        application_removal_apply(application, reason=reason, note=note, actor=actor)
     return application
-
-
-def _remove(application: Application, *, reason: str, note: str, actor: Actor) -> None:
-    """The removal itself, for callers that already hold the locks (the refusal limit)."""
-    _guard(application, "remove")
-    data = {}
-    if reason == "refusal_limit":
-        params = policy_in_force().parameters
-        barred_until = timezone.localdate() + dt.timedelta(days=params.bar_days)
-        applicant = application.applicant
-        applicant.barred_until = max(barred_until, applicant.barred_until or barred_until)
-        applicant.save(update_fields=["barred_until"])
-        data["barred_until"] = applicant.barred_until.isoformat()
-    application.closing_reason = reason
-    _apply(application, "remove", actor=actor, reason=note or reason, data={"reason": reason, **data})
-    entries_close(application=application, outcome_here=QueueEntryOutcome.REMOVED)
-    _end_live_offer(application, actor=actor)
-
-
-def application_remove_for_refusals(*, application: Application) -> None:
-    """R-OFF-5, called by the offer services inside their transaction (locks already held)."""
-    _remove(application, reason="refusal_limit", note="", actor=SYSTEM)
 
 
 # --- duplicates (R-APP-10) ------------------------------------------------------------------------
@@ -870,6 +739,7 @@ __all__ = [
     "application_create",
     "application_reject",
     "application_remove",
+    "application_remove_for_refusals",
     "application_resume",
     "application_submit",
     "application_suspend",

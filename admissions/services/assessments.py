@@ -25,6 +25,8 @@ from core.errors import InvalidInput, NotFound, NotPermitted, RuleViolation, Wro
 from .allocation import allocation_run_for_application
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities
+from .queue import entries_open_or_refresh
+from .transitions import reason_required, transition_apply
 
 S = ApplicationState
 ASSESSABLE_STATES = (S.ASSESSMENT_PENDING, S.WAITING, S.SUSPENDED)
@@ -177,9 +179,7 @@ def _complete(assessment: Assessment, application: Application, *, actor: Actor)
     assessment.save()
     data = {"assessment": assessment.pk, "total": total, "grade": assessment.grade}
     if application.state == S.ASSESSMENT_PENDING:
-        from .applications import _apply
-
-        _apply(application, "complete_assessment", actor=actor, data=data)
+        transition_apply(application, "complete_assessment", actor=actor, data=data)
     else:
         event_record(
             application=application,
@@ -238,11 +238,8 @@ def assessment_approve(*, assessment: Assessment, actor: Actor) -> Assessment:
 
 
 def _reassess(application: Application, assessment: Assessment, *, policy, actor: Actor, data: dict) -> None:
-    from .applications import _apply
-    from .queue import entries_open_or_refresh
-
     application.current_assessment = assessment
-    _apply(application, "reassess", actor=actor, data=data)
+    transition_apply(application, "reassess", actor=actor, data=data)
     entries_open_or_refresh(application=application, policy=policy)
     if application.state == S.WAITING:
         allocation_run_for_application(application=application, trigger="application_reassessed", actor=actor)
@@ -267,9 +264,7 @@ def assessment_reject(*, assessment: Assessment, reason: str, actor: Actor) -> A
         assessment.save()
         data = {"assessment": assessment.pk}
         if application.state == S.REVIEW:
-            from .applications import _apply
-
-            _apply(application, "return_for_assessment", actor=actor, reason=reason, data=data)
+            transition_apply(application, "return_for_assessment", actor=actor, reason=reason, data=data)
         else:
             event_record(
                 application=application,
@@ -284,9 +279,7 @@ def assessment_reject(*, assessment: Assessment, reason: str, actor: Actor) -> A
 
 def application_return_for_assessment(*, application: Application, reason: str, actor: Actor) -> Application:
     """review → assessment_pending: the care need changed, or the assessment is not accepted."""
-    from .applications import _apply, _require_reason
-
-    reason = _require_reason(reason)
+    reason = reason_required(reason)
     with transaction.atomic():
         application = lock_application(application)
-        return _apply(application, "return_for_assessment", actor=actor, reason=reason)
+        return transition_apply(application, "return_for_assessment", actor=actor, reason=reason)

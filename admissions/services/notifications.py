@@ -21,10 +21,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from admissions import notify_backends
-from admissions.models import Application, Notification
+from admissions.models import Application, ApplicationState, Notification
 from admissions.models.notifications import NotificationChannel, NotificationStatus
 from facilities.models import Role
 
+from .outbox import outbox_dispatch
 from .webhooks import backoff
 
 logger = logging.getLogger("admissions.notifications")
@@ -97,8 +98,6 @@ def notify(*, application: Application, kind: str, context: dict | None = None, 
         return
     applicant = application.applicant
     with translation.override(applicant.language):
-        from admissions.models import ApplicationState
-
         base = {"reference": application.reference, "state": ApplicationState(application.state).label}
         body = str(_render(kind, {**base, **(context or {})}))
     now = timezone.now()
@@ -115,16 +114,7 @@ def notify(*, application: Application, kind: str, context: dict | None = None, 
             dedupe_key=dedupe_key,
             next_attempt_at=now,
         )
-        transaction.on_commit(lambda pk=notification.pk: _dispatch(pk))
-
-
-def _dispatch(notification_id: int) -> None:
-    from admissions.tasks import send_notification
-
-    try:
-        send_notification.delay(notification_id)
-    except Exception:  # the broker is down: the row stays pending and the outbox sweep sends it
-        logger.exception("Could not queue notification %s; the outbox sweep will send it", notification_id)
+        transaction.on_commit(lambda pk=notification.pk: outbox_dispatch("notification", [pk]))
 
 
 def sending_lease(channel: str) -> dt.timedelta:

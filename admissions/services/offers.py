@@ -20,12 +20,14 @@ from admissions.selectors import policy_in_force, refusals_counted
 from admissions.workdays import deadline_after
 from core.actor import SYSTEM, Actor
 from core.errors import InvalidInput, NotFound, WrongState
-from facilities.models import Bed, BedStatus
+from facilities.models import BedStatus
 
 from .allocation import allocation_run
+from .closing import application_remove_for_refusals, bed_free
 from .locks import lock_application, lock_facilities
 from .notifications import notify
 from .queue import entries_close
+from .transitions import transition_apply
 from .webhooks import offer_webhook_data, webhooks_enqueue
 
 OFFER_ACTIONS = {"accept": "accept", "decline": "decline", "admit": "admit", "fail_check": "fail-check"}
@@ -56,18 +58,6 @@ def _guard(offer: Offer, method: str) -> None:
         )
 
 
-def _free_bed(bed: Bed) -> None:
-    bed.status = BedStatus.VACANT
-    bed.holder_care_level = None
-    bed.save(update_fields=["status", "holder_care_level"])
-
-
-def _application_step(application: Application, method: str, *, actor: Actor, reason: str = "", data=None) -> None:
-    from .applications import _apply
-
-    _apply(application, method, actor=actor, reason=reason, data=data)
-
-
 def refusals_in_window(application: Application) -> int:
     """R-OFF-4/5: declines, expiries and no-shows within the policy's window."""
     return application.offers.filter(refusals_counted(params=policy_in_force().parameters)).count()
@@ -75,8 +65,6 @@ def refusals_in_window(application: Application) -> int:
 
 def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:
     """R-OFF-5 (removal at the limit), then R-OFF-4 (the bed to the next candidate)."""
-    from .applications import application_remove_for_refusals
-
     params = policy_in_force().parameters
     if refusals_in_window(application) >= params.refusal_limit:
         application_remove_for_refusals(application=application)
@@ -99,7 +87,7 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         offer.accepted_at = now
         offer.admit_by = deadline_after(now, policy_in_force().parameters.admission_working_days)
         offer.save()
-        _application_step(
+        transition_apply(
             application,
             "accept_offer",
             actor=actor,
@@ -123,7 +111,7 @@ def offer_decline(*, offer: Offer, reason: str = "", actor: Actor) -> tuple[Offe
         _guard(offer, "decline")
         offer.decline()
         _close_as_refusal(offer, reason=(reason or "").strip()[:40] or "declined", note=reason or "")
-        _application_step(application, "decline_offer", actor=actor, reason=reason or "", data={"offer": offer.pk})
+        transition_apply(application, "decline_offer", actor=actor, reason=reason or "", data={"offer": offer.pk})
         decisions = _after_refusal(offer, application)
     return offer, decisions
 
@@ -134,7 +122,7 @@ def _close_as_refusal(offer: Offer, *, reason: str, note: str = "") -> None:
     offer.note = note
     offer.closed_at = timezone.now()
     offer.save()
-    _free_bed(offer.bed)
+    bed_free(offer.bed)
 
 
 def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
@@ -147,7 +135,7 @@ def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
             return False
         offer.expire()
         _close_as_refusal(offer, reason="expired")
-        _application_step(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
+        transition_apply(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
         webhooks_enqueue(type="offer.expired", data=offer_webhook_data(offer))
         _after_refusal(offer, application)
     return True
@@ -196,7 +184,7 @@ def offer_admit(*, offer: Offer, admitted_on: dt.date | None = None, actor: Acto
         bed.occupancy_round += 1  # someone has occupied it: earlier refusals of this bed lapse
         bed.save(update_fields=["status", "occupancy_round"])
         application.closing_reason = "admitted"
-        _application_step(
+        transition_apply(
             application,
             "admit",
             actor=actor,
@@ -236,30 +224,16 @@ def offer_fail_check(*, offer: Offer, reason: str, note: str = "", actor: Actor)
         offer.note = note or ""
         offer.closed_at = timezone.now()
         offer.save()
-        _free_bed(offer.bed)
+        bed_free(offer.bed)
         data = {"offer": offer.pk, "reason": reason}
         if reason == "care_need_changed":
-            _application_step(
-                application, "fail_admission_check_care_need_changed", actor=actor, reason=note, data=data
-            )
+            transition_apply(application, "fail_admission_check_care_need_changed", actor=actor, reason=note, data=data)
             entries_close(application=application, outcome_here=QueueEntryOutcome.REASSESSMENT)
             decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
         else:
-            _application_step(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
+            transition_apply(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
             if offer.is_refusal:
                 decisions = _after_refusal(offer, application)
             else:
                 decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
     return offer, decisions
-
-
-def offer_withdraw_for_closing(*, offer: Offer, actor: Actor) -> None:
-    """The application ended (withdrawn, removed) while holding this offer: the offer is
-    withdrawn and the bed offered again (R-ALLOC-3). Caller holds the locks."""
-    offer = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=offer.pk)
-    offer.withdraw()
-    offer.closed_at = timezone.now()
-    offer.reason = "application_closed"
-    offer.save()
-    _free_bed(offer.bed)
-    allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)

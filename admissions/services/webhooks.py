@@ -36,6 +36,8 @@ from core.actor import Actor
 from core.errors import InvalidInput, NotFound
 from facilities.models import AuditEntry, Bed
 
+from .outbox import outbox_dispatch
+
 logger = logging.getLogger(__name__)
 
 URL_MAX_LENGTH = WebhookSubscription._meta.get_field("url").max_length
@@ -115,18 +117,8 @@ def webhooks_enqueue(*, type: str, data: dict) -> list[WebhookDelivery]:
         for s in subscriptions
     )
     ids = [d.pk for d in deliveries]  # bulk_create sets them on PostgreSQL and SQLite
-    transaction.on_commit(lambda: _dispatch(ids))
+    transaction.on_commit(lambda: outbox_dispatch("webhook", ids))
     return deliveries
-
-
-def _dispatch(delivery_ids: list[int]) -> None:
-    from admissions.tasks import deliver_webhook
-
-    for delivery_id in delivery_ids:
-        try:
-            deliver_webhook.delay(delivery_id)
-        except Exception:  # the broker is down: the row stays pending and the sweep sends it later
-            logger.exception("Could not queue webhook delivery %s; the retry sweep will send it", delivery_id)
 
 
 def webhook_body(delivery: WebhookDelivery) -> bytes:

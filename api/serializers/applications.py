@@ -14,9 +14,9 @@ from rest_framework import exceptions, serializers
 from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
 from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, Sex
 from admissions.models.applications import Language
-from admissions.permissions import transitions_for
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
+from admissions.services.transitions import transitions_for
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from facilities.models import CareLevel
 from facilities.roles import sees_full_id_numbers

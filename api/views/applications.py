@@ -20,7 +20,6 @@ from rest_framework.response import Response
 
 from admissions.filters import ApplicationFilter
 from admissions.models import Application, Category
-from admissions.permissions import transitions_for
 from admissions.selectors import (
     application_visible_to,
     applications_visible_to,
@@ -29,9 +28,10 @@ from admissions.selectors import (
 )
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
+from admissions.services.transitions import transitions_for
 from api.base import ApiView
 from api.pagination import OldestFirstCursor
-from api.permissions import AnyStaff, role_permission
+from api.permissions import AnyStaff, role_permission, transition_permission
 from api.serializers import applications as s
 from core.actor import Actor
 from core.errors import WrongState
@@ -166,11 +166,12 @@ class ApplicationDetail(ApplicationApiView):
 
 
 # --- transitions: one POST each, calling its service -----------------------------------------------
-def _transition_view(name, permission, *, body=None, act, description=""):
-    """A POST endpoint for one transition: parse `body`, call `act`, answer the application."""
+def _transition_view(name, *, body=None, act, description=""):
+    """A POST endpoint for one transition: the roles of ROLES_BY_TRANSITION (services/transitions.py),
+    parse `body`, call `act`, answer the application."""
 
     class Transition(ApplicationApiView):
-        permission_classes = [permission]
+        permission_classes = [transition_permission(name)]
 
         @extend_schema(
             operation_id=f"applications_{name.replace('-', '_')}",
@@ -195,21 +196,17 @@ def _approve(*, application, actor, categories=(), exemption=None):
 
 
 TRANSITIONS = {
-    "submit": _transition_view(
-        "submit", Intake, act=services.application_submit, description="draft → submitted (R-APP-1…8)."
-    ),
+    "submit": _transition_view("submit", act=services.application_submit, description="draft → submitted (R-APP-1…8)."),
     "accept-for-assessment": _transition_view(
         "accept-for-assessment",
-        Intake,
         act=services.application_accept_for_assessment,
         description="submitted → assessment_pending, or straight to review with a valid approved assessment.",
     ),
     "reject": _transition_view(
-        "reject", IntakeOrReviewer, body=s.ReasonInput, act=services.application_reject, description="→ rejected."
+        "reject", body=s.ReasonInput, act=services.application_reject, description="→ rejected."
     ),
     "approve": _transition_view(
         "approve",
-        Reviewer,
         body=s.ApproveInput,
         act=_approve,
         description="review → waiting: categories verified, the channel fixed, queued (R-APP-8). 422 before the "
@@ -217,27 +214,23 @@ TRANSITIONS = {
     ),
     "return-for-assessment": _transition_view(
         "return-for-assessment",
-        Reviewer,
         body=s.ReasonInput,
         act=application_return_for_assessment,
         description="review → assessment_pending.",
     ),
     "suspend": _transition_view(
-        "suspend", IntakeOrReviewer, body=s.ReasonInput, act=services.application_suspend, description="→ suspended."
+        "suspend", body=s.ReasonInput, act=services.application_suspend, description="→ suspended."
     ),
     "resume": _transition_view(
         "resume",
-        IntakeOrReviewer,
         body=s.OptionalReasonInput,
         act=services.application_resume,
         description="suspended → waiting; needs a valid assessment (422 otherwise).",
     ),
     "withdraw": _transition_view(
-        "withdraw", IntakeOrReviewer, body=s.ReasonInput, act=services.application_withdraw, description="→ withdrawn."
+        "withdraw", body=s.ReasonInput, act=services.application_withdraw, description="→ withdrawn."
     ),
-    "remove": _transition_view(
-        "remove", Reviewer, body=s.RemoveInput, act=services.application_remove, description="→ removed."
-    ),
+    "remove": _transition_view("remove", body=s.RemoveInput, act=services.application_remove, description="→ removed."),
 }
 
 

@@ -20,7 +20,7 @@ from facilities.models import Role
 from facilities.roles import facility_of, roles_of
 
 from ..base import ApiView
-from ..permissions import AnyStaff, check_facility_scope, role_permission
+from ..permissions import AnyStaff, check_facility_scope, transition_permission
 from ..serializers.offers import (
     OfferAdmitSerializer,
     OfferDeclineSerializer,
@@ -87,7 +87,7 @@ class OfferDetail(ApiView):
 class OfferAccept(ApiView):
     """pending → accepted; the application goes to the admission check (R-OFF-1)."""
 
-    permission_classes = [role_permission(Role.FACILITY, Role.INTAKE)]
+    permission_classes = [transition_permission("accept-offer")]
 
     @extend_schema(operation_id="offers_accept", parameters=[ID], request=None, responses={200: OfferSerializer})
     def post(self, request, id: int):
@@ -98,7 +98,7 @@ class OfferAccept(ApiView):
 class OfferDecline(ApiView):
     """pending → declined: a refusal, and the bed goes to the next candidate (R-OFF-4)."""
 
-    permission_classes = [role_permission(Role.FACILITY, Role.INTAKE)]
+    permission_classes = [transition_permission("decline-offer")]
 
     @extend_schema(
         operation_id="offers_decline",
@@ -118,7 +118,7 @@ class OfferDecline(ApiView):
 class OfferAdmit(ApiView):
     """accepted → admitted: the bed becomes occupied (SPEC §5)."""
 
-    permission_classes = [role_permission(Role.FACILITY)]
+    permission_classes = [transition_permission("admit")]
 
     @extend_schema(
         operation_id="offers_admit",
@@ -138,7 +138,7 @@ class OfferAdmit(ApiView):
 class OfferFailCheck(ApiView):
     """accepted → failed_check; a no-show is a refusal (R-OFF-4)."""
 
-    permission_classes = [role_permission(Role.FACILITY)]
+    permission_classes = [transition_permission("fail-check")]
 
     @extend_schema(
         operation_id="offers_fail_check",

@@ -34,7 +34,6 @@ from admissions.filters import ApplicationFilter
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
 from admissions.models import ApplicationState, CategoryClaim, Sex
 from admissions.models.applications import DuplicateMatch
-from admissions.permissions import transitions_for
 from admissions.selectors import (
     application_visible_to,
     applications_visible_to,
@@ -45,6 +44,7 @@ from admissions.selectors import (
 from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.lookup import next_steps
+from admissions.services.transitions import transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
@@ -445,7 +445,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         for event in application.events.order_by("at", "id")
     ]
     claims = list(application.category_claims.all())
-    sees_evidence = bool(roles & {Role.INTAKE, Role.REVIEWER, Role.ADMIN})
+    sees_evidence = sees_full_id_numbers(user)  # those who check identity see its evidence (SPEC §10)
     reviews = list(application.duplicate_reviews.select_related("other_application", "decided_by"))
     reviewed = {r.other_application_id for r in reviews}
     open_duplicates = []

@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from admissions.models import QUEUED_STATES, Application, Category
-from admissions.selectors import applications_visible_to, positions_for_application
-from admissions.services.applications import application_approve, available_transitions, get_application
+from admissions.selectors import applications_visible_to, get_application, positions_for_application
+from admissions.services.applications import application_approve
 from admissions.services.assessments import (
     ASSESSABLE_STATES,
     application_return_for_assessment,
@@ -33,6 +33,7 @@ from admissions.services.assessments import (
     assessment_reject,
     assessment_update,
 )
+from admissions.services.transitions import available_transitions, roles_for_transition
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import DomainError, NotFound
@@ -313,7 +314,7 @@ def _review_act(action: str, application: Application, form, actor: Actor) -> st
     return _("The application is returned for a new assessment.")
 
 
-@staff_page(Role.REVIEWER)
+@staff_page(*roles_for_transition("approve"))
 def review(request, reference: str):
     """Four eyes on the completed assessment, then the categories, the exemption and approval."""
     application = _application(request, reference)

@@ -30,6 +30,7 @@ from admissions.services.offers import (
     offer_decline,
     offer_fail_check,
 )
+from admissions.services.transitions import roles_for_transition
 from core.actor import Actor
 from core.errors import DomainError
 from facilities.models import Facility, Role
@@ -275,14 +276,14 @@ def _take(request, pk: int, action: str):
     return _render_offer(request, offer, bound=(action, form))
 
 
-@staff_page(Role.INTAKE, Role.FACILITY)
+@staff_page(*roles_for_transition("accept-offer") | roles_for_transition("decline-offer"))
 @require_POST
 def offer_answer(request, pk: int, action: str):
     """The family's answer: accept (R-OFF-1) or decline (a refusal, R-OFF-4)."""
     return _take(request, pk, action)
 
 
-@staff_page(Role.FACILITY)
+@staff_page(*roles_for_transition("admit") | roles_for_transition("fail-check"))
 @require_POST
 def offer_check(request, pk: int, action: str):
     """At the home: admit, or record a failed admission check."""

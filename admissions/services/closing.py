@@ -1,0 +1,71 @@
+"""An application ends while it may hold an offer: its removal (the reviewer's, or the refusal limit's,
+R-OFF-5) and the live offer it gives back, whose bed goes to the next candidate (R-ALLOC-3).
+
+Offers call the removal for refusals, and a removal withdraws a live offer: both live here, below
+offers.py and applications.py, so neither imports the other."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from admissions.models import Application, Offer
+from admissions.models.queue import QueueEntryOutcome
+from admissions.selectors import policy_in_force
+from core.actor import SYSTEM, Actor
+from facilities.models import Bed, BedStatus
+
+from .allocation import allocation_run
+from .queue import entries_close
+from .transitions import transition_apply, transition_guard
+
+
+def bed_free(bed: Bed) -> None:
+    """The bed is vacant again and holds no care level (R-NQ-1 counts it no more)."""
+    bed.status = BedStatus.VACANT
+    bed.holder_care_level = None
+    bed.save(update_fields=["status", "holder_care_level"])
+
+
+def offer_withdraw_for_closing(*, offer: Offer, actor: Actor) -> None:
+    """The application ended (withdrawn, removed) while holding this offer: the offer is
+    withdrawn and the bed offered again (R-ALLOC-3). Caller holds the locks."""
+    offer = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=offer.pk)
+    offer.withdraw()
+    offer.closed_at = timezone.now()
+    offer.reason = "application_closed"
+    offer.save()
+    bed_free(offer.bed)
+    allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)
+
+
+def live_offer_end(application: Application, *, actor: Actor) -> None:
+    """An application that ends while holding an offer gives the bed back, which goes to the
+    next candidate (R-ALLOC-3: an offer withdrawn)."""
+    offer = application.offers.filter(state__in=["pending", "accepted"]).first()
+    if offer is not None:
+        offer_withdraw_for_closing(offer=offer, actor=actor)
+
+
+def application_removal_apply(application: Application, *, reason: str, note: str, actor: Actor) -> None:
+    """The removal itself, for callers that already hold the locks (the reviewer's removal, the
+    refusal limit)."""
+    transition_guard(application, "remove")
+    data = {}
+    if reason == "refusal_limit":
+        params = policy_in_force().parameters
+        barred_until = timezone.localdate() + dt.timedelta(days=params.bar_days)
+        applicant = application.applicant
+        applicant.barred_until = max(barred_until, applicant.barred_until or barred_until)
+        applicant.save(update_fields=["barred_until"])
+        data["barred_until"] = applicant.barred_until.isoformat()
+    application.closing_reason = reason
+    transition_apply(application, "remove", actor=actor, reason=note or reason, data={"reason": reason, **data})
+    entries_close(application=application, outcome_here=QueueEntryOutcome.REMOVED)
+    live_offer_end(application, actor=actor)
+
+
+def application_remove_for_refusals(*, application: Application) -> None:
+    """R-OFF-5, called by the offer services inside their transaction (locks already held)."""
+    application_removal_apply(application, reason="refusal_limit", note="", actor=SYSTEM)
