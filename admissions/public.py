@@ -12,15 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
-from facilities.models import Bed, BedStatus, CareLevel, Facility
-from facilities.selectors import Quota, self_care_cap
+from facilities.models import Facility
 
 from .models import AllocationDecision, QueueEntry, QueueEntryStatus
 from .models.applications import CHANNEL_RANK
-from .selectors import nursing_target_in_force, policy_in_force, queue_for_facility
+from .selectors import facility_figures, policy_in_force, queue_for_facility
 
 RECENT_DECISIONS = 20
 CHANNEL_OF_RANK = {rank: channel for channel, rank in CHANNEL_RANK.items()}
@@ -53,16 +52,6 @@ class PublicFacility:
 def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
     """Every home with its public figures, in three queries whatever the number of homes."""
     policy = policy_in_force()
-    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
-    beds = {
-        row["facility_id"]: row
-        for row in Bed.objects.values("facility_id").annotate(
-            in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
-            vacant=Count("id", filter=Q(status=BedStatus.VACANT)),
-            held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
-            held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
-        )
-    }
     queues = dict(
         QueueEntry.objects.filter(status=QueueEntryStatus.OPEN)
         .values("facility_id")
@@ -70,15 +59,8 @@ def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
         .values_list("facility_id", "n")
     )
     out = []
-    for facility in Facility.objects.select_related("district").order_by("code"):
-        row = beds.get(facility.pk, {})
-        target = nursing_target_in_force(facility, policy)
-        quota = Quota(  # the same arithmetic as the staff pages (R-NQ-1)
-            nursing_target=target,
-            self_care_cap=self_care_cap(in_service_beds=row.get("in_service", 0), nursing_target=target),
-            self_care_held=row.get("held_by_self_care", 0),
-            nursing_held=row.get("held_by_nursing", 0),
-        )
+    for figures in facility_figures(Facility.objects.select_related("district").order_by("code"), policy=policy):
+        facility = figures.facility
         out.append(
             PublicFacility(
                 code=facility.code,
@@ -89,10 +71,10 @@ def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
                 address=facility.address,
                 phone=facility.phone,
                 accepting_applications=facility.accepting_applications,
-                beds_in_service=row.get("in_service", 0),
-                vacant=row.get("vacant", 0),
+                beds_in_service=figures.in_service,
+                vacant=figures.vacant,
                 queue_length=queues.get(facility.pk, 0),
-                nursing_share=quota.nursing_share,
+                nursing_share=figures.quota.nursing_share,
             )
         )
     return out

@@ -17,12 +17,12 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Quer
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from facilities.models import Bed, BedStatus, CareLevel, Facility
-from facilities.selectors import Quota, self_care_cap
+from facilities.models import CareLevel, Facility
+from facilities.selectors import Quota
 
 from .models import Channel, Occupancy, Offer, OfferState, QueueEntry, QueueEntryStatus
 from .models.applications import CHANNEL_RANK
-from .selectors import nursing_target_in_force, policy_in_force
+from .selectors import facility_figures
 
 # "The last 12 months", as R-Q-5 counts admissions for the estimated wait.
 REPORT_WINDOW_DAYS = 365
@@ -90,39 +90,15 @@ class NursingShareRow:
 def nursing_shares(facilities: QuerySet[Facility]) -> list[NursingShareRow]:
     """Each facility's held beds by the holder's care level, the target in force and the quota, in
     two queries whatever the number of facilities."""
-    policy = policy_in_force()
-    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
-    beds = {
-        row["facility_id"]: row
-        for row in Bed.objects.filter(facility__in=facilities)
-        .values("facility_id")
-        .annotate(
-            in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
-            held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
-            held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
+    return [
+        NursingShareRow(
+            facility=figures.facility,
+            quota=figures.quota,
+            own_target=figures.facility.nursing_target is not None,
+            beds_in_service=figures.in_service,
         )
-        .order_by()
-    }
-    rows = []
-    for facility in facilities:
-        counts = beds.get(facility.pk, {})
-        target = nursing_target_in_force(facility, policy)
-        in_service = counts.get("in_service", 0)
-        quota = Quota(
-            nursing_target=Decimal(target),
-            self_care_cap=self_care_cap(in_service_beds=in_service, nursing_target=target),
-            self_care_held=counts.get("held_by_self_care", 0),
-            nursing_held=counts.get("held_by_nursing", 0),
-        )
-        rows.append(
-            NursingShareRow(
-                facility=facility,
-                quota=quota,
-                own_target=facility.nursing_target is not None,
-                beds_in_service=in_service,
-            )
-        )
-    return rows
+        for figures in facility_figures(facilities)
+    ]
 
 
 # --- median wait of those admitted in the last 12 months ----------------------------------------------

@@ -8,9 +8,11 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import (
     BigIntegerField,
+    Case,
     Count,
     ExpressionWrapper,
     F,
@@ -21,6 +23,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,21 +31,31 @@ from django.utils.translation import gettext
 
 from assessments.models import Assessment
 from core.errors import NotFound, NotPermitted
-from facilities.models import Facility, Role
+from facilities.models import Bed, Facility, Role
 from facilities.roles import facility_of, roles_of
-from facilities.selectors import Quota, quota_for_facility
+from facilities.selectors import (
+    NO_BEDS,
+    BedCounts,
+    Quota,
+    bed_counts_by_facility,
+    quota_for_facility,
+    quota_from_counts,
+)
 
 from .models import (
     ON_HOLD_STATES,
+    QUEUED_STATES,
     Application,
     ApplicationState,
     FacilityChoice,
     Occupancy,
     Offer,
+    OfferState,
     Policy,
     QueueEntry,
     QueueEntryStatus,
 )
+from .models.applications import DuplicateMatch
 from .policy import PolicyInForce, PolicyParameters
 
 BUILT_IN_POLICY = PolicyInForce(version=0, effective_from=dt.date(2000, 1, 1), parameters=PolicyParameters())
@@ -367,8 +380,6 @@ def possible_duplicates(
 ) -> list[PossibleDuplicate]:
     """R-APP-10: applications (any state, newest first) of a person with the same name and birth
     date, or the same phone, for the intake officer to confirm or dismiss with a note."""
-    from .models.applications import DuplicateMatch
-
     name = (name or "").strip()
     phone = (phone or "").strip()
     condition = Q()
@@ -394,8 +405,6 @@ def possible_duplicates(
 
 def application_counts_by_state(applications: QuerySet[Application]) -> dict[str, int]:
     """{state: count} for every state of the lifecycle (SPEC §5), zeros included, in its order."""
-    from django.db.models import Count
-
     counts = dict(applications.order_by().values_list("state").annotate(n=Count("id")))
     return {state: counts.get(state, 0) for state in ApplicationState.values}
 
@@ -403,10 +412,6 @@ def application_counts_by_state(applications: QuerySet[Application]) -> dict[str
 def offers_due_by(until: dt.datetime, *, facility: Facility | None = None) -> QuerySet:
     """Live offers with a deadline at or before `until` (overdue ones included): a pending offer's
     response deadline, an accepted offer's admission deadline (R-OFF-1). Soonest first."""
-    from django.db.models import Case, When
-
-    from .models import Offer, OfferState
-
     offers = Offer.objects.filter(
         Q(state=OfferState.PENDING, respond_by__lte=until) | Q(state=OfferState.ACCEPTED, admit_by__lte=until)
     )
@@ -426,8 +431,6 @@ def assessments_expiring(
 ) -> QuerySet[Application]:
     """Queued applications (R-Q-1) whose assessment in force expires within `within_days` of
     `today` (R-ASM-5: after that they are skipped until a new one is approved). Soonest first."""
-    from .models import QUEUED_STATES
-
     applications = Application.objects.all() if applications is None else applications
     return (
         applications.filter(
@@ -440,59 +443,59 @@ def assessments_expiring(
     )
 
 
+# --- facility figures (R-NQ-1): one read for the dashboard, bed board, API, public board, reports and
+# the simulator; the counting itself is facilities.selectors.bed_counts_by_facility ----------------------
 @dataclass(frozen=True)
 class FacilityFigures:
+    """A facility with its figures: the nursing target in force, its bed counts and its quota
+    (cap, held beds by care level, headroom, nursing share)."""
+
     facility: Facility
-    in_service: int
-    vacant: int
-    vacant_nursing: int
-    vacant_general: int
+    nursing_target: Decimal
+    beds: BedCounts
     quota: Quota
 
+    @property
+    def in_service(self) -> int:
+        return self.beds.in_service
 
-def facility_figures(facilities: QuerySet[Facility], *, policy: PolicyInForce | None = None) -> list[FacilityFigures]:
-    """Vacant beds and the quota (R-NQ-1) of each facility, with one query for all their beds: the
-    same arithmetic as `facility_quota` (facilities.selectors.self_care_cap), for a page listing many."""
-    from django.db.models import Count
+    @property
+    def vacant(self) -> int:
+        return self.beds.vacant
 
-    from facilities.models import Bed, BedStatus, BedType, CareLevel
-    from facilities.selectors import self_care_cap
+    @property
+    def vacant_nursing(self) -> int:
+        return self.beds.vacant_nursing
 
+    @property
+    def vacant_general(self) -> int:
+        return self.beds.vacant_general
+
+
+def facility_figures(facilities, *, policy: PolicyInForce | None = None) -> list[FacilityFigures]:
+    """The figures of each facility, in order, with one query for all their beds."""
     policy = policy or policy_in_force()
     facilities = list(facilities)
-    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
-    vacant = Q(status=BedStatus.VACANT)
-    rows = {
-        row["facility_id"]: row
-        for row in Bed.objects.filter(facility__in=facilities)
-        .values("facility_id")
-        .annotate(
-            in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
-            vacant=Count("id", filter=vacant),
-            vacant_nursing=Count("id", filter=vacant & Q(bed_type=BedType.NURSING)),
-            vacant_general=Count("id", filter=vacant & Q(bed_type=BedType.GENERAL)),
-            held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
-            held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
-        )
-    }
+    counts = bed_counts_by_facility(facilities)
     figures = []
     for facility in facilities:
-        row = rows.get(facility.pk, {})
+        beds = counts.get(facility.pk, NO_BEDS)
         target = nursing_target_in_force(facility, policy)
-        in_service = row.get("in_service", 0)
         figures.append(
             FacilityFigures(
                 facility=facility,
-                in_service=in_service,
-                vacant=row.get("vacant", 0),
-                vacant_nursing=row.get("vacant_nursing", 0),
-                vacant_general=row.get("vacant_general", 0),
-                quota=Quota(
-                    nursing_target=target,
-                    self_care_cap=self_care_cap(in_service_beds=in_service, nursing_target=target),
-                    self_care_held=row.get("held_by_self_care", 0),
-                    nursing_held=row.get("held_by_nursing", 0),
-                ),
+                nursing_target=target,
+                beds=beds,
+                quota=quota_from_counts(beds, nursing_target=target),
             )
         )
     return figures
+
+
+# --- beds -----------------------------------------------------------------------------------------------
+def beds_with_occupants(beds: QuerySet[Bed]) -> QuerySet[Bed]:
+    """Each bed with `occupant`: the reference of the application living in it (an open
+    occupancy); null for a vacant, reserved or out-of-service bed, or an occupant with no
+    application (one recorded before the system)."""
+    current = Occupancy.objects.filter(bed=OuterRef("pk"), discharged_on__isnull=True)
+    return beds.select_related("facility").annotate(occupant=Subquery(current.values("application__reference")[:1]))

@@ -1,4 +1,8 @@
-"""Reads about homes and beds. The quota arithmetic of R-NQ-1 lives here, once."""
+"""Reads about homes and beds. R-NQ-1's figures are computed here, once: the beds each care level holds
+(`HELD_BY_SELF_CARE`, `HELD_BY_NURSING`, counted by `bed_counts_by_facility`), the cap
+(`self_care_cap`) and the quota built from them (`quota_from_counts`). The allocation enforces the rule
+(admissions/services/allocation.py); every page, the API, the public board, the reports and the
+simulator read these figures through admissions.selectors.facility_figures / facility_quota."""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ class BedCounts:
     out_of_service: int
     held_by_self_care: int
     held_by_nursing: int
+    vacant_nursing: int = 0
+    vacant_general: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,30 +60,53 @@ def self_care_cap(*, in_service_beds: int, nursing_target: Decimal) -> int:
     return math.floor(Decimal(in_service_beds) * (Decimal(1) - Decimal(nursing_target)))
 
 
+# A bed is held by its holder's care level while reserved for or occupied by them (R-NQ-1).
+HELD = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
+HELD_BY_SELF_CARE = HELD & Q(holder_care_level=CareLevel.SELF_CARE)
+HELD_BY_NURSING = HELD & Q(holder_care_level=CareLevel.NURSING)
+_VACANT = Q(status=BedStatus.VACANT)
+
+# Every count of BedCounts, as aggregates over a facility's beds.
+_COUNTS = {
+    "total": Count("id"),
+    "in_service": Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
+    "nursing": Count("id", filter=Q(bed_type=BedType.NURSING)),
+    "general": Count("id", filter=Q(bed_type=BedType.GENERAL)),
+    "vacant": Count("id", filter=_VACANT),
+    "reserved": Count("id", filter=Q(status=BedStatus.RESERVED)),
+    "occupied": Count("id", filter=Q(status=BedStatus.OCCUPIED)),
+    "out_of_service": Count("id", filter=Q(status=BedStatus.OUT_OF_SERVICE)),
+    "held_by_self_care": Count("id", filter=HELD_BY_SELF_CARE),
+    "held_by_nursing": Count("id", filter=HELD_BY_NURSING),
+    "vacant_nursing": Count("id", filter=_VACANT & Q(bed_type=BedType.NURSING)),
+    "vacant_general": Count("id", filter=_VACANT & Q(bed_type=BedType.GENERAL)),
+}
+NO_BEDS = BedCounts(**{name: 0 for name in _COUNTS})
+
+
 def bed_counts(facility: Facility) -> BedCounts:
-    held = Q(status__in=[BedStatus.RESERVED, BedStatus.OCCUPIED])
-    row = Bed.objects.filter(facility=facility).aggregate(
-        total=Count("id"),
-        in_service=Count("id", filter=~Q(status=BedStatus.OUT_OF_SERVICE)),
-        nursing=Count("id", filter=Q(bed_type=BedType.NURSING)),
-        general=Count("id", filter=Q(bed_type=BedType.GENERAL)),
-        vacant=Count("id", filter=Q(status=BedStatus.VACANT)),
-        reserved=Count("id", filter=Q(status=BedStatus.RESERVED)),
-        occupied=Count("id", filter=Q(status=BedStatus.OCCUPIED)),
-        out_of_service=Count("id", filter=Q(status=BedStatus.OUT_OF_SERVICE)),
-        held_by_self_care=Count("id", filter=held & Q(holder_care_level=CareLevel.SELF_CARE)),
-        held_by_nursing=Count("id", filter=held & Q(holder_care_level=CareLevel.NURSING)),
-    )
-    return BedCounts(**row)
+    """One facility's bed counts, in one query (the allocation reads it under the facility's lock)."""
+    return BedCounts(**Bed.objects.filter(facility=facility).aggregate(**_COUNTS))
 
 
-def quota_for_facility(facility: Facility, *, nursing_target: Decimal) -> Quota:
-    """`nursing_target` is the value in force: the facility's own, or the policy's (admissions
-    knows the policy; see admissions.selectors.facility_quota)."""
-    counts = bed_counts(facility)
+def bed_counts_by_facility(facilities) -> dict[int, BedCounts]:
+    """facility id → its bed counts, in one query whatever the number of facilities; a facility
+    without beds is missing (use NO_BEDS)."""
+    rows = Bed.objects.filter(facility__in=facilities).values("facility_id").annotate(**_COUNTS).order_by()
+    return {row.pop("facility_id"): BedCounts(**row) for row in rows}
+
+
+def quota_from_counts(counts: BedCounts, *, nursing_target: Decimal) -> Quota:
+    """R-NQ-1 for a facility with these beds and the target in force."""
     return Quota(
         nursing_target=Decimal(nursing_target),
         self_care_cap=self_care_cap(in_service_beds=counts.in_service, nursing_target=nursing_target),
         self_care_held=counts.held_by_self_care,
         nursing_held=counts.held_by_nursing,
     )
+
+
+def quota_for_facility(facility: Facility, *, nursing_target: Decimal) -> Quota:
+    """`nursing_target` is the value in force: the facility's own, or the policy's (admissions
+    knows the policy; see admissions.selectors.facility_quota)."""
+    return quota_from_counts(bed_counts(facility), nursing_target=nursing_target)

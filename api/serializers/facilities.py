@@ -7,17 +7,10 @@ Output serializers render what the selectors return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
-from django.db.models import OuterRef, QuerySet, Subquery
 from rest_framework import serializers
 
-from admissions.models import Occupancy
 from admissions.models.applications import Channel
 from admissions.models.offers import DischargeReason
-from admissions.policy import PolicyInForce
-from admissions.selectors import facility_quota, nursing_target_in_force
 from admissions.services.beds import MAX_BATCH
 from facilities.models import (
     FACILITY_CODE_VALIDATOR,
@@ -29,7 +22,6 @@ from facilities.models import (
     Facility,
     FacilityLevel,
 )
-from facilities.selectors import BedCounts, Quota, bed_counts
 
 from .fields import StrictBooleanField, StrictCharField, StrictIntegerField
 
@@ -50,25 +42,6 @@ class StrictNumberField(serializers.FloatField):
 
 
 # --- facility ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FacilityFigures:
-    """A facility with what API.md shows beside it: the target in force, bed counts, the quota."""
-
-    facility: Facility
-    nursing_target: Decimal
-    beds: BedCounts
-    quota: Quota
-
-
-def facility_figures(facility: Facility, policy: PolicyInForce) -> FacilityFigures:
-    return FacilityFigures(
-        facility=facility,
-        nursing_target=nursing_target_in_force(facility, policy),
-        beds=bed_counts(facility),
-        quota=facility_quota(facility, policy),
-    )
-
-
 class BedCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     in_service = serializers.IntegerField()
@@ -124,14 +97,6 @@ class FacilityCreateSerializer(FacilityUpdateSerializer):
 
 
 # --- beds -------------------------------------------------------------------------------------
-def beds_with_occupants(beds: QuerySet[Bed]) -> QuerySet[Bed]:
-    """Each bed with `occupant`: the reference of the application living in it (an open
-    occupancy); null for a vacant, reserved or out-of-service bed, or an occupant with no
-    application (one recorded before the system)."""
-    current = Occupancy.objects.filter(bed=OuterRef("pk"), discharged_on__isnull=True)
-    return beds.select_related("facility").annotate(occupant=Subquery(current.values("application__reference")[:1]))
-
-
 class BedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     facility = serializers.CharField(source="facility.code")

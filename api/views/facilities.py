@@ -27,6 +27,8 @@ from admissions.models import AllocationDecision, QueueEntry
 from admissions.policy import PolicyInForce
 from admissions.selectors import (
     QUEUE_ORDER,
+    beds_with_occupants,
+    facility_figures,
     policy_in_force,
     position_for_entry,
     queue_for_facility,
@@ -63,8 +65,6 @@ from ..serializers.facilities import (
     QueuePageSerializer,
     QueueQuerySerializer,
     QueueRowSerializer,
-    beds_with_occupants,
-    facility_figures,
 )
 
 AdminOnly = role_permission()
@@ -107,7 +107,7 @@ def _beds_out(beds) -> list[dict]:
 
 
 def _facility_out(facility: Facility) -> dict:
-    return FacilitySerializer(facility_figures(facility, policy_in_force())).data
+    return FacilitySerializer(facility_figures([facility], policy=policy_in_force())[0]).data
 
 
 # --- facilities -----------------------------------------------------------------------------------
@@ -131,9 +131,7 @@ class FacilityListView(ApiView, generics.ListAPIView):
     def get(self, request):
         policy = policy_in_force()
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(
-            FacilitySerializer([facility_figures(facility, policy) for facility in page], many=True).data
-        )
+        return self.get_paginated_response(FacilitySerializer(facility_figures(page, policy=policy), many=True).data)
 
     @extend_schema(
         operation_id="facilities_create", request=FacilityCreateSerializer, responses={201: FacilitySerializer}

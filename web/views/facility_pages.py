@@ -28,16 +28,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, QueueEntryStatus
+from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Offer, QueueEntryStatus
 from admissions.models.offers import DischargeReason
-from admissions.selectors import facility_quota, policy_in_force, queue_for_facility, score_breakdown
+from admissions.selectors import (
+    beds_with_occupants,
+    facility_figures,
+    policy_in_force,
+    queue_for_facility,
+    score_breakdown,
+)
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
 from core.actor import Actor
 from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of
-from facilities.selectors import bed_counts
 from web.access import staff_page
 from web.forms.facilities import DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
@@ -151,13 +156,13 @@ def facility_list(request):
     page = Paginator(homes, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     language = translation.get_language() or "zh-hans"
     rows = []
-    for facility in page:
-        quota = facility_quota(facility, policy)
+    for figures in facility_figures(page, policy=policy):
+        facility, quota = figures.facility, figures.quota
         rows.append(
             {
                 "facility": facility,
                 "district": facility.district.name(language),
-                "beds": bed_counts(facility),
+                "beds": figures.beds,
                 "quota": quota,
                 "nursing_share": _percent(quota.nursing_share),
                 "nursing_target": _percent(quota.nursing_target),
@@ -209,13 +214,14 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     """The whole page. `bound`: (bed id, action, form) of a refused bed act, shown with its errors."""
     now = timezone.now()
     policy = policy_in_force(timezone.localdate(now))
-    quota = facility_quota(facility, policy)
+    [figures] = facility_figures([facility], policy=policy)
+    quota = figures.quota
     can_act = bool(roles_of(request.user) & bed_action.allowed_roles)
     groups = _bed_board(facility, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
     context = {
         "facility": facility,
         "district": facility.district.name(translation.get_language() or "zh-hans"),
-        "counts": bed_counts(facility),
+        "counts": figures.beds,
         "quota": quota,
         "own_target": facility.nursing_target is not None,
         "nursing_share": _percent(quota.nursing_share),
@@ -239,12 +245,10 @@ def _bed_board(facility: Facility, *, blocked: bool, can_act: bool, bound) -> li
     """Beds grouped by type, then status; each with its occupant or the application it is offered
     to, "blocked by the quota" for a vacant general bed while the self-care headroom is 0 (R-NQ-1),
     and the form of the act its status allows."""
-    occupant = Occupancy.objects.filter(bed=OuterRef("pk"), discharged_on__isnull=True)
     live_offer = Offer.objects.filter(bed=OuterRef("pk"), state__in=LIVE_OFFER_STATES)
     beds = (
-        Bed.objects.filter(facility=facility)
+        beds_with_occupants(Bed.objects.filter(facility=facility))
         .annotate(
-            occupant=Subquery(occupant.values("application__reference")[:1]),
             offer_id=Subquery(live_offer.values("pk")[:1]),
             offered_to=Subquery(live_offer.values("application__reference")[:1]),
         )
