@@ -41,8 +41,8 @@ from django.db import connection, connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from admissions.management.commands.seed_demo import _quiet_loggers
 from admissions.models import Application, Occupancy, QueueEntry
+from admissions.quiet import quiet_loggers
 from admissions.services.applications import lookup_code_issue
 from admissions.services.beds import bed_discharge
 from core.actor import Actor
@@ -120,7 +120,7 @@ class Bench:
     def run(self) -> dict:
         self._city()
         quiet = _quiet("admissions.lookup", "admissions.workdays")  # a line per lookup, in a terminal
-        with override_settings(DEBUG=False, ROOT_URLCONF="simulation.bench_urls"), _quiet_loggers(1), quiet:
+        with override_settings(DEBUG=False, ROOT_URLCONF="simulation.bench_urls"), quiet_loggers(1), quiet:
             self.floors = self._floors()
             self._lookup()
             self._queue_pages()

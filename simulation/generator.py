@@ -45,17 +45,6 @@ from django.utils import timezone
 from stdnum.cn import ric
 
 from admissions.identity import age_on
-from admissions.management.commands.seed_demo import (
-    CATEGORY_SHARES,
-    EVIDENCE,
-    GIVEN_NAMES,
-    GRADE_TOTALS,
-    GRADE_WEIGHTS,
-    MOBILE_PREFIXES,
-    PLACE_CODES,
-    SURNAMES,
-    _quiet_loggers,
-)
 from admissions.models import (
     AllocationDecision,
     Applicant,
@@ -69,6 +58,17 @@ from admissions.models import (
     ReferenceCounter,
 )
 from admissions.models.applications import CHANNEL_RANK
+from admissions.people import (
+    CATEGORY_SHARES,
+    EVIDENCE,
+    GIVEN_NAMES,
+    GRADE_TOTALS,
+    GRADE_WEIGHTS,
+    MOBILE_PREFIXES,
+    PLACE_CODES,
+    SURNAMES,
+)
+from admissions.quiet import quiet_loggers
 from admissions.selectors import policy_in_force, waiting_points
 from admissions.services.allocation import decision_hash, decision_payload
 from admissions.services.applications import LOOKUP_CODE_ALPHABET, channel_for, lookup_code_hash
@@ -752,7 +752,7 @@ class _City:
         wanted = min(round(self.n_beds * LIVE_OFFER_SHARE_OF_BEDS), self.waiting_count)
         cumulative = _cumulative(self.size[f.pk] for f in self.facilities)
         made = 0
-        with _quiet_loggers(1), _quiet("admissions.workdays"):
+        with quiet_loggers(1), _quiet("admissions.workdays"):
             for _ in range(wanted * 3):
                 if made >= wanted:
                     break

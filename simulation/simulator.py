@@ -53,7 +53,6 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from admissions.decisions import first_chain_break
-from admissions.management.commands.seed_demo import GRADE_WEIGHTS, _Seeder
 from admissions.models import (
     FINAL_STATES,
     AllocationDecision,
@@ -66,6 +65,7 @@ from admissions.models import (
     Offer,
     OfferState,
 )
+from admissions.people import GRADE_WEIGHTS, People
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import facility_figures
 from admissions.services import applications as application_services
@@ -511,7 +511,7 @@ class Simulation:
             actor=self.actors["admin"],
             note=f"simulation: {self.policy.label}",
         )
-        self.people = _Seeder(self.arrivals_rng, {name: actor.user for name, actor in self.actors.items()})
+        self.people = People(self.arrivals_rng)
         self.people.used_id_numbers.update(Application.objects.values_list("applicant__id_number", flat=True))
         self.facilities = list(Facility.objects.filter(accepting_applications=True).select_related("district"))
         self.by_district: dict[str, list[Facility]] = defaultdict(list)
@@ -659,7 +659,7 @@ class Simulation:
         people = self.people
         people.today = day
         people.rng = self.arrivals_rng
-        data, _categories = people._intake(self.by_district, self.city_homes)
+        data, _categories = people.intake(self.by_district, self.city_homes)
         grade = self.arrivals_rng.choices(list(GRADE_WEIGHTS), list(GRADE_WEIGHTS.values()))[0]
         created = self._act(
             "apply",
@@ -726,7 +726,7 @@ class Simulation:
     def _assess(self, application: Application, day: dt.date) -> Assessment | None:
         plan = self.plans.setdefault(application.pk, {"grade": 2})
         self.people.rng = self.rng(application.reference, "items", day)
-        items, coma = self.people._items(plan["grade"])
+        items, coma = self.people.items(plan["grade"])
         return self._act(
             "assess",
             assessment_services.assessment_create,
@@ -760,7 +760,7 @@ class Simulation:
             "approve",
             application_services.application_approve,
             application=application,
-            categories=[self.people._category_decision(code) for code in claimed],
+            categories=[self.people.category_decision(code) for code in claimed],
             exemption=exemption,
             actor=reviewer,
         )

@@ -12,12 +12,10 @@ Idempotent: when the demo homes exist it only re-ensures the demo users and prin
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import random
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -26,7 +24,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
-from stdnum.cn import ric
 
 from admissions.models import (
     Application,
@@ -37,15 +34,16 @@ from admissions.models import (
     QueueEntry,
     QueueEntryStatus,
 )
+from admissions.people import GRADE_WEIGHTS, People
+from admissions.quiet import quiet_loggers
 from admissions.selectors import policy_in_force
 from admissions.services import applications as application_services
 from admissions.services import assessments as assessment_services
 from admissions.services import beds as bed_services
 from admissions.services import offers as offer_services
 from admissions.services.applications import IntakeData
-from assessments.instrument import CONSCIOUSNESS_ITEM, ITEMS
 from core.actor import Actor
-from facilities.models import Bed, BedStatus, BedType, CareLevel, District, Facility, FacilityLevel
+from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility, FacilityLevel
 from facilities.roles import roles_assign
 from facilities.selectors import self_care_cap
 
@@ -83,67 +81,6 @@ DEMO_FACILITY_CODES = [home[0] for home in CITY_HOMES + DISTRICT_HOMES]
 QUOTA_FULL_HOMES = {"NS01", "CH01"}
 VACANT_BLOCKED_BEDS = 2
 FACILITY_OF_THE_FACILITY_USER = "GZC01"
-
-# The place codes (first six digits of the ID number) of the districts.
-PLACE_CODES = {
-    "liwan": "440103",
-    "yuexiu": "440104",
-    "haizhu": "440105",
-    "tianhe": "440106",
-    "baiyun": "440111",
-    "huangpu": "440112",
-    "panyu": "440113",
-    "huadu": "440114",
-    "nansha": "440115",
-    "conghua": "440117",
-    "zengcheng": "440118",
-}
-STREETS = {
-    "yuexiu": ["东风东路", "北京路", "中山四路", "解放北路"],
-    "haizhu": ["江南大道中", "昌岗路", "宝岗大道", "新港西路"],
-    "liwan": ["中山八路", "芳村大道", "龙津西路", "宝华路"],
-    "tianhe": ["天河北路", "员村二横路", "石牌东路", "龙口西路"],
-    "baiyun": ["机场路", "同和路", "新市墟", "景泰直街"],
-    "huangpu": ["黄埔东路", "大沙地东", "香雪大道", "丰乐北路"],
-    "panyu": ["环城中路", "市桥大北路", "禺山大道", "兴业大道"],
-    "huadu": ["公益路", "新华路", "云山大道", "龙珠路"],
-    "nansha": ["进港大道", "环市大道", "金岭北路", "港前大道"],
-    "conghua": ["河滨南路", "新城东路", "街口大道", "青云路"],
-    "zengcheng": ["荔城大道", "府佑路", "增城大道", "挂绿路"],
-}
-
-SURNAMES = "陈李黄张梁林刘吴罗何郑杨谢郭邓冯曾周蔡许赖苏卢叶朱钟潘麦彭关谭区"
-GIVEN_NAMES = {
-    "F": ["秀英", "桂英", "玉珍", "淑贞", "丽华", "惠芳", "桂芳", "秀珍", "月娥", "凤英", "翠兰", "玉兰"]
-    + ["少芳", "美玲", "婉仪", "素贞", "金好", "妙珍", "瑞莲", "银娣", "带娣", "雪梅", "佩兰", "珍"],
-    "M": ["国强", "建华", "志明", "伟雄", "锦荣", "炳坤", "耀祖", "汉文", "家辉", "永康", "德明", "振华"]
-    + ["树森", "福成", "卓伦", "景泉", "国栋", "文彬", "贵生", "荣发", "添", "辉", "伯良", "炳南"],
-}
-CONTACT_RELATIONS = ["儿子", "女儿", "儿媳", "女婿", "孙子", "侄子", "外甥女", "社区网格员"]
-MOBILE_PREFIXES = ["133", "135", "136", "137", "138", "139", "150", "158", "159", "186", "188", "189"]
-
-# (category, share of applicants claiming it). Most claim none (R-APP-8).
-CATEGORY_SHARES = [
-    ("dibao", 0.06),
-    ("tekun", 0.03),
-    ("low_income", 0.03),
-    ("youfu", 0.05),
-    ("family_planning_special", 0.03),
-    ("model_worker", 0.02),
-    ("heroic_deed", 0.01),
-]
-EVIDENCE = {
-    "tekun": "特困人员救助供养证 穗特供字第{n:06d}号",
-    "dibao": "最低生活保障证 穗民低字第{year}{n:05d}号",
-    "low_income": "低收入家庭认定通知书 穗民低收〔{year}〕{n}号",
-    "youfu": "优待证 编号44{n:08d}",
-    "family_planning_special": "计划生育特殊家庭扶助对象证明 第{n:05d}号",
-    "model_worker": "广州市劳动模范证书 {year}年 第{n:04d}号",
-    "heroic_deed": "见义勇为人员确认书 穗见认〔{year}〕{n}号",
-}
-# Grades in plausible proportions: more moderate-to-complete (2–4) than intact or mild (0–1).
-GRADE_WEIGHTS = {0: 0.04, 1: 0.14, 2: 0.30, 3: 0.30, 4: 0.22}
-GRADE_TOTALS = {0: (90, 90), 1: (66, 89), 2: (46, 65), 3: (30, 45), 4: (0, 29)}
 
 # Share of applications ending in each state (SPEC §5); `waiting` takes the rest (about half).
 STATE_SHARES = {
@@ -235,7 +172,7 @@ class Command(BaseCommand):
         if Facility.objects.filter(code__in=DEMO_FACILITY_CODES).exists():
             self.stdout.write("Demo data is already loaded: nothing added; the demo users were re-ensured.")
         else:
-            with _quiet_loggers(options.get("verbosity", 1)):
+            with quiet_loggers(options.get("verbosity", 1)):
                 # One transaction: a failure half-way leaves nothing behind, so a re-run starts clean.
                 with transaction.atomic():
                     _Seeder(random.Random(seed), users).run(applications)
@@ -312,36 +249,11 @@ class Command(BaseCommand):
         out(f"Pending offers: {Offer.objects.filter(state=OfferState.PENDING).count()}")
 
 
-@contextmanager
-def _quiet_loggers(verbosity: int):
-    """Each notification the demo causes is 'sent' (eagerly, without a broker) and logged: hundreds
-    of lines that say nothing here. Shown with --verbosity 2."""
-    quieter = {
-        "admissions.notifications": logging.WARNING,
-        "celery.app.trace": logging.WARNING,
-        # Without a broker, tasks run eagerly; kombu still warns once that no broker host is set.
-        "kombu.connection": logging.ERROR,
-    }
-    loggers = [logging.getLogger(name) for name in quieter]
-    levels = [logger.level for logger in loggers]
-    if verbosity < 2:
-        for logger, level in zip(loggers, quieter.values(), strict=True):
-            logger.setLevel(level)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-class _Seeder:
+class _Seeder(People):
     def __init__(self, rng: random.Random, users: dict[str, User]):
-        self.rng = rng
-        self.today = timezone.localdate()
+        super().__init__(rng)
         self.now = timezone.now()
         self.actors = {name: Actor.for_user(user) for name, user in users.items()}
-        self.used_id_numbers: set[str] = set()
-        self.districts = {d.code: d for d in District.objects.all()}
         self.policy = policy_in_force(self.today)
 
     def run(self, applications: int) -> None:
@@ -474,98 +386,9 @@ class _Seeder:
             # Skewed towards the recent past: most of the queue joined in the last few months.
             queued_days_ago = min(320, int(self.rng.expovariate(1 / 90)))
             plan = Plan(stage=stage, variant=variant, grade=grade, queued_days_ago=queued_days_ago)
-            plan.data, plan.categories = self._intake(by_district, city)
+            plan.data, plan.categories = self.intake(by_district, city)
             plans.append(plan)
         return plans
-
-    def _intake(self, by_district: dict[str, list[Facility]], city: list[Facility]) -> tuple[IntakeData, list[str]]:
-        rng = self.rng
-        district = rng.choice(list(self.districts))
-        sex = "F" if rng.random() < 0.62 else "M"  # women live longer, and apply more
-        age = int(rng.triangular(60, 105, 87))
-        born = self.today - dt.timedelta(days=round(age * 365.25) + rng.randint(1, 360))
-        surname = rng.choice(SURNAMES)
-        name = surname + rng.choice(GIVEN_NAMES[sex])
-        # R-APP-3: a few outside-hukou applicants under the contributor exemption.
-        exemption = rng.random() < 0.015
-        # R-APP-7: 1–2 homes, at most one city-level, district-level ones in the applicant's district.
-        local = list(by_district.get(district, []))
-        pattern = rng.random()
-        if pattern < 0.45 and local:
-            choices = [rng.choice(local), rng.choice(city)]
-            rng.shuffle(choices)
-        elif pattern < 0.70 or not local:
-            choices = [rng.choice(city)]
-        elif pattern < 0.90 or len(local) < 2:
-            choices = [rng.choice(local)]
-        else:
-            choices = rng.sample(local, 2)
-        categories = [code for code, share in CATEGORY_SHARES if rng.random() < share][:2]
-        no_spouse_no_children = rng.random() < 0.07
-        relation = rng.choice(CONTACT_RELATIONS[-3:] if no_spouse_no_children else CONTACT_RELATIONS)
-        contact_surname = surname if relation in ("儿子", "女儿", "孙子", "侄子") else rng.choice(SURNAMES)
-        data = IntakeData(
-            name=name,
-            id_number=self._id_number(born, sex, PLACE_CODES.get(district, "440104")),
-            date_of_birth=born,
-            sex=sex,
-            hukou_district="other" if exemption else district,
-            residence_district=district,
-            phone=self._mobile() if rng.random() < 0.6 else "",
-            address=f"广州市{self.districts[district].name_zh}{rng.choice(STREETS[district])}{rng.randint(1, 300)}号"
-            f"{rng.randint(1, 12)}{rng.randint(1, 8):02d}房",
-            language="en" if rng.random() < 0.04 else "zh-hans",
-            lives_alone=rng.random() < 0.22,
-            no_spouse_no_children=no_spouse_no_children,
-            contributor_exemption_requested=exemption,
-            contact_name=contact_surname + rng.choice(GIVEN_NAMES[rng.choice("FM")]),
-            contact_relation=relation,
-            contact_phone=self._mobile(),
-            no_infectious_disease=True,
-            no_serious_mental_disorder=True,
-            categories=[
-                {"code": code, "evidence": EVIDENCE[code].format(n=rng.randint(1, 99999), year=rng.randint(2015, 2026))}
-                for code in categories
-            ],
-            choices=[f.code for f in choices],
-            spouse_resident_in=[choices[0].code] if rng.random() < 0.03 else [],
-        )
-        return data, categories
-
-    def _id_number(self, born: dt.date, sex: str, place: str) -> str:
-        """A valid resident ID number (R-APP-1): place, birth date, sequence (odd 3rd digit for men)."""
-        while True:
-            sequence = self.rng.randint(0, 99) * 10 + self.rng.choice(
-                [1, 3, 5, 7, 9] if sex == "M" else [0, 2, 4, 6, 8]
-            )
-            body = f"{place}{born:%Y%m%d}{sequence:03d}"
-            number = body + ric.calc_check_digit(body + "0")
-            if number not in self.used_id_numbers:
-                self.used_id_numbers.add(number)
-                return number
-
-    def _mobile(self) -> str:
-        return self.rng.choice(MOBILE_PREFIXES) + f"{self.rng.randint(0, 99_999_999):08d}"
-
-    def _items(self, grade: int) -> tuple[dict[str, int], bool]:
-        """Item scores (SPEC §4) with a total in the grade's range (R-ASM-1): points are taken away
-        one at a time, self-care and mobility first, as frailty usually goes."""
-        low, high = GRADE_TOTALS[grade]
-        total = self.rng.randint(low, high)
-        items = {item.code: item.max_points for item in ITEMS}
-        coma = grade == 4 and self.rng.random() < 0.05
-        floor = {item.code: item.min_points for item in ITEMS}
-        floor[CONSCIOUSNESS_ITEM] = 1  # alert or drowsy: a coma is ticked explicitly (R-ASM-2)
-        if coma:
-            items[CONSCIOUSNESS_ITEM] = floor[CONSCIOUSNESS_ITEM] = 0
-        weights = {item.code: {"B1": 5, "B2": 4, "B3": 1, "B4": 2}[item.domain] for item in ITEMS}
-        excess = sum(items.values()) - max(total, sum(floor.values()))
-        while excess > 0:
-            open_codes = [code for code in items if items[code] > floor[code]]
-            code = self.rng.choices(open_codes, [weights[c] for c in open_codes])[0]
-            items[code] -= 1
-            excess -= 1
-        return items, coma
 
     def _applications(self, n: int, facilities: list[Facility]) -> None:
         plans = self._plans(n, facilities)
@@ -632,7 +455,7 @@ class _Seeder:
         assessed_on = today - dt.timedelta(
             days=plan.queued_days_ago + self.rng.randint(3, 30) if queued else self.rng.randint(0, 20)
         )
-        items, coma = self._items(plan.grade)
+        items, coma = self.items(plan.grade)
         assessment = assessment_services.assessment_create(
             application=application,
             assessed_on=assessed_on,
@@ -663,16 +486,10 @@ class _Seeder:
             exemption = {"granted": True, "note": "经市民政局认定为对本市有重大贡献人员，同意按居住地轮候"}
         return application_services.application_approve(
             application=application,
-            categories=[self._category_decision(code) for code in plan.categories],
+            categories=[self.category_decision(code) for code in plan.categories],
             exemption=exemption,
             actor=actors["reviewer"],
         )
-
-    def _category_decision(self, code: str) -> dict:
-        """R-APP-8: most evidence checks out; now and then a certificate has lapsed."""
-        if self.rng.random() < 0.9:
-            return {"code": code, "verified": True, "note": "已核验原件"}
-        return {"code": code, "verified": False, "note": "证明材料已过有效期，未予认定"}
 
     def _backdate(self, queued: list[tuple[Application, Plan]]) -> None:
         """DEMO ONLY. Everything here is created today, so every queue entry would have the same
