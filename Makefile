@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    create .venv, install, migrate, load demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   the whole test suite (extra pytest arguments: PYTEST_ARGS='-k offers -x')"
-	@echo "make lint   ruff format --check and ruff check"
+	@echo "make lint   ruff format --check, ruff check and the import contracts (lint-imports)"
 	@echo "make check  Django system checks and a check for missing migrations"
 	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
@@ -60,6 +60,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 check: $(STAMP)
 	$(BIN)/python manage.py check

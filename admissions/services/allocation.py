@@ -92,6 +92,7 @@ def _choose(bed: Bed, queue, *, quota: Quota, today: dt.date, refused_here: set[
     """
     skipped: list[dict] = []
     held_aside: list[_Candidate] = []
+    # R-NQ-1 is enforced here, and only here: a self-care applicant takes a bed only below the cap.
     quota_full = quota.self_care_held >= quota.self_care_cap
     for rank, entry in enumerate(queue, start=1):
         candidate = _Candidate(step=entry, rank=rank)
