@@ -3,7 +3,12 @@
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from admissions.services.transitions import roles_for_transition
 from facilities.roles import roles_of
+
+# Who answers offers and admits: the roles of those transitions (services/transitions.py), so the menu
+# and the offer pages' decorators never disagree.
+OFFER_ROLES = set(roles_for_transition("accept-offer") | roles_for_transition("admit"))
 
 # (URL name, label, roles that see it; admin sees everything). Pages check roles again themselves.
 MENU = [
@@ -11,7 +16,7 @@ MENU = [
     ("staff:applications", _("Applications"), {"intake", "assessor", "reviewer", "facility"}),
     ("staff:application_new", _("New application"), {"intake"}),
     ("staff:facilities", _("Homes and beds"), {"reviewer", "facility"}),
-    ("staff:offers", _("Offers"), {"intake", "facility"}),
+    ("staff:offers", _("Offers"), OFFER_ROLES),
     ("staff:reports", _("Reports"), {"reviewer"}),
     ("staff:administration", _("Administration"), set()),
 ]
