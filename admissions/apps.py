@@ -7,5 +7,13 @@ class AdmissionsConfig(AppConfig):
     verbose_name = _("Applications, queues and admissions")
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_save
+
         # The tasks register the outbox's senders (services/outbox.py): the services never import them.
         from admissions import tasks  # noqa: F401
+        from admissions.chain import seal_on_save
+        from admissions.models import AllocationDecision
+
+        # R-VER-1, R-VER-2: every decision is sealed (keyed hash, public form, public hash) as it
+        # is inserted, whichever service writes it.
+        pre_save.connect(seal_on_save, sender=AllocationDecision, dispatch_uid="admissions.chain.seal")

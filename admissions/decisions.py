@@ -1,36 +1,16 @@
-"""Checking the hash chain of allocation decisions (R-ALLOC-2)."""
+"""Checking the allocation decisions: the plain chain of R-ALLOC-2, the keyed chain of R-VER-1, the
+public chain of R-VER-2 and the signed checkpoints of R-VER-3. The work is in admissions/chain.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from admissions.chain import ChainBreak, first_break, first_decision_break
 
-from admissions.models import AllocationDecision
-from admissions.services.allocation import decision_hash, decision_payload
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    decision: AllocationDecision
-    problem: str
+__all__ = ["ChainBreak", "first_chain_break"]
 
 
 def first_chain_break(facility_id: int | None = None) -> ChainBreak | None:
-    """Walk every facility's chain in sequence order; return the first decision whose stored hash
-    does not match its content, or whose link to the one before is wrong."""
-    decisions = AllocationDecision.objects.order_by("facility_id", "sequence")
+    """The first decision (in facility, then sequence order) or checkpoint that does not hold.
+    With a facility, only that facility's decisions are walked."""
     if facility_id is not None:
-        decisions = decisions.filter(facility_id=facility_id)
-    previous: AllocationDecision | None = None
-    for decision in decisions.iterator(chunk_size=1000):
-        if previous is None or previous.facility_id != decision.facility_id:
-            expected_previous_hash, expected_sequence = None, 1
-        else:
-            expected_previous_hash, expected_sequence = previous.hash, previous.sequence + 1
-        if decision.sequence != expected_sequence:
-            return ChainBreak(decision, f"sequence {decision.sequence}, expected {expected_sequence}")
-        if decision.previous_hash != expected_previous_hash:
-            return ChainBreak(decision, "previous_hash does not match the decision before it")
-        if decision.hash != decision_hash(decision_payload(decision)):
-            return ChainBreak(decision, "hash does not match the decision's content")
-        previous = decision
-    return None
+        return first_decision_break(facility_id)
+    return first_break()

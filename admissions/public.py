@@ -111,6 +111,8 @@ class BoardDecision:
     skipped: list[BoardDecisionRow]
     quota_before: dict[str, int]
     quota_after: dict[str, int]
+    public_hash: str | None = None  # R-VER-2: the decision's place in the public log
+    prev_public_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def public_board(facility: Facility, *, now: dt.datetime | None = None) -> Board
             skipped=[_decision_row(row) for row in d.skipped],
             quota_before=d.quota_before,
             quota_after=d.quota_after,
+            public_hash=d.public_hash,
+            prev_public_hash=d.prev_public_hash,
         )
         for d in decisions
     ]

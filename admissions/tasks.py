@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 
+from admissions.chain import ChainBroken, checkpoint_write
 from admissions.decisions import first_chain_break
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
 from admissions.services.offers import offers_expire_due
@@ -78,29 +79,49 @@ def redispatch_outbox() -> dict[str, int]:
     return {"notifications": len(notifications), "webhooks": len(deliveries)}
 
 
-@shared_task
-def verify_decisions_nightly() -> bool:
-    """R-ALLOC-2: check the decision chains; when one is broken, log an ERROR and email the
-    administrators the first bad decision. Returns whether every chain is intact."""
-    broken = first_chain_break()
-    if broken is None:
-        logger.info("verify_decisions: every decision chain is intact")
-        return True
-    decision = broken.decision
-    problem = (
-        f"decision id={decision.pk} facility={decision.facility.code} sequence={decision.sequence}: {broken.problem}"
-    )
-    logger.error("verify_decisions: the allocation decision chain is BROKEN at %s", problem)
+def _alert_broken_chain(broken, *, what: str) -> None:
+    """Log an ERROR naming the first bad decision or checkpoint and email the administrators."""
+    problem = broken.describe()
+    logger.error("%s: the allocation decision chain is BROKEN at %s", what, problem)
+    if broken.decision is not None:
+        subject = f"Allocation decision chain broken at decision {broken.decision.pk}"
+    else:
+        subject = f"Allocation decision log broken at checkpoint {broken.checkpoint.pk}"
     try:
         administrators_email(
-            subject=f"Allocation decision chain broken at decision {decision.pk}",
+            subject=subject,
             body=(
-                "The nightly check of the allocation decisions (R-ALLOC-2) found the chain broken at\n"
+                "The check of the allocation decisions (R-ALLOC-2, R-VER-1…3) found the log broken at\n"
                 f"{problem}\n\n"
-                "A decision was changed outside the application. Run `python manage.py verify_decisions` "
-                "to confirm, and investigate before any more allocations are trusted."
+                "A decision or a checkpoint was changed outside the application. Run `python manage.py "
+                "verify_decisions` to confirm, and investigate before any more allocations are trusted."
             ),
         )
-    except Exception:  # the ERROR above stands; tomorrow's run tries to tell them again
-        logger.exception("verify_decisions: could not email the administrators")
+    except Exception:  # the ERROR above stands; the next run tries to tell them again
+        logger.exception("%s: could not email the administrators", what)
+
+
+@shared_task
+def verify_decisions_nightly() -> bool:
+    """R-ALLOC-2, R-VER-1…3: check the decision chains and the checkpoints; when anything is broken,
+    log an ERROR and email the administrators the first bad decision or checkpoint. Returns whether
+    everything holds."""
+    broken = first_chain_break()
+    if broken is None:
+        logger.info("verify_decisions: every decision chain and checkpoint is intact")
+        return True
+    _alert_broken_chain(broken, what="verify_decisions")
     return False
+
+
+@shared_task
+def write_checkpoint_daily() -> int | None:
+    """R-VER-3: verify the keyed chain, then sign and append the day's checkpoint. Returns its id,
+    or None (after the same alert as the nightly check) when the chain does not verify."""
+    try:
+        checkpoint = checkpoint_write(made_by="system")
+    except ChainBroken as error:
+        _alert_broken_chain(error.broken, what="write_checkpoint")
+        return None
+    logger.info("write_checkpoint: checkpoint %s signed with key %s", checkpoint.pk, checkpoint.key_id)
+    return checkpoint.pk

@@ -29,4 +29,9 @@ app.conf.beat_schedule = {
         "task": "admissions.tasks.verify_decisions_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # R-VER-3: the day's signed checkpoint, written only after the keyed chain has verified.
+    "write-checkpoint-daily": {
+        "task": "admissions.tasks.write_checkpoint_daily",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }

@@ -6,6 +6,7 @@ ALLOWED_HOSTS and DEBUG=0.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -31,6 +32,11 @@ if not SECRET_KEY:
     if not DEBUG:
         raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+# SPEC §15 (admissions/chain.py): the key of the decisions' keyed chain (R-VER-1), `id:secret`,
+# and the bureau's Ed25519 checkpoint key (R-VER-3), `id:base64 private key`; several, comma-separated,
+# newest first, to rotate. Unset, both are derived from SECRET_KEY (local use; `check --deploy` warns).
+DECISION_CHAIN_KEY = os.environ.get("DECISION_CHAIN_KEY", "")
+CHECKPOINT_SIGNING_KEY = os.environ.get("CHECKPOINT_SIGNING_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -97,6 +103,13 @@ TEMPLATES = [
 # writers queue up instead of one failing with "database is locked" half-way through; the busy
 # timeout is how long the second one waits.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# R-VER-5: on PostgreSQL the application connects as a role that does not own the tables
+# (DATABASE_URL); the commands that change the schema or the grants connect as the owner
+# (DATABASE_OWNER_URL), so `python manage.py migrate` needs no other setting.
+DATABASE_OWNER_URL = os.environ.get("DATABASE_OWNER_URL", "")
+OWNER_COMMANDS = {"migrate", "db_roles", "createcachetable"}
+if DATABASE_OWNER_URL and len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS:
+    DATABASE_URL = DATABASE_OWNER_URL
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {

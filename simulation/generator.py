@@ -44,6 +44,7 @@ from django.db.models import Max
 from django.utils import timezone
 from stdnum.cn import ric
 
+from admissions.chain import CHANNEL_OF_RANK, seal
 from admissions.identity import age_on
 from admissions.models import (
     AllocationDecision,
@@ -665,10 +666,11 @@ class _City:
     def _admissions_and_residents(self) -> None:
         rows = sorted(self.admitted, key=lambda r: (r["facility_id"], r["made_at"], r["application_id"]))
         decisions, offers, occupancies, events = [], [], [], []
-        previous: dict[int, tuple[int, str]] = {}
+        previous: dict[int, _Row] = {}
         for row in rows:
             fid = row["facility_id"]
-            sequence, last_hash = previous.get(fid, (0, None))
+            last = previous.get(fid)
+            sequence, last_hash = (last.sequence, last.hash) if last else (0, None)
             cap = self.caps[fid]
             # The quota figures a decision records: today's, as close as history needs (R-ALLOC-2).
             figures = {"self_care_cap": cap, "self_care_held": self.self_care_held[fid]}
@@ -688,7 +690,15 @@ class _City:
                 previous_hash=last_hash,
             )
             decision.hash = decision_hash(decision_payload(decision))
-            previous[fid] = (sequence + 1, decision.hash)
+            # R-VER-1, R-VER-2: the keyed chain and the public form, as the services' save would.
+            seal(
+                decision,
+                previous=last,
+                facility_code=row["facility_code"],
+                bed_code=row["bed_code"],
+                subjects={row["reference"]: (CHANNEL_OF_RANK[row["channel_rank"]], row["care_level"])},
+            )
+            previous[fid] = decision
             decisions.append(decision)
             offers.append(
                 _Row(
@@ -1277,6 +1287,7 @@ class _Story:
                 "bed_id": bed_id,
                 "bed_code": city.bed_code[bed_id],
                 "care_level": entry.care_level,
+                "channel_rank": entry.channel_rank,
                 "score": entry.base_score + waiting_points(queued_at=entry.queued_at, now=made_at, params=params),
                 "made_at": made_at,
                 "respond_by": city.deadline(made_at, params.offer_response_working_days),

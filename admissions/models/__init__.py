@@ -21,6 +21,7 @@ from .applications import (
     Sex,
 )
 from .calendar import CalendarDay, CalendarYear, DayKind
+from .checkpoints import Checkpoint
 from .events import ActorKind, ApplicationEvent
 from .notifications import FormSubmission, Notification, NotificationChannel, NotificationStatus
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
@@ -49,6 +50,7 @@ __all__ = [
     "Category",
     "CategoryClaim",
     "CategoryStatus",
+    "Checkpoint",
     "Channel",
     "DayKind",
     "DuplicateReview",

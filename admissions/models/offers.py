@@ -157,6 +157,13 @@ class AllocationDecision(AppendOnlyModel):
     quota_after = models.JSONField()
     previous_hash = models.CharField(max_length=64, null=True, blank=True)
     hash = models.CharField(max_length=64, unique=True)
+    # SPEC §15 (admissions/chain.py): the keyed chain (R-VER-1) and the public log (R-VER-2). Null
+    # only until migration 0013 re-chains the decisions from before it; every decision since has them.
+    key_id = models.CharField(max_length=40, null=True, blank=True)
+    keyed_hash = models.CharField(max_length=64, null=True, blank=True)
+    public = models.JSONField(null=True, blank=True)
+    public_hash = models.CharField(max_length=64, null=True, blank=True)
+    prev_public_hash = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["-made_at", "-id"]

@@ -157,6 +157,11 @@ class DecisionSerializer(serializers.Serializer):
     quota_after = QuotaFiguresSerializer()
     hash = serializers.CharField()
     previous_hash = serializers.CharField(allow_null=True)
+    seq = serializers.IntegerField(source="sequence", help_text="The same as sequence (API.md's name).")
+    key_id = serializers.CharField(allow_null=True, help_text="The id of the key of the keyed chain (R-VER-1).")
+    keyed_hash = serializers.CharField(allow_null=True, help_text="HMAC-SHA256 under that key (R-VER-1).")
+    public_hash = serializers.CharField(allow_null=True, help_text="The public log's hash (R-VER-2).")
+    prev_public_hash = serializers.CharField(allow_null=True)
 
 
 class DischargeResultSerializer(serializers.Serializer):

@@ -144,6 +144,8 @@ class PublicBoardDecisionSerializer(serializers.Serializer):
     skipped = PublicBoardSkippedRowSerializer(many=True)
     quota_before = PublicQuotaFiguresSerializer()
     quota_after = PublicQuotaFiguresSerializer()
+    public_hash = serializers.CharField(allow_null=True, help_text="Its hash in the public log (R-VER-2).")
+    prev_public_hash = serializers.CharField(allow_null=True, help_text="The hash of the decision before it.")
 
 
 class PublicBoardSerializer(serializers.Serializer):
@@ -151,3 +153,65 @@ class PublicBoardSerializer(serializers.Serializer):
     facility_name = serializers.CharField()
     entries = PublicBoardEntrySerializer(many=True)
     recent_decisions = PublicBoardDecisionSerializer(many=True)
+
+
+# --- the verifiable log (SPEC §15) ---------------------------------------------------------------
+class PublicLogRowSerializer(serializers.Serializer):
+    reference = serializers.CharField(help_text="Masked, e.g. 2026-00**23.")
+    rank = serializers.IntegerField()
+    score = serializers.IntegerField()
+    channel = serializers.CharField(allow_null=True)
+    care_level = serializers.CharField(allow_null=True)
+
+
+class PublicLogSkippedSerializer(PublicLogRowSerializer):
+    reason = serializers.CharField(help_text="Why it was skipped (R-ALLOC-1).")
+
+
+class PublicFormSerializer(serializers.Serializer):
+    """Documentation of the stored public form; the view returns it exactly as stored, since its hash
+    covers it byte for byte (after RFC 8785)."""
+
+    facility = serializers.CharField()
+    bed = serializers.CharField(help_text="The bed's code when the decision was made.")
+    made_at = serializers.CharField(help_text="ISO 8601 with offset, as hashed.")
+    policy_version = serializers.IntegerField()
+    trigger = serializers.CharField(help_text="What started the allocation (R-ALLOC-3).")
+    chosen = PublicLogRowSerializer(allow_null=True)
+    skipped = PublicLogSkippedSerializer(many=True)
+    quota_before = PublicQuotaFiguresSerializer()
+    quota_after = PublicQuotaFiguresSerializer()
+
+
+@extend_schema_field(PublicFormSerializer)
+class StoredPublicForm(serializers.Field):
+    def to_representation(self, value):
+        return value
+
+
+class PublicLogDecisionSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(source="sequence", help_text="1, 2, 3 … in the home's chain.")
+    public = StoredPublicForm()
+    public_hash = serializers.CharField()
+    prev_public_hash = serializers.CharField(allow_null=True, help_text="Null for the home's first decision.")
+
+
+class PublicCheckpointHeadSerializer(serializers.Serializer):
+    facility = serializers.CharField()
+    seq = serializers.IntegerField()
+    public_hash = serializers.CharField()
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class SignedTimeField(serializers.CharField):
+    pass
+
+
+class PublicCheckpointSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    made_at = SignedTimeField(source="made_at_text", help_text="ISO 8601 with offset, exactly as signed.")
+    heads = PublicCheckpointHeadSerializer(many=True)
+    signature = serializers.CharField(
+        help_text="base64 Ed25519 signature over the RFC 8785 form of {id, made_at, heads}."
+    )
+    key_id = serializers.CharField()

@@ -9,20 +9,28 @@ X-Forwarded-For is not read here, because any client can send it and so escape t
 
 from __future__ import annotations
 
+import django_filters
+from django import forms
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import get_language
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import generics
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from admissions.chain import public_keys
+from admissions.models import AllocationDecision, Checkpoint
 from admissions.public import public_board, public_facilities
 from admissions.services.lookup import LookupLocked, public_lookup
+from api.pagination import NewestFirstCursor, OldestFirstCursor
 from api.serializers.public import (
     PublicBoardSerializer,
+    PublicCheckpointSerializer,
     PublicFacilitySerializer,
+    PublicLogDecisionSerializer,
     PublicLookupRequestSerializer,
     PublicLookupResultSerializer,
 )
@@ -98,8 +106,103 @@ class BoardView(PublicView):
         return Response(PublicBoardSerializer(public_board(facility)).data)
 
 
+# --- the verifiable log (SPEC §15) --------------------------------------------------------------------
+class PublicListView(generics.ListAPIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class LogCursor(OldestFirstCursor):
+    """A home's public log in chain order (R-VER-2): oldest first, stable while decisions are appended."""
+
+    ordering = "sequence"
+
+
+class CheckpointCursor(NewestFirstCursor):
+    page_size = 100
+    max_page_size = 1000
+
+
+class WholeNumberFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class LogFilter(django_filters.FilterSet):
+    after_seq = WholeNumberFilter(field_name="sequence", lookup_expr="gt", min_value=0, max_value=2**31 - 1)
+
+    class Meta:
+        model = AllocationDecision
+        fields = ["after_seq"]
+
+
+class PublicLogView(PublicListView):
+    serializer_class = PublicLogDecisionSerializer
+    pagination_class = LogCursor
+    filterset_class = LogFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AllocationDecision.objects.none()
+        facility = get_object_or_404(Facility, code=self.kwargs["code"])
+        return AllocationDecision.objects.filter(facility=facility).only(
+            "id", "sequence", "public", "public_hash", "prev_public_hash"
+        )
+
+    @extend_schema(
+        auth=ANONYMOUS,
+        operation_id="public_facility_decisions",
+        tags=["public"],
+        summary="A home's public decision log, oldest first (R-VER-2)",
+        description=(
+            "Each decision's public form (masked references with rank, channel, care level, score and reason; "
+            "bed code, time, policy version, quota figures) with `public_hash` = SHA-256 of the RFC 8785 "
+            "canonical JSON of {prev_public_hash, public, seq} and the previous decision's hash. "
+            "`tools/verify_log.py` recomputes the chain and checks it against the signed checkpoints."
+        ),
+        parameters=[OpenApiParameter("after_seq", OpenApiTypes.INT, description="Only decisions after this seq.")],
+    )
+    def get(self, request, code: str):
+        return self.list(request)
+
+
+class CheckpointsView(PublicListView):
+    serializer_class = PublicCheckpointSerializer
+    pagination_class = CheckpointCursor
+    filter_backends: list = []
+    queryset = Checkpoint.objects.all()
+
+    @extend_schema(
+        auth=ANONYMOUS,
+        operation_id="public_checkpoints",
+        tags=["public"],
+        summary="The signed checkpoints, newest first (R-VER-3)",
+        description=(
+            "For each home, the seq and public_hash of its newest decision at the time, signed (Ed25519, "
+            "base64) over the RFC 8785 canonical JSON of {id, made_at, heads} with the key `key_id` "
+            "(public keys at /public/checkpoints/keys/). Append-only."
+        ),
+    )
+    def get(self, request):
+        return self.list(request)
+
+
+class CheckpointKeysView(PublicView):
+    @extend_schema(
+        auth=ANONYMOUS,
+        operation_id="public_checkpoint_keys",
+        tags=["public"],
+        summary="The checkpoints' public keys: {key_id: base64 raw Ed25519 public key} (R-VER-3)",
+        responses={200: {"type": "object", "additionalProperties": {"type": "string"}}},
+    )
+    def get(self, request):
+        return Response(public_keys())
+
+
 urlpatterns = [
     path("public/lookup/", LookupView.as_view(), name="public-lookup"),
     path("public/facilities/", FacilitiesView.as_view(), name="public-facilities"),
     path("public/facilities/<str:code>/board/", BoardView.as_view(), name="public-facility-board"),
+    path("public/facilities/<str:code>/decisions/", PublicLogView.as_view(), name="public-facility-decisions"),
+    path("public/checkpoints/", CheckpointsView.as_view(), name="public-checkpoints"),
+    path("public/checkpoints/keys/", CheckpointKeysView.as_view(), name="public-checkpoint-keys"),
 ]

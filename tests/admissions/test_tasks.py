@@ -490,6 +490,7 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
         "admissions.tasks.redispatch_outbox",
         "admissions.tasks.send_reminders",
         "admissions.tasks.verify_decisions_nightly",
+        "admissions.tasks.write_checkpoint_daily",  # R-VER-3
     }
     registered = set(app.tasks)
     assert set(tasks) <= registered
@@ -498,4 +499,5 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
     assert tasks["admissions.tasks.redispatch_outbox"] == 60.0
     assert tasks["admissions.tasks.send_reminders"] == crontab(minute=5)
     assert tasks["admissions.tasks.verify_decisions_nightly"] == crontab(hour=2, minute=30)
+    assert tasks["admissions.tasks.write_checkpoint_daily"] == crontab(hour=3, minute=0)
     assert str(app.timezone) == "Asia/Shanghai"  # so 02:30 is Shanghai time

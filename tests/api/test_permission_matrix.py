@@ -82,6 +82,9 @@ MATRIX = [
     ("post", "public/lookup/", PUBLIC),
     ("get", "public/facilities/", PUBLIC),
     ("get", "public/facilities/<str:code>/board/", PUBLIC),
+    ("get", "public/facilities/<str:code>/decisions/", PUBLIC),  # R-VER-2
+    ("get", "public/checkpoints/", PUBLIC),  # R-VER-3
+    ("get", "public/checkpoints/keys/", PUBLIC),
 ]
 
 

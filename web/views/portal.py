@@ -27,13 +27,14 @@ import time
 from django import forms
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from admissions.chain import decisions_concerning
 from admissions.models import Application, ApplicationState, Channel
 from admissions.public import public_board, public_facilities
 from admissions.selectors import policy_in_force
@@ -262,6 +263,11 @@ def _result_page(request, result: LookupResult):
             "waiting_period_days": params.waiting_period_days,
             "now": timezone.now(),
             "remembered_minutes": REMEMBERED_FOR_SECONDS // 60,
+            # R-VER-4: the decisions that concerned them, to find in each home's public log.
+            "decisions": [
+                {"decision": d, "reason_words": SKIP_REASON_WORDS.get(d.reason, d.reason) if d.reason else ""}
+                for d in decisions_concerning(result.reference)
+            ],
         },
     )
 
@@ -318,6 +324,7 @@ def board(request, code: str):
             "entries": entries,
             "total": len(result.entries),
             "decisions": decisions,
+            "log_url": reverse("api:public-facility-decisions", kwargs={"code": facility.code}),
         },
     )
 

@@ -1,0 +1,37 @@
+"""Signed checkpoints of the decision log (R-VER-3): append-only, published under /public/checkpoints/."""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .append_only import AppendOnlyModel
+
+
+class Checkpoint(AppendOnlyModel):
+    """For each home, the sequence number and public hash of its newest decision, signed (Ed25519)
+    over the RFC 8785 form of {id, made_at, heads}. The id is numbered by admissions.chain before
+    signing, since the signature covers it."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    made_at = models.DateTimeField()  # whole seconds: the signed text is made_at_text
+    heads = models.JSONField()  # [{facility: code, seq, public_hash}], by facility code
+    key_id = models.CharField(max_length=40)
+    signature = models.CharField(max_length=120)  # base64
+    made_by = models.CharField(max_length=150)  # "system" (the daily task) or the administrator
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk}"
+
+    @property
+    def made_at_text(self) -> str:
+        """The time as signed and published: ISO 8601 in the city's zone, whole seconds."""
+        return timezone.localtime(self.made_at).isoformat()
+
+    @property
+    def public(self) -> dict:
+        return {"id": self.pk, "made_at": self.made_at_text, "heads": self.heads}
