@@ -90,3 +90,21 @@ def test_ci_script_is_executable_and_runs_make_test():
     assert os.access(script, os.X_OK), ".ci/run is not executable"
     code = [line for line in script.read_text().splitlines() if not line.lstrip().startswith("#")]
     assert any(re.search(r"\bmake test\b", line) for line in code)
+
+
+def test_compose_connects_the_app_as_a_restricted_role_and_migrates_as_the_owner(services):
+    """R-VER-5: two URLs with two users; web migrates and grants (as the owner) before serving."""
+    import urllib.parse
+
+    env = services["web"]["environment"]
+    app = urllib.parse.urlsplit(env["DATABASE_URL"].replace("${", "").replace("}", ""))
+    owner = urllib.parse.urlsplit(env["DATABASE_OWNER_URL"].replace("${", "").replace("}", ""))
+    assert app.username == "waitlist_app" and owner.username == services["db"]["environment"]["POSTGRES_USER"]
+    command = " ".join(services["web"]["command"])
+    assert command.index("migrate") < command.index("db_roles") < command.index("gunicorn")
+    assert services["worker"]["environment"]["DATABASE_URL"] == env["DATABASE_URL"]
+
+
+def test_ci_sets_up_the_roles_on_postgresql():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "manage.py db_roles" in script and "DATABASE_OWNER_URL" in script

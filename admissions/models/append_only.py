@@ -33,3 +33,17 @@ class AppendOnlyModel(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(f"{type(self).__name__} records are append-only.")
+
+
+# R-VER-5: tables the application's database role may only SELECT from and INSERT into. Every model
+# that subclasses AppendOnlyModel is one already; a table that is append-only without subclassing
+# it (another app's log, say) joins by adding its table name here. `manage.py db_roles` grants by
+# this list.
+EXTRA_APPEND_ONLY_TABLES: list[str] = []
+
+
+def append_only_tables() -> list[str]:
+    from django.apps import apps
+
+    tables = {m._meta.db_table for m in apps.get_models() if issubclass(m, AppendOnlyModel)}
+    return sorted(tables | set(EXTRA_APPEND_ONLY_TABLES))
