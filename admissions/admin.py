@@ -521,3 +521,6 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 @admin.register(FormSubmission)
 class FormSubmissionAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "result_url")
+
+
+from admissions import admin_checkpoints  # noqa: E402, F401  (R-VER-3: the checkpoints' page and its button)

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from admissions.chain import checkpoint_write
 from admissions.models import (
     AllocationDecision,
     Application,
@@ -63,6 +64,7 @@ def world():
     calendar_day_set(date=dt.date(2030, 1, 1), kind="holiday", name="元旦", actor_name="test")
     roles_assign(user=actor("facility").user, roles=["facility"], facility=home)
     FormSubmission.objects.create(token="form-token", result_url="/staff/")
+    checkpoint_write(made_by="test")  # R-VER-3
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 

@@ -5,6 +5,7 @@ Standard library and `cryptography` only, no Django: anyone can run it on their 
 
     python tools/verify_log.py --site https://waitlist.example.gov.cn --facility GZC01 [--save DIR]
     python tools/verify_log.py --decisions FILE --checkpoints FILE --keys FILE [--facility CODE]
+    … [--compare EARLIER-DECISIONS-FILE]
 
 The files are the JSON the public API serves: the decisions and the checkpoints as one JSON array
 each (the `results` of every page, concatenated), the keys as the object
@@ -20,7 +21,9 @@ What is checked:
     home's checkpointed sequence number never goes down from one checkpoint to the next;
   * for this home, every checkpointed head (sequence number and public hash) is in the log as
     downloaded: a decision changed, deleted, inserted or reordered before the newest checkpoint,
-    or a download cut short, shows here even if the log's own chain was recomputed.
+    or a download cut short, shows here even if the log's own chain was recomputed;
+  * with --compare, an earlier copy of the same log: each of its decisions must still be in the
+    log unchanged, so the decision that was rewritten is named, not only the checkpoint.
 
 Exit 0 and a line starting "OK" when everything holds; exit 1 and a line starting "FAIL" naming
 the first decision or checkpoint that does not.
@@ -250,16 +253,35 @@ def check_checkpoints(checkpoints, keys: dict, facility: str | None, chain: dict
     return len(by_id), newest
 
 
-def verify(decisions, checkpoints, keys, facility: str | None = None) -> str:
+def compare_with_copy(chain: dict[int, str], earlier, facility: str | None) -> int:
+    """An earlier download of the same log: every decision in it must still be there, unchanged.
+    Names the first that is not. Returns how many were compared."""
+    try:
+        kept = check_decisions(earlier, facility)
+    except Failure as failure:
+        raise Failure(f"the earlier copy: {failure}") from failure
+    for seq, kept_hash in kept.items():
+        if seq not in chain:
+            raise Failure(f"decision seq {seq}: in the earlier copy, no longer in the log (deleted)")
+        if chain[seq] != kept_hash:
+            raise Failure(
+                f"decision seq {seq}: changed since the earlier copy (public_hash {chain[seq]}, was {kept_hash})"
+            )
+    return len(kept)
+
+
+def verify(decisions, checkpoints, keys, facility: str | None = None, earlier=None) -> str:
     """Everything; return the OK line or raise Failure."""
     if facility is None and isinstance(decisions, list) and decisions and isinstance(decisions[0], dict):
         public = decisions[0].get("public")
         facility = public.get("facility") if isinstance(public, dict) else None
     chain = check_decisions(decisions, facility)
+    compared = compare_with_copy(chain, earlier, facility) if earlier is not None else None
     count, newest = check_checkpoints(checkpoints, load_keys(keys), facility, chain)
+    same = f"; the {compared} decisions of the earlier copy are unchanged" if compared is not None else ""
     return (
         f"OK: home {facility}, {len(chain)} decisions, chain intact; {count} checkpoints, every signature "
-        f"valid; the newest checkpoint covers this home up to seq {newest}"
+        f"valid; the newest checkpoint covers this home up to seq {newest}{same}"
     )
 
 
@@ -332,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoints", help="a saved copy of the checkpoints (one JSON array)")
     parser.add_argument("--keys", help="a saved copy of the checkpoint keys (a JSON object)")
     parser.add_argument("--save", metavar="DIR", help="with --site: keep copies of what was read in DIR")
+    parser.add_argument(
+        "--compare",
+        metavar="FILE",
+        help="an earlier copy of the same home's decisions: name the first decision changed or deleted since",
+    )
     args = parser.parse_args(argv)
     files = (args.decisions, args.checkpoints, args.keys)
     if args.site:
@@ -351,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             decisions = read_json_file(args.decisions, "decisions")
             checkpoints = read_json_file(args.checkpoints, "checkpoints")
             keys = read_json_file(args.keys, "keys")
-        print(verify(decisions, checkpoints, keys, args.facility))
+        earlier = read_json_file(args.compare, "earlier copy") if args.compare else None
+        print(verify(decisions, checkpoints, keys, args.facility, earlier))
     except Failure as failure:
         print(f"FAIL: {failure}")
         return 1

@@ -307,3 +307,17 @@ def test_the_live_site_is_read_page_by_page_and_saved(live_server, transactional
     with redirect_stdout(out):
         assert verify_log.main(["--site", live_server.url, "--facility", "NOPE"]) == 1
     assert out.getvalue().startswith("FAIL: ") and "404" in out.getvalue()
+
+
+def test_an_earlier_copy_names_the_decision_changed_or_deleted_since(saved):
+    decisions, checkpoints, keys, tmp_path = saved
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps(decisions))
+    code, out = run(tmp_path, decisions, checkpoints, keys, "--compare", str(earlier))
+    assert code == 0 and "the 4 decisions of the earlier copy are unchanged" in out, out
+    rewritten = copy.deepcopy(decisions)
+    rewritten[1]["public"]["trigger"] = "staff_request"
+    code, out = run(tmp_path, rechain(rewritten), checkpoints, keys, "--compare", str(earlier))
+    assert code == 1 and out.startswith("FAIL: decision seq 2: changed since the earlier copy"), out
+    code, out = run(tmp_path, decisions[:3], [], keys, "--compare", str(earlier))
+    assert code == 1 and out.startswith("FAIL: decision seq 4: in the earlier copy, no longer in the log"), out
