@@ -33,6 +33,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import checks
@@ -134,6 +135,12 @@ def public_keys() -> dict[str, str]:
 
 
 # --- the decision's forms ------------------------------------------------------------------------
+def city_time(moment: dt.datetime) -> str:
+    """ISO 8601 in the city's zone (settings.TIME_ZONE), whatever zone a request has activated: the
+    text is hashed or signed, so it must not depend on who asks."""
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat()
+
+
 def mask_reference(reference: str) -> str:
     from admissions.public import mask_reference as mask
 
@@ -161,7 +168,7 @@ def public_form(decision, *, facility_code: str, bed_code: str, subjects: dict[s
     return {
         "facility": facility_code,
         "bed": bed_code,
-        "made_at": timezone.localtime(decision.made_at).isoformat(),
+        "made_at": city_time(decision.made_at),
         "policy_version": decision.policy_version,
         "trigger": decision.trigger,
         "chosen": _public_row(decision.chosen, subjects, skipped=False) if decision.chosen else None,
@@ -420,11 +427,18 @@ def check_chain_keys(app_configs=None, **kwargs):
             problems.append(
                 checks.Warning(f"{name} is not set; a key derived from SECRET_KEY is used.", hint=hint, id="chain.W001")
             )
-    try:
-        chain_keys()
-        signing_keys()
-    except ChainKeyError as error:
-        problems.append(checks.Error(str(error), id="chain.E001"))
+    return problems
+
+
+@checks.register(checks.Tags.security)
+def check_chain_keys_readable(app_configs=None, **kwargs):
+    """Every start: a malformed key stops the service before a decision could fail to be sealed."""
+    problems = []
+    for read in (chain_keys, signing_keys):
+        try:
+            read()
+        except ChainKeyError as error:
+            problems.append(checks.Error(str(error), id="chain.E001"))
     return problems
 
 

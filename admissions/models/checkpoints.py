@@ -1,7 +1,6 @@
 """Signed checkpoints of the decision log (R-VER-3): append-only, published under /public/checkpoints/."""
 
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .append_only import AppendOnlyModel
@@ -30,7 +29,9 @@ class Checkpoint(AppendOnlyModel):
     @property
     def made_at_text(self) -> str:
         """The time as signed and published: ISO 8601 in the city's zone, whole seconds."""
-        return timezone.localtime(self.made_at).isoformat()
+        from admissions.chain import city_time
+
+        return city_time(self.made_at)
 
     @property
     def public(self) -> dict:

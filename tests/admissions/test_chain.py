@@ -400,3 +400,34 @@ def test_the_daily_task_writes_a_checkpoint():
     assert write_checkpoint_daily.delay().get() == 1
     assert Checkpoint.objects.get().made_by == "system"
     assert first_chain_break() is None
+
+
+def test_the_signed_and_hashed_times_do_not_depend_on_the_zone_a_request_activated():
+    from django.utils import timezone
+
+    _, decisions, _, _ = world()
+    with timezone.override("UTC"):
+        checkpoint = checkpoint_write()
+        assert checkpoint.made_at_text.endswith("+08:00")
+        bed_create(facility=decisions[0].facility, code="G-9", bed_type="general")
+    assert (
+        AllocationDecision.objects.get(facility=decisions[0].facility, sequence=4).public["made_at"].endswith("+08:00")
+    )
+    assert first_chain_break() is None
+
+
+def test_check_deploy_warns_without_keys_and_refuses_a_malformed_one(settings):
+    """R-VER-1, R-VER-3: in production the keys come from the environment."""
+    settings.DECISION_CHAIN_KEY = ""
+    settings.CHECKPOINT_SIGNING_KEY = ""
+    assert [m.id for m in chain.check_chain_keys()] == ["chain.W001", "chain.W001"]
+    assert chain.check_chain_keys_readable() == []
+    settings.DECISION_CHAIN_KEY = "no-colon-here"
+    assert [m.id for m in chain.check_chain_keys()] == ["chain.W001"]
+    (error,) = chain.check_chain_keys_readable()
+    assert error.id == "chain.E001" and "DECISION_CHAIN_KEY" in error.msg
+    settings.DECISION_CHAIN_KEY = "k1:secret"
+    settings.CHECKPOINT_SIGNING_KEY = "k1:not-base64!"
+    assert chain.check_chain_keys() == []
+    (error,) = chain.check_chain_keys_readable()
+    assert "CHECKPOINT_SIGNING_KEY" in error.msg and "'k1'" in error.msg
