@@ -48,6 +48,8 @@ messages: $(STAMP)
 
 run: $(STAMP) messages
 	$(BIN)/python manage.py migrate --noinput
+	@# R-VER-5: on PostgreSQL with DATABASE_OWNER_URL, migrate ran as the owner; the server runs as DATABASE_URL's role.
+	@if [ -n "$$DATABASE_OWNER_URL" ]; then $(BIN)/python manage.py db_roles; fi
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "    Serving on http://$(HOST):$(PORT)/  (families)   staff: http://$(HOST):$(PORT)/staff/   API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops)"
