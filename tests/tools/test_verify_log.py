@@ -284,7 +284,8 @@ def test_another_homes_log_is_refused(saved):
     assert code == 1 and out.startswith("FAIL: decision seq 1: it belongs to home 'YX01', not 'YX02'"), out
 
 
-def test_the_live_site_is_read_page_by_page_and_saved(live_server, transactional_db, tmp_path):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded districts and policy
+def test_the_live_site_is_read_page_by_page_and_saved(live_server, tmp_path):
     """R-VER-4 `--site URL --facility CODE`, with `--save DIR` for the copies."""
     make_history()
     from contextlib import redirect_stdout
