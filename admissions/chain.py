@@ -33,13 +33,13 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import checks
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admissions.models.checkpoints import city_time
 from tools.verify_log import canonical_json, checkpoint_message, public_hash
 
 KEYED_HASH_VERSION = 1
@@ -135,12 +135,6 @@ def public_keys() -> dict[str, str]:
 
 
 # --- the decision's forms ------------------------------------------------------------------------
-def city_time(moment: dt.datetime) -> str:
-    """ISO 8601 in the city's zone (settings.TIME_ZONE), whatever zone a request has activated: the
-    text is hashed or signed, so it must not depend on who asks."""
-    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat()
-
-
 def mask_reference(reference: str) -> str:
     from admissions.public import mask_reference as mask
 

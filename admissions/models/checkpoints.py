@@ -1,9 +1,18 @@
 """Signed checkpoints of the decision log (R-VER-3): append-only, published under /public/checkpoints/."""
 
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .append_only import AppendOnlyModel
+
+
+def city_time(moment) -> str:
+    """ISO 8601 in the city's zone (settings.TIME_ZONE), whatever zone a request has activated: the
+    text is hashed or signed (SPEC §15), so it must not depend on who asks."""
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat()
 
 
 class Checkpoint(AppendOnlyModel):
@@ -29,8 +38,6 @@ class Checkpoint(AppendOnlyModel):
     @property
     def made_at_text(self) -> str:
         """The time as signed and published: ISO 8601 in the city's zone, whole seconds."""
-        from admissions.chain import city_time
-
         return city_time(self.made_at)
 
     @property
