@@ -104,7 +104,8 @@ class Application(ConcurrentTransitionMixin, models.Model):
     applicant = models.ForeignKey(Applicant, on_delete=models.PROTECT, related_name="applications")
     state = FSMField(_("state"), default=S.DRAFT, choices=S.choices, protected=True)
     # Bumped on every change: a writer holding an older version gets a conflict (optimistic
-    # concurrency), never a lost update.
+    # concurrency), never a lost update; with ConcurrentTransitionMixin, one of two concurrent
+    # transitions wins and the other gets 409 (R-FSM-4).
     version = models.PositiveIntegerField(default=1)
 
     # Residence (R-APP-3). hukou_district null means "other" (outside the city).
