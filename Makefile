@@ -14,13 +14,16 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv messages run test lint check clean e2e-tools
+.PHONY: help venv messages run test lint check clean e2e-tools docs docs-check restore-drill
 
 help:
 	@echo "make run    create .venv, install, migrate, load demo data, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   the whole test suite (extra pytest arguments: PYTEST_ARGS='-k offers -x')"
 	@echo "make lint   ruff format --check, ruff check and the import contracts (lint-imports)"
 	@echo "make check  Django system checks and a check for missing migrations"
+	@echo "make docs   regenerate docs/rules.md, the generated parts of docs/*.md and the state-machine diagrams"
+	@echo "make docs-check  fail on a stale generated document, a cited rule not in docs/rules.md, a dangling link"
+	@echo "make restore-drill  PostgreSQL backup, restore into a new database, verify_decisions and a lookup"
 	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
 
@@ -68,6 +71,18 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+# docs/rules.md, the generated parts of docs/*.md and docs/diagrams/ (tools/docs.py). `docs` needs
+# Graphviz's `dot` for the SVGs (Debian: apt-get install graphviz); `docs-check` does not.
+docs: $(STAMP)
+	$(BIN)/python tools/docs.py build
+
+docs-check: $(STAMP)
+	$(BIN)/python tools/docs.py check
+
+# docs/operations.md, "Backup and restore": on the PostgreSQL of PG_HOST/PG_PORT/PG_USER.
+restore-drill: $(STAMP)
+	PYTHON=$(BIN)/python bash tools/restore_drill.sh
 
 # The end-to-end tests (tests/e2e) drive Debian's chromium with Playwright and check pages with
 # axe-core from the npm registry; without these they are skipped, saying what is missing.
