@@ -432,8 +432,18 @@ def app_imports(root: Path) -> dict[str, dict[str, int]]:
 
 def render_app_dependencies(root: Path) -> str:
     deps = app_imports(root)
+    depth: dict[str, int] = {}
+
+    def layer(app: str, seen: frozenset = frozenset()) -> int:
+        """How high the app sits: 0 for one that imports none of ours. config (settings, URLs)
+        is wiring, not a layer: edges into it are left out, and it is listed last."""
+        if app not in depth:
+            below = [layer(d, seen | {app}) for d in deps[app] if d != "config" and d not in seen | {app}]
+            depth[app] = 1 + max(below, default=-1)
+        return depth[app]
+
     lines = ["| app | imports from (number of its modules that do) |", "|---|---|"]
-    for app in sorted(deps, key=lambda a: (len(deps[a]), a)):
+    for app in sorted(deps, key=lambda a: (a == "config", layer(a), a)):
         used = ", ".join(f"`{other}` ({n})" for other, n in sorted(deps[app].items())) or "nothing of ours"
         lines.append(f"| `{app}` | {used} |")
     return "\n".join(lines) + "\n"
