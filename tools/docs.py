@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import hashlib
 import os
 import re
@@ -396,6 +397,50 @@ def link_problems(root: Path, names: list[str] | None = None) -> list[str]:
     return problems
 
 
+# --- code named in the hand-written documents ----------------------------------------------------------
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# "`name`, `Other.name` in `some/module.py`": names said to be defined in one file.
+NAMES_IN_FILE = re.compile(r"((?:`[A-Za-z_][\w.]*`(?:,\s*|\s+and\s+))*`[A-Za-z_][\w.]*`)\s+in\s+`([\w./-]+\.py)`")
+
+
+def _defines(text: str, name: str) -> bool:
+    last = name.split(".")[-1]
+    word = re.escape(last)
+    definition = rf"^\s*(?:async\s+def|def|class)\s+{word}\b|^{word}\s*[:=]|[\"']{word}[\"']\s*:"
+    return bool(re.search(definition, text, re.M))
+
+
+def code_reference_problems(root: Path, names: list[str] | None = None) -> list[str]:
+    """The hand-written documents under docs/ name files (`admissions/selectors.py`) and the
+    functions in them (`queue_walk` in `admissions/selectors.py`); a file moved or a function
+    renamed by a refactoring must not leave them pointing at nothing."""
+    names = names if names is not None else repository_files(root)
+    present = set(names)
+    top = {n.split("/")[0] for n in names if "/" in n}
+    problems = []
+    for doc in sorted(n for n in names if n.startswith("docs/") and n.endswith(".md") and n != RULES_DOC):
+        text = (root / doc).read_text(encoding="utf-8")
+        for span in sorted(set(CODE_SPAN.findall(text))):
+            if "/" not in span or " " in span or span.split("/")[0] not in top or "{" in span or "<" in span:
+                continue
+            path = span.rstrip("/")
+            exists = (
+                any(fnmatch.fnmatch(n, path) for n in present)
+                if "*" in path
+                else path in present or any(n.startswith(path + "/") for n in present)
+            )
+            if not exists:
+                problems.append(f"{doc}: `{span}` is not in the repository")
+        for listed, module in NAMES_IN_FILE.findall(text):
+            if module not in present:
+                continue  # reported above
+            source = (root / module).read_text(encoding="utf-8")
+            for name in re.findall(r"`([\w.]+)`", listed):
+                if not _defines(source, name):
+                    problems.append(f"{doc}: `{name}` is not defined in `{module}`")
+    return problems
+
+
 # --- generated blocks inside hand-written documents --------------------------------------------------
 BLOCK = "<!-- generated:{name} (make docs) -->\n{body}<!-- /generated:{name} -->"
 
@@ -577,6 +622,7 @@ def check(root: Path, *, diagrams: bool = True) -> list[str]:
         problems.append(f"{RULES_DOC} is stale: the code's citations or {RULES_SOURCE} changed (run `make docs`)")
     problems += block_problems(root)
     problems += link_problems(root)
+    problems += code_reference_problems(root)
     if diagrams:
         problems += diagram_problems(root, diagrams_dot())
     return problems

@@ -209,3 +209,13 @@ def test_the_diagrams_come_out_the_same_on_every_run():
     others = [line for line in shuffled if not line.strip().startswith('"')]
     reordered = "\n".join(others[:-2] + list(reversed(body)) + others[-2:]) + "\n"
     assert docs.stable_dot(reordered) == source
+
+
+def test_a_document_naming_a_moved_file_or_a_renamed_function_fails(repo):
+    write(repo, "docs/guide.md", "# Guide\n\nSales: `sell` in `shop/services.py`, all in `shop/`.\n")
+    assert problems(repo) == []
+    write(repo, "docs/guide.md", "# Guide\n\n`sell`, `refund` in `shop/services.py`; `shop/refunds.py`; `shop/*.py`.\n")
+    assert problems(repo) == [
+        "docs/guide.md: `shop/refunds.py` is not in the repository",
+        "docs/guide.md: `refund` is not defined in `shop/services.py`",
+    ]
