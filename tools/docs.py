@@ -11,7 +11,10 @@ where it is enforced, a file under tests/ is where it is tested. The check fails
 - a rule that is not marked as not yet built but has no enforcement or no test location;
 - a rule marked as not yet built that the code or the tests cite (move it out: remove `missing`);
 - docs/rules.md or a diagram that differs from what `build` would write now;
-- a link in a Markdown file that does not resolve to a file (and heading) inside the repository.
+- a link in a Markdown file that does not resolve to a file (and heading) inside the repository;
+- a file named in docs/*.md that is not in the repository, or a function said to be in a file
+  ("`queue_walk` in `admissions/selectors.py`") that the file does not define;
+- a generated block of docs/architecture.md (the apps' imports) that differs from the code.
 
 The diagrams are drawn by django-fsm-2's graph command (its `generate_dot`), one per state field,
 as DOT source in a stable order; the SVG beside each is rendered by Graphviz's `dot` and carries
