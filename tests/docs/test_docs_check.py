@@ -245,3 +245,19 @@ def test_a_file_that_only_names_a_rule_not_yet_built_may_be_listed_and_no_other(
     assert rebuilt_problems(repo) == [
         f"docs/rules.toml: {NOT_BUILT} lists shop/report.py in `mentioned_in`, which does not cite it"
     ]
+
+
+def test_the_apps_import_table_is_regenerated_and_a_new_import_makes_it_stale(repo):
+    write(repo, "shop/apps.py", "")
+    write(repo, "stock/apps.py", "")
+    write(repo, "stock/models.py", "x = 1\n")
+    block = "<!-- generated:app-dependencies (make docs) -->\n<!-- /generated:app-dependencies -->"
+    write(repo, "docs/architecture.md", f"# Architecture\n\n{block}\n")
+    docs.build(repo, diagrams=False)
+    table = (repo / "docs/architecture.md").read_text()
+    assert "| `stock` | nothing of ours |" in table and "| `shop` | nothing of ours |" in table
+    assert problems(repo) == []
+    write(repo, "shop/services.py", f'from stock.models import x\n\n\ndef sell():\n    """{BUILT}"""\n')
+    assert problems(repo) == ["docs/architecture.md: a generated part is stale (run `make docs`)"]
+    docs.build(repo, diagrams=False)
+    assert "| `shop` | `stock` (1) |" in (repo / "docs/architecture.md").read_text()
