@@ -14,8 +14,10 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,7 @@ from admissions.models import (
     DuplicateReview,
     FacilityChoice,
     FormSubmission,
+    IdAccess,
     Notification,
     Occupancy,
     Offer,
@@ -43,6 +46,7 @@ from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
 from admissions.services.applications import application_contact_update
 from admissions.services.calendar import calendar_day_delete, calendar_day_set, calendar_year_mark_covered
+from admissions.services.privacy import applicant_for_id_number, id_access_record
 from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
 from facilities.admin import ReadOnlyAdmin
@@ -61,8 +65,9 @@ def may_see_full_id_number(user) -> bool:
 class ApplicantAdmin(admin.ModelAdmin):
     list_display = ("masked_name", "masked_id_number", "date_of_birth", "sex", "language", "barred_until")
     list_filter = ("sex", "language", "barred_until")
-    # Exact matches on the ID number and phone: lists never show them, but an officer may look one up.
-    search_fields = ("name", "=id_number", "=phone", "applications__reference")
+    # Not the ID number or phone: a GET search puts them in the URL and so in access logs (R-PRIV-2).
+    # Those are looked up by the POST form of change_list.html (changelist_view below).
+    search_fields = ("name", "applications__reference")
     fields = ("name", "id_number", "date_of_birth", "sex", "phone", "language", "barred_until")
     # Identity (R-APP-1) is checked at intake and corrected there; the bar (R-APP-6) is the system's.
     readonly_fields = ("name", "id_number", "masked_id_number", "date_of_birth", "sex", "barred_until")
@@ -75,6 +80,47 @@ class ApplicantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # applicants are registered at intake (R-APP-1…10)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        found = getattr(request, "_applicant_found_by_post", None)
+        return queryset if found is None else queryset.filter(pk__in=found)
+
+    def changelist_view(self, request, extra_context=None):
+        """R-PRIV-2: a search by ID number or phone is a POST, answered in its own response and never
+        cached, and only for the roles that check identity (an assessor may not confirm whose number
+        it is). The number is not echoed back."""
+        extra_context = {**(extra_context or {}), "id_search": may_see_full_id_number(request.user)}
+        searched = request.method == "POST" and ("id_number_search" in request.POST or "phone_search" in request.POST)
+        if searched:
+            if not may_see_full_id_number(request.user):
+                raise PermissionDenied
+            request._applicant_found_by_post = self._found_by_post(request.POST)
+            extra_context["id_search_done"] = True
+        response = super().changelist_view(request, extra_context)
+        if searched:
+            add_never_cache_headers(response)
+        return response
+
+    @staticmethod
+    def _found_by_post(data) -> list[int]:
+        number = "".join(str(data.get("id_number_search", "")).split()).replace("\x00", "")[:40]
+        phone = "".join(str(data.get("phone_search", "")).split()).replace("\x00", "")[:30]
+        found: list[int] = []
+        if number:
+            applicant = applicant_for_id_number(number)
+            found += [applicant.pk] if applicant else []
+        if phone:
+            found += list(Applicant.objects.filter(phone=phone).values_list("pk", flat=True))
+        return found
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # R-PRIV-1: this page shows the full ID number to the roles that check identity.
+        if may_see_full_id_number(request.user):
+            applicant = Applicant.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+            if applicant is not None and applicant.id_number:
+                id_access_record(user=request.user, applicant=applicant, application=None, where="admin:applicant")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -110,7 +156,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "queued_at",
     )
     list_filter = ("state", "channel_code", "hukou_district", "created_via", "lives_alone", "no_spouse_no_children")
-    search_fields = ("reference", "applicant__name", "=applicant__id_number")
+    search_fields = ("reference", "applicant__name")  # no ID number in a URL (R-PRIV-2)
     list_select_related = ("applicant", "hukou_district")
     raw_id_fields = ("applicant", "current_assessment", "hukou_district", "residence_district")
     date_hierarchy = "created_at"
@@ -524,3 +570,23 @@ class FormSubmissionAdmin(ReadOnlyAdmin):
 
 
 from admissions import admin_checkpoints  # noqa: E402, F401  (R-VER-3: the checkpoints' page and its button)
+
+
+@admin.register(IdAccess)
+class IdAccessAdmin(ReadOnlyAdmin):
+    """R-PRIV-1: who has seen a full ID number, read by administrators only; append-only."""
+
+    list_display = ("at", "actor_name", "where", "application", "applicant")
+    list_filter = ("where",)
+    search_fields = ("application__reference", "actor_name")
+    list_select_related = ("application", "applicant")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and (
+            request.user.is_superuser or request.user.groups.filter(name="admin").exists()
+        )
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)

@@ -59,6 +59,8 @@ class PolicyParameters:
     refusal_limit: int = 3
     refusal_window_days: int = 365
     bar_days: int = 365
+    # R-PRIV-3: a person whose applications have all been final this long is anonymised.
+    retention_years: int = 5
 
     # --- derived helpers (one place for each rule that reads a parameter) -----------------------
     def care_level_for_grade(self, grade: int) -> str:
@@ -122,6 +124,7 @@ class PolicyParameters:
             "refusal_limit",
             "refusal_window_days",
             "bar_days",
+            "retention_years",
         ):
             if name in values:
                 value = values[name]
@@ -133,6 +136,7 @@ class PolicyParameters:
             ("admission_working_days", 1),
             ("refusal_limit", 1),
             ("assessment_valid_days", 1),
+            ("retention_years", 1),
         ):
             if name in values and name not in errors and values[name] < low:
                 errors[name] = _("must be at least %(low)s") % {"low": low}
@@ -160,6 +164,16 @@ class PolicyParameters:
             problem = _score_weights_problem(values["score_weights"])
             if problem:
                 errors["score_weights"] = problem
+        if not errors:
+            merged = {**asdict(defaults), **values}
+            # R-PRIV-3: anonymising a person must not come before their refusals stop counting
+            # (R-OFF-5) or their bar ends (R-APP-6), or both would be forgotten too early.
+            kept_days = merged["retention_years"] * 365
+            if kept_days <= merged["refusal_window_days"] or kept_days <= merged["bar_days"]:
+                errors["retention_years"] = _(
+                    "× 365 (%(days)s days) must be more than refusal_window_days (%(window)s) and bar_days "
+                    "(%(bar)s) (R-PRIV-3)"
+                ) % {"days": kept_days, "window": merged["refusal_window_days"], "bar": merged["bar_days"]}
         if errors:
             raise PolicyError(errors)
         return cls(**{**asdict(defaults), **values})

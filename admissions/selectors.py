@@ -127,8 +127,10 @@ def with_refusals_in_window(
     (counting per row cost two queries an application on a list page)."""
     params = (policy or policy_in_force()).parameters
     counted = (
-        Offer.objects.filter(refusals_counted(params=params), application=OuterRef("pk"))
-        .values("application")
+        # R-OFF-5: per person, across all of their applications (the applicant row, which
+        # anonymising keeps, R-PRIV-3).
+        Offer.objects.filter(refusals_counted(params=params), application__applicant=OuterRef("applicant"))
+        .values("application__applicant")
         .annotate(count=Count("id"))
         .values("count")
     )

@@ -14,6 +14,7 @@ from admissions.decisions import first_chain_break
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
 from admissions.services.offers import offers_expire_due
 from admissions.services.outbox import outbox_sender_register
+from admissions.services.privacy import persons_anonymise
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
 from admissions.services.webhooks import webhook_deliver, webhook_deliveries_due
 
@@ -77,6 +78,17 @@ def redispatch_outbox() -> dict[str, int]:
     for delivery_id in deliveries:
         deliver_webhook.delay(delivery_id)
     return {"notifications": len(notifications), "webhooks": len(deliveries)}
+
+
+@shared_task
+def anonymise_persons() -> dict[str, int]:
+    """R-PRIV-3: anonymise everyone whose applications have all been final for `retention_years`.
+    Idempotent; returns the counts (persons, applications, evidence files, notifications)."""
+    report = persons_anonymise()
+    logger.info("anonymise_persons: %s", report.as_dict())
+    for problem in report.errors:
+        logger.warning("anonymise_persons: an evidence file could not be deleted: %s", problem)
+    return report.as_dict()
 
 
 def _alert_broken_chain(broken, *, what: str) -> None:

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import administration, applications, assessments, facilities, offers, public, service
+from .views import administration, applications, assessments, facilities, offers, privacy, public, service
 
 v1 = [
     *facilities.urlpatterns,
@@ -11,6 +11,7 @@ v1 = [
     *assessments.urlpatterns,
     *offers.urlpatterns,
     *administration.urlpatterns,
+    *privacy.urlpatterns,
     *public.urlpatterns,
 ]
 

@@ -275,3 +275,14 @@ LOGGING = {
 
 # Demo accounts (seed_demo): the password comes from the environment; a printed default otherwise.
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "")
+
+# --- Personal data (SPEC §16) ------------------------------------------------------------------
+# R-PRIV-3: the keys of the keyed hash that replaces an anonymised person's ID number, newest first,
+# as "key-id:key,…". Keep every older key listed while hashes made with it may exist: the bar and
+# the refusal count of a person who applies again are found through it. Unset: one key derived from
+# SECRET_KEY (key id "secret-key"), which then must not be rotated without listing it here.
+ID_NUMBER_HASH_KEYS = [tuple(item.split(":", 1)) for item in env_list("ID_NUMBER_HASH_KEYS", "") if ":" in item] or [
+    ("secret-key", SECRET_KEY)
+]
+# R-PRIV-2: error reports (the technical 500 page, the administrators' email) mask personal data.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "admissions.privacy_filters.PersonalDataReporterFilter"

@@ -22,6 +22,7 @@ from admissions.models import (
 from admissions.services import applications as app_services
 from admissions.services import offers as offer_services
 from admissions.services.calendar import calendar_day_set
+from admissions.services.privacy import id_access_record
 from admissions.services.webhooks import webhook_subscribe
 from admissions.workdays import covered_years
 from facilities.models import AuditEntry
@@ -65,6 +66,7 @@ def world():
     roles_assign(user=actor("facility").user, roles=["facility"], facility=home)
     FormSubmission.objects.create(token="form-token", result_url="/staff/")
     checkpoint_write(made_by="test")  # R-VER-3
+    id_access_record(user=actor("intake").user, applicant=offered.applicant, application=offered, where="test")
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 

@@ -2,10 +2,21 @@
 
 from django.urls import include, path
 
-from .views import administration, applications, assessments, dashboard, facility_pages, offers, portal, reports
+from .views import (
+    administration,
+    applications,
+    assessments,
+    dashboard,
+    facility_pages,
+    offers,
+    portal,
+    privacy,
+    reports,
+)
 
 staff = [
     *dashboard.urlpatterns,
+    *privacy.urlpatterns,  # before applications/<reference>/
     *applications.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,

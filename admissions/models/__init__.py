@@ -26,6 +26,7 @@ from .events import ActorKind, ApplicationEvent
 from .notifications import FormSubmission, Notification, NotificationChannel, NotificationStatus
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
 from .policy import Policy
+from .privacy import IdAccess
 from .queue import QueueEntry, QueueEntryStatus
 from .webhooks import (
     WebhookDelivery,
@@ -56,6 +57,7 @@ __all__ = [
     "DuplicateReview",
     "FacilityChoice",
     "FormSubmission",
+    "IdAccess",
     "Notification",
     "NotificationChannel",
     "NotificationStatus",

@@ -1,6 +1,7 @@
-"""Append-only records (events, allocation decisions): saved once, never edited or deleted.
+"""Append-only records (events, allocation decisions, the ID-number access log): saved once, never
+edited or deleted.
 
-Python refuses here; the database refuses UPDATE too (a trigger, see the migration), so no bulk
+Python refuses here; the database refuses UPDATE too (a trigger, see the migrations), so no bulk
 update or hand-written SQL can rewrite history.
 """
 

@@ -21,7 +21,12 @@ class Language(models.TextChoices):
 class Applicant(models.Model):
     """The elder, identified by the resident ID number (R-APP-1). One row per person."""
 
-    id_number = models.CharField(_("resident ID number"), max_length=18, unique=True)
+    # Null once the person is anonymised (R-PRIV-3): the number then lives on only as a keyed hash,
+    # so the bar (R-APP-6) and the refusal count (R-OFF-5) still find this row if they apply again.
+    id_number = models.CharField(_("resident ID number"), max_length=18, unique=True, null=True, blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    id_number_key_id = models.CharField(max_length=40, blank=True)
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True)
     name = models.CharField(_("name"), max_length=100)
     date_of_birth = models.DateField(_("date of birth"))
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
@@ -53,7 +58,9 @@ class Applicant(models.Model):
 
     @property
     def masked_id_number(self) -> str:
-        """440102********123X (SPEC §10)."""
+        """440102********123X (SPEC §10); all stars once anonymised (R-PRIV-3)."""
+        if not self.id_number:
+            return "*" * 18
         return self.id_number[:6] + "*" * 8 + self.id_number[-4:]
 
 

@@ -36,6 +36,7 @@ from admissions.models.applications import CHANNEL_RANK, DuplicateDecision, Dupl
 from admissions.models.queue import QueueEntryOutcome
 from admissions.policy import PolicyInForce
 from admissions.selectors import get_application, policy_in_force
+from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
@@ -370,10 +371,12 @@ def application_create(*, data: IntakeData, submit: bool, actor: Actor, via: str
     )
     _raise_intake_errors(format_errors, rule_errors)
     with transaction.atomic():
-        applicant = Applicant.objects.select_for_update().filter(id_number=data.id_number).first()
+        # By the number, or by its keyed hash once anonymised (R-PRIV-3): the bar still holds.
+        applicant = applicant_for_id_number(data.id_number, lock=True)
         _check_bar_and_open(applicant, on=today)
         if applicant is None:
             applicant = Applicant(id_number=data.id_number)
+        applicant_identify_again(applicant, data.id_number)
         applicant.name = data.name.strip()
         applicant.date_of_birth = data.date_of_birth
         applicant.sex = data.sex
@@ -414,7 +417,7 @@ def application_update(
         _raise_intake_errors(format_errors, rule_errors)
         applicant = application.applicant
         if data.id_number != applicant.id_number:
-            other = Applicant.objects.filter(id_number=data.id_number).first()
+            other = applicant_for_id_number(data.id_number)
             _check_bar_and_open(other, on=today, exclude_pk=application.pk)
             if other is not None:
                 raise Conflict(

@@ -59,8 +59,11 @@ def _guard(offer: Offer, method: str) -> None:
 
 
 def refusals_in_window(application: Application) -> int:
-    """R-OFF-4/5: declines, expiries and no-shows within the policy's window."""
-    return application.offers.filter(refusals_counted(params=policy_in_force().parameters)).count()
+    """R-OFF-4/5: declines, expiries and no-shows within the policy's window, counted per person
+    across all of their applications (withdrawing and applying again does not reset the count)."""
+    return Offer.objects.filter(
+        refusals_counted(params=policy_in_force().parameters), application__applicant_id=application.applicant_id
+    ).count()
 
 
 def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:

@@ -86,6 +86,9 @@ class PolicyParametersSerializer(serializers.Serializer):
     refusal_limit = serializers.IntegerField(**WHOLE)
     refusal_window_days = serializers.IntegerField(**WHOLE)
     bar_days = serializers.IntegerField(**WHOLE)
+    retention_years = serializers.IntegerField(
+        **WHOLE, help_text="R-PRIV-3: years after a person's last application closed before they are anonymised."
+    )
 
 
 class PolicyVersionSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from admissions.models import Application, ApplicationState, Category, CategoryS
 from admissions.models.applications import Language
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
+from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.transitions import transitions_for
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from facilities.models import CareLevel
@@ -228,6 +229,12 @@ def _assessment_in_force(application: Application):
     return approved[0] if approved else None
 
 
+CONTACT_HIDDEN = (
+    "null for a facility officer unless the application has an open entry or a live offer at their home, "
+    "or lives there (R-PRIV-5)."
+)
+
+
 class ApplicantOutput(serializers.Serializer):
     name = serializers.CharField(source="applicant.name")
     id_number = serializers.SerializerMethodField(help_text="Masked in lists and for roles that do not check identity.")
@@ -237,26 +244,30 @@ class ApplicantOutput(serializers.Serializer):
     residence_district = serializers.CharField(source="residence_district.code", allow_null=True)
     contributor_exemption_requested = serializers.BooleanField()
     contributor_exemption_granted = serializers.BooleanField(allow_null=True)
-    phone = serializers.CharField(source="applicant.phone")
-    address = serializers.CharField()
+    phone = serializers.CharField(source="applicant.phone", allow_null=True, help_text=CONTACT_HIDDEN)
+    address = serializers.CharField(allow_null=True, help_text=CONTACT_HIDDEN)
     lives_alone = serializers.BooleanField()
     no_spouse_no_children = serializers.BooleanField()
     language = serializers.ChoiceField(source="applicant.language", choices=Language.choices)
 
     def get_id_number(self, application: Application) -> str:
-        if self.context.get("mask_id_numbers") or not sees_full_id_numbers(self.context["request"].user):
+        request = self.context["request"]
+        if self.context.get("mask_id_numbers") or not sees_full_id_numbers(request.user):
             return application.applicant.masked_id_number
-        return application.applicant.id_number
+        # One application's own record: full, and recorded (R-PRIV-1).
+        match = getattr(request, "resolver_match", None)
+        where = match.view_name if match else "api"  # api:application-detail, …
+        return id_number_for(request.user, application, where=where)
 
     def get_hukou_district(self, application: Application) -> str:
         return application.hukou_district.code if application.hukou_district else "other"
 
 
 class ContactOutput(serializers.Serializer):
-    name = serializers.CharField(source="contact_name")
-    relation = serializers.CharField(source="contact_relation")
-    phone = serializers.CharField(source="contact_phone")
-    email = serializers.CharField(source="contact_email")
+    name = serializers.CharField(source="contact_name", allow_null=True, help_text=CONTACT_HIDDEN)
+    relation = serializers.CharField(source="contact_relation", allow_null=True, help_text=CONTACT_HIDDEN)
+    phone = serializers.CharField(source="contact_phone", allow_null=True, help_text=CONTACT_HIDDEN)
+    email = serializers.CharField(source="contact_email", allow_null=True, help_text=CONTACT_HIDDEN)
 
 
 class DeclarationsOutput(serializers.Serializer):
@@ -338,6 +349,13 @@ class ApplicationOutput(serializers.Serializer):
 
     def get_available_transitions(self, application: Application) -> list[str]:
         return transitions_for(self.context["request"].user, available_transitions(application))
+
+    def to_representation(self, application: Application):
+        data = super().to_representation(application)
+        if not contact_details_visible(self.context["request"].user, application):  # R-PRIV-5
+            data["applicant"]["phone"] = data["applicant"]["address"] = None
+            data["contact"] = dict.fromkeys(data["contact"])
+        return data
 
 
 # POST /applications/ answers the application plus its lookup code. Described as an extension of

@@ -53,6 +53,8 @@ MATRIX = [
     ("post", "applications/<str:reference>/remove/", {"reviewer", "admin"}),
     ("post", "applications/<str:reference>/lookup-code/", {"intake", "admin"}),
     ("get", "applications/<str:reference>/events/", STAFF),
+    ("get", "applications/<str:reference>/access-log/", {"admin"}),  # R-PRIV-1
+    ("get", "applicants/<str:reference>/export/", {"intake", "admin"}),  # R-PRIV-4
     ("get", "applications/<str:reference>/positions/", STAFF),
     ("post", "applications/<str:reference>/categories/<str:code>/evidence/", {"intake", "admin"}),
     ("get", "assessment-instrument/", STAFF),

@@ -76,6 +76,7 @@ POLICY_SCALARS = {
     "refusal_limit": (_("Refusals that remove an application (R-OFF-5)"), ""),
     "refusal_window_days": (_("Refusals are counted over (R-OFF-5)"), _("days")),
     "bar_days": (_("A removal for refusals bars the person for (R-OFF-5)"), _("days")),
+    "retention_years": (_("Personal data kept after the last application closed (R-PRIV-3)"), _("years")),
 }
 CARE_GRADES = ("0", "1", "2", "3", "4")
 FAMILY_WEIGHTS = {

@@ -44,6 +44,7 @@ from admissions.selectors import (
 from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.lookup import next_steps
+from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
 from admissions.services.transitions import transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
@@ -99,9 +100,31 @@ def _earlier_result(request, token: str | None) -> str | None:
     return ""
 
 
-def _full_id_number(user, applicant) -> str:
-    # SPEC §10: the full number only to intake officers, reviewers and administrators.
-    return applicant.id_number if sees_full_id_numbers(user) else applicant.masked_id_number
+ACCESS_LOG_ROWS = 100
+
+
+def _privacy_context(user, application) -> dict:
+    """R-PRIV-5: whether this user sees the contact details; R-PRIV-4: the export, for intake
+    officers; R-PRIV-1: the access log of the full ID number, for administrators."""
+    roles = roles_of(user)
+    context = {
+        "contact_visible": contact_details_visible(user, application),
+        "contact_hidden": _(
+            "not shown: only while this application waits at or has an offer from your home (R-PRIV-5)"
+        ),
+        "export_url": None,
+        "export_json_url": None,
+        "id_accesses": None,
+        "id_accesses_more": 0,
+    }
+    if roles & {Role.INTAKE, Role.ADMIN}:
+        context["export_url"] = reverse("staff:applicant_export", args=[application.reference])
+        context["export_json_url"] = reverse("staff:applicant_export_json", args=[application.reference])
+    if Role.ADMIN in roles:
+        accesses = id_accesses_for_application(application)
+        context["id_accesses"] = list(accesses[:ACCESS_LOG_ROWS])
+        context["id_accesses_more"] = max(0, accesses.count() - ACCESS_LOG_ROWS)
+    return context
 
 
 def _sex_label(code: str) -> str:
@@ -112,6 +135,8 @@ def _sex_label(code: str) -> str:
 @staff_page(*STAFF)
 @require_GET
 def application_list(request):
+    from .privacy import IdNumberSearchForm  # that module imports this one
+
     own = facility_of(request.user) if roles_of(request.user) == {Role.FACILITY} else None
     homes = Facility.objects.filter(pk=own.pk) if own else Facility.objects.order_by("name", "code")
     form = ApplicationSearchForm(request.GET or None, facilities=homes)
@@ -129,6 +154,8 @@ def application_list(request):
             "filtered": bool(filters),
             "query": query.urlencode(),
             "can_create": bool(roles_of(request.user) & {Role.INTAKE, Role.ADMIN}),
+            # R-PRIV-2: by POST, and only for the roles that check identity.
+            "id_search_form": IdNumberSearchForm() if sees_full_id_numbers(request.user) else None,
         },
     )
 
@@ -474,7 +501,8 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
     return {
         "application": application,
         "applicant": application.applicant,
-        "id_number": _full_id_number(user, application.applicant),
+        "id_number": id_number_for(user, application, where="staff:application"),
+        **_privacy_context(user, application),
         "choices": list(application.choices.select_related("facility").order_by("rank")),
         "events": events,
         "transitions": transitions,

@@ -33,12 +33,12 @@ from admissions.services.assessments import (
     assessment_reject,
     assessment_update,
 )
+from admissions.services.privacy import id_number_for
 from admissions.services.transitions import available_transitions, roles_for_transition
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import DomainError, NotFound
 from facilities.models import Role
-from facilities.roles import sees_full_id_numbers
 from web.access import staff_page
 from web.forms.assessments import (
     ApproveApplicationForm,
@@ -87,11 +87,11 @@ def _assessment(request, pk: int) -> Assessment:
 
 def _applicant_context(request, application: Application) -> dict:
     applicant = application.applicant
-    full = sees_full_id_numbers(request.user)
     return {
         "application": application,
         "applicant": applicant,
-        "id_number": applicant.id_number if full else applicant.masked_id_number,
+        # SPEC §10; a full number shown is recorded (R-PRIV-1).
+        "id_number": id_number_for(request.user, application, where=f"staff:{request.resolver_match.url_name}"),
         "application_url": _url("staff:application", application.reference),
     }
 

@@ -30,6 +30,7 @@ from admissions.services.offers import (
     offer_decline,
     offer_fail_check,
 )
+from admissions.services.privacy import contact_details_visible
 from admissions.services.transitions import roles_for_transition
 from core.actor import Actor
 from core.errors import DomainError
@@ -220,6 +221,7 @@ def _render_offer(request, offer: Offer, *, bound=None):
             "facility_url": reverse("staff:facility", args=[offer.facility.code]) if sees_facility else None,
             "reason_words": FAIL_CHECK_WORDS.get(offer.reason, offer.reason),
             "actions": actions,
+            "contact_visible": contact_details_visible(request.user, offer.application),  # R-PRIV-5
         },
     )
 
