@@ -38,6 +38,7 @@ from admissions.services.privacy import id_access_record, id_number_hash, person
 from core.errors import RuleViolation
 from facilities.models import Facility
 from facilities.roles import roles_assign
+from tests import spec
 from tests.factories import FacilityFactory, actor, add_beds, intake, queued_application, submitted_application
 
 pytestmark = pytest.mark.django_db
@@ -266,8 +267,8 @@ def test_intake_and_a_lookup_log_no_id_number_phone_or_code(home, caplog):
 # --- R-PRIV-3: retention ----------------------------------------------------------------------------
 def test_retention_years_defaults_to_five_and_must_outlast_the_refusal_window_and_the_bar():
     """R-PRIV-3 and SPEC §9: retention_years 5; × 365 not above refusal_window_days and bar_days is refused."""
-    assert PolicyParameters().retention_years == 5
-    assert PolicyParameters().to_json()["retention_years"] == 5
+    assert PolicyParameters().retention_years == spec.RETENTION_YEARS
+    assert PolicyParameters().to_json()["retention_years"] == spec.RETENTION_YEARS
     with pytest.raises(PolicyError) as refused:
         PolicyParameters.from_json({"retention_years": 1})  # 365 days, not above 365
     assert set(refused.value.errors) == {"retention_years"}
