@@ -491,6 +491,7 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
         "admissions.tasks.send_reminders",
         "admissions.tasks.verify_decisions_nightly",
         "admissions.tasks.write_checkpoint_daily",  # R-VER-3
+        "admissions.tasks.anonymise_persons",  # R-PRIV-3
     }
     registered = set(app.tasks)
     assert set(tasks) <= registered
