@@ -75,6 +75,7 @@ def policy_form(**overrides) -> dict:
         "refusal_limit": "3",
         "refusal_window_days": "365",
         "bar_days": "365",
+        "retention_years": "5",
         **{f"care_{g}": str(p) for g, p in enumerate([0, 10, 20, 30, 40])},
         "age_0_from": "100",
         "age_0_points": "10",
@@ -485,3 +486,12 @@ def test_the_audit_trail_filters_by_what_changed(admin_client):
     page = admin_client.get(url("admin_audit"), {"object_type": "Policy"}).content.decode()
     assert "v9" in page and "zhou" not in page
     assert admin_client.get(url("admin_audit"), {"object_type": "<b>"}).status_code == 200
+
+
+def test_a_retention_not_longer_than_the_refusal_window_and_the_bar_is_refused_on_its_field(admin_client):
+    """R-PRIV-3: retention_years × 365 must exceed refusal_window_days and bar_days."""
+    response = admin_client.post(url("admin_policies"), policy_form(retention_years="1"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "(R-PRIV-3)" in page and 'id="id_retention_years_error"' in page
+    assert not new_policies().exists()
