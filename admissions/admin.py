@@ -115,12 +115,13 @@ class ApplicantAdmin(admin.ModelAdmin):
         return found
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # R-PRIV-1: this page shows the full ID number to the roles that check identity.
-        if may_see_full_id_number(request.user):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # R-PRIV-1: the page, once shown, holds the full ID number for the roles that check identity.
+        if response.status_code == 200 and may_see_full_id_number(request.user):
             applicant = Applicant.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
             if applicant is not None and applicant.id_number:
                 id_access_record(user=request.user, applicant=applicant, application=None, where="admin:applicant")
-        return super().change_view(request, object_id, form_url, extra_context)
+        return response
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
