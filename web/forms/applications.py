@@ -14,7 +14,7 @@ from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
-from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
+from admissions.identity import birth_date_from_id_number, id_number_errors, normalise_id_number, sex_from_id_number
 from admissions.models import ApplicationState, Category, Channel, Sex
 from admissions.models.applications import DuplicateDecision, Language
 from admissions.policy import PolicyParameters
@@ -440,3 +440,21 @@ class DuplicateReviewForm(StaffForm):
         # Several of these forms share one page: ids must differ.
         reference = (self.initial.get("other_reference") or self.data.get("other_reference") or "x")[:20]
         self.auto_id = f"id_duplicate_{reference}_%s"
+
+
+class IdNumberSearchForm(forms.Form):
+    """R-PRIV-2: a person found by their whole ID number, posted (web/views/privacy.py)."""
+
+    id_number = forms.CharField(
+        label=_("Find by resident ID number"),
+        max_length=40,
+        help_text=_("The whole number, 18 characters. Sent by POST, so it is kept in no address or log."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}),
+    )
+
+    def clean_id_number(self):
+        value = self.cleaned_data["id_number"].replace("\x00", "")
+        errors = id_number_errors(value, date_of_birth=None, sex=None)
+        if errors:
+            raise forms.ValidationError([text for texts in errors.values() for text in texts])
+        return normalise_id_number(value)

@@ -51,7 +51,13 @@ from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers
 from web.access import staff_page
-from web.forms.applications import ApplicationSearchForm, DuplicateReviewForm, IntakeForm, TransitionForm
+from web.forms.applications import (
+    ApplicationSearchForm,
+    DuplicateReviewForm,
+    IdNumberSearchForm,
+    IntakeForm,
+    TransitionForm,
+)
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
@@ -135,8 +141,6 @@ def _sex_label(code: str) -> str:
 @staff_page(*STAFF)
 @require_GET
 def application_list(request):
-    from .privacy import IdNumberSearchForm  # that module imports this one
-
     own = facility_of(request.user) if roles_of(request.user) == {Role.FACILITY} else None
     homes = Facility.objects.filter(pk=own.pk) if own else Facility.objects.order_by("name", "code")
     form = ApplicationSearchForm(request.GET or None, facilities=homes)

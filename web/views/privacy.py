@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from admissions.identity import id_number_errors, normalise_id_number
 from admissions.models import (
     Applicant,
     Application,
@@ -34,28 +31,23 @@ from admissions.models import (
     Offer,
     QueueEntry,
 )
+from admissions.selectors import application_visible_to
 from admissions.services.privacy import applicant_export, applicant_for_id_number
 from assessments.models import Assessment
+from core.errors import NotFound, NotPermitted
 from facilities.roles import sees_full_id_numbers
 from web.access import staff_page
+from web.forms.applications import IdNumberSearchForm
 
-from .applications import _visible
 
-
-class IdNumberSearchForm(forms.Form):
-    id_number = forms.CharField(
-        label=gettext_lazy("Find by resident ID number"),
-        max_length=40,
-        help_text=gettext_lazy("The whole number, 18 characters. Sent by POST, so it is kept in no address or log."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}),
-    )
-
-    def clean_id_number(self):
-        value = self.cleaned_data["id_number"].replace("\x00", "")
-        errors = id_number_errors(value, date_of_birth=None, sex=None)
-        if errors:
-            raise forms.ValidationError([text for texts in errors.values() for text in texts])
-        return normalise_id_number(value)
+def _visible(request, reference: str) -> Application:
+    """The application if this user may see it: 404 when unknown, 403 outside a facility officer's home."""
+    try:
+        return application_visible_to(request.user, reference)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    except NotPermitted as exc:
+        raise PermissionDenied(str(exc.message)) from exc
 
 
 @never_cache
