@@ -61,6 +61,9 @@ class PolicyParameters:
     bar_days: int = 365
     # R-PRIV-3: a person whose applications have all been final this long is anonymised.
     retention_years: int = 5
+    # R-WATCH-1: the watchdog report names beds vacant or out of service for longer than these.
+    vacancy_alert_days: int = 14
+    out_of_service_alert_days: int = 30
 
     # --- derived helpers (one place for each rule that reads a parameter) -----------------------
     def care_level_for_grade(self, grade: int) -> str:
@@ -125,6 +128,8 @@ class PolicyParameters:
             "refusal_window_days",
             "bar_days",
             "retention_years",
+            "vacancy_alert_days",
+            "out_of_service_alert_days",
         ):
             if name in values:
                 value = values[name]
@@ -137,6 +142,8 @@ class PolicyParameters:
             ("refusal_limit", 1),
             ("assessment_valid_days", 1),
             ("retention_years", 1),
+            ("vacancy_alert_days", 1),
+            ("out_of_service_alert_days", 1),
         ):
             if name in values and name not in errors and values[name] < low:
                 errors[name] = _("must be at least %(low)s") % {"low": low}

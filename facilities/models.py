@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 FACILITY_CODE_VALIDATOR = RegexValidator(
@@ -109,6 +110,9 @@ class Bed(models.Model):
     # the bed's current round without scanning history.
     occupancy_round = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When `status` last changed: how long a bed has stood vacant or out of service (R-WATCH-1).
+    # Set by save() whenever the status differs from the one loaded, so no service has to.
+    status_since = models.DateTimeField(_("status since"), default=timezone.now)
 
     class Meta:
         ordering = ["facility", "code"]
@@ -134,6 +138,26 @@ class Bed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility.code}/{self.code}"
+
+    def save(self, *args, **kwargs):
+        loaded = getattr(self, "_loaded_status", None)
+        if self.pk is not None and loaded is not None and self.status != loaded:
+            self.status_since = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "status_since"}
+        super().save(*args, **kwargs)
+        self._loaded_status = self.status
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        bed = super().from_db(db, field_names, values)
+        bed._loaded_status = bed.__dict__.get("status")
+        return bed
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._loaded_status = self.__dict__.get("status")
 
 
 class AuditEntry(models.Model):

@@ -89,6 +89,8 @@ class PolicyParametersSerializer(serializers.Serializer):
     retention_years = serializers.IntegerField(
         **WHOLE, help_text="R-PRIV-3: years after a person's last application closed before they are anonymised."
     )
+    vacancy_alert_days = serializers.IntegerField(**WHOLE)
+    out_of_service_alert_days = serializers.IntegerField(**WHOLE)
 
 
 class PolicyVersionSerializer(serializers.Serializer):

@@ -76,6 +76,8 @@ def policy_form(**overrides) -> dict:
         "refusal_window_days": "365",
         "bar_days": "365",
         "retention_years": "5",
+        "vacancy_alert_days": "14",
+        "out_of_service_alert_days": "30",
         **{f"care_{g}": str(p) for g, p in enumerate([0, 10, 20, 30, 40])},
         "age_0_from": "100",
         "age_0_points": "10",

@@ -77,6 +77,11 @@ POLICY_SCALARS = {
     "refusal_window_days": (_("Refusals are counted over (R-OFF-5)"), _("days")),
     "bar_days": (_("A removal for refusals bars the person for (R-OFF-5)"), _("days")),
     "retention_years": (_("Personal data kept after the last application closed (R-PRIV-3)"), _("years")),
+    "vacancy_alert_days": (_("The watchdog report names beds vacant for longer than (R-WATCH-1)"), _("days")),
+    "out_of_service_alert_days": (
+        _("The watchdog report names beds out of service for longer than (R-WATCH-1)"),
+        _("days"),
+    ),
 }
 CARE_GRADES = ("0", "1", "2", "3", "4")
 FAMILY_WEIGHTS = {
