@@ -16,6 +16,7 @@ from admissions.services.offers import offers_expire_due
 from admissions.services.outbox import outbox_sender_register
 from admissions.services.privacy import persons_anonymise
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
+from admissions.services.watchdog import watchdog_monthly_send
 from admissions.services.webhooks import webhook_deliver, webhook_deliveries_due
 
 logger = logging.getLogger(__name__)
@@ -137,3 +138,9 @@ def write_checkpoint_daily() -> int | None:
         return None
     logger.info("write_checkpoint: checkpoint %s signed with key %s", checkpoint.pk, checkpoint.key_id)
     return checkpoint.pk
+
+
+@shared_task
+def watchdog_report_monthly() -> int:
+    """R-WATCH-1: the last full month's watchdog report, emailed to the administrators once."""
+    return watchdog_monthly_send()

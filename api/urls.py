@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import administration, applications, assessments, facilities, offers, privacy, public, service
+from .views import administration, applications, assessments, facilities, offers, privacy, public, service, watchdog
 
 v1 = [
     *facilities.urlpatterns,
@@ -13,6 +13,7 @@ v1 = [
     *administration.urlpatterns,
     *privacy.urlpatterns,
     *public.urlpatterns,
+    *watchdog.urlpatterns,
 ]
 
 urlpatterns = [

@@ -36,4 +36,9 @@ app.conf.beat_schedule = {
         "task": "admissions.tasks.write_checkpoint_daily",
         "schedule": crontab(hour=3, minute=0),
     },
+    # R-WATCH-1: the monthly watchdog report to the administrators (sent once per month).
+    "watchdog-report-monthly": {
+        "task": "admissions.tasks.watchdog_report_monthly",
+        "schedule": crontab(day_of_month=1, hour=7, minute=0),
+    },
 }

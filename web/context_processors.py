@@ -18,6 +18,7 @@ MENU = [
     ("staff:facilities", _("Homes and beds"), {"reviewer", "facility"}),
     ("staff:offers", _("Offers"), OFFER_ROLES),
     ("staff:reports", _("Reports"), {"reviewer"}),
+    ("staff:watchdog", _("Watchdog report"), {"reviewer"}),
     ("staff:administration", _("Administration"), set()),
 ]
 

@@ -12,6 +12,7 @@ from .views import (
     portal,
     privacy,
     reports,
+    watchdog,
 )
 
 staff = [
@@ -20,6 +21,7 @@ staff = [
     *applications.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,
+    *watchdog.urlpatterns,
     *reports.urlpatterns,
     *administration.urlpatterns,
     *facility_pages.urlpatterns,

@@ -26,6 +26,7 @@ PUBLIC = "public"
 # (method, route of api/urls.py, roles allowed) — API.md's tables; admin is always allowed.
 MATRIX = [
     ("get", "facilities/", STAFF),
+    ("get", "reports/watchdog/", {"reviewer", "admin"}),
     ("post", "facilities/", {"admin"}),
     ("get", "facilities/<str:code>/", STAFF),
     ("patch", "facilities/<str:code>/", {"admin"}),
