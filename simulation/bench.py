@@ -10,6 +10,7 @@ What it measures:
   from its own REMOTE_ADDR (10.x.y.z) so the per-address limits could not interfere anyway;
 - the staff queue page (the htmx fragment /staff/facilities/<code>/queue/) and the queue API page
   (/api/v1/facilities/<code>/queue/) of the largest home, logged in as an administrator;
+- the watchdog report page (R-WATCH-1) for the whole city and the last full month;
 - allocating one bed at the largest home: a resident leaves (`bed_discharge`, the real service),
   which allocates the bed (R-BED-2, R-ALLOC-1) in the same transaction: p95 over repeated runs;
 - on PostgreSQL, 1,000 such allocations by 8 processes across the busiest homes, then R-NQ-1,
@@ -62,6 +63,7 @@ TARGETS = {
     "allocate_one_bed": "p95 ≤ 50 ms",
     "concurrent_allocations": "≥ 100 allocations/s, zero rule violations",
     "generate_city": "≤ 3 min, peak memory ≤ 1 GiB",
+    "watchdog_report": "p95 ≤ 2 s",
 }
 PROCESSES = 8
 CONCURRENT_ALLOCATIONS = 1000
@@ -124,6 +126,7 @@ class Bench:
             self.floors = self._floors()
             self._lookup()
             self._queue_pages()
+            self._watchdog()
             self._allocate_one()
             self._concurrent()
         self._generate_figure()
@@ -269,6 +272,23 @@ class Bench:
         self._figure("staff_queue_page", _time(staff_page, max(20, self.samples // 4)), met=None, **extra)
         timing = _time(api_page, max(20, self.samples // 2))
         self._figure("queue_api_page", timing, met=timing["p95_ms"] <= 50, **extra)
+
+    def _watchdog(self) -> None:
+        """R-WATCH-1: the watchdog report page for the whole city and the last full month (what the
+        monthly task reports), logged in as an administrator: every figure, chart and table."""
+        from django.contrib.auth.models import User
+
+        admin = User.objects.filter(is_superuser=True).order_by("pk").first()
+        client = Client()
+        client.force_login(admin)
+
+        def page(i: int):
+            response = client.get("/staff/reports/watchdog/")
+            if response.status_code != 200:
+                raise BenchError(f"watchdog report answered {response.status_code}")
+
+        timing = _time(page, max(10, self.samples // 20), warmup=2)
+        self._figure("watchdog_report", timing, met=timing["p95_ms"] <= 2000, period="the last full month")
 
     def _leaving(self, facility_ids: list[int], n: int) -> list[int]:
         """Beds whose resident (one from before the product, or admitted long ago) can leave: mostly

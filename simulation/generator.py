@@ -137,6 +137,16 @@ REGRADE_SHARE = 0.3  # a reassessment finds one grade more frailty
 LIVE_OFFER_SHARE_OF_BEDS = 0.005  # residents leaving today: their beds are offered by the allocation
 ACCEPTED_SHARE_OF_LIVE_OFFERS = 0.4
 
+# R-WATCH-1: a few anomalies for the watchdog report to find. One home (the second largest) has
+# beds its residents left 15–40 days ago and that nobody was offered, while its queue has candidates;
+# out-of-service beds have been so for 1–90 days; some history admissions passed over people ranked
+# above (each with a recorded skip reason), two of them at that home in the last full month.
+ANOMALY_VACANT_BEDS = 3
+ANOMALY_VACANT_DAYS = (15, 40)
+OUT_OF_SERVICE_DAYS = (1, 90)
+OUT_OF_ORDER_SHARE = 0.01  # of the history admissions
+OUT_OF_ORDER_REASONS = ["offer_pending", "assessment_expired", "suspended", "bed_type_mismatch"]
+
 STAFF_PASSWORD = None  # unusable passwords: log in with `changepassword` or force_login in bench
 
 
@@ -158,6 +168,7 @@ class CitySummary:
     largest_facility: str
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    anomalies: dict = field(default_factory=dict)  # what the watchdog report should find (R-WATCH-1)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -409,6 +420,8 @@ class _City:
         self.timings: dict[str, float] = {}
         self.waiting_count = 0
         self.bed_code: dict[int, str] = {}
+        # The anomalies draw from their own stream, so the rest of the city is what it was without them.
+        self.anomaly_rng = random.Random(seed * 7919 + 17)
 
     def deadline(self, moment: dt.datetime, working_days: int) -> dt.datetime:
         """R-OFF-1 by the services' `deadline_after`, remembered per day (it reads the calendar)."""
@@ -442,6 +455,7 @@ class _City:
             self._mark("applications", started)
             bar.set_description("admissions")
             self._admissions_and_residents()
+            self._long_vacancies()
             _reset_sequences(models)
             self._mark("admissions", started)
         _analyze()
@@ -597,6 +611,11 @@ class _City:
                         out_of_service_reason="" if occupied else "房间改造",
                         occupancy_round=1 if occupied else 0,
                         created_at=self.now - dt.timedelta(days=2000),
+                        status_since=(
+                            self.now - dt.timedelta(days=2000)
+                            if occupied
+                            else self.now - dt.timedelta(days=self.anomaly_rng.uniform(*OUT_OF_SERVICE_DAYS))
+                        ),
                     )
                 )
                 if occupied:
@@ -667,6 +686,7 @@ class _City:
         rows = sorted(self.admitted, key=lambda r: (r["facility_id"], r["made_at"], r["application_id"]))
         decisions, offers, occupancies, events = [], [], [], []
         previous: dict[int, _Row] = {}
+        passed_over = self._passed_over(rows)
         for row in rows:
             fid = row["facility_id"]
             last = previous.get(fid)
@@ -683,8 +703,12 @@ class _City:
                 policy_version=self.policy.version,
                 trigger=row["trigger"],
                 chosen_entry_id=row["entry_id"],
-                chosen={"reference": row["reference"], "rank": 1, "score": row["score"]},
-                skipped=[],
+                chosen={
+                    "reference": row["reference"],
+                    "rank": 1 + len(skipped := passed_over.get(row["offer_id"], [])),
+                    "score": row["score"],
+                },
+                skipped=skipped,
                 quota_before=figures,
                 quota_after=figures,
                 previous_hash=last_hash,
@@ -696,7 +720,10 @@ class _City:
                 previous=last,
                 facility_code=row["facility_code"],
                 bed_code=row["bed_code"],
-                subjects={row["reference"]: (CHANNEL_OF_RANK[row["channel_rank"]], row["care_level"])},
+                subjects={
+                    row["reference"]: (CHANNEL_OF_RANK[row["channel_rank"]], row["care_level"]),
+                    **{r["reference"]: self.passed_subjects[r["reference"]] for r in skipped},
+                },
             )
             previous[fid] = decision
             decisions.append(decision)
@@ -754,6 +781,70 @@ class _City:
             _insert(Occupancy, chunk)
         self.admitted = []
 
+    # -- the anomalies the watchdog report should find (R-WATCH-1) -----------------------------------
+    def anomaly_home(self) -> Facility:
+        """The second largest home (the largest is the one bench and the tests allocate at)."""
+        ranked = sorted(self.facilities, key=lambda f: (-self.size[f.pk], f.pk))
+        return ranked[1] if len(ranked) > 1 else ranked[0]
+
+    def _passed_over(self, rows: list[dict]) -> dict[int, list[dict]]:
+        """Offer id → the people ranked above whom the allocation passed over, each with a reason:
+        a share of all admissions, and two at the anomaly home in the last full month. Those passed
+        over are people admitted at the same home later (so they were waiting then)."""
+        rng = self.anomaly_rng
+        home = self.anomaly_home().pk
+        month_end = self.today.replace(day=1) - dt.timedelta(days=1)
+        month_start = month_end.replace(day=1)
+        by_home: dict[int, list[dict]] = defaultdict(list)
+        for row in rows:
+            by_home[row["facility_id"]].append(row)
+        chosen = [row for row in rows if rng.random() < OUT_OF_ORDER_SHARE]
+        last_month = [
+            row
+            for row in by_home[home]
+            if month_start <= timezone.localdate(row["admitted_at"]) <= month_end and row not in chosen
+        ]
+        chosen += last_month[:2]
+        passed: dict[int, list[dict]] = {}
+        self.passed_subjects: dict[str, tuple[str, str]] = {}  # reference → (channel, care level), R-VER-2
+        for row in chosen:
+            later = [r for r in by_home[row["facility_id"]] if r["made_at"] > row["made_at"]][:8]
+            if not later:
+                continue
+            skipped = rng.sample(later, min(len(later), rng.randint(1, 3)))
+            for other in skipped:
+                self.passed_subjects[other["reference"]] = (CHANNEL_OF_RANK[other["channel_rank"]], other["care_level"])
+            passed[row["offer_id"]] = [
+                {
+                    "reference": other["reference"],
+                    "rank": rank,
+                    "score": row["score"] + rng.randint(0, 5),
+                    "reason": rng.choice(OUT_OF_ORDER_REASONS),
+                }
+                for rank, other in enumerate(skipped, start=1)
+            ]
+        self.out_of_order_planted = len(passed)
+        return passed
+
+    def _long_vacancies(self) -> None:
+        """At the anomaly home, residents from before the product left 15–40 days ago and their
+        nursing beds were never offered: vacant, with the queue holding candidates."""
+        rng = self.anomaly_rng
+        home = self.anomaly_home()
+        beds = self.residents.get((home.pk, "nursing", "nursing"), [])
+        planted = [beds.pop() for _ in range(min(ANOMALY_VACANT_BEDS, max(0, len(beds) - 1)))]
+        for bed_id in planted:
+            left = self.now - dt.timedelta(days=rng.uniform(*ANOMALY_VACANT_DAYS))
+            Occupancy.objects.filter(bed_id=bed_id, discharged_on__isnull=True).update(
+                discharged_on=timezone.localdate(left), discharge_reason="deceased"
+            )
+            Bed.objects.filter(pk=bed_id).update(status="vacant", holder_care_level=None, status_since=left)
+        self.anomalies = {
+            "home": home.code,
+            "long_vacant_beds": len(planted),
+            "out_of_order_admissions": self.out_of_order_planted,
+        }
+
     # -- today: residents leave, the real allocation offers their beds, some offers are accepted ----
     def _live_offers(self) -> int:
         """Through the services: `bed_discharge` frees a resident's bed and allocates it (R-BED-2,
@@ -802,6 +893,7 @@ class _City:
             largest_facility=largest.code,
             seconds=round(seconds, 1),
             timings=self.timings,
+            anomalies=self.anomalies,
         )
 
 

@@ -311,3 +311,23 @@ def test_the_allocation_walk_meets_the_queue_in_its_order_past_its_first_page(ci
     walked = [(step.entry_id, step.reference, step.score) for step in queue_walk(home, now=now, policy=policy)]
     assert len(expected) > QUEUE_WALK_FIRST
     assert walked == expected
+
+
+def test_the_watchdog_report_finds_the_planted_anomalies(city):
+    """R-WATCH-1, story 12: the second largest home has 3 beds vacant for over 14 days while its queue
+    has candidates; some admissions passed over people ranked above, each with a recorded reason."""
+    import datetime as dt
+
+    from admissions import watchdog
+
+    assert city.anomalies["long_vacant_beds"] == 3 and city.anomalies["out_of_order_admissions"] > 0
+    today = timezone.localdate()
+    year = watchdog.Period(today - dt.timedelta(days=365), today)
+    report = watchdog.watchdog_report(Facility.objects.order_by("code"), year)
+    home = next(row for row in report.rows if row.facility.code == city.anomalies["home"])
+    assert home.count("long_vacant") == 3
+    assert report.city.count("long_vacant") == 3
+    assert report.city.count("out_of_order") > 0
+    assert set(report.city.skip_reasons) <= {"offer_pending", "assessment_expired", "suspended", "bed_type_mismatch"}
+    assert sum(report.city.skip_reasons.values()) >= report.city.count("out_of_order")
+    assert report.city.count("long_out_of_service") > 0  # out of service for 1–90 days: some over 30
