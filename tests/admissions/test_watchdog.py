@@ -28,6 +28,7 @@ from admissions.services.watchdog import watchdog_monthly_send
 from facilities.models import Bed, Facility
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, UserFactory, actor, add_beds, queued_application
+from tests.spec import OUT_OF_SERVICE_ALERT_DAYS, VACANCY_ALERT_DAYS
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -77,7 +78,10 @@ def csv_rows(response) -> list[list[str]]:
 # --- SPEC §9 defaults ---------------------------------------------------------------------------------
 def test_the_policy_alerts_on_beds_vacant_over_14_days_and_out_of_service_over_30():
     params = PolicyParameters()
-    assert (params.vacancy_alert_days, params.out_of_service_alert_days) == (14, 30)
+    assert (params.vacancy_alert_days, params.out_of_service_alert_days) == (
+        VACANCY_ALERT_DAYS,
+        OUT_OF_SERVICE_ALERT_DAYS,
+    )
     with pytest.raises(PolicyError) as refused:
         PolicyParameters.from_json({"vacancy_alert_days": 0, "out_of_service_alert_days": "x"})
     assert set(refused.value.errors) == {"vacancy_alert_days", "out_of_service_alert_days"}
@@ -89,8 +93,8 @@ def test_a_bed_vacant_longer_than_14_days_with_a_candidate_waiting_is_named():
     with time_machine.travel(NOW - dt.timedelta(days=30), tick=False):
         queued_application(grade=3, choices=["YX01"])  # no bed yet: waiting
     over, under = add_beds(home, nursing=2, status="vacant")
-    since(over, NOW - dt.timedelta(days=14, minutes=1))
-    since(under, NOW - dt.timedelta(days=14) + dt.timedelta(minutes=1))
+    since(over, NOW - dt.timedelta(days=VACANCY_ALERT_DAYS, minutes=1))
+    since(under, NOW - dt.timedelta(days=VACANCY_ALERT_DAYS) + dt.timedelta(minutes=1))
 
     result = report()
     assert row_of(result, "YX01").count("long_vacant") == 1
@@ -117,8 +121,8 @@ def test_a_long_vacancy_nobody_in_the_queue_could_take_is_not_named():
 def test_a_bed_out_of_service_longer_than_30_days_is_named():
     home = FacilityFactory(code="YX01")
     over, under = add_beds(home, nursing=2, status="out_of_service")
-    since(over, NOW - dt.timedelta(days=30, minutes=1))
-    since(under, NOW - dt.timedelta(days=30) + dt.timedelta(minutes=1))
+    since(over, NOW - dt.timedelta(days=OUT_OF_SERVICE_ALERT_DAYS, minutes=1))
+    since(under, NOW - dt.timedelta(days=OUT_OF_SERVICE_ALERT_DAYS) + dt.timedelta(minutes=1))
     assert row_of(report(), "YX01").count("long_out_of_service") == 1
     assert list(watchdog.records("long_out_of_service", Facility.objects.all(), NOVEMBER, now=NOW)) == [over]
 
