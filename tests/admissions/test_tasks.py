@@ -492,6 +492,7 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
         "admissions.tasks.verify_decisions_nightly",
         "admissions.tasks.write_checkpoint_daily",  # R-VER-3
         "admissions.tasks.anonymise_persons",  # R-PRIV-3
+        "admissions.tasks.watchdog_report_monthly",
     }
     registered = set(app.tasks)
     assert set(tasks) <= registered
@@ -501,4 +502,6 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
     assert tasks["admissions.tasks.send_reminders"] == crontab(minute=5)
     assert tasks["admissions.tasks.verify_decisions_nightly"] == crontab(hour=2, minute=30)
     assert tasks["admissions.tasks.write_checkpoint_daily"] == crontab(hour=3, minute=0)
+    # R-WATCH-1: monthly, on the 1st.
+    assert tasks["admissions.tasks.watchdog_report_monthly"] == crontab(day_of_month=1, hour=7, minute=0)
     assert str(app.timezone) == "Asia/Shanghai"  # so 02:30 is Shanghai time
