@@ -3,6 +3,7 @@ query, call admissions.watchdog, render as JSON, or as the staff page's CSV/XLSX
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from admissions import watchdog
+from admissions.watchdog_tables import watchdog_file  # the staff page's download, the same bytes
 from facilities.models import Facility, Role
-from web.views.watchdog import watchdog_file  # the staff page's download, the same bytes
 
 from ..base import ApiView
 from ..permissions import role_permission
@@ -65,7 +66,10 @@ class WatchdogReportView(ApiView):
         report = watchdog.watchdog_report(facilities, query.validated_data["period"])
         fmt = query.validated_data["format"]
         if fmt != "json":
-            return watchdog_file(report, fmt)
+            body, content_type, filename = watchdog_file(report, fmt)
+            response = HttpResponse(body, content_type=content_type)
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
         return Response(WatchdogReportSerializer(report_data(report)).data)
 
 

@@ -2,18 +2,16 @@
 render.
 
 The figures come from admissions/watchdog.py (one selector module, also read by the API and the
-monthly task). They become `ReportTable`s of the reports page (web/views/reports.py), which
-the page shows with inline SVG charts drawn by the same helpers, and which the downloads write as
-CSV (every table, one after another) or XLSX (one sheet per table). Each count on the page links to
-the list of the records behind it (`watchdog_records`), filtered the same way.
+monthly task); their tables and the CSV/XLSX files from admissions/watchdog_tables.py (the API's
+`format=csv|xlsx` writes the same). The page adds inline SVG charts drawn by the reports page's
+helpers (web/views/reports.py), and links each count to the list of the records behind it
+(`watchdog_records`), filtered the same way.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
@@ -27,52 +25,35 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from admissions import watchdog
-from admissions.models import Channel
 from admissions.watchdog import figure_labels, not_recorded_note
-from facilities.models import BedType, CareLevel, Facility, Role
+from admissions.watchdog_tables import (
+    CONTENT_TYPES,
+    Links,
+    _group_label,
+    _home_label,
+    fail_reason_label,
+    report_tables,
+    skip_reason_labels,
+    watchdog_file,
+)
+from facilities.models import BedType, Facility, Role
 from web.access import staff_page
 
 from .reports import (
-    CONTENT_TYPES,
     DAYS,
     INT,
     PLOT_LEFT,
-    Cell,
     Chart,
-    Column,
     LegendItem,
-    ReportTable,
     Segment,
     _axis,
-    _plain,
     _row,
-    _safe,
     _scale,
     _ticks,
     display,
 )
 
 PAGE_SIZE = 50
-
-
-def skip_reason_labels() -> dict[str, str]:
-    return {
-        "bed_type_mismatch": _("bed type does not match"),
-        "reserved_for_nursing": _("reserved for nursing care"),
-        "nursing_quota_full": _("nursing quota full"),
-        "assessment_expired": _("assessment expired"),
-        "offer_pending": _("holds an offer"),
-        "suspended": _("suspended"),
-        "refused_this_bed": _("refused this bed"),
-    }
-
-
-def fail_reason_label(reason: str) -> str:
-    return {
-        "no_show": _("did not come (no-show)"),
-        "care_need_changed": _("care need changed"),
-        "other": _("other"),
-    }.get(reason, reason or "—")
 
 
 # --- the filter ------------------------------------------------------------------------------------
@@ -133,172 +114,6 @@ def _query(period: watchdog.Period, facility: str = "", **extra) -> str:
         params["facility"] = facility
     params.update(extra)
     return "?" + urlencode(params)
-
-
-# --- tables ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LinkedCell(Cell):
-    url: str | None = None
-
-
-@dataclass
-class LinkedTable(ReportTable):
-    """A ReportTable whose cells may link to the records behind them (same order as `rows`)."""
-
-    row_links: list[list[str | None]] = field(default_factory=list)
-    total_links: list[str | None] | None = None
-
-    def _linked(self, row: list, links: list[str | None] | None) -> list[LinkedCell]:
-        links = links or [None] * len(row)
-        return [
-            LinkedCell(cell.text, cell.numeric, url if value else None)
-            for cell, url, value in zip(self._cells(row), links, row, strict=True)
-        ]
-
-    @property
-    def display_rows(self) -> list[list[LinkedCell]]:
-        links = self.row_links or [None] * len(self.rows)
-        return [self._linked(row, row_links) for row, row_links in zip(self.rows, links, strict=True)]
-
-    @property
-    def display_total(self) -> list[LinkedCell] | None:
-        return self._linked(self.total, self.total_links) if self.total is not None else None
-
-
-COUNTED = list(watchdog.FIGURES)
-
-
-def _home_label(facility: Facility | None) -> str:
-    return f"{facility.code} {facility.name}" if facility is not None else _("All homes")
-
-
-def _records_url(kind: str, period: watchdog.Period, code: str = "") -> str:
-    return reverse("staff:watchdog_records", args=[kind]) + _query(period, code)
-
-
-def homes_table(report: watchdog.WatchdogReport) -> LinkedTable:
-    labels = figure_labels()
-    table = LinkedTable(
-        name="watchdog_homes",
-        title=_("Figures per home"),
-        caption=_(
-            "Per home and for the city. Counts of beds and of overdue admissions are as they stand now; the others "
-            "cover the period. Days from approval to the first offer: median and 90th percentile."
-        ),
-        columns=[Column(_("Home"))]
-        + [Column(labels[f], INT) for f in COUNTED]
-        + [Column(_("First offers"), INT), Column(_("Median days to first offer"), DAYS)]
-        + [Column(_("90th percentile days to first offer"), DAYS)],
-    )
-
-    def values(row: watchdog.Row) -> list:
-        return (
-            [_home_label(row.facility)]
-            + [row.count(f) for f in COUNTED]
-            + [row.first_offer.count, row.first_offer.median_days, row.first_offer.p90_days]
-        )
-
-    def links(row: watchdog.Row) -> list[str | None]:
-        code = row.facility.code if row.facility is not None else ""
-        figure_links = [None if f in watchdog.NOT_RECORDED else _records_url(f, report.period, code) for f in COUNTED]
-        home = reverse("staff:facility", args=[code]) if code else None
-        return [home] + figure_links + [_records_url("first_offers", report.period, code), None, None]
-
-    for row in report.rows:
-        table.rows.append(values(row))
-        table.row_links.append(links(row))
-    table.total = values(report.city)
-    table.total_links = links(report.city)
-    return table
-
-
-def failed_checks_table(report: watchdog.WatchdogReport) -> LinkedTable:
-    table = LinkedTable(
-        name="watchdog_failed_checks",
-        title=_("Failed admission checks by reason and by who recorded them"),
-        caption=_("Accepted offers that failed the admission check in the period (R-OFF-7, SPEC §5)."),
-        columns=[Column(_("Home")), Column(_("Reason")), Column(_("Recorded by")), Column(_("Offers"), INT)],
-    )
-    codes = {row.facility.pk: row.facility for row in report.rows}
-    groups = [(None, report.failed_checks)] + [
-        (codes[fid], breakdown) for fid, breakdown in sorted(report.failed_checks_by_facility.items())
-    ]
-    for facility, breakdown in groups:
-        code = facility.code if facility is not None else ""
-        for reason, officer, n in breakdown:
-            table.rows.append([_home_label(facility), fail_reason_label(reason), officer or "—", n])
-            table.row_links.append([None, None, None, _records_url("failed_checks", report.period, code)])
-    return table
-
-
-def skip_reasons_table(report: watchdog.WatchdogReport) -> LinkedTable:
-    reasons = skip_reason_labels()
-    extra = sorted(set(report.city.skip_reasons) - set(reasons))
-    table = LinkedTable(
-        name="watchdog_skip_reasons",
-        title=_("Admissions not first in the order, and why those above were passed over"),
-        caption=_(
-            "Admissions in the period whose decision chose someone below the first in the order (R-ALLOC-1); each "
-            "reason counts the people ranked above who were skipped for it."
-        ),
-        columns=[Column(_("Home")), Column(_("Admissions not first in the order"), INT)]
-        + [Column(label, INT) for label in reasons.values()]
-        + [Column(reason or _("no reason recorded"), INT) for reason in extra],
-    )
-
-    def values(row: watchdog.Row) -> list:
-        return (
-            [_home_label(row.facility), row.count("out_of_order")]
-            + [row.skip_reasons.get(r, 0) for r in reasons]
-            + [row.skip_reasons.get(r, 0) for r in extra]
-        )
-
-    for row in report.rows:
-        if row.count("out_of_order"):
-            table.rows.append(values(row))
-            table.row_links.append(
-                [None, _records_url("out_of_order", report.period, row.facility.code)]
-                + [None] * (len(reasons) + len(extra))
-            )
-    table.total = values(report.city)
-    table.total_links = [None, _records_url("out_of_order", report.period)] + [None] * (len(reasons) + len(extra))
-    return table
-
-
-def _group_label(channel: str, care_level: str) -> str:
-    channel_label = Channel(channel).label if channel in Channel.values else channel
-    return f"{channel_label} · {CareLevel(care_level).label}"
-
-
-def first_offers_table(report: watchdog.WatchdogReport) -> LinkedTable:
-    table = LinkedTable(
-        name="watchdog_first_offers",
-        title=_("Days from approval to the first offer"),
-        caption=_(
-            "Applications first offered a bed in the period, by channel and care level: days from approval (joining "
-            "the queue) to the first offer. The median and the 90th percentile interpolate between the closest values."
-        ),
-        columns=[
-            Column(_("Channel and care level")),
-            Column(_("First offers"), INT),
-            Column(_("Median (days)"), DAYS),
-            Column(_("90th percentile (days)"), DAYS),
-        ],
-    )
-    for group in report.first_offers:
-        spread = group.spread
-        table.rows.append(
-            [_group_label(group.channel, group.care_level), spread.count, spread.median_days, spread.p90_days]
-        )
-        table.row_links.append([None, None, None, None])
-    city = report.city.first_offer
-    table.total = [_("All first offers"), city.count, city.median_days, city.p90_days]
-    table.total_links = [None, _records_url("first_offers", report.period), None, None]
-    return table
-
-
-def report_tables(report: watchdog.WatchdogReport) -> list[LinkedTable]:
-    return [homes_table(report), failed_checks_table(report), skip_reasons_table(report), first_offers_table(report)]
 
 
 # --- charts ----------------------------------------------------------------------------------------
@@ -419,76 +234,25 @@ def first_offer_chart(report: watchdog.WatchdogReport) -> Chart:
     )
 
 
-# --- files -----------------------------------------------------------------------------------------
-def _heading(report: watchdog.WatchdogReport) -> list[str]:
-    return [
-        _("Watchdog report (R-WATCH-1)"),
-        _("Period %(start)s to %(end)s; as of %(now)s")
-        % {
-            "start": report.period.start.isoformat(),
-            "end": report.period.end.isoformat(),
-            "now": timezone.localtime(report.as_of).strftime("%Y-%m-%d %H:%M"),
-        },
-    ]
+# --- views -----------------------------------------------------------------------------------------
+def _records_url(kind: str, period: watchdog.Period, code: str = "") -> str:
+    return reverse("staff:watchdog_records", args=[kind]) + _query(period, code)
 
 
-def watchdog_csv(report: watchdog.WatchdogReport) -> bytes:
-    """Every table, one after another: its title, its header, its rows, a blank line."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for line in _heading(report) + [not_recorded_note()]:
-        writer.writerow([_safe(line)])
-    writer.writerow([])
-    for table in report_tables(report):
-        writer.writerow([_safe(table.title)])
-        writer.writerow([_safe(c.label) for c in table.columns])
-        for row in table.rows + ([table.total] if table.total else []):
-            writer.writerow(["" if v is None else _safe(_plain(v)) for v in row])
-        writer.writerow([])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+def _links(period: watchdog.Period) -> Links:
+    return Links(
+        records=lambda kind, code: _records_url(kind, period, code),
+        home=lambda code: reverse("staff:facility", args=[code]),
+    )
 
 
-def watchdog_xlsx(report: watchdog.WatchdogReport) -> bytes:
-    """One sheet per table, after a first sheet that says what the report covers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    about = workbook.active
-    about.title = "about"
-    for line in _heading(report) + [not_recorded_note()]:
-        about.append([_safe(line)])
-    for table in report_tables(report):
-        sheet = workbook.create_sheet(table.name.removeprefix("watchdog_")[:31])
-        sheet.append([_safe(c.label) for c in table.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows + ([table.total] if table.total else []):
-            sheet.append([_safe(v) for v in row])
-        for index, column in enumerate(table.columns, start=1):
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = max(12, min(40, len(column.label) + 4))
-            if column.kind == DAYS:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "0.0"
-        if table.total:
-            for cell in sheet[sheet.max_row]:
-                cell.font = Font(bold=True)
-        sheet.freeze_panes = "B2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def watchdog_file(report: watchdog.WatchdogReport, fmt: str) -> HttpResponse:
-    body = watchdog_csv(report) if fmt == "csv" else watchdog_xlsx(report)
-    response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
-    filename = f"watchdog-{report.period.start:%Y-%m-%d}-{report.period.end:%Y-%m-%d}.{fmt}"
+def _file_response(report: watchdog.WatchdogReport, fmt: str) -> HttpResponse:
+    body, content_type, filename = watchdog_file(report, fmt)
+    response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-# --- views -----------------------------------------------------------------------------------------
 def _bad_filter(form: WatchdogFilter) -> HttpResponse:
     lines = [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
     return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
@@ -500,7 +264,7 @@ def watchdog_page(request):
     context = {"filter": form, "sections": [], "charts": []}
     if form.is_valid():
         report = watchdog.watchdog_report(form.facilities(), form.period)
-        tables = report_tables(report)
+        tables = report_tables(report, _links(report.period))
         context.update(
             report=report,
             charts=[city_chart(report), homes_chart(report), first_offer_chart(report)],
@@ -520,7 +284,7 @@ def watchdog_download(request, fmt: str):
     form = watchdog_filter(request)
     if not form.is_valid():
         return _bad_filter(form)
-    return watchdog_file(watchdog.watchdog_report(form.facilities(), form.period), fmt)
+    return _file_response(watchdog.watchdog_report(form.facilities(), form.period), fmt)
 
 
 @dataclass(frozen=True)
