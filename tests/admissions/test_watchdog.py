@@ -366,3 +366,12 @@ def test_the_monthly_report_is_emailed_to_the_administrators_once_a_month(settin
     assert message.to == ["boss@example.org"] and "2026-11" in message.subject
     assert "2026-11-01" in message.body and "YX01" in message.body
     assert "/staff/reports/watchdog/?from=2026-11-01&to=2026-11-30" in message.body
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [("reviewer", True), ("admin", True), ("intake", False), ("assessor", False)]
+)
+def test_the_menu_offers_the_report_to_reviewers_and_administrators_only(client, role, shown):
+    client.force_login(staff(role))
+    page = client.get(reverse("staff:dashboard")).content.decode()
+    assert (f'href="{reverse("staff:watchdog")}"' in page) is shown
