@@ -14,7 +14,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv messages run test lint check clean e2e-tools docs docs-check restore-drill
+.PHONY: help venv messages run test lint check clean e2e-tools docs docs-check restore-drill mutate
 
 help:
 	@echo "make run    create .venv, install, migrate, load demo data, serve on http://$(HOST):$(PORT)/"
@@ -24,6 +24,7 @@ help:
 	@echo "make docs   regenerate docs/rules.md, the generated parts of docs/*.md and the state-machine diagrams"
 	@echo "make docs-check  fail on a stale generated document, a cited rule not in docs/rules.md, a dangling link"
 	@echo "make restore-drill  PostgreSQL backup, restore into a new database, verify_decisions and a lookup"
+	@echo "make mutate MODULE=allocation  mutation testing of one rule module (docs/mutation.md); FRESH=1 starts over, SURVIVORS=1 retries the survivors"
 	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
 
@@ -83,6 +84,13 @@ docs-check: $(STAMP)
 # docs/operations.md, "Backup and restore": on the PostgreSQL of PG_HOST/PG_PORT/PG_USER.
 restore-drill: $(STAMP)
 	PYTHON=$(BIN)/python bash tools/restore_drill.sh
+
+# Mutation testing of one rule module with mutmut 3, one mutant at a time; resumes where it stopped.
+# MODULE is a short name (allocation, quota, grading, policy, lookup, queue, offers, intake, identity)
+# or the file's path; the list, the tests each runs and the last kill rates are in docs/mutation.md.
+mutate: $(STAMP)
+	@test -n "$(MODULE)" || { echo "usage: make mutate MODULE=allocation (see docs/mutation.md)" >&2; exit 2; }
+	$(BIN)/python tools/mutate.py $(MODULE) $(if $(FRESH),--fresh) $(if $(SURVIVORS),--survivors)
 
 # The end-to-end tests (tests/e2e) drive Debian's chromium with Playwright and check pages with
 # axe-core from the npm registry; without these they are skipped, saying what is missing.

@@ -1,0 +1,192 @@
+"""Mutation testing of one rule module with mutmut 3: `make mutate MODULE=allocation`.
+
+mutmut changes one thing at a time in the module (a `<` for a `<=`, a `True` for a `False`, a number
+plus one, a call argument dropped, …) and runs the tests that reach the changed function; a change no
+test notices (a surviving mutant) is a rule the tests do not pin. docs/mutation.md lists, per module,
+the command, the kill rate it gave and every survivor with why it is harmless.
+
+Each module has a folder of its own, `mutants/<name>/` (ignored by git), holding links to the project
+and mutmut's copy of it, so one module's results and test map never invalidate another's. A second
+run resumes: finished mutants keep their result, and only mutants of functions changed since are run
+again. `make mutate MODULE=allocation FRESH=1` throws the folder away and starts over.
+
+Shared settings are in pyproject.toml ([tool.mutmut]): what is copied, the lines never mutated
+(translated messages, log lines) and the pytest options. Here, per module: the one file mutated and
+the tests run against it, chosen as the tests of that module's rules (the rest of the suite is slow
+and reaches these modules only through them). mutmut then runs, for each mutant, only those of these
+tests that called the mutated function.
+
+usage: python tools/mutate.py MODULE [--fresh] [--max-children N] [--report-only]
+MODULE is a short name below or the file's path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (the file mutated, the tests run against it). Keep docs/mutation.md in step.
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "allocation": (
+        "admissions/services/allocation.py",
+        ["tests/admissions/test_allocation.py"],
+    ),
+    "quota": (
+        "facilities/selectors.py",
+        ["tests/admissions/test_allocation.py", "tests/facilities/test_facilities.py"],
+    ),
+    "grading": (
+        "assessments/grading.py",
+        ["tests/assessments/"],
+    ),
+    "policy": (
+        "admissions/policy.py",
+        ["tests/admissions/test_policy.py"],
+    ),
+    "lookup": (
+        "admissions/services/lookup.py",
+        ["tests/admissions/test_lookup.py", "tests/api/test_public.py"],
+    ),
+    "queue": (
+        "admissions/selectors.py",
+        ["tests/admissions/test_queue.py", "tests/admissions/test_allocation.py", "tests/admissions/test_policy.py"],
+    ),
+    "offers": (
+        "admissions/services/offers.py",
+        ["tests/admissions/test_offers.py", "tests/admissions/test_allocation.py"],
+    ),
+    "intake": (
+        "admissions/services/applications.py",
+        ["tests/admissions/test_intake.py", "tests/admissions/test_state_machine.py"],
+    ),
+    "identity": (
+        "admissions/identity.py",
+        ["tests/admissions/test_intake.py"],
+    ),
+}
+
+# What the module folder links to: everything the tests import or read (templates, translations).
+LINKED = [
+    "admissions",
+    "api",
+    "assessments",
+    "config",
+    "core",
+    "facilities",
+    "simulation",
+    "web",
+    "templates",
+    "static",
+    "locale",
+    "tests",
+    "manage.py",
+    "pyproject.toml",
+]
+
+NOT_KILLED = {"survived", "no tests", "suspicious", "not checked", "segfault", "check was interrupted by user"}
+
+
+def resolve(module: str) -> tuple[str, str, list[str]]:
+    if module in MODULES:
+        path, tests = MODULES[module]
+        return module, path, tests
+    for name, (path, tests) in MODULES.items():
+        if module.removeprefix("./") == path:
+            return name, path, tests
+    known = ", ".join(f"{name} ({path})" for name, (path, _tests) in MODULES.items())
+    raise SystemExit(f"MODULE={module!r} is not a rule module with a test selection; one of: {known}")
+
+
+def prepare(workdir: Path, fresh: bool) -> None:
+    if fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = workdir / name
+        if not link.is_symlink() and (ROOT / name).exists():
+            link.symlink_to(os.path.relpath(ROOT / name, workdir))
+
+
+def survivors(workdir: Path, path: str) -> list[str]:
+    """The mutants of the last run that no test killed: after adding tests, run these again."""
+    from mutmut.stats import status_by_exit_code
+
+    meta = json.loads((workdir / "mutants" / (path + ".meta")).read_text())
+    return [key for key, code in sorted(meta["exit_code_by_key"].items()) if status_by_exit_code[code] in NOT_KILLED]
+
+
+def summary(workdir: Path, path: str) -> dict[str, int]:
+    from mutmut.stats import status_by_exit_code
+
+    meta = json.loads((workdir / "mutants" / (path + ".meta")).read_text())
+    counts: dict[str, int] = {}
+    survivors = []
+    for key, code in sorted(meta["exit_code_by_key"].items()):
+        status = status_by_exit_code[code]
+        counts[status] = counts.get(status, 0) + 1
+        if status in NOT_KILLED and status != "not checked":
+            survivors.append(f"  {status:12} {key}")
+    total = sum(counts.values())
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    print()
+    print(f"{path}: {total} mutants, " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if counts.get("not checked"):
+        print(f"unfinished: {counts['not checked']} mutants not run yet; `make mutate` again resumes")
+    elif total:
+        print(f"kill rate: {killed}/{total} = {100 * killed / total:.1f} %")
+    if survivors:
+        print("not killed (`mutmut show NAME` in " + str(workdir.relative_to(ROOT)) + " shows one):")
+        print("\n".join(survivors))
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results of this module")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1)")
+    parser.add_argument("--survivors", action="store_true", help="run the mutants not killed last time again")
+    parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
+    args = parser.parse_args()
+
+    name, path, tests = resolve(args.module)
+    workdir = ROOT / "mutants" / name
+    if not args.report_only:
+        prepare(workdir, args.fresh)
+    os.chdir(workdir)
+    # The project is imported from mutmut's copy only; this folder stays for mutation_settings.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in {ROOT, ROOT / "tools"}]
+    sys.path.append(str(ROOT / "tools"))
+    database = workdir / "test-database.sqlite3"
+    if not args.report_only:
+        for stale in workdir.glob(database.name + "*"):
+            stale.unlink()
+    os.environ["MUTATION_TEST_DATABASE"] = str(database)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mutation_settings"
+
+    import mutmut.configuration as configuration
+
+    config = configuration.config()
+    config.only_mutate = [path]
+    config.pytest_add_cli_args_test_selection = list(tests)
+
+    if not args.report_only:
+        from mutmut.__main__ import cli
+
+        names = survivors(workdir, path) if args.survivors else []
+        try:
+            cli(["run", "--max-children", str(args.max_children), *names], standalone_mode=False)
+        except SystemExit as stop:
+            if stop.code:
+                raise
+    summary(workdir, path)
+
+
+if __name__ == "__main__":
+    main()
