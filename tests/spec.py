@@ -41,3 +41,15 @@ LIVES_ALONE_POINTS = 3
 SPOUSE_RESIDENT_POINTS = 5
 WAITING_POINTS_PER_PERIOD = 1
 WAITING_PERIOD_DAYS = 30
+
+# R-APP-8: the categories and their default channels.
+DEFAULT_CHANNEL_BY_CATEGORY = {
+    "tekun": "special",
+    "dibao": "special",
+    "low_income": "special",
+    "youfu": "priority",
+    "family_planning_special": "priority",
+    "model_worker": "priority",
+    "heroic_deed": "priority",
+}
+CATEGORY_CODES = tuple(DEFAULT_CHANNEL_BY_CATEGORY)

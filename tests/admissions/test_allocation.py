@@ -1,7 +1,10 @@
 """Allocation: order, skip reasons, bed matching and the nursing quota (SPEC §7)."""
 
 import datetime as dt
+import hashlib
+import re
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -18,6 +21,7 @@ from core.actor import SYSTEM
 from core.errors import Conflict
 from facilities.models import Bed
 from facilities.selectors import self_care_cap
+from tests import spec
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
@@ -369,3 +373,261 @@ def test_a_decision_cannot_be_edited_or_deleted_through_the_orm():
         decision.delete()
     with pytest.raises(AppendOnlyError):
         AllocationDecision.objects.all().delete()
+
+
+# --- What an offer made by the allocation leaves behind (R-ALLOC-1, R-FSM-2, R-OFF-1) ------------------
+def test_an_offer_made_by_a_staff_request_is_recorded_in_its_event_its_message_and_its_webhook():
+    """R-FSM-2: the make_offer event names the offer, the home, the bed, the decision and the deadline,
+    made by the system for the staff member who asked (SPEC §5). R-OFF-1: made Wednesday 30 Sep 2026,
+    the answer is due 13 Oct 23:59:59 (1–7 Oct off, Saturday 10 Oct worked), and the family's message
+    says so, with the home's name and address and the 5 working days allowed for admission."""
+    from admissions.models import ApplicationEvent, Notification, WebhookDelivery
+    from admissions.services.webhooks import webhook_subscribe
+
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    webhook_subscribe(url="http://127.0.0.1:9/hook", events=["offer.made"], secret="s" * 20, actor=actor("admin"))
+    home = FacilityFactory(code="YX01", name="Yuexiu Home", address="8 Jiefang Road")
+    with time_machine.travel(dt.datetime(2026, 9, 30, 17, 0, tzinfo=shanghai)):
+        application = queued_application(grade=3, choices=["YX01"])
+        version_before = Application.objects.get(pk=application.pk).version
+        (bed,) = add_beds(home, nursing=1, status="vacant")
+        (decision,) = allocation_run(facility=home, trigger="staff_request", actor=actor("facility"))
+
+    offer = Offer.objects.get(application=application)
+    respond_by = dt.datetime(2026, 10, 13, 23, 59, 59, tzinfo=shanghai)
+    assert offer.respond_by == respond_by
+    assert Application.objects.get(pk=application.pk).version == version_before + 1
+    assert Bed.objects.get(pk=bed.pk).status == "reserved"
+    assert Bed.objects.get(pk=bed.pk).holder_care_level == "nursing"
+
+    event = ApplicationEvent.objects.get(application=application, transition="make_offer")
+    assert (event.from_state, event.to_state, event.actor_kind) == ("waiting", "offered", "system")
+    assert event.data == {
+        "started_by": "facility",
+        "offer": offer.pk,
+        "facility": "YX01",
+        "bed": bed.code,
+        "decision": decision.pk,
+        "respond_by": respond_by.isoformat(),
+    }
+
+    notification = Notification.objects.filter(application=application, kind="offer_made").first()
+    assert notification is not None
+    for words in ("Yuexiu Home", "8 Jiefang Road", "2026-10-13 23:59", "5"):
+        assert re.search(rf"(?<![A-Za-z0-9]){re.escape(words)}(?![A-Za-z0-9])", notification.body), words
+
+    (delivery,) = WebhookDelivery.objects.filter(type="offer.made")
+    assert delivery.payload["id"] == offer.pk
+    assert delivery.payload["application"] == application.reference
+
+
+# --- R-ALLOC-1 / R-NQ-2: the walk's record of who was skipped ---------------------------------------
+def test_entries_skipped_on_a_nursing_bed_are_recorded_in_rank_order_whatever_order_they_were_met_in():
+    """R-ALLOC-1 / R-ALLOC-2: the self-care applicant at rank 1 is held aside until the walk finds the
+    nursing-level one at rank 3; it is recorded reserved_for_nursing before rank 2's suspended."""
+    home = home_full(nursing=9, general=1)
+    self_care = queued_application(
+        grade=1, choices=["YX01"], verify=("dibao",), categories=[{"code": "dibao", "evidence": "cert"}]
+    )
+    suspended = queued_application(grade=4, choices=["YX01"])
+    app_services.application_suspend(application=suspended, reason="in hospital", actor=actor("intake"))
+    nursing = queued_application(grade=2, choices=["YX01"])
+    bed_discharge(bed=Bed.objects.filter(facility=home, bed_type="nursing").first(), reason="deceased")
+    decision = latest_decision(home)
+    assert decision.chosen["reference"] == nursing.reference
+    assert decision.chosen["rank"] == 3
+    assert [(row["reference"], row["rank"], row["reason"]) for row in decision.skipped] == [
+        (self_care.reference, 1, "reserved_for_nursing"),
+        (suspended.reference, 2, "suspended"),
+    ]
+
+
+def test_a_self_care_applicant_given_a_nursing_bed_has_only_the_entries_ranked_above_it_recorded():
+    """R-ALLOC-1: "every entry ranked above the chosen one is skipped with a reason" — the entries
+    below the chosen one (here a suspended one at rank 3) are not part of the decision."""
+    home = home_full(nursing=78, general=22, self_care_held=10)
+    above = queued_application(grade=4, choices=["YX01"])
+    app_services.application_suspend(application=above, reason="in hospital", actor=actor("intake"))
+    self_care = queued_application(grade=1, choices=["YX01"])
+    below = queued_application(grade=0, choices=["YX01"])
+    app_services.application_suspend(application=below, reason="in hospital", actor=actor("intake"))
+    bed_discharge(bed=Bed.objects.filter(facility=home, bed_type="nursing").first(), reason="deceased")
+    decision = latest_decision(home)
+    assert decision.chosen == {"reference": self_care.reference, "rank": 2, "score": decision.chosen["score"]}
+    assert [(row["reference"], row["rank"], row["reason"]) for row in decision.skipped] == [
+        (above.reference, 1, "suspended")
+    ]
+
+
+def test_an_assessment_valid_until_today_still_counts_and_one_that_ended_yesterday_does_not():
+    """R-ASM-5 / R-ALLOC-1 assessment_expired: valid 365 days (SPEC §9) — assessed 5 Jan 2026, valid
+    through 5 Jan 2027; skipped from 6 Jan 2027."""
+    assert spec.ASSESSMENT_VALID_DAYS == 365
+    home = home_full(nursing=9, general=1)
+    with time_machine.travel(dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)):
+        application = queued_application(grade=4, choices=["YX01"])
+    assert application.current_assessment.valid_until == dt.date(2027, 1, 5)
+    beds = Bed.objects.filter(facility=home, bed_type="nursing").order_by("id")
+    with time_machine.travel(dt.datetime(2027, 1, 5, 10, tzinfo=dt.UTC)):
+        bed_discharge(bed=beds[0], reason="deceased")
+    assert latest_decision(home).chosen["reference"] == application.reference
+    Offer.objects.get(application=application)  # offered on the last valid day
+
+
+def test_an_expired_assessment_is_skipped_the_day_after_its_last_valid_day():
+    """R-ASM-5 / R-ALLOC-1 assessment_expired, the other side of the boundary above."""
+    home = home_full(nursing=9, general=1)
+    with time_machine.travel(dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)):
+        application = queued_application(grade=4, choices=["YX01"])
+    with time_machine.travel(dt.datetime(2027, 1, 6, 10, tzinfo=dt.UTC)):
+        bed_discharge(bed=Bed.objects.filter(facility=home, bed_type="nursing").first(), reason="deceased")
+    assert skipped_reasons(latest_decision(home)) == {application.reference: "assessment_expired"}
+
+
+def test_an_applicant_whose_admission_check_failed_is_not_offered_the_same_bed_straight_back():
+    """R-ALLOC-1 refused_this_bed: a failed admission check (reason other) counts like a refusal of
+    this bed; the bed goes to the next candidate."""
+    from admissions.services.offers import offer_accept, offer_fail_check
+
+    home = home_full(nursing=9, general=1)
+    (bed,) = add_beds(home, nursing=1, status="out_of_service")
+    FacilityFactory(code="YX02")
+    queued_application(grade=2, choices=["YX02"])  # waits elsewhere: offers and applications are numbered apart
+    first = queued_application(grade=4, choices=["YX01"])
+    second = queued_application(grade=2, choices=["YX01"])
+    bed_return_to_service(bed=bed)
+    offer = offer_accept(offer=Offer.objects.get(application=first), actor=actor("facility"))
+    _, decisions = offer_fail_check(offer=offer, reason="other", actor=actor("facility"))
+    (decision,) = decisions
+    assert skipped_reasons(decision) == {first.reference: "refused_this_bed"}
+    assert decision.chosen["reference"] == second.reference
+
+
+def test_a_refusal_of_a_bed_lapses_once_someone_else_has_occupied_it():
+    """R-ALLOC-1 refused_this_bed "until someone else has occupied it": the second applicant moves in
+    and later leaves; the bed is then offered to the first again."""
+    from admissions.services.offers import offer_accept, offer_admit
+
+    home = home_full(nursing=9, general=1)
+    (bed,) = add_beds(home, nursing=1, status="out_of_service")
+    first = queued_application(grade=4, choices=["YX01"])
+    second = queued_application(grade=2, choices=["YX01"])
+    bed_return_to_service(bed=bed)
+    offer_decline(offer=Offer.objects.get(application=first), reason="too far", actor=actor("facility"))
+    taken = offer_accept(offer=Offer.objects.get(application=second, state="pending"), actor=actor("facility"))
+    offer_admit(offer=taken, actor=actor("facility"))
+    bed_discharge(bed=Bed.objects.get(pk=bed.pk), reason="discharged")
+    decision = latest_decision(home)
+    assert decision.bed_id == bed.pk
+    assert decision.chosen["reference"] == first.reference
+    assert decision.skipped == []
+
+
+# --- What starts an allocation, and for which beds (R-ALLOC-3) -----------------------------------
+def test_allocating_a_bed_that_is_not_vacant_is_refused_and_writes_no_decision():
+    """R-ALLOC-3 staff request for one bed: an occupied bed is not allocated (409, naming the bed's
+    status), and nothing is written."""
+    home = home_full(nursing=9, general=1)
+    queued_application(grade=3, choices=["YX01"])
+    occupied = Bed.objects.filter(facility=home, bed_type="nursing").first()
+    before = AllocationDecision.objects.count()
+    with pytest.raises(Conflict) as refused:
+        allocation_run(facility=home, trigger="staff_request", bed=occupied)
+    assert refused.value.extra == {"bed_status": "occupied"}
+    assert AllocationDecision.objects.count() == before
+
+
+def test_allocating_a_list_of_beds_allocates_those_beds_only():
+    """R-ALLOC-3: a run for some beds (beds returned to service) leaves the others vacant."""
+    home = FacilityFactory(code="YX01")
+    first, second, third = add_beds(home, nursing=3, status="vacant")
+    decisions = allocation_run(facility=home, trigger="staff_request", beds=[first, third])
+    assert [d.bed_id for d in decisions] == [first.pk, third.pk]
+
+
+def test_an_approval_at_a_home_with_several_empty_beds_writes_one_empty_decision_per_bed_type():
+    """R-ALLOC-3 an application approved, R-ALLOC-2 "a bed that stays empty shows once": the applicant
+    takes the first vacant nursing bed; the second finds nobody and the third is not walked again."""
+    home = FacilityFactory(code="YX01")
+    beds = add_beds(home, nursing=3, status="vacant")
+    before = AllocationDecision.objects.filter(facility=home).count()
+    application = queued_application(grade=3, choices=["YX01"])
+    new = list(AllocationDecision.objects.filter(facility=home, sequence__gt=before).order_by("sequence"))
+    assert [(d.bed_id, d.chosen["reference"] if d.chosen else None) for d in new] == [
+        (beds[0].pk, application.reference),
+        (beds[1].pk, None),
+    ]
+    assert new[1].skipped == [
+        {"reference": application.reference, "rank": 1, "score": new[0].chosen["score"], "reason": "offer_pending"}
+    ]
+
+
+def test_a_decision_is_hashed_as_sha256_of_the_canonical_json_of_everything_it_says():
+    """R-ALLOC-2 (and §15: anyone can recompute it): keys sorted, no spaces, the time in UTC, and the
+    previous hash (none for the first decision of a home). Written out by hand, so the hash does not
+    merely agree with itself: 1 in-service bed at 0.78 → a self-care cap of 0 (R-NQ-1)."""
+    home = FacilityFactory(code="YX01")
+    # 17:30 in Beijing, the local time of the homes and of this process: recorded as 09:30 UTC.
+    with time_machine.travel(dt.datetime(2026, 3, 2, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        bed, (decision,) = bed_create(facility=home, code="N-1", bed_type="nursing", actor=SYSTEM)
+    canonical = (
+        f'{{"bed":{bed.pk},"chosen":null,"facility":{home.pk},"made_at":"2026-03-02T09:30:00+00:00",'
+        '"policy_version":1,"previous_hash":null,"quota_after":{"self_care_cap":0,"self_care_held":0},'
+        '"quota_before":{"self_care_cap":0,"self_care_held":0},"sequence":1,"skipped":[],"trigger":"bed_added"}'
+    )
+    assert decision.hash == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_an_approval_allocates_at_the_chosen_homes_with_a_vacancy_only_in_the_name_of_the_approver():
+    """R-ALLOC-3 "for each facility it chose that has a vacant bed": YX01 has a vacant bed but was not
+    chosen, so nothing is written there; the chosen YX03's bed is offered, the event naming the
+    reviewer who approved as the one who set the allocation off (R-FSM-2)."""
+    from admissions.models import ApplicationEvent
+
+    not_chosen = FacilityFactory(code="YX01")
+    FacilityFactory(code="YX02")
+    chosen = FacilityFactory(code="YX03")
+    add_beds(not_chosen, nursing=1, status="vacant")
+    (bed,) = add_beds(chosen, nursing=1, status="vacant")
+    application = queued_application(grade=3, choices=["YX03"])
+    assert Offer.objects.get(application=application).bed == bed
+    assert not AllocationDecision.objects.filter(facility=not_chosen).exists()
+    event = ApplicationEvent.objects.get(application=application, transition="make_offer")
+    assert event.data["started_by"] == "reviewer"
+
+
+def test_refusing_one_bed_does_not_keep_the_applicant_from_another_bed_of_the_same_home():
+    """R-ALLOC-1 refused_this_bed is about "this same bed": the applicant who turned down one bed is
+    offered the next bed of that home that falls vacant."""
+    home = home_full(nursing=9, general=1)
+    first_bed, second_bed = add_beds(home, nursing=2, status="out_of_service")
+    first = queued_application(grade=4, choices=["YX01"])
+    bed_return_to_service(bed=first_bed)
+    offer_decline(offer=Offer.objects.get(application=first), reason="too far", actor=actor("facility"))
+    bed_return_to_service(bed=second_bed)
+    decision = latest_decision(home)
+    assert decision.bed_id == second_bed.pk
+    assert decision.chosen["reference"] == first.reference
+    assert decision.skipped == []
+
+
+def test_a_refused_bed_records_the_refusal_even_after_a_bed_of_its_type_found_nobody_in_the_same_run():
+    """R-ALLOC-1 / R-ALLOC-2: within one run a bed type that found nobody is not walked again — except
+    for a bed someone refused, whose walk says so. A self-care applicant refused general bed G2 while
+    the quota had room (7 in-service beds → cap ⌊7 × 0.22⌋ = 1, R-NQ-1); the quota then fills, and a
+    staff request allocates G1 (nobody: nursing_quota_full) and G2 (the applicant: refused_this_bed)."""
+    home = FacilityFactory(code="YX01")
+    (g1,) = add_beds(home, general=1, status="out_of_service")
+    add_beds(home, nursing=4, holder="nursing")
+    (g2,) = add_beds(home, general=1, status="vacant")
+    applicant = queued_application(grade=0, choices=["YX01"])
+    offer = Offer.objects.get(application=applicant)
+    assert offer.bed == g2
+    offer_decline(offer=offer, reason="too far", actor=actor("facility"))
+    add_beds(home, general=1, holder="self_care")  # the one self-care place is taken
+    Bed.objects.filter(pk=g1.pk).update(status="vacant")  # back in service, not yet allocated
+    g1_decision, g2_decision = allocation_run(facility=home, trigger="staff_request", actor=actor("facility"))
+    assert g1_decision.bed_id == g1.pk and g2_decision.bed_id == g2.pk
+    assert g1_decision.quota_before == {"self_care_cap": 1, "self_care_held": 1}
+    assert skipped_reasons(g1_decision) == {applicant.reference: "nursing_quota_full"}
+    assert skipped_reasons(g2_decision) == {applicant.reference: "refused_this_bed"}

@@ -129,3 +129,159 @@ def test_editing_one_set_of_parameters_never_changes_the_defaults():
     fresh = PolicyParameters()
     assert fresh.care_points(2) == 20 and fresh.age_points(65) == 0
     assert fresh.channel_mapping["dibao"] == "special"
+
+
+# --- §9 parameters: what a new version may and may not say (each bound on both sides) --------------
+WHOLE_NUMBER_PARAMETERS = [
+    "min_age",
+    "max_choices",
+    "max_city_level_choices",
+    "nursing_min_grade",
+    "centenarian_age",
+    "assessment_valid_days",
+    "reassessment_reminder_days",
+    "offer_response_working_days",
+    "admission_working_days",
+    "refusal_limit",
+    "refusal_window_days",
+    "bar_days",
+]
+# A deadline of 0 working days, a limit of 0 refusals, 0 choices or an assessment valid 0 days would
+# make the rule they set meaningless: these start at 1.
+AT_LEAST_ONE = ["max_choices", "offer_response_working_days", "admission_working_days", "refusal_limit"]
+AT_LEAST_ONE += ["assessment_valid_days"]
+
+
+def weights(**changes):
+    """R-Q-3's default weights (written out from SPEC.md) with some parts replaced."""
+    return {
+        "care": {str(grade): points for grade, points in spec.CARE_POINTS_BY_GRADE.items()},
+        "age": [[100, 10], [90, 8], [80, 5], [70, 2]],
+        "family": {"no_spouse_no_children": 5, "lives_alone": 3, "spouse_resident": 5},
+        "waiting": {"points": 1, "period_days": 30},
+        **changes,
+    }
+
+
+def refused(parameters) -> dict[str, str]:
+    with pytest.raises(PolicyError) as error:
+        PolicyParameters.from_json(parameters)
+    return error.value.errors
+
+
+@pytest.mark.parametrize("name", WHOLE_NUMBER_PARAMETERS)
+@pytest.mark.parametrize("value", [-1, 100_001, True, 2.5, "3"])
+def test_every_whole_number_parameter_refuses_what_is_not_a_whole_number_from_0_to_100000(name, value):
+    assert list(refused({name: value})) == [name]
+
+
+@pytest.mark.parametrize("name", sorted(set(WHOLE_NUMBER_PARAMETERS) - set(AT_LEAST_ONE) - {"nursing_min_grade"}))
+def test_whole_number_parameters_without_a_floor_take_0_and_100000(name):
+    assert getattr(PolicyParameters.from_json({name: 0}), name) == 0
+    assert getattr(PolicyParameters.from_json({name: 100_000}), name) == 100_000
+
+
+@pytest.mark.parametrize("name", AT_LEAST_ONE)
+def test_counts_and_deadlines_start_at_one(name):
+    assert refused({name: 0}) == {name: "must be at least 1"}
+    assert getattr(PolicyParameters.from_json({name: 1}), name) == 1
+
+
+def test_the_nursing_grade_is_a_grade_from_0_to_4():
+    """R-CARE-1's threshold is a grade (R-ASM-1: 0–4)."""
+    assert refused({"nursing_min_grade": 5}) == {"nursing_min_grade": "must be a grade from 0 to 4"}
+    assert PolicyParameters.from_json({"nursing_min_grade": 4}).nursing_min_grade == 4
+    assert PolicyParameters.from_json({"nursing_min_grade": 0}).nursing_min_grade == 0
+
+
+def test_a_parameter_of_the_wrong_type_is_refused_with_its_message_not_a_crash():
+    """Bad input gets a clear error naming the field (SPEC §10), also where a second check follows."""
+    assert refused({"max_choices": "two", "nursing_min_grade": "two"}) == {
+        "max_choices": "must be a whole number from 0 to 100000",
+        "nursing_min_grade": "must be a whole number from 0 to 100000",
+    }
+
+
+@pytest.mark.parametrize(("given", "kept"), [(0, "0.000"), (1, "1.000"), ("0.7777", "0.778"), (0.78, "0.780")])
+def test_a_nursing_target_from_0_to_1_is_kept_to_three_places(given, kept):
+    """R-NQ-1's target is a share of beds."""
+    assert PolicyParameters.from_json({"nursing_target": given}).nursing_target == Decimal(kept)
+
+
+@pytest.mark.parametrize("given", [-0.001, 1.001, "most", None, False])
+def test_a_nursing_target_outside_0_to_1_is_refused(given):
+    assert refused({"nursing_target": given}) == {"nursing_target": "must be a number from 0 to 1"}
+
+
+def test_every_name_that_is_not_a_parameter_is_named():
+    assert set(refused({"colour": "blue", "size": 3, "min_age": 60})) == {"colour", "size"}
+    assert refused([("min_age", 60)]) == {"parameters": "must be an object"}
+
+
+def test_the_channel_mapping_sends_every_category_to_special_priority_or_ordinary():
+    """R-Q-2 channels: a new mapping must place each category of §3."""
+    mapping = {category: "ordinary" for category in spec.CATEGORY_CODES}
+    mapping |= {"tekun": "special", "youfu": "priority"}
+    assert PolicyParameters.from_json({"channel_mapping": mapping}).channel_mapping == mapping
+    missing = {k: v for k, v in mapping.items() if k != "tekun"}
+    extra = {**mapping, "vip": "special"}
+    for bad in (missing, extra, {**mapping, "dibao": "vip"}, ["tekun"]):
+        assert list(refused({"channel_mapping": bad})) == ["channel_mapping"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["care", "age", "family", "waiting"],
+        {k: v for k, v in weights().items() if k != "waiting"},
+        weights(care={"0": 0, "1": 10, "2": 20, "3": 30}),
+        weights(care={"0": 0, "1": 10, "2": 20, "3": 30, "4": 1001}),
+        weights(care={"0": 0, "1": 10, "2": 20, "3": 30, "4": -1}),
+        weights(care={"0": 0, "1": 10, "2": 20, "3": 30, "4": True}),
+        weights(care=[0, 10, 20, 30, 40]),
+        weights(age=[[90, 8], [100, 10]]),
+        weights(age=[[100, 10, 1]]),
+        weights(age=[[100]]),
+        weights(age=[(100, 10)]),
+        weights(age=[[100, 1001]]),
+        weights(age=[[1001, 10]]),
+        weights(age={"100": 10}),
+        weights(family={"no_spouse_no_children": 5, "lives_alone": 3}),
+        weights(family={"no_spouse_no_children": 5, "lives_alone": 3, "spouse_resident": 1001}),
+        weights(family=[5, 3, 5]),
+        weights(waiting={"points": 1}),
+        weights(waiting={"points": 1001, "period_days": 30}),
+        weights(waiting={"points": 1, "period_days": 0}),
+        weights(waiting={"points": 1, "period_days": 1001}),
+        weights(waiting=[1, 30]),
+    ],
+)
+def test_score_weights_that_do_not_give_whole_points_for_every_part_of_r_q_3_are_refused(bad):
+    assert list(refused({"score_weights": bad})) == ["score_weights"]
+
+
+def test_score_weights_at_their_bounds_are_taken():
+    """R-Q-3 weights: whole points 0–1000, a waiting period of at least one day, ages highest first."""
+    edge = weights(
+        care={"0": 0, "1": 1000, "2": 0, "3": 0, "4": 0},
+        age=[[1000, 1000], [70, 0], [70, 0]],
+        family={"no_spouse_no_children": 0, "lives_alone": 1000, "spouse_resident": 0},
+        waiting={"points": 0, "period_days": 1},
+    )
+    assert PolicyParameters.from_json({"score_weights": edge}).score_weights == edge
+    assert PolicyParameters.from_json({"score_weights": weights(waiting={"points": 1000, "period_days": 1000})})
+
+
+def test_the_parameters_written_out_keep_the_target_as_text():
+    """A stored version is JSON: the target keeps its decimal places as a string."""
+    data = PolicyParameters.from_json({"nursing_target": "0.8"}).to_json()
+    assert data["nursing_target"] == "0.800"
+    assert data["min_age"] == spec.MIN_AGE
+    assert PolicyParameters.from_json(data) == PolicyParameters.from_json({"nursing_target": "0.8"})
+
+
+@pytest.mark.parametrize(("grade", "level"), [(0, "self_care"), (1, "self_care"), (2, "nursing"), (4, "nursing")])
+def test_the_care_level_follows_the_grade_from_the_nursing_threshold_up(grade, level):
+    """R-CARE-1: grade ≥ nursing_min_grade (2) → nursing."""
+    assert spec.NURSING_MIN_GRADE == 2
+    assert PolicyParameters().care_level_for_grade(grade) == level

@@ -11,6 +11,7 @@ from admissions.services.beds import bed_discharge, bed_return_to_service, bed_t
 from core.errors import Conflict, InvalidInput
 from facilities.models import AuditEntry, Bed, Facility
 from facilities.services import facility_create, facility_update
+from tests import spec
 from tests.factories import FacilityFactory, add_beds
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +114,48 @@ def test_out_of_service_and_back():
         bed_take_out_of_service(bed=bed)
     bed, decision = bed_return_to_service(bed=bed)
     assert bed.status == "vacant" and decision.trigger == "bed_returned_to_service"
+
+
+def test_bed_counts_count_each_bed_once_in_each_of_its_columns():
+    """The bed board's figures (R-BED-1 states, R-NQ-1 holders): 12 beds — 4 nursing occupied by
+    nursing-level residents, 2 general occupied by self-care ones, 1 general reserved for a self-care
+    applicant, 1 nursing reserved for a nursing-level one, 1 general held by a nursing-level resident,
+    2 vacant (1 nursing, 1 general) and 1 general out of service."""
+    from facilities.selectors import BedCounts, bed_counts
+
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=4, holder="nursing")
+    add_beds(home, general=2, holder="self_care")
+    add_beds(home, general=1, status="reserved", holder="self_care")
+    add_beds(home, nursing=1, status="reserved", holder="nursing")
+    add_beds(home, general=1, holder="nursing")
+    add_beds(home, nursing=1, general=1, status="vacant")
+    add_beds(home, general=1, status="out_of_service")
+    assert bed_counts(home) == BedCounts(
+        total=12,
+        in_service=11,
+        nursing=6,
+        general=6,
+        vacant=2,
+        reserved=2,
+        occupied=7,
+        out_of_service=1,
+        held_by_self_care=3,
+        held_by_nursing=6,
+    )
+
+
+def test_the_quota_counts_in_service_beds_and_who_holds_them():
+    """R-NQ-1: 100 beds, 1 of them out of service → ⌊99 × 0.22⌋ = 21; held by self-care: the
+    reserved and occupied beds whose holder was self-care when offered (here 20), not vacant ones."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=70, holder="nursing")
+    add_beds(home, general=15, holder="self_care")
+    add_beds(home, general=5, status="reserved", holder="self_care")
+    add_beds(home, nursing=8, general=1, status="vacant")
+    add_beds(home, general=1, status="out_of_service")
+    quota = facility_quota(home)
+    assert quota.nursing_target == spec.NURSING_TARGET
+    assert (quota.self_care_cap, quota.self_care_held, quota.nursing_held) == (21, 20, 70)
+    assert (quota.headroom, quota.nursing_share) == (1, round(70 / 90, 4))
+    assert quota.figures() == {"self_care_cap": 21, "self_care_held": 20}
