@@ -16,7 +16,7 @@ the tests run against it, chosen as the tests of that module's rules (the rest o
 and reaches these modules only through them). mutmut then runs, for each mutant, only those of these
 tests that called the mutated function.
 
-usage: python tools/mutate.py MODULE [--fresh] [--max-children N] [--report-only]
+usage: python tools/mutate.py MODULE [MUTANT …] [--fresh] [--survivors] [--max-children N] [--report-only]
 MODULE is a short name below or the file's path.
 """
 
@@ -111,6 +111,18 @@ def prepare(workdir: Path, fresh: bool) -> None:
         link = workdir / name
         if not link.is_symlink() and (ROOT / name).exists():
             link.symlink_to(os.path.relpath(ROOT / name, workdir))
+    # mutmut copies files but never deletes one: drop what the project no longer has (a module
+    # moved elsewhere would otherwise still be imported from the copy). Its own records stay.
+    copy = workdir / "mutants"
+    for name in LINKED:
+        if not (copy / name).is_dir():
+            continue
+        for path in sorted((copy / name).rglob("*"), reverse=True):
+            relative = path.relative_to(copy)
+            if "__pycache__" in relative.parts or path.suffix in {".meta", ".spans"}:
+                continue
+            if not (ROOT / relative).exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def survivors(workdir: Path, path: str) -> list[str]:
@@ -149,6 +161,7 @@ def summary(workdir: Path, path: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("module")
+    parser.add_argument("mutants", nargs="*", help="run only these mutants (names as printed), again")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results of this module")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--survivors", action="store_true", help="run the mutants not killed last time again")
@@ -179,7 +192,7 @@ def main() -> None:
     if not args.report_only:
         from mutmut.__main__ import cli
 
-        names = survivors(workdir, path) if args.survivors else []
+        names = list(args.mutants) + (survivors(workdir, path) if args.survivors else [])
         try:
             cli(["run", "--max-children", str(args.max_children), *names], standalone_mode=False)
         except SystemExit as stop:
