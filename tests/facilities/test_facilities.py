@@ -120,8 +120,9 @@ def test_bed_counts_count_each_bed_once_in_each_of_its_columns():
     """The bed board's figures (R-BED-1 states, R-NQ-1 holders): 12 beds — 4 nursing occupied by
     nursing-level residents, 2 general occupied by self-care ones, 1 general reserved for a self-care
     applicant, 1 nursing reserved for a nursing-level one, 1 general held by a nursing-level resident,
-    2 vacant (1 nursing, 1 general) and 1 general out of service."""
-    from facilities.selectors import BedCounts, bed_counts
+    2 vacant (1 nursing, 1 general) and 1 general out of service. Counted for many homes at once, the
+    same figures; a home without beds is left out."""
+    from facilities.selectors import BedCounts, bed_counts, bed_counts_by_facility
 
     home = FacilityFactory(code="YX01")
     add_beds(home, nursing=4, holder="nursing")
@@ -142,7 +143,10 @@ def test_bed_counts_count_each_bed_once_in_each_of_its_columns():
         out_of_service=1,
         held_by_self_care=3,
         held_by_nursing=6,
+        vacant_nursing=1,
+        vacant_general=1,
     )
+    assert bed_counts_by_facility([home, FacilityFactory(code="YX02")]) == {home.pk: bed_counts(home)}
 
 
 def test_the_quota_counts_in_service_beds_and_who_holds_them():
