@@ -80,6 +80,7 @@ LINKED = [
     "core",
     "facilities",
     "simulation",
+    "tools",
     "web",
     "templates",
     "static",
