@@ -644,7 +644,7 @@ def test_a_refused_bed_records_the_refusal_even_after_a_bed_of_its_type_found_no
 
 
 def test_a_new_policy_version_rescores_the_home_s_queue_at_its_first_allocation_under_it():
-    """§9 (R-POL-1): the version in force on the day of a decision applies to it. From 1 Dec care
+    """§9: the version in force on the day of a decision applies to it. From 1 Dec care
     points for grade 2 rise to 100 (R-Q-3 weights as policy data), so at the first allocation after
     that date the grade-2 applicant ranks above the grade-4 one; an entry at another home is rescored
     at that home's own allocation, not this one's."""
