@@ -256,6 +256,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security when deployed ------------------------------------------------------------------------
+# The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated);
+# empty: none, the client is REMOTE_ADDR (R-SEC-4, config/proxies.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
