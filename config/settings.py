@@ -37,6 +37,10 @@ if not SECRET_KEY:
 # newest first, to rotate. Unset, both are derived from SECRET_KEY (local use; `check --deploy` warns).
 DECISION_CHAIN_KEY = os.environ.get("DECISION_CHAIN_KEY", "")
 CHECKPOINT_SIGNING_KEY = os.environ.get("CHECKPOINT_SIGNING_KEY", "")
+# R-SEC-8: the keys lookup codes are hashed with, newest first (comma-separated); the current
+# SECRET_KEY is always tried last, so codes hashed before the upgrade keep working and are re-hashed
+# under the newest key when next used (admissions/services/applications.py).
+LOOKUP_CODE_KEYS = env_list("LOOKUP_CODE_KEYS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

@@ -59,16 +59,50 @@ CONTACT_EMAIL_MAX_LENGTH = Application._meta.get_field("contact_email").max_leng
 # Taking an edge, the table of roles, the reasons: admissions/services/transitions.py.
 
 
-# --- lookup codes (R-PUB-1) ----------------------------------------------------------------------
-def lookup_code_hash(reference: str, code: str) -> str:
+# --- lookup codes (R-PUB-1, R-SEC-8) ------------------------------------------------------------
+def lookup_code_keys() -> list[str]:
+    """The keys lookup codes are hashed with, newest first (R-SEC-8): `LOOKUP_CODE_KEYS`, then the
+    current SECRET_KEY as the oldest unless it is listed. Codes issued before this upgrade were
+    hashed with SECRET_KEY, so they keep working, and each is re-hashed under the newest key on its
+    next successful lookup; codes hashed under a key of `LOOKUP_CODE_KEYS` do not depend on
+    SECRET_KEY, so rotating it breaks none of them."""
+    keys = [key for key in settings.LOOKUP_CODE_KEYS if key]
+    if settings.SECRET_KEY not in keys:
+        keys.append(settings.SECRET_KEY)
+    return keys
+
+
+def lookup_code_hash(reference: str, code: str, *, key: str | None = None) -> str:
+    """HMAC-SHA256 of the reference and the code, under `key` (default: the newest key)."""
     message = f"{reference}:{code.strip().upper()}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new((key if key is not None else lookup_code_keys()[0]).encode(), message, hashlib.sha256).hexdigest()
+
+
+def lookup_code_matching_key(expected: str, reference: str, code: str) -> int | None:
+    """The index (0: newest) of the key under which `code` hashes to `expected`, or None. Every
+    key is tried and compared in constant time whatever matches, so the work is always the same."""
+    found = None
+    for index, key in enumerate(lookup_code_keys()):
+        if hmac.compare_digest(expected, lookup_code_hash(reference, code, key=key)) and found is None:
+            found = index
+    return found
 
 
 def lookup_code_matches(application: Application, code: str) -> bool:
-    return bool(application.lookup_code_hash) and hmac.compare_digest(
-        application.lookup_code_hash, lookup_code_hash(application.reference, code)
+    return bool(application.lookup_code_hash) and (
+        lookup_code_matching_key(application.lookup_code_hash, application.reference, code) is not None
     )
+
+
+def lookup_code_rehash(application: Application, code: str) -> None:
+    """R-SEC-8: a code that matched under an older key is stored again under the newest. Only if
+    the stored hash is still the one that matched (a new code issued meanwhile is kept); no event
+    and no new version, since nothing the staff see has changed."""
+    old = application.lookup_code_hash
+    new = lookup_code_hash(application.reference, code)
+    if new != old:
+        Application.objects.filter(pk=application.pk, lookup_code_hash=old).update(lookup_code_hash=new)
+        application.lookup_code_hash = new
 
 
 def _new_lookup_code(application: Application) -> str:

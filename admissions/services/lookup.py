@@ -15,9 +15,9 @@ limits and give the same answers.
   another failure. The cache keys and the log hold hashes of the address and the reference, never
   the raw values; the code is never logged.
 
-The client address is whatever the caller passes: the API passes REMOTE_ADDR, which a trusted
-reverse proxy in front of the application must set to the real client's address (X-Forwarded-For
-is not trusted, since any client can send it).
+R-SEC-4: an attempt is counted before its code is checked (see `public_lookup`). The client address
+is whatever the caller passes: the API and the portal pass `config.proxies.client_address`, which
+is REMOTE_ADDR unless the request comes from one of TRUSTED_PROXIES.
 
 Call this outside any transaction that an error rolls back: with the database cache the failure
 counts are rows in that database.
@@ -43,7 +43,12 @@ from admissions.public import mask_reference
 from admissions.selectors import policy_in_force, positions_for_application
 from core.errors import DomainError, NotFound
 
-from .applications import LOOKUP_CODE_ALPHABET, LOOKUP_CODE_LENGTH, lookup_code_hash
+from .applications import (
+    LOOKUP_CODE_ALPHABET,
+    LOOKUP_CODE_LENGTH,
+    lookup_code_matching_key,
+    lookup_code_rehash,
+)
 
 logger = logging.getLogger("admissions.lookup")
 
@@ -119,8 +124,14 @@ class LookupResult:
 
 # --- the service ------------------------------------------------------------------------------------
 def public_lookup(*, reference: str, code: str, client_address: str) -> LookupResult:
-    """R-PUB-1…3. Raises `LookupLocked` while the address or the reference is locked, and
-    `LookupNotFound` for any mismatch (which counts as a failure for both)."""
+    """R-PUB-1…3. Raises `LookupLocked` while the address or the reference is locked (or every
+    attempt its limit allows is taken), and `LookupNotFound` for any mismatch (which counts as a
+    failure for both).
+
+    R-SEC-4: the attempt is counted *before* the code is checked. Each subject's attempt claims one
+    of its limited slots atomically (`cache.add`); a lookup that cannot claim one is refused without
+    checking the code, so a parallel burst tests at most as many codes as the limit allows. A lookup
+    that succeeds gives its slots back; a failed one keeps them (it is a failure)."""
     reference = str(reference).strip().upper()
     code = "".join(str(code).split()).replace("-", "").upper()
     subjects = {
@@ -129,25 +140,25 @@ def public_lookup(*, reference: str, code: str, client_address: str) -> LookupRe
     }
     now = time.time()
 
-    retry_after = _locked_for(subjects, now)
-    if retry_after:
-        logger.info(
-            "lookup refused (locked) ref=%s addr=%s retry_after=%ss",
-            _tag(subjects["reference"]),
-            _tag(subjects["address"]),
-            retry_after,
-        )
-        raise LookupLocked(
-            gettext("Too many failed lookups. Please try again in %(minutes)s minutes.")
-            % {"minutes": max(1, math.ceil(retry_after / 60))},
-            retry_after=retry_after,
-        )
+    _refuse_if_locked(subjects, now)
+    claimed: dict[str, str] = {}
+    for kind, subject in subjects.items():
+        slot = _claim_slot(subject, kind, now)
+        if slot is None:
+            _release(claimed)
+            _refuse(subjects, retry_after=_full_for(subject, kind, now), why=f"{kind} limit")
+        claimed[kind] = slot
+    # A lock set by a failure that finished between the first check and the claims still holds.
+    try:
+        _refuse_if_locked(subjects, now)
+    except LookupLocked:
+        _release(claimed)
+        raise
 
     application = _application_matching(reference, code)
     if application is None:
-        locked = _record_failure(subjects, now)
         logger.info("lookup failed ref=%s addr=%s", _tag(subjects["reference"]), _tag(subjects["address"]))
-        for kind in locked:
+        for kind in _lock_full_subjects(subjects, now):
             logger.warning(
                 "lookup lockout: %s %s locked for %ss after %s failed lookups",
                 kind,
@@ -157,12 +168,35 @@ def public_lookup(*, reference: str, code: str, client_address: str) -> LookupRe
             )
         raise LookupNotFound(gettext("No application matches this reference and lookup code."))
 
+    _release(claimed)
     logger.info("lookup ok ref=%s addr=%s", mask_reference(application.reference), _tag(subjects["address"]))
     return lookup_result(application)
 
 
+def _refuse_if_locked(subjects: dict[str, str], now: float) -> None:
+    retry_after = _locked_for(subjects, now)
+    if retry_after:
+        _refuse(subjects, retry_after=retry_after, why="locked")
+
+
+def _refuse(subjects: dict[str, str], *, retry_after: int, why: str):
+    logger.info(
+        "lookup refused (%s) ref=%s addr=%s retry_after=%ss",
+        why,
+        _tag(subjects["reference"]),
+        _tag(subjects["address"]),
+        retry_after,
+    )
+    raise LookupLocked(
+        gettext("Too many failed lookups. Please try again in %(minutes)s minutes.")
+        % {"minutes": max(1, math.ceil(retry_after / 60))},
+        retry_after=retry_after,
+    )
+
+
 def _application_matching(reference: str, code: str) -> Application | None:
-    """The same work whatever is wrong: one query, one HMAC, one constant-time comparison."""
+    """The same work whatever is wrong: one query, one HMAC per key, one constant-time comparison
+    per key (R-SEC-8: a code issued under an older key is re-hashed under the newest)."""
     application = None
     if len(reference) <= REFERENCE_MAX_LENGTH and "\x00" not in reference:  # PostgreSQL refuses NUL
         application = (
@@ -172,12 +206,22 @@ def _application_matching(reference: str, code: str) -> Application | None:
         expected = application.lookup_code_hash
     else:
         application, expected = None, _UNMATCHABLE
-    matches = hmac.compare_digest(expected, lookup_code_hash(reference, code))
+    matched_key = lookup_code_matching_key(expected, reference, code)
     well_formed_code = len(code) == LOOKUP_CODE_LENGTH and all(c in LOOKUP_CODE_ALPHABET for c in code)
-    return application if matches and well_formed_code else None
+    if application is None or matched_key is None or not well_formed_code:
+        return None
+    if matched_key != 0:
+        lookup_code_rehash(application, code)
+    return application
 
 
-# --- rate limits (R-PUB-2) --------------------------------------------------------------------------
+# --- rate limits (R-PUB-2, R-SEC-4) -------------------------------------------------------------------
+# Each subject (an address, a reference) has LIMITS[kind] slots per *generation* of the window's
+# length; an attempt claims a free one with `cache.add`, which is atomic on both backends (an INSERT
+# on a unique key; SET NX). A slot's key names its generation and lives longer than one, so it is
+# never found expired within its own generation (the database cache's `add` over an expired row is
+# not atomic). The failures of the previous generation still in the window take room from this one,
+# which makes the window slide: never more than the limit within any hour.
 def _subject_key(kind: str, value: str) -> str:
     """A keyed hash, so neither the cache nor the log holds an address or a reference."""
     digest = hmac.new(settings.SECRET_KEY.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
@@ -192,8 +236,44 @@ def _lock_key(subject_key: str) -> str:
     return f"{subject_key}:locked-until"
 
 
-def _slot_keys(subject_key: str, kind: str) -> list[str]:
-    return [f"{subject_key}:failure:{i}" for i in range(LIMITS[kind])]
+def _generation(now: float) -> int:
+    return int(now // FAILURE_WINDOW_SECONDS)
+
+
+def _slot_keys(subject_key: str, kind: str, generation: int) -> list[str]:
+    return [f"{subject_key}:g{generation}:{i}" for i in range(LIMITS[kind])]
+
+
+def _carried(subject_key: str, kind: str, now: float) -> list[float]:
+    """The previous generation's attempts still inside the window."""
+    previous = cache.get_many(_slot_keys(subject_key, kind, _generation(now) - 1)).values()
+    return [value for value in previous if _in_window(value, now)]
+
+
+def _claim_slot(subject_key: str, kind: str, now: float) -> str | None:
+    room = LIMITS[kind] - len(_carried(subject_key, kind, now))
+    for slot in _slot_keys(subject_key, kind, _generation(now))[: max(0, room)]:
+        if cache.add(slot, now, timeout=FAILURE_WINDOW_SECONDS + 60):
+            return slot
+    return None
+
+
+def _release(claimed: dict[str, str]) -> None:
+    if claimed:
+        cache.delete_many(list(claimed.values()))
+
+
+def _attempts(subject_key: str, kind: str, now: float) -> list[float]:
+    current = cache.get_many(_slot_keys(subject_key, kind, _generation(now))).values()
+    return [value for value in current if _in_window(value, now)] + _carried(subject_key, kind, now)
+
+
+def _full_for(subject_key: str, kind: str, now: float) -> int:
+    """Seconds until the oldest attempt that fills the subject's slots leaves the window."""
+    attempts = _attempts(subject_key, kind, now)
+    if not attempts:
+        return 1
+    return max(1, math.ceil(min(attempts) + FAILURE_WINDOW_SECONDS - now))
 
 
 def _locked_for(subjects: dict[str, str], now: float) -> int:
@@ -203,31 +283,14 @@ def _locked_for(subjects: dict[str, str], now: float) -> int:
     return math.ceil(max(until) - now) if until else 0
 
 
-def _record_failure(subjects: dict[str, str], now: float) -> list[str]:
-    """Count one failure for each subject; lock those that reach their limit. Returns which kinds
-    were locked by this failure."""
+def _lock_full_subjects(subjects: dict[str, str], now: float) -> list[str]:
+    """After a failure: lock each subject whose attempts in the window reach its limit. Returns the
+    kinds this failure locked."""
     locked = []
     for kind, subject in subjects.items():
-        slots = _slot_keys(subject, kind)
-        claimed = False
-        for slot in slots:
-            # The timestamp is what counts (not the cache's own expiry), so the window follows
-            # the same clock as the lock.
-            if cache.add(slot, now, timeout=FAILURE_WINDOW_SECONDS):
-                claimed = True
-                break
-        stored = cache.get_many(slots)
-        if not claimed:
-            # Every slot is taken; reuse one whose failure has left the window (the cache has
-            # not expired it yet), or, if none has, the limit is reached anyway.
-            stale = [slot for slot in slots if not _in_window(stored.get(slot), now)]
-            if stale:
-                cache.set(stale[0], now, timeout=FAILURE_WINDOW_SECONDS)
-                stored[stale[0]] = now
-        recent = sum(1 for slot in slots if _in_window(stored.get(slot), now))
-        if recent >= LIMITS[kind]:
-            cache.set(_lock_key(subject), now + LOCK_SECONDS, timeout=LOCK_SECONDS + 60)
-            cache.delete_many(slots)
+        if len(_attempts(subject, kind, now)) >= LIMITS[kind] and cache.add(
+            _lock_key(subject), now + LOCK_SECONDS, timeout=LOCK_SECONDS
+        ):
             locked.append(kind)
     return locked
 

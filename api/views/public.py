@@ -1,10 +1,9 @@
 """API views: public (API.md "Public"), no credentials. Thin: parse, call one service or selector,
 render.
 
-The lookup's rate limits (R-PUB-2) key on the client address, taken from REMOTE_ADDR. Behind a
-reverse proxy, the proxy must set REMOTE_ADDR to the real client's address (e.g. gunicorn's
-`--forwarded-allow-ips` with the proxy's address, or the proxy speaking the PROXY protocol);
-X-Forwarded-For is not read here, because any client can send it and so escape the limits.
+The lookup's rate limits (R-PUB-2) key on the client address (R-SEC-4, config/proxies.py):
+REMOTE_ADDR, unless the request comes from one of TRUSTED_PROXIES, then the nearest untrusted
+address in X-Forwarded-For (any client can send that header, so it is read only from a proxy).
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from api.serializers.public import (
     PublicLookupRequestSerializer,
     PublicLookupResultSerializer,
 )
+from config.proxies import client_address
 from facilities.models import Facility
 
 # "No credentials needed" in OpenAPI terms: one empty security requirement. (`auth=[]` would drop
@@ -74,7 +74,7 @@ class LookupView(PublicView):
             result = public_lookup(
                 reference=body.validated_data["reference"],
                 code=body.validated_data["code"],
-                client_address=request.META.get("REMOTE_ADDR", ""),
+                client_address=client_address(request),
             )
         except LookupLocked as locked:
             raise Throttled(wait=locked.retry_after, detail=locked.message) from locked

@@ -40,6 +40,7 @@ from admissions.public import public_board, public_facilities
 from admissions.selectors import policy_in_force
 from admissions.services.allocation import SkipReason
 from admissions.services.lookup import LookupLocked, LookupNotFound, LookupResult, lookup_result, public_lookup
+from config.proxies import client_address
 from facilities.models import BedType, CareLevel, Facility, FacilityLevel
 
 # As the API (api/serializers/public.py): within it, a wrong length or a bad character is the
@@ -172,7 +173,7 @@ def _lookup(request):
         result = public_lookup(
             reference=form.cleaned_data["reference"],
             code=form.cleaned_data["code"],
-            client_address=request.META.get("REMOTE_ADDR", ""),
+            client_address=client_address(request),
         )
     except LookupLocked as locked:
         response = render(
