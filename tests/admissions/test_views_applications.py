@@ -206,26 +206,33 @@ def test_an_assessor_may_not_open_the_new_application_form(homes):
     assert client_as("assessor").post(reverse("staff:application_new"), intake_post()).status_code == 403
 
 
+def assert_receipt(response):
+    """The receipt, in the answer to the POST itself, never stored by any cache (R-PRIV-2)."""
+    assert response.status_code == 200, response.status_code
+    assert "staff/applications/receipt.html" in [t.name for t in response.templates]
+    assert response["Cache-Control"].startswith("no-store")
+
+
 def test_intake_submits_an_application_and_prints_the_receipt_with_the_code_once(homes):
     client = client_as("intake")
     token = token_of(client.get(reverse("staff:application_new")))
     response = client.post(reverse("staff:application_new"), intake_post(token))
     application = Application.objects.get()
-    assert response.status_code == 302
-    assert response["Location"] == reverse("staff:receipt", args=[application.reference])
     assert application.state == "submitted"
     assert list(application.events.values_list("transition", flat=True)) == ["create", "submit"]
     assert [c.facility.code for c in application.choices.order_by("rank")] == ["GZ01", "YX01"]
 
-    receipt = client.get(response["Location"])
-    page = receipt.content.decode()
+    # R-PRIV-2: the receipt with the code is the POST's own answer, never kept (no session copy).
+    assert_receipt(response)
+    page = response.content.decode()
     code = re.search(r'class="big mono lookup-code">([A-Z0-9]{6})<', page).group(1)
     assert lookup_code_matches(application, code)
     assert application.reference in page and "<svg" in page  # the QR code, drawn locally
     assert "?reference=" + application.reference in page
-    assert receipt["Cache-Control"].startswith("no-store")
-    again = client.get(response["Location"]).content.decode()
+    assert code not in str(dict(client.session))
+    again = client.get(reverse("staff:receipt", args=[application.reference])).content.decode()
     assert code not in again  # R-PUB-1: shown once, never stored
+    assert "shown only once" in again
 
 
 def test_intake_records_the_contact_email_and_the_family_hears_by_sms_and_by_email(homes):
@@ -233,7 +240,7 @@ def test_intake_records_the_contact_email_and_the_family_hears_by_sms_and_by_ema
     client = client_as("intake")
     token = token_of(client.get(reverse("staff:application_new")))
     response = client.post(reverse("staff:application_new"), intake_post(token, contact_email="family@example.com"))
-    assert response.status_code == 302
+    assert_receipt(response)
     application = Application.objects.get()
     assert application.contact_email == "family@example.com"
     sent = sorted(application.notifications.values_list("channel", "recipient", "kind"))
@@ -258,7 +265,7 @@ def test_saving_as_a_draft_keeps_it_a_draft_without_the_submission_checks(homes)
         token_of(client.get(reverse("staff:application_new"))), action="draft", no_infectious_disease=None
     )
     response = client.post(reverse("staff:application_new"), data)
-    assert response.status_code == 302
+    assert_receipt(response)
     application = Application.objects.get()
     assert application.state == "draft"
 
@@ -314,7 +321,9 @@ def test_a_double_post_with_the_same_form_token_creates_one_application(homes):
     first = client.post(reverse("staff:application_new"), intake_post(token))
     second = client.post(reverse("staff:application_new"), intake_post(token))
     assert Application.objects.count() == 1
-    assert second.status_code == 302 and second["Location"] == first["Location"]
+    assert_receipt(first)
+    assert second.status_code == 302
+    assert second["Location"] == reverse("staff:receipt", args=[Application.objects.get().reference])
 
 
 def test_a_refused_form_can_be_corrected_and_sent_again_with_its_token(homes):
@@ -323,7 +332,7 @@ def test_a_refused_form_can_be_corrected_and_sent_again_with_its_token(homes):
     refused = client.post(reverse("staff:application_new"), intake_post(token, choice_2="GZ02"))
     assert token_of(refused) == token
     accepted = client.post(reverse("staff:application_new"), intake_post(token))
-    assert accepted.status_code == 302
+    assert_receipt(accepted)
     assert Application.objects.count() == 1
 
 
@@ -344,7 +353,7 @@ def test_an_outside_hukou_needs_the_contributor_exemption(homes):
             choice_2="",
         ),
     )
-    assert response.status_code == 302
+    assert_receipt(response)
     assert Application.objects.get().contributor_exemption_requested
 
 
@@ -359,7 +368,7 @@ def test_evidence_is_stored_under_a_random_name_and_served_to_intake_and_reviewe
             "evidence_file_dibao": upload,
         },
     )
-    assert response.status_code == 302
+    assert_receipt(response)
     claim = CategoryClaim.objects.get()
     assert claim.code == "dibao" and claim.evidence_file.name.startswith("evidence/")
     assert "chen" not in claim.evidence_file.name
@@ -474,7 +483,7 @@ def test_a_possible_duplicate_is_shown_and_the_officers_decision_is_recorded(hom
     data[f"duplicate_{earlier.pk}_decision"] = "confirmed"
     data[f"duplicate_{earlier.pk}_note"] = "same person, earlier application withdrawn"
     response = client.post(reverse("staff:application_new"), data)
-    assert response.status_code == 302
+    assert_receipt(response)
     review = DuplicateReview.objects.get()
     assert review.other_application == earlier and review.decision == "confirmed" and review.match == "name_dob"
     assert review.application.events.filter(transition="duplicate_reviewed").exists()
@@ -664,15 +673,16 @@ def test_a_new_lookup_code_ends_the_old_one_and_is_shown_on_the_receipt(homes):
     )
     client = client_as("intake")
     response = client.post(reverse("staff:lookup_code", args=[application.reference]), {"form_token": "t-code"})
-    assert response.status_code == 302
-    page = client.get(response["Location"]).content.decode()
+    assert_receipt(response)
+    page = response.content.decode()
     new_code = re.search(r'class="big mono lookup-code">([A-Z0-9]{6})<', page).group(1)
     application.refresh_from_db()
     assert lookup_code_matches(application, new_code)
     assert not lookup_code_matches(application, old_code)
     assert application.events.filter(transition="lookup_code_issued").count() == 1
     again = client.post(reverse("staff:lookup_code", args=[application.reference]), {"form_token": "t-code"})
-    assert again["Location"] == response["Location"]
+    assert again["Location"] == reverse("staff:receipt", args=[application.reference])
+    assert new_code not in client.get(again["Location"]).content.decode()
     assert application.events.filter(transition="lookup_code_issued").count() == 1
     assert client_as("reviewer").post(reverse("staff:lookup_code", args=[application.reference])).status_code == 403
 

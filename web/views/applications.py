@@ -62,7 +62,6 @@ from web.formtokens import form_token_claim, form_token_done, form_token_issue, 
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
 PAGE_SIZE = 25
-RECEIPT_CODES = "receipt_codes"  # session key: {reference: lookup code}, each shown once, then gone
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -227,7 +226,6 @@ def application_new(request):
             elif str(exc.message) not in form.non_field_errors():
                 form.add_error(None, exc.message)
         else:
-            _remember_code(request, application.reference, code)
             receipt = reverse("staff:receipt", args=[application.reference])
             form_token_done(token, receipt)
             if submit:
@@ -238,7 +236,8 @@ def application_new(request):
                 messages.success(
                     request, _("Application %(reference)s is saved as a draft.") % {"reference": application.reference}
                 )
-            return redirect(receipt)
+            # R-PRIV-2: the code is in this answer only (never in the session or the database).
+            return _receipt_response(request, application, code)
     form_token_release(token)
     return render(
         request,
@@ -289,21 +288,6 @@ def check_identity(request):
     )
 
 
-def _remember_code(request, reference: str, code: str) -> None:
-    """R-PUB-1: the code is shown once, on the receipt that follows; never stored in the database."""
-    codes = request.session.get(RECEIPT_CODES, {})
-    codes[reference] = code
-    request.session[RECEIPT_CODES] = codes
-
-
-def _take_code(request, reference: str) -> str | None:
-    codes = request.session.get(RECEIPT_CODES, {})
-    code = codes.pop(reference, None)
-    if code is not None:
-        request.session[RECEIPT_CODES] = codes
-    return code
-
-
 def _status_url(request, application) -> str:
     """The family's status page with the reference filled in, in the family's language."""
     with translation.override(application.applicant.language):
@@ -319,10 +303,14 @@ def _status_url(request, application) -> str:
 @staff_page("intake")
 @require_GET
 def receipt(request, reference: str):
+    """The receipt, reprinted: without the lookup code, which is shown only in the answer to the
+    POST that issued it (R-PUB-1, R-PRIV-2); reprinting with a code issues a new one."""
+    return _receipt_response(request, _visible(request, reference), None)
+
+
+def _receipt_response(request, application, code: str | None):
     from web.qr import qr_svg
 
-    application = _visible(request, reference)
-    code = _take_code(request, application.reference)
     status_url = _status_url(request, application)
     choices = list(application.choices.select_related("facility").order_by("rank"))
     response = render(
@@ -340,7 +328,7 @@ def receipt(request, reference: str):
             "token": form_token_issue(),
         },
     )
-    # The code is on this page only: never keep a copy in a cache.
+    # The code is on this page only: never keep a copy in a cache (the browser's included).
     response["Cache-Control"] = "no-store, private"
     return response
 
@@ -348,7 +336,8 @@ def receipt(request, reference: str):
 @staff_page("intake")
 @require_POST
 def lookup_code_new(request, reference: str):
-    """A new lookup code (R-PUB-1: the old one stops working), shown on the receipt."""
+    """A new lookup code (R-PUB-1: the old one stops working), shown on the receipt in this answer
+    only (R-PRIV-2: never kept in the session)."""
     application = _visible(request, reference)
     token = request.POST.get("form_token")
     earlier = _earlier_result(request, token)
@@ -360,11 +349,10 @@ def lookup_code_new(request, reference: str):
         form_token_release(token)
         messages.error(request, exc.message)
         return redirect("staff:application", application.reference)
-    _remember_code(request, application.reference, code)
-    url = reverse("staff:receipt", args=[application.reference])
-    form_token_done(token, url)
+    form_token_done(token, reverse("staff:receipt", args=[application.reference]))
     messages.success(request, _("A new lookup code is issued; the old one no longer works."))
-    return redirect(url)
+    application.refresh_from_db()
+    return _receipt_response(request, application, code)
 
 
 # --- one application ----------------------------------------------------------------------------------
