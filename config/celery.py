@@ -26,6 +26,8 @@ app.conf.beat_schedule = {
     "send-reminders": {"task": "admissions.tasks.send_reminders", "schedule": crontab(minute=5)},
     # R-PRIV-3: nightly, anonymise people whose applications have all been final for retention_years.
     "anonymise-persons-nightly": {"task": "admissions.tasks.anonymise_persons", "schedule": crontab(hour=3, minute=15)},
+    # R-SEC-3: Idempotency-Key records (answers to POSTs) are deleted once 24 hours old.
+    "purge-idempotency-records": {"task": "api.tasks.purge_idempotency_records", "schedule": crontab(minute=20)},
     # R-ALLOC-2: the nightly chain check, alerting the administrators when it is broken.
     "verify-decisions-nightly": {
         "task": "admissions.tasks.verify_decisions_nightly",

@@ -29,7 +29,7 @@ from admissions.selectors import (
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
 from admissions.services.transitions import transitions_for
-from api.base import ApiView
+from api.base import LOOKUP_CODE_SHOWN_ONCE, ApiView
 from api.pagination import OldestFirstCursor
 from api.permissions import AnyStaff, role_permission, transition_permission
 from api.serializers import applications as s
@@ -55,6 +55,31 @@ class ApplicationApiView(ApiView):
         if isinstance(exc, WrongState) and "available_transitions" in exc.extra:
             exc.extra["available_transitions"] = transitions_for(self.request.user, exc.extra["available_transitions"])
         return super().handle_exception(exc)
+
+    # R-SEC-3, R-PRIV-2: an answer about an application holds personal data (and maybe a lookup
+    # code), so its idempotency record keeps only the reference, and a replay reads the application
+    # as it is now, without the code.
+    def stored_answer(self, response) -> object:
+        data = response.data if isinstance(response.data, dict) else {}
+        reference = data.get("reference") or self.kwargs.get("reference")
+        if response.status_code >= 400 or not isinstance(reference, str):
+            return super().stored_answer(response)
+        return {"reference": reference, "lookup_code_shown": "lookup_code" in data}
+
+    def replay(self, record) -> Response:
+        body = record.response_body if isinstance(record.response_body, dict) else {}
+        if record.status >= 400 or set(body) != {"reference", "lookup_code_shown"}:
+            return super().replay(record)
+        extra = {}
+        if body["lookup_code_shown"]:
+            extra = {"lookup_code_shown": False, "lookup_code_detail": str(LOOKUP_CODE_SHOWN_ONCE)}
+        application = applications_visible_to(self.request.user).filter(reference=body["reference"]).first()
+        if application is None:  # no longer visible to this caller: nothing more to say
+            response = Response({"reference": body["reference"], **extra}, status=record.status)
+        else:
+            response = self.answer(application, status_code=record.status, **extra)
+        response["Idempotent-Replayed"] = "true"
+        return response
 
     def answer(self, application: Application, *, status_code: int = status.HTTP_200_OK, **extra) -> Response:
         """The application as API.md shows it, re-read with what the answer needs."""
