@@ -58,6 +58,11 @@ run: $(STAMP) messages
 	@echo
 	@echo "    Serving on http://$(HOST):$(PORT)/  (families)   staff: http://$(HOST):$(PORT)/staff/   API docs: http://$(HOST):$(PORT)/api/docs/   (Ctrl-C stops)"
 	@echo
+	@# Beside the server, the process that sends the outbox (webhooks, notifications): a delivery
+	@# never runs inside a web request (R-SEC-5). Ctrl-C stops both; so does the server's exit.
+	@$(BIN)/python manage.py send_outbox & outbox=$$!; \
+	trap 'kill $$outbox 2>/dev/null; wait $$outbox 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)

@@ -39,10 +39,19 @@ outbox_sender_register(
     lambda pk: send_notification.delay(pk),
     refused="Could not queue notification %s; the outbox sweep will send it",
 )
+
+
+def _queue_webhook(pk: int) -> None:
+    """R-SEC-5: a delivery never runs inside a web request. Without a broker `.delay` would send it
+    right here, inline, so nothing is sent now: the outbox process beside the server
+    (`manage.py send_outbox`, started by `make run`) sends it with the sweep below."""
+    if deliver_webhook.app.conf.task_always_eager:
+        return
+    deliver_webhook.delay(pk)
+
+
 outbox_sender_register(
-    "webhook",
-    lambda pk: deliver_webhook.delay(pk),
-    refused="Could not queue webhook delivery %s; the retry sweep will send it",
+    "webhook", _queue_webhook, refused="Could not queue webhook delivery %s; the retry sweep will send it"
 )
 
 

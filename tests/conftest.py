@@ -20,3 +20,26 @@ def _english_by_default():
     translation.activate("en")
     yield
     translation.deactivate()
+
+
+# There is no DNS here: webhook hosts (R-SEC-5) resolve through this table in every test. Names
+# not in it do not resolve. A test that needs another answer patches `resolve` itself.
+FAKE_DNS = {
+    "example.org": ["93.184.215.14"],
+    "hooks.example.org": ["93.184.215.15"],
+    "x.org": ["93.184.215.16"],
+}
+
+
+@pytest.fixture(autouse=True)
+def _fake_dns(monkeypatch):
+    import socket
+
+    from admissions import webhook_hosts
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in FAKE_DNS:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return list(FAKE_DNS[host])
+
+    monkeypatch.setattr(webhook_hosts, "resolve", resolve)

@@ -31,6 +31,13 @@ from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _webhook_hosts(settings):
+    """R-SEC-5: webhooks go only to listed hosts; the local test receivers are listed explicitly."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 APPS = ("facilities", "assessments", "admissions")
 MODELS = sorted(
     (model._meta.app_label, model._meta.model_name) for model in admin.site._registry if model._meta.app_label in APPS

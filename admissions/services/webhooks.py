@@ -14,8 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import urlsplit
 
@@ -32,6 +30,7 @@ from admissions.models import (
     WebhookEventType,
     WebhookSubscription,
 )
+from admissions.webhook_hosts import HostRefused, post_pinned, vet
 from core.actor import Actor
 from core.errors import InvalidInput, NotFound
 from facilities.models import AuditEntry, Bed
@@ -62,8 +61,11 @@ def webhook_subscribe(*, url: str, events: list[str], secret: str, actor: Actor)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_MAX_LENGTH:
         errors["url"] = [_("must be an http or https URL of at most %(max)s characters") % {"max": URL_MAX_LENGTH}]
-    elif not host_allowed(parts.hostname):
-        errors["url"] = [_("this host is not among the webhook hosts this installation allows")]
+    else:
+        try:
+            vet(url)  # R-SEC-5: a listed host, resolving only to addresses it may reach
+        except HostRefused as refused:
+            errors["url"] = [str(refused.reason)]
     unknown = [e for e in events if e not in WebhookEventType.values]
     if not events or unknown:
         errors["events"] = [
@@ -144,35 +146,11 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(first * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is not a delivery: it is recorded as that status and tried again later."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def host_allowed(hostname: str | None) -> bool:
-    """settings.WEBHOOK_ALLOWED_HOSTS, when set, limits where this server will send requests
-    (an intranet's receivers; and the fuzzing run, which must send nowhere but here)."""
-    allowed = settings.WEBHOOK_ALLOWED_HOSTS
-    return not allowed or (hostname or "").lower() in allowed
-
-
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """(status code or None, error text) — never raises."""
-    if not host_allowed(urlsplit(url).hostname):
-        return None, "host not allowed by WEBHOOK_ALLOWED_HOSTS"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except Exception as exc:  # refused, timed out, bad TLS, bad host: all mean "try again later"
-        return None, f"{type(exc).__name__}: {exc}"[:1000]
+    """(status code or None, error text) — never raises. R-SEC-5: the host is checked again now,
+    after name resolution, and the request goes to the address that was checked; a redirect is
+    recorded as its status, not followed; the error text never says why a connection failed."""
+    return post_pinned(url, body, headers, timeout=TIMEOUT_SECONDS)
 
 
 def _claim(delivery_id: int, now: dt.datetime) -> WebhookDelivery | None:

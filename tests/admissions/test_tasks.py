@@ -19,6 +19,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+import api.tasks  # noqa: F401  (registers its tasks, as the worker's autodiscovery does)
 from admissions.models import AllocationDecision, Notification, Offer
 from admissions.services.beds import bed_create
 from admissions.services.notifications import MAX_ATTEMPTS, _claim, notify, sending_lease

@@ -27,7 +27,7 @@ from admissions.services.webhooks import (
     webhook_unsubscribe,
     webhooks_enqueue,
 )
-from admissions.tasks import retry_due_webhooks
+from admissions.tasks import redispatch_outbox, retry_due_webhooks
 from core.errors import InvalidInput, NotFound
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 from tests.receivers import Receiver
@@ -37,6 +37,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECRET = "s3cret-s3cret-s3cret"
 
 
+@pytest.fixture(autouse=True)
+def _webhook_hosts(settings):
+    """R-SEC-5: webhooks go only to listed hosts; the local test receivers are listed explicitly."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1", "example.org"]
+
+
 def subscribe(url: str, events=("offer.made",), secret: str = SECRET):
     return webhook_subscribe(url=url, events=list(events), secret=secret, actor=actor("admin"))
 
@@ -44,6 +50,10 @@ def subscribe(url: str, events=("offer.made",), secret: str = SECRET):
 def enqueue_committed(capture, type="offer.made", data=None) -> list[WebhookDelivery]:
     with capture(execute=True):
         deliveries = webhooks_enqueue(type=type, data=data or {"id": 1})
+    # R-SEC-5: without a broker nothing is sent on commit; the outbox process beside the server
+    # (`send_outbox`, one sweep of redispatch_outbox) sends it.
+    assert all(d.attempts == 0 for d in WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]))
+    redispatch_outbox()
     return [WebhookDelivery.objects.get(pk=d.pk) for d in deliveries]
 
 
@@ -169,10 +179,16 @@ def test_only_active_subscriptions_to_that_type_get_a_delivery_and_they_share_th
     assert len({d.event_id for d in deliveries}) == 1
 
 
-def test_a_broker_that_is_down_loses_nothing_the_delivery_waits_for_the_sweep(django_capture_on_commit_callbacks):
+def test_a_broker_that_is_down_loses_nothing_the_delivery_waits_for_the_sweep(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a broker is configured, and it is down
     subscribe("http://127.0.0.1:9/hook")
-    with mock.patch("admissions.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")):
-        (delivery,) = enqueue_committed(django_capture_on_commit_callbacks)
+    with mock.patch("admissions.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")) as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            (delivery,) = webhooks_enqueue(type="offer.made", data={"id": 1})
+    assert delay.call_count == 1
+    delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.attempts == 0
 
 

@@ -17,6 +17,14 @@ from tests.factories import FacilityFactory, add_beds, queued_application, submi
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
 SECRET = "0123456789abcdef-secret"
+
+
+@pytest.fixture(autouse=True)
+def _webhook_hosts(settings):
+    """R-SEC-5: webhooks go only to listed hosts."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["example.org", "x.org", "127.0.0.1"]
+
+
 NON_OBJECTS = [[], None, "x", 12, [{"url": "https://example.org"}]]
 
 

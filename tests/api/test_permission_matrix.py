@@ -19,6 +19,13 @@ from tests.factories import FacilityFactory, UserFactory, actor, add_beds, queue
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _webhook_hosts(settings):
+    """R-SEC-5: webhooks go only to listed hosts; the local test receivers are listed explicitly."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 ROLES = ("intake", "assessor", "reviewer", "facility", "admin")
 STAFF = set(ROLES)
 PUBLIC = "public"
