@@ -27,7 +27,7 @@ from admissions.services.webhooks import (
     webhook_unsubscribe,
     webhooks_enqueue,
 )
-from admissions.tasks import redispatch_outbox, retry_due_webhooks
+from admissions.tasks import deliver_webhook, redispatch_outbox, retry_due_webhooks
 from core.errors import InvalidInput, NotFound
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 from tests.receivers import Receiver
@@ -179,14 +179,17 @@ def test_only_active_subscriptions_to_that_type_get_a_delivery_and_they_share_th
     assert len({d.event_id for d in deliveries}) == 1
 
 
-def test_a_broker_that_is_down_loses_nothing_the_delivery_waits_for_the_sweep(
-    django_capture_on_commit_callbacks, settings
-):
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # a broker is configured, and it is down
-    subscribe("http://127.0.0.1:9/hook")
-    with mock.patch("admissions.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")) as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            (delivery,) = webhooks_enqueue(type="offer.made", data={"id": 1})
+def test_a_broker_that_is_down_loses_nothing_the_delivery_waits_for_the_sweep(django_capture_on_commit_callbacks):
+    conf = deliver_webhook.app.conf
+    eager = conf.task_always_eager
+    conf.update(task_always_eager=False)  # a broker is configured, and it is down
+    try:
+        subscribe("http://127.0.0.1:9/hook")
+        with mock.patch("admissions.tasks.deliver_webhook.delay", side_effect=ConnectionError("broker down")) as delay:
+            with django_capture_on_commit_callbacks(execute=True):
+                (delivery,) = webhooks_enqueue(type="offer.made", data={"id": 1})
+    finally:
+        conf.update(task_always_eager=eager)
     assert delay.call_count == 1
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.attempts == 0

@@ -48,6 +48,12 @@ pytestmark = [
 SECRET = "s3cret-s3cret-s3cret"
 
 
+@pytest.fixture(autouse=True)
+def _webhook_hosts(settings):
+    """R-SEC-5: the local receivers are listed explicitly (the worker gets the same in its env)."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 def status_of(model, pk: int, *wanted: str) -> bool:
     return model.objects.filter(pk=pk, status__in=wanted).exists()
 
