@@ -20,3 +20,18 @@ def evidence_content_type(file) -> str | None:
     head = file.read(16)
     file.seek(0)
     return next((kind for signature, kind in EVIDENCE_SIGNATURES.items() if head.startswith(signature)), None)
+
+
+EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+
+def evidence_extension(file) -> str:
+    """R-SEC-7: the extension of the type `file`'s content shows; `.bin` when it shows none (or there
+    is no file to read)."""
+    if file is None:
+        return ".bin"
+    try:
+        kind = evidence_content_type(file)
+    except (OSError, ValueError):
+        return ".bin"
+    return EXTENSIONS.get(kind, ".bin")

@@ -56,6 +56,7 @@ from .models import (
     QueueEntryStatus,
 )
 from .models.applications import DuplicateMatch
+from .phones import InvalidPhone, normalise_phone
 from .policy import PolicyInForce, PolicyParameters
 
 BUILT_IN_POLICY = PolicyInForce(version=0, effective_from=dt.date(2000, 1, 1), parameters=PolicyParameters())
@@ -384,6 +385,10 @@ def possible_duplicates(
     date, or the same phone, for the intake officer to confirm or dismiss with a note."""
     name = (name or "").strip()
     phone = (phone or "").strip()
+    try:  # phones are stored normalised (R-SEC-9): compare in that form when it is a phone number
+        phone = normalise_phone(phone)
+    except InvalidPhone:
+        pass
     condition = Q()
     if name and date_of_birth:
         condition |= Q(applicant__name=name, applicant__date_of_birth=date_of_birth)

@@ -320,11 +320,15 @@ class CategoryStatus(models.TextChoices):
 
 
 def evidence_upload_to(instance: "CategoryClaim", filename: str) -> str:
-    # A random name: the file's own name could carry personal data, and it must not be guessable.
+    """R-SEC-7: a random name (the uploader's could carry personal data, and must not be guessable)
+    with the extension of the type sniffed from the content (PDF, JPEG, PNG), never the uploader's
+    extension; `.bin` for anything else (which intake refuses before it gets here)."""
     import secrets
-    from pathlib import PurePath
 
-    return f"evidence/{secrets.token_hex(16)}{PurePath(filename).suffix.lower()[:10]}"
+    from admissions.evidence import evidence_extension
+
+    upload = getattr(instance.evidence_file, "_file", None)
+    return f"evidence/{secrets.token_hex(16)}{evidence_extension(upload)}"
 
 
 class CategoryClaim(models.Model):

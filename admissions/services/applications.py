@@ -34,6 +34,7 @@ from admissions.models import (
 )
 from admissions.models.applications import CHANNEL_RANK, DuplicateDecision, DuplicateMatch, DuplicateReview
 from admissions.models.queue import QueueEntryOutcome
+from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyInForce
 from admissions.selectors import get_application, policy_in_force
 from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
@@ -288,6 +289,12 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     format_errors.update(facility_errors)
     format_errors.update(_category_errors(data.categories or []))
     format_errors.update(_contact_email_errors(data.contact_email))
+    # R-SEC-9: validated and kept in one normal form (admissions/phones.py).
+    for attribute, path in (("phone", "applicant.phone"), ("contact_phone", "contact.phone")):
+        try:
+            setattr(data, attribute, normalise_phone(getattr(data, attribute)))
+        except InvalidPhone:
+            format_errors[path] = [str(PHONE_RULE)]
     if for_submission:
         if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
             rule_errors["applicant.date_of_birth"] = [

@@ -448,15 +448,20 @@ def test_a_stale_if_match_or_version_gets_409(intake_officer):
     path = url(f"applications/{application.reference}/")
     stale = application.version
     assert (
-        intake_officer.patch(path, {"applicant": {"phone": "1"}}, format="json", HTTP_IF_MATCH=f'"{stale}"').status_code
+        intake_officer.patch(
+            path, {"applicant": {"phone": "13811110001"}}, format="json", HTTP_IF_MATCH=f'"{stale}"'
+        ).status_code
         == 200
     )
     problem = assert_problem(
-        intake_officer.patch(path, {"applicant": {"phone": "2"}}, format="json", HTTP_IF_MATCH=f'"{stale}"'), 409
+        intake_officer.patch(path, {"applicant": {"phone": "13811110002"}}, format="json", HTTP_IF_MATCH=f'"{stale}"'),
+        409,
     )
     assert problem["current_version"] == stale + 1
-    assert_problem(intake_officer.patch(path, {"applicant": {"phone": "3"}, "version": stale}, format="json"), 409)
-    assert intake_officer.get(path).json()["applicant"]["phone"] == "1"
+    assert_problem(
+        intake_officer.patch(path, {"applicant": {"phone": "13811110003"}, "version": stale}, format="json"), 409
+    )
+    assert intake_officer.get(path).json()["applicant"]["phone"] == "13811110001"
 
 
 def test_an_if_match_that_is_not_a_version_is_400(intake_officer):
@@ -471,7 +476,7 @@ def test_patching_after_acceptance_is_409_with_the_current_state(intake_officer)
     application = submitted_application(choices=["YX01"])
     app_services.application_accept_for_assessment(application=application, actor=actor("intake"))
     response = intake_officer.patch(
-        url(f"applications/{application.reference}/"), {"applicant": {"phone": "1"}}, format="json"
+        url(f"applications/{application.reference}/"), {"applicant": {"phone": "13811110001"}}, format="json"
     )
     problem = assert_problem(response, 409)
     assert problem["current_state"] == "assessment_pending"

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions.evidence import evidence_content_type
+from admissions.evidence import EXTENSIONS, evidence_content_type
 from admissions.filters import ApplicationFilter
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
 from admissions.models import ApplicationState, CategoryClaim, Sex
@@ -615,7 +615,9 @@ def duplicate_review(request, reference: str):
 @staff_page("intake", "reviewer")
 @require_GET
 def evidence(request, claim_id: int):
-    """An evidence file (R-APP-8), to intake officers and reviewers only; never a public URL."""
+    """An evidence file (R-APP-8), to intake officers and reviewers only; never a public URL. R-SEC-7:
+    its type is the one its content shows (a PDF or an image, inline) or else an attachment, and
+    always with nosniff, so no browser runs it as a page."""
     claim = get_object_or_404(CategoryClaim.objects.select_related("application"), pk=claim_id)
     if not claim.evidence_file:
         raise Http404
@@ -624,7 +626,7 @@ def evidence(request, claim_id: int):
     except (FileNotFoundError, OSError) as exc:
         raise Http404 from exc
     content_type = evidence_content_type(handle)
-    extension = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}.get(content_type, ".bin")
+    extension = EXTENSIONS.get(content_type, ".bin")
     response = FileResponse(
         handle,
         content_type=content_type or "application/octet-stream",
