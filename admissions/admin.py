@@ -42,6 +42,7 @@ from admissions.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
 from admissions.services.applications import application_contact_update
@@ -143,8 +144,18 @@ class ApplicantAdmin(admin.ModelAdmin):
 APPLICATION_EDITABLE = ("contact_name", "contact_relation", "contact_phone", "contact_email")
 
 
+class ApplicationAdminForm(forms.ModelForm):
+    def clean_contact_phone(self):
+        """R-SEC-9: the same rule and normal form as intake."""
+        try:
+            return normalise_phone(self.cleaned_data.get("contact_phone"))
+        except InvalidPhone:
+            raise forms.ValidationError(PHONE_RULE, code="phone") from None
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
+    form = ApplicationAdminForm
     list_display = (
         "reference",
         "applicant_name",

@@ -17,11 +17,12 @@ from admissions.models import Application
 from admissions.services import applications as app_services
 from admissions.services import lookup as lookup_module
 from admissions.services.lookup import LookupLocked, LookupNotFound, public_lookup
+from tests import spec
 from tests.factories import FacilityFactory, actor, intake
 
-PER_REFERENCE = 5  # R-PUB-2
-PER_ADDRESS = 10  # R-PUB-2
-HOUR = 3600  # R-PUB-2: within an hour, locked for an hour
+PER_REFERENCE = spec.LOOKUP_FAILURES_PER_REFERENCE  # 5
+PER_ADDRESS = spec.LOOKUP_FAILURES_PER_ADDRESS  # 10
+HOUR = spec.LOOKUP_LOCK_SECONDS  # locked for an hour
 ADDRESS = "203.0.113.7"
 
 
@@ -265,3 +266,40 @@ def test_a_code_under_a_key_no_longer_listed_does_not_match(settings):
     settings.LOOKUP_CODE_KEYS = ["key-b"]
     with pytest.raises(LookupNotFound):
         public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+
+
+# --- R-SEC-4: whose address counts --------------------------------------------------------------------
+def api_lookup(reference, code, *, remote, forwarded):
+    from rest_framework.test import APIClient
+
+    return APIClient().post(
+        "/api/v1/public/lookup/",
+        {"reference": reference, "code": code},
+        format="json",
+        REMOTE_ADDR=remote,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+@pytest.mark.django_db
+def test_a_client_cannot_escape_the_address_limit_by_writing_x_forwarded_for(settings):
+    """R-SEC-4: without a trusted proxy the address is REMOTE_ADDR, whatever X-Forwarded-For says."""
+    settings.TRUSTED_PROXIES = []
+    application, code = submitted()
+    for n in range(PER_ADDRESS):
+        assert api_lookup(f"2026-9{n:05d}", "ABCDEF", remote=ADDRESS, forwarded=f"192.0.2.{n}").status_code == 404
+    locked = api_lookup(application.reference, code, remote=ADDRESS, forwarded="192.0.2.200")
+    assert locked.status_code == 429
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(settings):
+    """R-SEC-4: from a trusted proxy the client is the nearest untrusted X-Forwarded-For address."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    application, code = submitted()
+    for n in range(PER_ADDRESS):
+        response = api_lookup(f"2026-9{n:05d}", "ABCDEF", remote="10.0.0.2", forwarded=f"1.2.3.{n}, {ADDRESS}")
+        assert response.status_code == 404
+    assert api_lookup(application.reference, code, remote="10.0.0.2", forwarded=ADDRESS).status_code == 429
+    # Another client behind the same proxy is not locked out.
+    assert api_lookup(application.reference, code, remote="10.0.0.2", forwarded="198.51.100.4").status_code == 200

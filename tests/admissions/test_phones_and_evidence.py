@@ -18,7 +18,7 @@ from django.utils import translation
 
 from admissions.models import Applicant, Application, CategoryClaim
 from admissions.services import applications as app_services
-from facilities.errors import InvalidInput
+from core.errors import InvalidInput
 from tests.admissions.test_views_applications import client_as, intake_post, token_of
 from tests.api.helpers import assert_problem, url
 from tests.api.helpers import client_as as api_client_as
@@ -197,3 +197,19 @@ def test_the_migration_moves_old_files_to_random_names_with_the_sniffed_extensio
     MIGRATION.rename_evidence_files(apps, None)  # idempotent: a good name stays
     claim.refresh_from_db()
     assert claim.evidence_file.name == before
+
+
+def test_the_admin_contact_edit_refuses_a_formula_and_stores_a_phone_normalised(homes, admin_client):
+    """R-SEC-9: the Django admin's one edit of an application follows the same rule."""
+    application, _ = app_services.application_create(data=intake(choices=["YX01"]), submit=True, actor=actor("intake"))
+    path = reverse("admin:admissions_application_change", args=[application.pk])
+    form = {"contact_name": "李小红", "contact_relation": "女儿", "_save": "Save"}
+    refused = admin_client.post(path, {**form, "contact_phone": "=1+1"})
+    assert refused.status_code == 200
+    assert "R-SEC-9" in str(refused.context["adminform"].form.errors["contact_phone"])
+    application.refresh_from_db()
+    assert application.contact_name != "李小红"
+    accepted = admin_client.post(path, {**form, "contact_phone": "+86 137 0000 0000"})
+    assert accepted.status_code == 302
+    application.refresh_from_db()
+    assert application.contact_phone == "13700000000"

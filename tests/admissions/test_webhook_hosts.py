@@ -14,7 +14,7 @@ from django.utils import translation
 from admissions import webhook_hosts
 from admissions.models import WebhookDelivery
 from admissions.services.webhooks import webhook_subscribe, webhooks_enqueue
-from facilities.errors import InvalidInput
+from core.errors import InvalidInput
 from tests.api.helpers import assert_problem, client_as, url
 from tests.factories import FacilityFactory, actor, queued_application
 from tests.receivers import Receiver
