@@ -360,6 +360,16 @@ class ApplicationOutput(serializers.Serializer):
 
 # POST /applications/ answers the application plus its lookup code. Described as an extension of
 # the Application component (allOf) rather than a second serializer, so the state enum keeps one home.
+REPLAY_PROPERTIES = {
+    "lookup_code_shown": {
+        "type": "boolean",
+        "description": "Only in a replay (the same Idempotency-Key): false, the code is not shown again (R-SEC-3).",
+    },
+    "lookup_code_detail": {
+        "type": "string",
+        "description": "Only in a replay: says that the code is shown only once and how to get a new one.",
+    },
+}
 APPLICATION_CREATED_SCHEMA = {
     "allOf": [
         {"$ref": "#/components/schemas/ApplicationOutput"},
@@ -368,17 +378,28 @@ APPLICATION_CREATED_SCHEMA = {
             "properties": {
                 "lookup_code": {
                     "type": "string",
-                    "description": "For the family's public lookup; shown in this answer only (R-PUB-1).",
-                }
+                    "description": "For the family's public lookup; shown in this answer only (R-PUB-1): a replay "
+                    "with the same Idempotency-Key has `lookup_code_shown: false` instead (R-SEC-3).",
+                },
+                **REPLAY_PROPERTIES,
             },
-            "required": ["lookup_code"],
         },
     ]
 }
 
 
 class LookupCodeOutput(serializers.Serializer):
-    lookup_code = serializers.CharField(help_text="A new code; the old one stops working.")
+    lookup_code = serializers.CharField(
+        required=False,
+        help_text="A new code; the old one stops working. Not in a replay with the same Idempotency-Key (R-SEC-3).",
+    )
+    reference = serializers.CharField(required=False, help_text="Only in a replay: the application.")
+    lookup_code_shown = serializers.BooleanField(
+        required=False, help_text=REPLAY_PROPERTIES["lookup_code_shown"]["description"]
+    )
+    lookup_code_detail = serializers.CharField(
+        required=False, help_text=REPLAY_PROPERTIES["lookup_code_detail"]["description"]
+    )
 
 
 class EventActorOutput(serializers.Serializer):

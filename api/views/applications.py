@@ -274,6 +274,18 @@ class LookupCodeIssue(ApplicationApiView):
         )
         return Response(s.LookupCodeOutput({"lookup_code": code}).data)
 
+    def replay(self, record) -> Response:
+        """R-SEC-3: never the code again; the answer says so."""
+        body = record.response_body if isinstance(record.response_body, dict) else {}
+        if record.status >= 400 or "reference" not in body:
+            return super().replay(record)
+        data = {
+            "reference": body["reference"],
+            "lookup_code_shown": False,
+            "lookup_code_detail": str(LOOKUP_CODE_SHOWN_ONCE),
+        }
+        return Response(s.LookupCodeOutput(data).data, status=record.status, headers={"Idempotent-Replayed": "true"})
+
 
 # --- reads beside the application --------------------------------------------------------------------
 class ApplicationEvents(ApplicationApiView, generics.ListAPIView):

@@ -46,7 +46,9 @@ def test_a_replayed_creation_holds_no_personal_data_and_no_lookup_code(homes):
         assert secret not in text
     assert body["applicant"]["name"] not in text and body["applicant"]["address"] not in text
 
-    again = client.post(url("applications/"), body, format="json", HTTP_IDEMPOTENCY_KEY="create-1")
+    again = client.post(
+        url("applications/"), body, format="json", HTTP_IDEMPOTENCY_KEY="create-1", HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     replay = again.json()
     assert "lookup_code" not in replay and code not in again.content.decode()
@@ -66,7 +68,8 @@ def test_a_replayed_new_lookup_code_is_not_shown_again(homes):
     assert code not in stored_text()
     again = client.post(path, format="json", HTTP_IDEMPOTENCY_KEY="code-1")
     assert again.status_code == 200 and code not in again.content.decode()
-    assert again.json()["lookup_code_shown"] is False
+    assert again.json()["lookup_code_shown"] is False and "lookup_code" not in again.json()
+    assert again.json()["reference"] == application.reference and again.json()["lookup_code_detail"]
     assert application.events.filter(transition="lookup_code_issued").count() == 1
 
 
