@@ -31,7 +31,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Sending the outbox every {interval:g} s (Ctrl-C stops).")
         try:
             while True:
-                close_old_connections()
                 try:
                     sent = redispatch_outbox()
                 except Exception as exc:  # a database hiccup: log it and try again next round
@@ -46,5 +45,6 @@ class Command(BaseCommand):
                 if once:
                     return
                 time.sleep(interval)
+                close_old_connections()  # a connection the database dropped meanwhile is opened again
         except KeyboardInterrupt:
             return
