@@ -158,7 +158,7 @@ def public_lookup(*, reference: str, code: str, client_address: str) -> LookupRe
     application = _application_matching(reference, code)
     if application is None:
         logger.info("lookup failed ref=%s addr=%s", _tag(subjects["reference"]), _tag(subjects["address"]))
-        for kind in _lock_full_subjects(subjects, now):
+        for kind in _lock_full_subjects(subjects, claimed, now):
             logger.warning(
                 "lookup lockout: %s %s locked for %ss after %s failed lookups",
                 kind,
@@ -244,10 +244,24 @@ def _slot_keys(subject_key: str, kind: str, generation: int) -> list[str]:
     return [f"{subject_key}:g{generation}:{i}" for i in range(LIMITS[kind])]
 
 
-def _carried(subject_key: str, kind: str, now: float) -> list[float]:
-    """The previous generation's attempts still inside the window."""
+def _at(value) -> float | None:
+    """When a slot was taken: its value is the time while the attempt is in flight, and
+    [time, "failed"] once it failed."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[0], int | float):
+        return float(value[0])
+    return None
+
+
+def _failed(value) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2 and value[1] == "failed"
+
+
+def _carried(subject_key: str, kind: str, now: float) -> list:
+    """The previous generation's slots still inside the window."""
     previous = cache.get_many(_slot_keys(subject_key, kind, _generation(now) - 1)).values()
-    return [value for value in previous if _in_window(value, now)]
+    return [value for value in previous if _in_window(_at(value), now)]
 
 
 def _claim_slot(subject_key: str, kind: str, now: float) -> str | None:
@@ -263,14 +277,15 @@ def _release(claimed: dict[str, str]) -> None:
         cache.delete_many(list(claimed.values()))
 
 
-def _attempts(subject_key: str, kind: str, now: float) -> list[float]:
+def _attempts(subject_key: str, kind: str, now: float) -> list:
+    """Every slot taken within the window: failures and attempts still in flight."""
     current = cache.get_many(_slot_keys(subject_key, kind, _generation(now))).values()
-    return [value for value in current if _in_window(value, now)] + _carried(subject_key, kind, now)
+    return [value for value in current if _in_window(_at(value), now)] + _carried(subject_key, kind, now)
 
 
 def _full_for(subject_key: str, kind: str, now: float) -> int:
     """Seconds until the oldest attempt that fills the subject's slots leaves the window."""
-    attempts = _attempts(subject_key, kind, now)
+    attempts = [_at(value) for value in _attempts(subject_key, kind, now)]
     if not attempts:
         return 1
     return max(1, math.ceil(min(attempts) + FAILURE_WINDOW_SECONDS - now))
@@ -283,20 +298,22 @@ def _locked_for(subjects: dict[str, str], now: float) -> int:
     return math.ceil(max(until) - now) if until else 0
 
 
-def _lock_full_subjects(subjects: dict[str, str], now: float) -> list[str]:
-    """After a failure: lock each subject whose attempts in the window reach its limit. Returns the
-    kinds this failure locked."""
+def _lock_full_subjects(subjects: dict[str, str], claimed: dict[str, str], now: float) -> list[str]:
+    """After a failure: mark this attempt's slots failed, then lock each subject whose failures in
+    the window reach its limit (attempts still in flight are not failures: one of them may be the
+    right code). Returns the kinds this failure locked."""
+    for slot in claimed.values():
+        cache.set(slot, [now, "failed"], timeout=FAILURE_WINDOW_SECONDS + 60)
     locked = []
     for kind, subject in subjects.items():
-        if len(_attempts(subject, kind, now)) >= LIMITS[kind] and cache.add(
-            _lock_key(subject), now + LOCK_SECONDS, timeout=LOCK_SECONDS
-        ):
+        failures = [value for value in _attempts(subject, kind, now) if _failed(value)]
+        if len(failures) >= LIMITS[kind] and cache.add(_lock_key(subject), now + LOCK_SECONDS, timeout=LOCK_SECONDS):
             locked.append(kind)
     return locked
 
 
-def _in_window(value, now: float) -> bool:
-    return isinstance(value, int | float) and now - FAILURE_WINDOW_SECONDS < value <= now
+def _in_window(at: float | None, now: float) -> bool:
+    return at is not None and now - FAILURE_WINDOW_SECONDS < at <= now
 
 
 # --- building the answer ---------------------------------------------------------------------------

@@ -203,6 +203,7 @@ def test_a_burst_from_one_address_over_many_references_tests_at_most_ten(monkeyp
     codes are checked."""
     tested = counting_checks(monkeypatch)
     results = burst([lookup_call(f"2026-9{n:05d}", "ABCDEF") for n in range(RACERS)])
+    assert not [r for r in results if not isinstance(r, LookupNotFound | LookupLocked)], results
     assert sum(isinstance(r, LookupNotFound) for r in results) == PER_ADDRESS
     assert sum(isinstance(r, LookupLocked) for r in results) == RACERS - PER_ADDRESS
     assert len(tested) == PER_ADDRESS
