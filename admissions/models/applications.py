@@ -319,16 +319,33 @@ class CategoryStatus(models.TextChoices):
     REFUSED = "refused", _("refused")
 
 
+# What an evidence file must start with (R-APP-8), and the extension it is stored under (R-SEC-7):
+# checked on the content, never the name or the declared type. admissions/evidence.py reads these.
+EVIDENCE_SIGNATURES = {b"%PDF-": "application/pdf", b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+EVIDENCE_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+
+def evidence_sniffed_type(file) -> str | None:
+    """The content type `file`'s first bytes show (a PDF, JPEG or PNG), or None. Reads from the
+    start and leaves the file at its start."""
+    file.seek(0)
+    head = file.read(16)
+    file.seek(0)
+    return next((kind for signature, kind in EVIDENCE_SIGNATURES.items() if head.startswith(signature)), None)
+
+
 def evidence_upload_to(instance: "CategoryClaim", filename: str) -> str:
     """R-SEC-7: a random name (the uploader's could carry personal data, and must not be guessable)
     with the extension of the type sniffed from the content (PDF, JPEG, PNG), never the uploader's
     extension; `.bin` for anything else (which intake refuses before it gets here)."""
     import secrets
 
-    from admissions.evidence import evidence_extension
-
     upload = getattr(instance.evidence_file, "_file", None)
-    return f"evidence/{secrets.token_hex(16)}{evidence_extension(upload)}"
+    try:
+        kind = evidence_sniffed_type(upload) if upload is not None else None
+    except (OSError, ValueError):
+        kind = None
+    return f"evidence/{secrets.token_hex(16)}{EVIDENCE_EXTENSIONS.get(kind, '.bin')}"
 
 
 class CategoryClaim(models.Model):
