@@ -26,7 +26,7 @@ from tests.api.test_applications import new_body
 from tests.factories import FacilityFactory, actor, intake
 
 pytestmark = pytest.mark.django_db
-MIGRATION = import_module("admissions.migrations.0014_normalise_phones_and_evidence_names")
+MIGRATION = import_module("admissions.migrations.0015_normalise_phones_and_evidence_names")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"0" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64

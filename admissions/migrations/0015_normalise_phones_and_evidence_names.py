@@ -78,7 +78,7 @@ def rename_evidence_files(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("admissions", "0013_verifiable_log")]
+    dependencies = [("admissions", "0014_privacy")]
 
     operations = [
         migrations.RunPython(normalise_phones, migrations.RunPython.noop),
