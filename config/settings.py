@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from config.proxies import parse_trusted_proxies
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +45,11 @@ CHECKPOINT_SIGNING_KEY = os.environ.get("CHECKPOINT_SIGNING_KEY", "")
 LOOKUP_CODE_KEYS = env_list("LOOKUP_CODE_KEYS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# The reverse proxies in front of the application (addresses or networks, comma-separated); empty:
+# none, every request is from its REMOTE_ADDR. Only these are believed about the client's address
+# (X-Forwarded-For) and scheme (X-Forwarded-Proto): config/proxies.py (R-SEC-4, R-SEC-6).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+parse_trusted_proxies(TRUSTED_PROXIES)  # a mistyped entry stops the start, naming it
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -68,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.proxies.ForwardedProtoMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -266,7 +274,8 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Believed only from TRUSTED_PROXIES: config.proxies.ForwardedProtoMiddleware drops it otherwise.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
