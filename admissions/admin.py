@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
@@ -51,6 +52,7 @@ from admissions.services.privacy import applicant_for_id_number, id_access_recor
 from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
 from facilities.admin import ReadOnlyAdmin
+from facilities.errors import DomainError
 from facilities.models import AuditEntry
 
 # Roles that check identity and so see a full ID number on one person's own page (SPEC §10).
@@ -508,6 +510,15 @@ class CalendarCoverageMixin:
             if warning:
                 self.message_user(request, warning, level=messages.WARNING)
         return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, *args, **kwargs):
+        # save_model calls the calendar's services: a rule they refuse is a message on the form's
+        # page, not a 500 (R-SEC-1). The admin's own transaction has rolled back by then.
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except DomainError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 def _actor_fields(request) -> dict:

@@ -104,7 +104,7 @@ def exception_handler(exc, context):
     return problem(status.HTTP_500_INTERNAL_SERVER_ERROR, _("Something went wrong; it has been logged."))
 
 
-def json_problem(status_code: int, detail: str) -> JsonResponse:
+def json_problem(status_code: int, detail: str, *, errors: dict | None = None) -> JsonResponse:
     """The same shape outside DRF (404/500 handlers, middleware)."""
     body = {
         "type": "about:blank",
@@ -112,4 +112,6 @@ def json_problem(status_code: int, detail: str) -> JsonResponse:
         "status": status_code,
         "detail": str(detail),
     }
+    if errors:
+        body["errors"] = errors
     return JsonResponse(body, status=status_code, content_type=PROBLEM, json_dumps_params={"ensure_ascii": False})

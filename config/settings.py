@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "config.proxies.ForwardedProtoMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
+    "config.malformed_input.MalformedInputMiddleware",  # NUL, lone surrogates, deep JSON: 400 (R-SEC-1)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
