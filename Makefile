@@ -50,6 +50,8 @@ messages: $(STAMP)
 		$(BIN)/python manage.py compilemessages --ignore $(VENV) --verbosity 0; \
 	fi
 
+# DEBUG is off unless set (R-SEC-1): the local server turns it on explicitly.
+run: export DEBUG ?= 1
 run: $(STAMP) messages
 	$(BIN)/python manage.py migrate --noinput
 	@# R-VER-5: on PostgreSQL with DATABASE_OWNER_URL, migrate ran as the owner; the server runs as DATABASE_URL's role.

@@ -1,8 +1,11 @@
 """One settings module, read from the environment, with safe local defaults.
 
-Locally nothing needs setting: SQLite in the project folder, tasks run eagerly, DEBUG on.
-Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY,
-ALLOWED_HOSTS and DEBUG=0.
+Locally almost nothing needs setting: SQLite in the project folder, tasks run eagerly. DEBUG is
+off unless the environment turns it on (R-SEC-1): `make run` and the tests (tests/settings.py) set
+DEBUG=1 themselves, and manage.py does for its other commands on a checkout with neither DEBUG nor
+SECRET_KEY set. With DEBUG off SECRET_KEY is required. Production sets DATABASE_URL (PostgreSQL),
+CELERY_BROKER_URL (Redis), SECRET_KEY and ALLOWED_HOSTS; every variable: README.md, "Production
+settings".
 """
 
 import os
@@ -28,11 +31,11 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)  # R-SEC-1: no debug page unless explicitly on
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is off.")
+        raise RuntimeError("SECRET_KEY must be set when DEBUG is off (for local development set DEBUG=1).")
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 # SPEC §15 (admissions/chain.py): the key of the decisions' keyed chain (R-VER-1), `id:secret`,
 # and the bureau's Ed25519 checkpoint key (R-VER-3), `id:base64 private key`; several, comma-separated,
@@ -279,6 +282,10 @@ if not DEBUG:
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Error reports (the technical 500 page with DEBUG on, mailed reports) hide settings whose names say
+# URL too: DATABASE_URL, CELERY_BROKER_URL and REDIS_CACHE_URL carry passwords.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReporterFilter"
 
 # --- Logging: to stdout; ID numbers never logged (SPEC §10) -----------------------------------
 LOGGING = {

@@ -1,0 +1,14 @@
+"""What an error report may show (R-SEC-1, R-PRIV-2).
+
+Django hides settings whose names contain API, TOKEN, KEY, SECRET, PASS or SIGNATURE; ours also
+hold credentials in URLs (DATABASE_URL, CELERY_BROKER_URL, REDIS_CACHE_URL, SMS_GATEWAY_URL), so a
+name with URL or DSN is hidden as well.
+"""
+
+import re
+
+from django.views.debug import SafeExceptionReporterFilter
+
+
+class ReporterFilter(SafeExceptionReporterFilter):
+    hidden_settings = re.compile("API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|URL|DSN", flags=re.IGNORECASE)

@@ -1,0 +1,137 @@
+"""A production-like run (R-SEC-1): gunicorn with DEBUG unset and SECRET_KEY set serves pages, and
+an error answer shows no settings, no traceback and no DATABASE_URL.
+
+On today's main DEBUG was on when unset, and the technical 500 page showed DATABASE_URL with its
+password to anyone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+DB_PASSWORD = "s3cret-db-password"
+SECRET = "production-secret-key-for-the-test-only-0123456789"
+# A database that refuses connections: every page that needs it fails, which is the error we want.
+DATABASE_URL = f"postgres://waitlist:{DB_PASSWORD}@127.0.0.1:1/waitlist"
+
+
+def production_env(**extra) -> dict[str, str]:
+    """The environment of a deployment: DEBUG unset (the tests' own DEBUG=1 removed), SECRET_KEY set."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "DJANGO_SETTINGS_MODULE")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY=SECRET, DATABASE_URL=DATABASE_URL)
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    """A free port of the range this test may use (8200-8299)."""
+    for port in range(8240, 8300):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError("no free port in 8240-8299")
+
+
+def fetch(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("production")
+    env = production_env(STATIC_ROOT=str(folder / "static"), ALLOWED_HOSTS="127.0.0.1", SECURE_COOKIES="0")
+    # With DEBUG off the pages use the manifest of collected static files, as the image builds it.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True
+    )
+    port = free_port()
+    log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            if process.poll() is not None:
+                raise AssertionError((folder / "gunicorn.log").read_text())
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("gunicorn did not answer within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_gunicorn_without_debug_serves_a_page(gunicorn):
+    status, content_type, page = fetch(gunicorn + "/en/accounts/login/")
+    assert status == 200 and content_type.startswith("text/html")
+    assert "<form" in page and "/static/css/site." in page  # a hashed name: the manifest storage
+
+
+def test_a_server_error_shows_no_settings_traceback_or_database_url(gunicorn):
+    for path in ("/en/homes/", "/api/v1/public/facilities/"):  # both need the unreachable database
+        status, _, body = fetch(gunicorn + path)
+        assert status == 500, (path, status)
+        for secret in (DB_PASSWORD, "DATABASE_URL", "SECRET_KEY", SECRET, "Traceback", "settings", "psycopg"):
+            assert secret not in body, (path, secret)
+
+
+def test_a_missing_page_is_the_plain_404_not_the_debug_one(gunicorn):
+    status, _, body = fetch(gunicorn + "/en/no-such-page/")
+    assert status == 404
+    assert "URLconf" not in body and "DEBUG = True" not in body
+
+
+def settings_in_a_process(**env) -> subprocess.CompletedProcess:
+    code = "import django; django.setup(); from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    return subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+
+
+def test_debug_is_off_when_unset_and_on_only_when_set():
+    assert "DEBUG False" in settings_in_a_process(**production_env()).stdout
+    assert "DEBUG False" in settings_in_a_process(**production_env(DEBUG="")).stdout
+    assert "DEBUG True" in settings_in_a_process(**production_env(DEBUG="1")).stdout
+
+
+def test_with_debug_off_the_secret_key_is_required():
+    env = production_env()
+    del env["SECRET_KEY"]
+    result = settings_in_a_process(**env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_error_reports_hide_settings_that_hold_urls_with_passwords():
+    from django.views.debug import get_default_exception_reporter_filter
+
+    report_filter = get_default_exception_reporter_filter()
+    shown = report_filter.get_safe_settings()
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_CACHE_URL", "SMS_GATEWAY_URL"):
+        assert shown[name] == report_filter.cleansed_substitute, name
