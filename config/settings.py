@@ -8,6 +8,7 @@ CELERY_BROKER_URL (Redis), SECRET_KEY and ALLOWED_HOSTS; every variable: README.
 settings".
 """
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "api",
     "web",  # the pages (staff and the families' portal), beside api: neither imports the other
     "simulation",  # planning tools on top of everything; nothing imports it
+    "axes",  # staff login throttling (R-SEC-2): config/staff_login.py
 ]
 
 MIDDLEWARE = [
@@ -91,6 +93,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.staff_login.StaffSessionTimeoutMiddleware",  # 8 hours, 30 idle minutes (R-SEC-2)
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -162,12 +166,28 @@ else:
     }
 
 # --- Auth -------------------------------------------------------------------------------------
+# Staff login and sessions (R-SEC-2): config/staff_login.py says why each number is what it is.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "config.staff_login.LoginThrottleHandler"  # 5 per username or 20 per address
+AXES_FAILURE_LIMIT = 5  # the username's limit; the handler scales the address's count to it
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, in this order
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)  # the window counted, and how long a lockout lasts
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts do not lengthen the lockout
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.staff_login.lockout_response"  # the login page, 429, when to try again
+AXES_CLIENT_IP_CALLABLE = "config.proxies.client_address"  # TRUSTED_PROXIES decides (R-SEC-4)
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False
+SESSION_COOKIE_AGE = 8 * 60 * 60  # staff sessions end after 8 hours; 30 idle minutes: the middleware
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "staff:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -294,7 +314,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: a line per failed login (username and address) is kept; its INFO chatter is not.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Demo accounts (seed_demo): the password comes from the environment; a printed default otherwise.

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from admissions.decisions import first_chain_break
@@ -96,7 +97,7 @@ def test_the_demo_city_has_every_state_the_homes_and_beds_and_keeps_the_quota(de
         user = User.objects.get(username=username)
         assert user.is_staff
         assert user.groups.filter(name=username).exists()
-        assert Client().login(username=username, password=PASSWORD), username
+        assert Client().login(request=HttpRequest(), username=username, password=PASSWORD), username
         assert username in output
     assert User.objects.get(username="admin").is_superuser
     assert not User.objects.get(username="intake").is_superuser
@@ -115,7 +116,7 @@ def test_running_it_twice_duplicates_nothing_and_keeps_the_logins(demo_settings)
     assert row_counts() == before
     assert "already loaded" in output
     for username in ROLES:
-        assert Client().login(username=username, password=PASSWORD), username
+        assert Client().login(request=HttpRequest(), username=username, password=PASSWORD), username
 
 
 def test_a_second_run_resets_the_demo_passwords(demo_settings):
@@ -126,7 +127,7 @@ def test_a_second_run_resets_the_demo_passwords(demo_settings):
 
     seed(applications=0)
 
-    assert Client().login(username="reviewer", password=PASSWORD)
+    assert Client().login(request=HttpRequest(), username="reviewer", password=PASSWORD)
 
 
 def test_it_refuses_to_run_with_debug_off_unless_forced(demo_settings):
@@ -147,7 +148,7 @@ def test_the_default_password_is_printed_when_none_is_set(demo_settings):
     output = seed(applications=0)
 
     assert "demo-pass-2026" in output
-    assert Client().login(username="admin", password="demo-pass-2026")
+    assert Client().login(request=HttpRequest(), username="admin", password="demo-pass-2026")
 
 
 def test_too_few_applications_to_show_every_state_are_refused(demo_settings):
