@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (R-SEC-6)
     "config.staff_login.StaffSessionTimeoutMiddleware",  # 8 hours, 30 idle minutes (R-SEC-2)
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
@@ -291,15 +292,36 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Security when deployed ------------------------------------------------------------------------
-# The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated);
-# empty: none, the client is REMOTE_ADDR (R-SEC-4, config/proxies.py).
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+# --- Security when deployed (R-SEC-6) ---------------------------------------------------------------
+# SECURE_SSL=1 where the site is served over HTTPS (directly or behind TRUSTED_PROXIES that say so in
+# X-Forwarded-Proto): plain HTTP is redirected, HSTS tells browsers to use HTTPS only, cookies are
+# sent over HTTPS only. `manage.py check --deploy` is clean with it (tests/config/test_production_run.py).
+SECURE_SSL = env_bool("SECURE_SSL", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL or (not DEBUG and env_bool("SECURE_COOKIES", True))
+if SECURE_SSL:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes inside the network speak plain HTTP
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 60 * 60)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 # Believed only from TRUSTED_PROXIES: config.proxies.ForwardedProtoMiddleware drops it otherwise.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from this server only; no
+# inline script or style, no eval, no plugins, not framed. `data:` images: the API docs' icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

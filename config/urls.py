@@ -3,7 +3,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from facilities.models import Role
+from facilities.roles import roles_of
 from web.views import home
+
+
+def administrators_only(request) -> bool:
+    """The Django admin is for administrators only (R-SEC-6): other staff work in the staff pages,
+    which keep each role to what its work needs (a facility officer listed every home's beds here)."""
+    user = request.user
+    return user.is_active and user.is_staff and Role.ADMIN in roles_of(user)
+
+
+admin.site.has_permission = administrators_only
 
 urlpatterns = [
     path("", include("api.urls")),

@@ -22,7 +22,7 @@ from django.conf import settings
 BASE_DIR = Path(settings.BASE_DIR)
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 DB_PASSWORD = "s3cret-db-password"
-SECRET = "production-secret-key-for-the-test-only-0123456789"
+SECRET = "production-secret-key-for-the-test-only-0123456789-abcdefghij"
 # A database that refuses connections: every page that needs it fails, which is the error we want.
 DATABASE_URL = f"postgres://waitlist:{DB_PASSWORD}@127.0.0.1:1/waitlist"
 
@@ -135,3 +135,38 @@ def test_error_reports_hide_settings_that_hold_urls_with_passwords():
     shown = report_filter.get_safe_settings()
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_CACHE_URL", "SMS_GATEWAY_URL"):
         assert shown[name] == report_filter.cleansed_substitute, name
+
+
+# --- R-SEC-6: HTTPS, HSTS and `check --deploy` ---------------------------------------------------
+
+
+def test_check_deploy_is_clean_with_secure_ssl_on():
+    env = production_env(SECURE_SSL="1", ALLOWED_HOSTS="waitlist.example.org")
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    result = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+HTTPS_PROBE = """
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+for remote, proto in (("198.51.100.7", None), ("198.51.100.7", "https"), ("10.0.0.1", "https")):
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    response = Client(REMOTE_ADDR=remote).get("/api/schema/", headers=headers)
+    print(remote, proto, response.status_code, response.get("Location"), response.get("Strict-Transport-Security"), sep="|")
+"""
+
+
+def test_with_secure_ssl_plain_http_is_redirected_and_https_answers_with_hsts():
+    env = production_env(SECURE_SSL="1", TRUSTED_PROXIES="10.0.0.0/8", ALLOWED_HOSTS="testserver")
+    result = subprocess.run([sys.executable, "-c", HTTPS_PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout + result.stderr
+    plain, forged, proxied = (line.split("|") for line in lines)
+    assert plain[2] == "301" and plain[3].startswith("https://")
+    assert forged[2] == "301"  # X-Forwarded-Proto from a client that is not a trusted proxy: ignored
+    assert proxied[2] == "200" and proxied[4].startswith("max-age=31536000")  # HSTS, a year
