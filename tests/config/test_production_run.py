@@ -157,7 +157,8 @@ setup_test_environment()
 for remote, proto in (("198.51.100.7", None), ("198.51.100.7", "https"), ("10.0.0.1", "https")):
     headers = {"X-Forwarded-Proto": proto} if proto else {}
     response = Client(REMOTE_ADDR=remote).get("/api/schema/", headers=headers)
-    print(remote, proto, response.status_code, response.get("Location"), response.get("Strict-Transport-Security"), sep="|")
+    hsts = response.get("Strict-Transport-Security")
+    print(remote, proto, response.status_code, response.get("Location"), hsts, sep="|")
 """
 
 
