@@ -8,6 +8,7 @@ password to anyone.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -171,3 +172,14 @@ def test_with_secure_ssl_plain_http_is_redirected_and_https_answers_with_hsts():
     assert plain[2] == "301" and plain[3].startswith("https://")
     assert forged[2] == "301"  # X-Forwarded-Proto from a client that is not a trusted proxy: ignored
     assert proxied[2] == "200" and proxied[4].startswith("max-age=31536000")  # HSTS, a year
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readme():
+    source = (BASE_DIR / "config" / "settings.py").read_text()
+    names = set(re.findall(r'(?:env_bool|env_list|os\.environ\.get)\("([A-Z_]+)"', source))
+    readme = (BASE_DIR / "README.md").read_text()
+    table = readme[readme.index("## Settings (environment)") :]
+    table = table[: table.index("\n## ")]
+    assert names, "no variables found: the pattern no longer matches settings.py"
+    missing = sorted(name for name in names if f"`{name}`" not in table)
+    assert not missing, f"read in config/settings.py, not in README.md's Settings table: {missing}"
