@@ -51,8 +51,8 @@ from admissions.services.calendar import calendar_day_delete, calendar_day_set, 
 from admissions.services.privacy import applicant_for_id_number, id_access_record
 from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
+from core.errors import DomainError
 from facilities.admin import ReadOnlyAdmin
-from facilities.errors import DomainError
 from facilities.models import AuditEntry
 
 # Roles that check identity and so see a full ID number on one person's own page (SPEC §10).
