@@ -26,6 +26,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, QueryDict
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
 
 from api.errors import json_problem
@@ -96,7 +97,8 @@ def check_json_depth(text: str) -> None:
 
 
 def _check_body(request) -> None:
-    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    content_type, parameters = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    content_type = content_type.lower()
     is_json = content_type == "application/json" or content_type.endswith("+json")
     is_form = content_type == "application/x-www-form-urlencoded"
     if not (is_json or is_form) or not request.META.get("CONTENT_LENGTH", "").strip("0"):
@@ -110,10 +112,15 @@ def _check_body(request) -> None:
                     raise MalformedInput(key.replace("\x00", "\\0"), _bad_text("\x00"))
             raise MalformedInput("body", _bad_text("\x00"))
         return
+    # In the character set the parser will read it in (DRF's JSONParser honours `charset`), so that
+    # a UTF-16 body is checked as carefully as a UTF-8 one.
+    charset = parameters.get("charset", "utf-8")
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return  # not UTF-8: the parser says so
+        text = body.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        raise MalformedInput(
+            "body", _("is not text in the character set %(charset)s.") % {"charset": charset[:40]}
+        ) from None
     check_json_depth(text)
     try:
         data = json.loads(text)

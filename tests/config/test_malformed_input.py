@@ -163,6 +163,16 @@ def test_a_json_body_with_a_nul_byte_a_lone_surrogate_or_nested_a_thousand_deep_
     assert_refused(call(admin_client, method, path, "[" * 1000 + "]" * 1000), "body", "levels deep")
 
 
+def test_a_body_in_another_character_set_is_checked_in_it(client):
+    nested = ('{"reference": ' + "[" * 1000 + "]" * 1000 + "}").encode("utf-16")
+    response = client.generic("POST", "/api/v1/public/lookup/", nested, "application/json; charset=utf-16")
+    assert_refused(response, "reference", "levels deep")
+    response = client.generic("POST", "/api/v1/public/lookup/", b"{}", "application/json; charset=no-such-set")
+    assert_refused(response, "body", "character set")
+    response = client.post("/api/v1/public/lookup/", b'{"a": "\xff"}', content_type="application/json")
+    assert_refused(response, "body", "character set")
+
+
 def test_json_nested_just_within_the_limit_is_not_refused_for_its_depth(client):
     # 32 levels (the body object is the first): the lookup answers about its fields, not the depth.
     body = '{"reference": ' + "[" * 31 + "]" * 31 + ', "code": "ABCDEF"}'
