@@ -189,6 +189,7 @@ AXES_CLIENT_IP_CALLABLE = "config.proxies.client_address"  # TRUSTED_PROXIES dec
 AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_VERBOSE = False
 SESSION_COOKIE_AGE = 8 * 60 * 60  # staff sessions end after 8 hours; 30 idle minutes: the middleware
+STAFF_SESSION_LIMITS = True  # config.staff_login.StaffSessionTimeoutMiddleware: 8 hours, 30 idle minutes
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "staff:dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -21,6 +21,7 @@ import math
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in
@@ -96,7 +97,7 @@ class StaffSessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated:
+        if settings.STAFF_SESSION_LIMITS and request.user.is_authenticated:
             now = timezone.now().timestamp()
             started = request.session.setdefault(self.STARTED, now)
             seen = request.session.get(self.SEEN, now)

@@ -111,7 +111,10 @@ def test_a_missing_page_is_the_plain_404_not_the_debug_one(gunicorn):
 
 
 def settings_in_a_process(**env) -> subprocess.CompletedProcess:
-    code = "import django; django.setup(); from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    code = (
+        "import django; django.setup(); from django.conf import settings; print('DEBUG', settings.DEBUG); "
+        "print('SESSION', settings.SESSION_COOKIE_AGE, settings.STAFF_SESSION_LIMITS)"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True)
 
 
@@ -119,6 +122,11 @@ def test_debug_is_off_when_unset_and_on_only_when_set():
     assert "DEBUG False" in settings_in_a_process(**production_env()).stdout
     assert "DEBUG False" in settings_in_a_process(**production_env(DEBUG="")).stdout
     assert "DEBUG True" in settings_in_a_process(**production_env(DEBUG="1")).stdout
+
+
+def test_deployed_staff_sessions_last_at_most_eight_hours():
+    # R-SEC-2; the tests' own settings lengthen it for tests that move the clock by days.
+    assert f"SESSION {8 * 60 * 60} True" in settings_in_a_process(**production_env()).stdout
 
 
 def test_with_debug_off_the_secret_key_is_required():

@@ -132,7 +132,8 @@ def staff_page_open(client) -> bool:
 
 
 @pytest.fixture
-def session(staff, clock):
+def session(staff, clock, settings):
+    settings.STAFF_SESSION_LIMITS = True  # off for the rest of the suite (tests/settings.py)
     client = Client()
     assert logged_in(client.post(LOGIN, {"username": "intake-officer", "password": PASSWORD}))
     return client
