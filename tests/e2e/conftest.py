@@ -107,7 +107,9 @@ def check_page(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     violations = axe_violations(page)
     assert violations == [], f"{name}: " + json.dumps(violations, ensure_ascii=False, indent=1)
-    assert getattr(page, "csp_violations", []) == [], f"{name}: refused by the Content-Security-Policy"
+    assert getattr(page, "csp_violations", []) == [], (
+        f"{name}: refused by the Content-Security-Policy: {page.csp_violations}"
+    )
 
 
 @pytest.fixture(autouse=True)
