@@ -641,7 +641,7 @@ def test_a_bad_queue_query_is_refused_naming_the_parameter(officer, queue):
     assert_problem(officer.get(url("facilities/YX01/queue/?page_size=99999999999999999999")), 400, "page_size")
     assert_problem(officer.get(url("facilities/YX01/queue/?cursor=made-up")), 404, "cursor")
     assert_problem(officer.get(url("facilities/YX01/queue/?cursor=")), 404, "cursor")
-    assert_problem(officer.get(url("facilities/YX01/queue/?cursor=%00")), 404, "cursor")
+    assert_problem(officer.get(url("facilities/YX01/queue/?cursor=%00")), 400, "cursor")  # a NUL: R-SEC-1
     link = officer.get(url("facilities/YX01/queue/?page_size=2")).json()["next"]
     assert_problem(officer.get(link.replace("cursor=", "cursor=x")), 404, "cursor")  # a tampered cursor
 
