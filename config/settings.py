@@ -16,8 +16,6 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from config.proxies import parse_trusted_proxies
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -49,11 +47,6 @@ CHECKPOINT_SIGNING_KEY = os.environ.get("CHECKPOINT_SIGNING_KEY", "")
 LOOKUP_CODE_KEYS = env_list("LOOKUP_CODE_KEYS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-# The reverse proxies in front of the application (addresses or networks, comma-separated); empty:
-# none, every request is from its REMOTE_ADDR. Only these are believed about the client's address
-# (X-Forwarded-For) and scheme (X-Forwarded-Proto): config/proxies.py (R-SEC-4, R-SEC-6).
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
-parse_trusted_proxies(TRUSTED_PROXIES)  # a mistyped entry stops the start, naming it
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,7 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.proxies.ForwardedProtoMiddleware",  # before anything asks request.is_secure()
+    "config.https.ForwardedProtoMiddleware",  # before anything asks request.is_secure()
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "config.malformed_input.MalformedInputMiddleware",  # NUL, lone surrogates, deep JSON: 400 (R-SEC-1)
@@ -293,7 +286,11 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Security when deployed (R-SEC-6) ---------------------------------------------------------------
+# --- Security when deployed ------------------------------------------------------------------------
+# The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated);
+# empty: none, the client is REMOTE_ADDR (R-SEC-4, config/proxies.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# R-SEC-6: they alone are believed about X-Forwarded-Proto too (config/https.py).
 # SECURE_SSL=1 where the site is served over HTTPS (directly or behind TRUSTED_PROXIES that say so in
 # X-Forwarded-Proto): plain HTTP is redirected, HSTS tells browsers to use HTTPS only, cookies are
 # sent over HTTPS only. `manage.py check --deploy` is clean with it (tests/config/test_production_run.py).
@@ -305,7 +302,7 @@ if SECURE_SSL:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 60 * 60)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-# Believed only from TRUSTED_PROXIES: config.proxies.ForwardedProtoMiddleware drops it otherwise.
+# Believed only from TRUSTED_PROXIES: config.https.ForwardedProtoMiddleware drops it otherwise.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Content-Security-Policy (django-csp): scripts, styles, images and fonts from this server only; no
 # inline script or style, no eval, no plugins, not framed. `data:` images: the API docs' icons.
