@@ -1,4 +1,4 @@
-"""What an error report may show (R-SEC-1, R-PRIV-2).
+"""What an error report may show (R-SEC-1).
 
 Django hides settings whose names contain API, TOKEN, KEY, SECRET, PASS or SIGNATURE; ours also
 hold credentials in URLs (DATABASE_URL, CELERY_BROKER_URL, REDIS_CACHE_URL, SMS_GATEWAY_URL), so a
