@@ -7,8 +7,10 @@ name with URL or DSN is hidden as well.
 
 import re
 
-from django.views.debug import SafeExceptionReporterFilter
+from admissions.privacy_filters import PersonalDataReporterFilter
 
 
-class ReporterFilter(SafeExceptionReporterFilter):
+class ReporterFilter(PersonalDataReporterFilter):
+    """Personal data in the request masked (R-PRIV-2, its parent), and these settings too."""
+
     hidden_settings = re.compile("API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|URL|DSN", flags=re.IGNORECASE)

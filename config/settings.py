@@ -323,9 +323,6 @@ CONTENT_SECURITY_POLICY = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Error reports (the technical 500 page with DEBUG on, mailed reports) hide settings whose names say
-# URL too: DATABASE_URL, CELERY_BROKER_URL and REDIS_CACHE_URL carry passwords.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReporterFilter"
 
 # --- Logging: to stdout; ID numbers never logged (SPEC §10) -----------------------------------
 LOGGING = {
@@ -349,5 +346,6 @@ DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "")
 ID_NUMBER_HASH_KEYS = [tuple(item.split(":", 1)) for item in env_list("ID_NUMBER_HASH_KEYS", "") if ":" in item] or [
     ("secret-key", SECRET_KEY)
 ]
-# R-PRIV-2: error reports (the technical 500 page, the administrators' email) mask personal data.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "admissions.privacy_filters.PersonalDataReporterFilter"
+# R-PRIV-2: error reports (the technical 500 page, the administrators' email) mask personal data
+# (admissions.privacy_filters); R-SEC-1: and settings named *URL* (DATABASE_URL carries a password).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.ReporterFilter"
