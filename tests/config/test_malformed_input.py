@@ -65,6 +65,7 @@ def world():
     offer = Offer.objects.first()
     values = {
         ("applications", "reference"): application.reference,
+        ("applicants", "reference"): application.reference,
         ("facilities", "code"): home.code,
         ("categories", "code"): "dibao",
         ("assessments", "id"): Assessment.objects.get(application=application).pk,
