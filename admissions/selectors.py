@@ -121,6 +121,15 @@ def refusals_counted(*, params: PolicyParameters, now: dt.datetime | None = None
     return Q(is_refusal=True, closed_at__gte=since)
 
 
+def refusals_of_person(application: Application, *, params: PolicyParameters, now: dt.datetime | None = None) -> int:
+    """R-OFF-5: the person's refusals in the window, counted over every application of the same
+    resident ID number (one Applicant row per person), so withdrawing and applying again does not
+    reset it. The one count: the offer services, the API's `refusals.count` and the pages read it."""
+    return Offer.objects.filter(
+        refusals_counted(params=params, now=now), application__applicant_id=application.applicant_id
+    ).count()
+
+
 def with_refusals_in_window(
     applications: QuerySet[Application], *, policy: PolicyInForce | None = None
 ) -> QuerySet[Application]:

@@ -33,7 +33,6 @@ from admissions.models import (
     ReferenceCounter,
 )
 from admissions.models.applications import CHANNEL_RANK, DuplicateDecision, DuplicateMatch, DuplicateReview
-from admissions.models.queue import QueueEntryOutcome
 from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyInForce
 from admissions.selectors import get_application, policy_in_force
@@ -44,10 +43,14 @@ from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
 from facilities.models import District, Facility, FacilityLevel
 
 from .allocation import allocation_run_for_application
-from .closing import application_removal_apply, application_remove_for_refusals, live_offer_end
+from .closing import (
+    application_removal_apply,
+    application_remove_for_refusals,
+    application_withdraw_apply,
+)
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities, lock_facilities
-from .queue import entries_close, entries_open_or_refresh
+from .queue import entries_open_or_refresh
 from .transitions import available_transitions, reason_required, transition_apply, transition_guard
 
 S = ApplicationState
@@ -715,11 +718,7 @@ def application_withdraw(*, application: Application, reason: str, actor: Actor)
     reason = reason_required(reason)
     with transaction.atomic():
         application = lock_application_with_facilities(application)
-        transition_guard(application, "withdraw")
-        application.closing_reason = "withdrawn"
-        transition_apply(application, "withdraw", actor=actor, reason=reason)
-        entries_close(application=application, outcome_here=QueueEntryOutcome.WITHDRAWN)
-        live_offer_end(application, actor=actor)
+        application_withdraw_apply(application, reason=reason, actor=actor)  # R-OFF-5 (services/closing.py)
     return application
 
 

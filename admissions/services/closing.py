@@ -10,9 +10,10 @@ import datetime as dt
 
 from django.utils import timezone
 
-from admissions.models import Application, Offer
+from admissions.models import Application, Offer, OfferState
+from admissions.models.offers import LIVE_OFFER_STATES
 from admissions.models.queue import QueueEntryOutcome
-from admissions.selectors import policy_in_force
+from admissions.selectors import policy_in_force, refusals_of_person
 from core.actor import SYSTEM, Actor
 from facilities.models import Bed, BedStatus
 
@@ -28,27 +29,41 @@ def bed_free(bed: Bed) -> None:
     bed.save(update_fields=["status", "holder_care_level"])
 
 
-def offer_withdraw_for_closing(*, offer: Offer, actor: Actor) -> None:
-    """The application ended (withdrawn, removed) while holding this offer: the offer is
-    withdrawn and the bed offered again (R-ALLOC-3). Caller holds the locks."""
+def offer_withdraw_for_closing(*, offer: Offer, actor: Actor, as_refusal: bool = False) -> None:
+    """The application ended (withdrawn, removed) while holding this offer: the offer ends and the
+    bed is offered again (R-ALLOC-3). Caller holds the locks. `as_refusal` (a family's withdrawal,
+    R-OFF-5): a pending offer counts as declined, an accepted one as a no-show (R-OFF-4)."""
     offer = Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=offer.pk)
-    offer.withdraw()
+    if as_refusal and offer.state == OfferState.PENDING:
+        offer.decline()
+        offer.is_refusal, offer.reason = True, "application_withdrawn"
+    elif as_refusal:
+        offer.fail_check()
+        offer.is_refusal, offer.reason = True, "no_show"
+    else:
+        offer.withdraw()
+        offer.reason = "application_closed"
     offer.closed_at = timezone.now()
-    offer.reason = "application_closed"
     offer.save()
     bed_free(offer.bed)
     allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)
 
 
-def live_offer_end(application: Application, *, actor: Actor) -> None:
+def live_offer(application: Application) -> Offer | None:
+    return application.offers.filter(state__in=LIVE_OFFER_STATES).first()
+
+
+def live_offer_end(application: Application, *, actor: Actor, as_refusal: bool = False) -> None:
     """An application that ends while holding an offer gives the bed back, which goes to the
     next candidate (R-ALLOC-3: an offer withdrawn)."""
-    offer = application.offers.filter(state__in=["pending", "accepted"]).first()
+    offer = live_offer(application)
     if offer is not None:
-        offer_withdraw_for_closing(offer=offer, actor=actor)
+        offer_withdraw_for_closing(offer=offer, actor=actor, as_refusal=as_refusal)
 
 
-def application_removal_apply(application: Application, *, reason: str, note: str, actor: Actor) -> None:
+def application_removal_apply(
+    application: Application, *, reason: str, note: str, actor: Actor, offer_as_refusal: bool = False
+) -> None:
     """The removal itself, for callers that already hold the locks (the reviewer's removal, the
     refusal limit)."""
     transition_guard(application, "remove")
@@ -63,9 +78,31 @@ def application_removal_apply(application: Application, *, reason: str, note: st
     application.closing_reason = reason
     transition_apply(application, "remove", actor=actor, reason=note or reason, data={"reason": reason, **data})
     entries_close(application=application, outcome_here=QueueEntryOutcome.REMOVED)
-    live_offer_end(application, actor=actor)
+    live_offer_end(application, actor=actor, as_refusal=offer_as_refusal)
 
 
 def application_remove_for_refusals(*, application: Application) -> None:
     """R-OFF-5, called by the offer services inside their transaction (locks already held)."""
     application_removal_apply(application, reason="refusal_limit", note="", actor=SYSTEM)
+
+
+def application_withdraw_apply(application: Application, *, reason: str, actor: Actor) -> None:
+    """A withdrawal, for callers that hold the locks. R-OFF-5: withdrawing with a pending offer
+    counts as declining it, after accepting one as a no-show; if that refusal reaches the person's
+    limit, the application is removed with `refusal_limit` and the bar set instead."""
+    transition_guard(application, "withdraw")
+    offer = live_offer(application)
+    if offer is not None:
+        params = policy_in_force().parameters
+        if refusals_of_person(application, params=params) + 1 >= params.refusal_limit:
+            application_removal_apply(
+                application, reason="refusal_limit", note=reason, actor=SYSTEM, offer_as_refusal=True
+            )
+            return
+    application.closing_reason = "withdrawn"
+    data = None
+    if offer is not None:
+        data = {"offer": offer.pk, "counted_as": "declined" if offer.state == OfferState.PENDING else "no_show"}
+    transition_apply(application, "withdraw", actor=actor, reason=reason, data=data)
+    entries_close(application=application, outcome_here=QueueEntryOutcome.WITHDRAWN)
+    live_offer_end(application, actor=actor, as_refusal=True)

@@ -16,7 +16,7 @@ from django_fsm import can_proceed
 
 from admissions.models import AllocationDecision, Application, Occupancy, Offer, OfferState
 from admissions.models.queue import QueueEntryOutcome
-from admissions.selectors import policy_in_force, refusals_counted
+from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.workdays import deadline_after
 from core.actor import SYSTEM, Actor
 from core.errors import InvalidInput, NotFound, WrongState
@@ -59,11 +59,9 @@ def _guard(offer: Offer, method: str) -> None:
 
 
 def refusals_in_window(application: Application) -> int:
-    """R-OFF-4/5: declines, expiries and no-shows within the policy's window, counted per person
-    across all of their applications (withdrawing and applying again does not reset the count)."""
-    return Offer.objects.filter(
-        refusals_counted(params=policy_in_force().parameters), application__applicant_id=application.applicant_id
-    ).count()
+    """R-OFF-4/5: the person's declines, expiries and no-shows within the policy's window, across
+    all of their applications."""
+    return refusals_of_person(application, params=policy_in_force().parameters)
 
 
 def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:

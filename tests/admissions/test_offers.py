@@ -215,5 +215,7 @@ def test_withdrawing_an_application_that_holds_an_offer_sends_the_bed_to_the_nex
         reason="moved in with family",
         actor=actor("intake"),
     )
-    assert Offer.objects.get(pk=offer.pk).state == "withdrawn"
+    # R-OFF-5 (amended): withdrawing with a pending offer counts as declining it.
+    withdrawn = Offer.objects.get(pk=offer.pk)
+    assert withdrawn.state == "declined" and withdrawn.is_refusal
     assert Offer.objects.get(application=second).bed_id == offer.bed_id

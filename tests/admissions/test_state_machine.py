@@ -328,7 +328,11 @@ def test_withdraw_of_an_offered_application_frees_the_bed_r_fsm_2(home):
     services.application_withdraw(application=offer.application, reason="Moved in with son.", actor=actor("intake"))
     application = refreshed(offer.application)
     offer.refresh_from_db()
-    assert (application.state, offer.state, offer.bed.status) == ("withdrawn", "withdrawn", "vacant")
+    assert (application.state, offer.state, offer.bed.status) == (
+        "withdrawn",
+        "declined",
+        "vacant",
+    )  # R-OFF-5: counts as a decline
     assert application.queue_entries.get().outcome == "withdrawn"
     assert_event(
         application,
