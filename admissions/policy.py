@@ -64,6 +64,8 @@ class PolicyParameters:
     # R-WATCH-1: the watchdog report names beds vacant or out of service for longer than these.
     vacancy_alert_days: int = 14
     out_of_service_alert_days: int = 30
+    admission_extension_working_days: int = 5  # R-OFF-7
+    admission_grace_working_days: int = 2  # R-OFF-7
 
     # --- derived helpers (one place for each rule that reads a parameter) -----------------------
     def care_level_for_grade(self, grade: int) -> str:
@@ -130,6 +132,8 @@ class PolicyParameters:
             "retention_years",
             "vacancy_alert_days",
             "out_of_service_alert_days",
+            "admission_extension_working_days",
+            "admission_grace_working_days",
         ):
             if name in values:
                 value = values[name]

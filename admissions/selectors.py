@@ -425,6 +425,15 @@ def application_counts_by_state(applications: QuerySet[Application]) -> dict[str
     return {state: counts.get(state, 0) for state in ApplicationState.values}
 
 
+def admissions_overdue(*, facility: Facility | None = None, now: dt.datetime | None = None) -> QuerySet:
+    """R-OFF-7: accepted offers whose (extended) admission deadline has passed without an admission,
+    the longest overdue first (the facility's and the reviewers' dashboards)."""
+    offers = Offer.objects.filter(state=OfferState.ACCEPTED, admit_by__lt=now or timezone.now())
+    if facility is not None:
+        offers = offers.filter(facility=facility)
+    return offers.select_related("application", "facility", "bed").order_by("admit_by", "id")
+
+
 def offers_due_by(until: dt.datetime, *, facility: Facility | None = None) -> QuerySet:
     """Live offers with a deadline at or before `until` (overdue ones included): a pending offer's
     response deadline, an accepted offer's admission deadline (R-OFF-1). Soonest first."""

@@ -11,8 +11,8 @@ from celery import shared_task
 
 from admissions.chain import ChainBroken, checkpoint_write
 from admissions.decisions import first_chain_break
+from admissions.services.admission_deadline import admission_reminders_send, offers_sweep
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
-from admissions.services.offers import offers_expire_due
 from admissions.services.outbox import outbox_sender_register
 from admissions.services.privacy import persons_anonymise
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
@@ -66,14 +66,19 @@ def retry_due_webhooks() -> int:
 
 @shared_task
 def expire_offers() -> int:
-    """R-OFF-4, R-OFF-5: offers past their response deadline expire (each counts as a refusal)."""
-    return offers_expire_due()
+    """R-OFF-4, R-OFF-5: offers past their response deadline expire (each counts as a refusal); the
+    same sweep acts on overdue admissions (R-OFF-7). Returns how many offers expired."""
+    return offers_sweep()["expired"]
 
 
 @shared_task
 def send_reminders() -> dict[str, int]:
     """R-OFF-6 and R-ASM-5 reminders; each goes out once however often this runs."""
-    return {"offers": offer_reminders_send(), "assessments": assessment_reminders_send()}
+    return {
+        "offers": offer_reminders_send(),
+        "admissions": admission_reminders_send(),  # R-OFF-7
+        "assessments": assessment_reminders_send(),
+    }
 
 
 @shared_task

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from .views import (
     administration,
+    admission_deadline,
     applications,
     assessments,
     dashboard,
@@ -22,6 +23,7 @@ staff = [
     *assessments.urlpatterns,
     *offers.urlpatterns,
     *watchdog.urlpatterns,
+    *admission_deadline.urlpatterns,  # R-OFF-7
     *reports.urlpatterns,
     *administration.urlpatterns,
     *facility_pages.urlpatterns,

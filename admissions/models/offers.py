@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -46,6 +47,12 @@ class Offer(ConcurrentTransitionMixin, models.Model):
     reason = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # R-OFF-7: the admission deadline's reminder, its one extension, and the overdue notice.
+    admission_reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    admit_by_extended_at = models.DateTimeField(null=True, blank=True)
+    admit_by_before_extension = models.DateTimeField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-made_at", "-id"]
@@ -78,6 +85,11 @@ class Offer(ConcurrentTransitionMixin, models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_OFFER_STATES
+
+    @property
+    def overdue(self) -> bool:
+        """R-OFF-7: accepted, and the (extended) admission deadline has passed without an admission."""
+        return self.state == O.ACCEPTED and self.admit_by is not None and self.admit_by < timezone.now()
 
     @transition(field=state, source=O.PENDING, target=O.ACCEPTED)
     def accept(self) -> None: ...

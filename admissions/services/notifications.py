@@ -67,6 +67,16 @@ def _render(kind: str, context: dict) -> str:
             )
             % context
         )
+    if kind == "admission_reminder":
+        return (
+            _(
+                "Reminder: application %(reference)s must be admitted at %(facility)s by %(admit_by)s. "
+                "Please bring the ID card and the health certificates."
+            )
+            % context
+        )
+    if kind == "admission_extended":
+        return _("Application %(reference)s: the admission deadline at %(facility)s is now %(admit_by)s.") % context
     if kind == "assessment_reminder":
         return (
             _(
@@ -214,6 +224,26 @@ def notifications_due(*, now: dt.datetime | None = None, limit: int = DUE_BATCH)
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def facility_officers_email(*, facility_id: int, subject: str, body: str) -> int:
+    """An email to every active facility officer of this home who has an address (R-OFF-7);
+    returns how many were sent."""
+    User = get_user_model()
+    addresses = sorted(
+        set(
+            User.objects.filter(is_active=True, groups__name=Role.FACILITY, staff_profile__facility_id=facility_id)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    messages = [
+        EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address])
+        for address in addresses
+    ]
+    if not messages:
+        return 0
+    return get_connection(fail_silently=False).send_messages(messages) or 0
 
 
 def administrators_email(*, subject: str, body: str) -> int:

@@ -62,6 +62,8 @@ ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
     "fail-check": frozenset({Role.FACILITY}),
     "withdraw": frozenset({Role.INTAKE, Role.REVIEWER}),
     "remove": frozenset({Role.REVIEWER}),
+    # Acts on an offer that move no application state (R-OFF-7): a facility officer of that home.
+    "extend-admission": frozenset({Role.FACILITY}),
 }
 
 # The event names the transition of SPEC §5; these model methods are variants of one transition.

@@ -91,6 +91,8 @@ class PolicyParametersSerializer(serializers.Serializer):
     )
     vacancy_alert_days = serializers.IntegerField(**WHOLE)
     out_of_service_alert_days = serializers.IntegerField(**WHOLE)
+    admission_extension_working_days = serializers.IntegerField(**WHOLE)
+    admission_grace_working_days = serializers.IntegerField(**WHOLE)
 
 
 class PolicyVersionSerializer(serializers.Serializer):

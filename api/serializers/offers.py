@@ -20,6 +20,10 @@ class OfferSerializer(serializers.Serializer):
     respond_by = serializers.DateTimeField(read_only=True)
     admit_by = serializers.DateTimeField(read_only=True, allow_null=True)
     decision = serializers.IntegerField(source="decision_id", read_only=True, help_text="The allocation decision's id.")
+    overdue = serializers.BooleanField(
+        read_only=True,
+        help_text="Accepted, and the (extended) admission deadline has passed without an admission (R-OFF-7).",
+    )
 
 
 class OfferDeclineSerializer(serializers.Serializer):
@@ -29,6 +33,14 @@ class OfferDeclineSerializer(serializers.Serializer):
 class OfferAdmitSerializer(serializers.Serializer):
     admitted_on = serializers.DateField(
         required=False, allow_null=True, default=None, help_text="The day of admission; today when left out."
+    )
+
+
+class OfferExtendAdmissionSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=2000, help_text="Why, e.g. a hospital stay (R-OFF-7).")
+    admit_by = serializers.DateField(
+        help_text="The new admission deadline (the end of that day), at most admission_extension_working_days "
+        "working days after the current one (R-OFF-7)."
     )
 
 

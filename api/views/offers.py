@@ -14,6 +14,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 
 from admissions.models import Offer, OfferState
+from admissions.services.admission_deadline import offer_extend_admission
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check
 from core.actor import Actor
 from facilities.models import Role
@@ -24,6 +25,7 @@ from ..permissions import AnyStaff, check_facility_scope, transition_permission
 from ..serializers.offers import (
     OfferAdmitSerializer,
     OfferDeclineSerializer,
+    OfferExtendAdmissionSerializer,
     OfferFailCheckSerializer,
     OfferSerializer,
 )
@@ -158,6 +160,29 @@ class OfferFailCheck(ApiView):
         return Response(OfferSerializer(offer).data)
 
 
+class OfferExtendAdmission(ApiView):
+    """R-OFF-7: a facility officer of the home extends the admission deadline once, with a reason."""
+
+    permission_classes = [transition_permission("extend-admission")]
+
+    @extend_schema(
+        operation_id="offers_extend_admission",
+        parameters=[ID],
+        request=OfferExtendAdmissionSerializer,
+        responses={200: OfferSerializer},
+    )
+    def post(self, request, id: int):
+        body = OfferExtendAdmissionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        offer = offer_extend_admission(
+            offer=_offer_for(request, id),
+            admit_by=body.validated_data["admit_by"],
+            reason=body.validated_data["reason"],
+            actor=_actor(request),
+        )
+        return Response(OfferSerializer(offer).data)
+
+
 urlpatterns = [
     path("offers/", OfferList.as_view(), name="offers"),
     path("offers/<int:id>/", OfferDetail.as_view(), name="offer"),
@@ -165,4 +190,5 @@ urlpatterns = [
     path("offers/<int:id>/decline/", OfferDecline.as_view(), name="offer-decline"),
     path("offers/<int:id>/admit/", OfferAdmit.as_view(), name="offer-admit"),
     path("offers/<int:id>/fail-check/", OfferFailCheck.as_view(), name="offer-fail-check"),
+    path("offers/<int:id>/extend-admission/", OfferExtendAdmission.as_view(), name="offer-extend-admission"),
 ]

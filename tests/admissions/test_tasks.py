@@ -118,8 +118,8 @@ def test_send_reminders_reminds_once_when_run_twice():
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, tzinfo=SHANGHAI)):
         application = queued_application(grade=3, choices=["YX01"])
     with time_machine.travel(dt.datetime(2026, 11, 6, 8, tzinfo=SHANGHAI)):
-        assert send_reminders.delay().get() == {"offers": 1, "assessments": 0}
-        assert send_reminders.delay().get() == {"offers": 0, "assessments": 0}
+        assert send_reminders.delay().get() == {"offers": 1, "admissions": 0, "assessments": 0}
+        assert send_reminders.delay().get() == {"offers": 0, "admissions": 0, "assessments": 0}
     assert Notification.objects.filter(application=application, kind="offer_reminder").count() == 1
 
 

@@ -78,6 +78,8 @@ def policy_form(**overrides) -> dict:
         "retention_years": "5",
         "vacancy_alert_days": "14",
         "out_of_service_alert_days": "30",
+        "admission_extension_working_days": "5",
+        "admission_grace_working_days": "2",
         **{f"care_{g}": str(p) for g, p in enumerate([0, 10, 20, 30, 40])},
         "age_0_from": "100",
         "age_0_points": "10",

@@ -79,6 +79,7 @@ MATRIX = [
     ("post", "offers/<int:id>/decline/", {"facility", "intake", "admin"}),
     ("post", "offers/<int:id>/admit/", {"facility", "admin"}),
     ("post", "offers/<int:id>/fail-check/", {"facility", "admin"}),
+    ("post", "offers/<int:id>/extend-admission/", {"facility", "admin"}),  # R-OFF-7
     ("get", "policy/", STAFF),
     ("post", "policy/", {"admin"}),
     ("get", "calendar/", {"admin"}),

@@ -82,6 +82,11 @@ POLICY_SCALARS = {
         _("The watchdog report names beds out of service for longer than (R-WATCH-1)"),
         _("days"),
     ),
+    "admission_extension_working_days": (
+        _("One extension of the admission deadline, at most (R-OFF-7)"),
+        _("working days"),
+    ),
+    "admission_grace_working_days": (_("A missed admission becomes a no-show after (R-OFF-7)"), _("working days")),
 }
 CARE_GRADES = ("0", "1", "2", "3", "4")
 FAMILY_WEIGHTS = {

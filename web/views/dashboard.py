@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from admissions.models import ApplicationState
 from admissions.selectors import (
+    admissions_overdue,
     application_counts_by_state,
     applications_visible_to,
     assessments_expiring,
@@ -83,6 +84,9 @@ def dashboard(request):
 
     horizon_day = add_working_days(today, DEADLINE_WORKING_DAYS)
     offers = offers_due_by(end_of_working_day(horizon_day), facility=own) if not unbound else None
+    overdue = (
+        admissions_overdue(facility=own) if not unbound and roles & {Role.FACILITY, Role.REVIEWER, Role.ADMIN} else None
+    )
     within_days = policy.parameters.reassessment_reminder_days
     expiring = assessments_expiring(today=today, within_days=within_days, applications=applications)
 
@@ -101,6 +105,10 @@ def dashboard(request):
         "offers": list(offers[:LISTED]) if offers is not None else [],
         "offers_count": offers.count() if offers is not None else 0,
         "offers_url": _url("staff:offers"),
+        # R-OFF-7: on the facility's and the reviewers' dashboards.
+        "overdue": list(overdue[:LISTED]) if overdue is not None else [],
+        "overdue_count": overdue.count() if overdue is not None else 0,
+        "shows_overdue": overdue is not None,
         "within_days": within_days,
         "expiring": list(expiring[:LISTED]),
         "expiring_count": expiring.count(),

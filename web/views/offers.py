@@ -222,6 +222,12 @@ def _render_offer(request, offer: Offer, *, bound=None):
             "reason_words": FAIL_CHECK_WORDS.get(offer.reason, offer.reason),
             "actions": actions,
             "contact_visible": contact_details_visible(request.user, offer.application),  # R-PRIV-5
+            # R-OFF-7: one extension, by the home's officers (the table of roles per act).
+            "extend_url": reverse("staff:offer_extend_admission", args=[offer.pk])
+            if offer.state == OfferState.ACCEPTED
+            and offer.admit_by_extended_at is None
+            and roles & (roles_for_transition("extend-admission") | {Role.ADMIN})
+            else None,
         },
     )
 
