@@ -354,13 +354,41 @@ def allocation_run(
             vacant = vacant.filter(pk__in=[b.pk for b in beds])
         run = _Run(facility=facility, policy=policy, trigger=trigger, actor=actor, now=now)
         decisions = []
-        for vacant_bed in list(vacant):
+        vacant = list(vacant)
+        for vacant_bed in vacant:
             if until_nobody and vacant_bed.bed_type in run.nobody_for:
                 # A bed of this type just found nobody; the next one would too (nothing has changed),
                 # so it is left for the next allocation rather than recorded as another empty decision.
                 continue
             decisions.append(run.allocate(vacant_bed))
+        if bed is not None or beds is not None:
+            decisions += _blocked_beds_allocate(run, facility, done={b.pk for b in vacant})
         return decisions
+
+
+def _blocked_by_quota(bed: Bed) -> bool:
+    """The bed's last decision chose nobody because the self-care quota was full (R-NQ-1)."""
+    last = AllocationDecision.objects.filter(bed=bed).order_by("-sequence").only("chosen", "skipped").first()
+    return (
+        last is not None
+        and last.chosen is None
+        and any(row.get("reason") == SkipReason.NURSING_QUOTA_FULL for row in last.skipped)
+    )
+
+
+def _blocked_beds_allocate(run: _Run, facility: Facility, *, done: set[int]) -> list[AllocationDecision]:
+    """R-ALLOC-3 (amended): when the facility has self-care headroom under R-NQ-1 (a self-care holder
+    left or their offer ended, beds returned to service), every vacant bed the quota had blocked is
+    allocated again, in the same run (the one allocation service)."""
+    decisions = []
+    blocked = Bed.objects.select_for_update().filter(facility=facility, status=BedStatus.VACANT).exclude(pk__in=done)
+    for blocked_bed in blocked.order_by("id"):
+        if run.quota.self_care_held >= run.quota.self_care_cap:
+            break
+        if blocked_bed.bed_type in run.nobody_for or not _blocked_by_quota(blocked_bed):
+            continue
+        decisions.append(run.allocate(blocked_bed))
+    return decisions
 
 
 def allocation_run_for_application(*, application: Application, trigger: str, actor: Actor) -> None:

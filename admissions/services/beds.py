@@ -115,7 +115,8 @@ def bed_discharge(
         bed.holder_care_level = None
         bed.save(update_fields=["status", "holder_care_level"])
         webhooks_enqueue(type="bed.vacated", data=bed_vacated_webhook_data(bed, reason=reason, on=on))
-        (decision,) = allocation_run(facility=bed.facility, bed=bed, trigger=f"discharge:{reason}", actor=actor)
+        # The bed's own decision first; then any bed the quota had blocked (R-ALLOC-3).
+        decision = allocation_run(facility=bed.facility, bed=bed, trigger=f"discharge:{reason}", actor=actor)[0]
         bed.refresh_from_db()
     return bed, decision
 
@@ -150,6 +151,6 @@ def bed_return_to_service(*, bed: Bed, reason: str = "", actor: Actor = SYSTEM) 
         bed.status = BedStatus.VACANT
         bed.out_of_service_reason = ""
         bed.save(update_fields=["status", "out_of_service_reason"])
-        (decision,) = allocation_run(facility=bed.facility, bed=bed, trigger="bed_returned_to_service", actor=actor)
+        decision = allocation_run(facility=bed.facility, bed=bed, trigger="bed_returned_to_service", actor=actor)[0]
         bed.refresh_from_db()
     return bed, decision
