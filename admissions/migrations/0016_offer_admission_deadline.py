@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0014_privacy'),
+        ('admissions', '0015_normalise_phones_and_evidence_names'),
     ]
 
     operations = [
