@@ -75,8 +75,9 @@ def test_the_family_and_the_facility_are_reminded_one_working_day_before_admit_b
 
 
 def test_an_admission_past_admit_by_is_overdue_told_once_and_can_still_be_recorded(
-    accepted, django_capture_on_commit_callbacks
+    accepted, django_capture_on_commit_callbacks, settings
 ):
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # R-SEC-5: a loopback receiver is listed explicitly
     webhook_subscribe(url="http://127.0.0.1:9/hook", events=["offer.overdue"], secret="s" * 20, actor=actor("admin"))
     client = client_as("reviewer")
     with at(2026, 3, 9, 23, 0):

@@ -376,7 +376,7 @@ def test_a_decision_cannot_be_edited_or_deleted_through_the_orm():
 
 
 # --- What an offer made by the allocation leaves behind (R-ALLOC-1, R-FSM-2, R-OFF-1) ------------------
-def test_an_offer_made_by_a_staff_request_is_recorded_in_its_event_its_message_and_its_webhook():
+def test_an_offer_made_by_a_staff_request_is_recorded_in_its_event_its_message_and_its_webhook(settings):
     """R-FSM-2: the make_offer event names the offer, the home, the bed, the decision and the deadline,
     made by the system for the staff member who asked (SPEC §5). R-OFF-1: made Wednesday 30 Sep 2026,
     the answer is due 13 Oct 23:59:59 (1–7 Oct off, Saturday 10 Oct worked), and the family's message
@@ -385,6 +385,7 @@ def test_an_offer_made_by_a_staff_request_is_recorded_in_its_event_its_message_a
     from admissions.services.webhooks import webhook_subscribe
 
     shanghai = dt.timezone(dt.timedelta(hours=8))
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # R-SEC-5: a loopback receiver is listed explicitly
     webhook_subscribe(url="http://127.0.0.1:9/hook", events=["offer.made"], secret="s" * 20, actor=actor("admin"))
     home = FacilityFactory(code="YX01", name="Yuexiu Home", address="8 Jiefang Road")
     with time_machine.travel(dt.datetime(2026, 9, 30, 17, 0, tzinfo=shanghai)):
