@@ -154,7 +154,9 @@ def test_an_administrator_writes_a_checkpoint_from_the_admin_and_others_cannot()
     clerk = UserFactory(username="clerk", is_staff=True)
     roles_assign(user=clerk, roles=["intake"])
     client.force_login(clerk)
-    assert client.post(reverse("admin:admissions_checkpoint_write")).status_code == 403
+    # The Django admin is for administrators only (R-SEC-6): a clerk is sent to the admin's login.
+    refused = client.post(reverse("admin:admissions_checkpoint_write"))
+    assert refused.status_code == 302 and "/admin/login/" in refused["Location"]
     assert Checkpoint.objects.count() == 1
 
 

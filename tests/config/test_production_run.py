@@ -29,8 +29,13 @@ DATABASE_URL = f"postgres://waitlist:{DB_PASSWORD}@127.0.0.1:1/waitlist"
 
 
 def production_env(**extra) -> dict[str, str]:
-    """The environment of a deployment: DEBUG unset (the tests' own DEBUG=1 removed), SECRET_KEY set."""
-    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "DJANGO_SETTINGS_MODULE")}
+    """The environment of a deployment: DEBUG unset (the tests' own DEBUG=1 removed), SECRET_KEY set,
+    and none of the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE (check --deploy refuses it)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY=SECRET, DATABASE_URL=DATABASE_URL)
     env.update(extra)
     return env

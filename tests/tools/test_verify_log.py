@@ -287,6 +287,9 @@ def test_another_homes_log_is_refused(saved):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded districts and policy
 def test_the_live_site_is_read_page_by_page_and_saved(live_server, tmp_path):
     """R-VER-4 `--site URL --facility CODE`, with `--save DIR` for the copies."""
+    from tests.reference_data import ensure_reference_data
+
+    ensure_reference_data()  # live_server: an earlier transactional test may have flushed the districts
     make_history()
     from contextlib import redirect_stdout
     from io import StringIO
