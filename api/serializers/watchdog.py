@@ -30,6 +30,14 @@ class WatchdogQuerySerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
+        # A parameter given empty (`?to=`) is a mistake, not "use the default": DRF would pass it over.
+        empty = {
+            name: [_("This field may not be blank.")]
+            for name in ("facility", "format", "from", "to")
+            if name in self.initial_data and str(self.initial_data.get(name, "")).strip() == ""
+        }
+        if empty:
+            raise serializers.ValidationError(empty)
         default = watchdog.default_period()
         start, end = attrs.get("from") or default.start, attrs.get("to") or default.end
         problem = watchdog.period_problem(start, end)
