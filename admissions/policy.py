@@ -66,6 +66,11 @@ class PolicyParameters:
     out_of_service_alert_days: int = 30
     admission_extension_working_days: int = 5  # R-OFF-7
     admission_grace_working_days: int = 2  # R-OFF-7
+    review_request_days: int = 30  # R-ASM-6: how long after an outcome a re-review may be asked
+    review_decision_working_days: int = 20  # R-ASM-6: a re-review is decided within this, from the request
+    reconfirm_interval_days: int = 365  # R-CHG-3: asked this long after queued_at and each confirmation
+    reconfirm_grace_days: int = 30  # R-CHG-3: suspended as not_reconfirmed when this runs out
+    couples_together: bool = True  # R-CPL-1: with it off, new links may only be either_first
 
     # --- derived helpers (one place for each rule that reads a parameter) -----------------------
     def care_level_for_grade(self, grade: int) -> str:
@@ -134,6 +139,10 @@ class PolicyParameters:
             "out_of_service_alert_days",
             "admission_extension_working_days",
             "admission_grace_working_days",
+            "review_request_days",
+            "review_decision_working_days",
+            "reconfirm_interval_days",
+            "reconfirm_grace_days",
         ):
             if name in values:
                 value = values[name]
@@ -148,11 +157,16 @@ class PolicyParameters:
             ("retention_years", 1),
             ("vacancy_alert_days", 1),
             ("out_of_service_alert_days", 1),
+            ("review_decision_working_days", 1),
+            ("reconfirm_interval_days", 1),
+            ("reconfirm_grace_days", 1),
         ):
             if name in values and name not in errors and values[name] < low:
                 errors[name] = _("must be at least %(low)s") % {"low": low}
         if "nursing_min_grade" in values and "nursing_min_grade" not in errors and values["nursing_min_grade"] > 4:
             errors["nursing_min_grade"] = _("must be a grade from 0 to 4")
+        if "couples_together" in values and not isinstance(values["couples_together"], bool):
+            errors["couples_together"] = _("must be true or false")
         if "nursing_target" in values:
             try:
                 target = Decimal(str(values["nursing_target"]))

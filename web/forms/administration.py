@@ -87,6 +87,12 @@ POLICY_SCALARS = {
         _("working days"),
     ),
     "admission_grace_working_days": (_("A missed admission becomes a no-show after (R-OFF-7)"), _("working days")),
+    # R-ASM-6, R-CHG-3, R-CPL-1.
+    "review_request_days": (_("A re-review may be asked for within"), _("days after the outcome")),
+    "review_decision_working_days": (_("A re-review is decided within"), _("working days of the request")),
+    "reconfirm_interval_days": (_("Families confirm they still want to wait every"), _("days")),
+    "reconfirm_grace_days": (_("Time to confirm before the application is suspended"), _("days")),
+    "couples_together": (_("Couples may ask to be placed together"), ""),
 }
 CARE_GRADES = ("0", "1", "2", "3", "4")
 FAMILY_WEIGHTS = {
@@ -130,6 +136,9 @@ class PolicyForm(AdminForm):
                     label=label, help_text=unit, widget=forms.TextInput(attrs={"inputmode": "decimal"})
                 )
                 initial[name] = str(parameters.nursing_target)
+            elif name == "couples_together":
+                field = forms.BooleanField(label=label, required=False)
+                initial[name] = parameters.couples_together
             else:
                 field = forms.IntegerField(label=label, help_text=unit)
                 initial[name] = getattr(parameters, name)
