@@ -1,7 +1,7 @@
 """Every API error as application/problem+json (RFC 9457), with field errors keyed by dotted path.
 
 One exception handler maps DRF's exceptions, Django's, and the services' DomainErrors
-(facilities/errors.py) to one shape. Anything unexpected is logged and answered as a 500 problem:
+(core/errors.py) to one shape. Anything unexpected is logged and answered as a 500 problem:
 the handler of last resort, never an HTML page.
 """
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import override_settings
@@ -80,7 +80,7 @@ from admissions.workdays import is_working_day
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import DomainError
-from facilities.models import Bed, BedStatus, CareLevel, Facility, FacilityLevel
+from facilities.models import Bed, BedStatus, CareLevel, Facility, FacilityLevel, Role
 from simulation import checks
 
 S = ApplicationState
@@ -966,5 +966,10 @@ def city_summary() -> dict:
 
 
 def _simulation_user(role: str) -> User:
-    user, _ = User.objects.get_or_create(username=f"simulation-{role}", defaults={"is_staff": True})
+    """The simulated staff member of `role`, in that role's group: the services check each step
+    against the role table (ROLES_BY_TRANSITION) as they do for real staff."""
+    user, _ = User.objects.get_or_create(
+        username=f"simulation-{role}", defaults={"is_staff": True, "is_superuser": role == Role.ADMIN}
+    )
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user

@@ -36,7 +36,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def actor(username: str) -> Actor:
-    return Actor.for_user(UserFactory(username=username))
+    """A person for a service call in a test of the rules, who may take any step: an administrator
+    (ROLES_BY_TRANSITION lets an admin take any transition). Tests of who may do what build users
+    with `roles_assign` and go through the API or the pages."""
+    return Actor.for_user(UserFactory(username=username, is_superuser=True))
 
 
 def district(code: str = "yuexiu") -> District:

@@ -7,7 +7,9 @@ version, saves, appends the event (R-FSM-2) and tells the family of the change. 
 service that moves an application, so offers, assessments, allocation and applications all sit above it
 and none needs a lazy import of another.
 
-`ROLES_BY_TRANSITION` is the role column of API.md (an admin may take any). The API's permission
+`ROLES_BY_TRANSITION` is the role column of API.md (an admin may take any); `transition_apply`
+checks the caller against it before anything changes, so a page or endpoint that forgot to check
+still cannot let the wrong role through. The API's permission
 classes (api/permissions.py `transition_permission`), the staff pages' decorators and each
 application's "what can I do now" list (`transitions_for`) all read it.
 """
@@ -21,7 +23,7 @@ from django_fsm import can_proceed
 from admissions.models import FINAL_STATES, Application, ApplicationState
 from admissions.models.applications import TRANSITION_NAMES
 from core.actor import Actor
-from core.errors import InvalidInput, WrongState
+from core.errors import InvalidInput, NotPermitted, WrongState
 from facilities.models import Role
 from facilities.roles import roles_of
 
@@ -104,6 +106,22 @@ def transition_guard(application: Application, method_name: str) -> None:
         )
 
 
+def transition_permitted(actor: Actor, name: str) -> None:
+    """Refuse a person whose roles may not ask for transition `name` (ROLES_BY_TRANSITION; an admin
+    may take any). The system (sweeps, the allocation) and transitions no caller requests
+    (complete-assessment, make-offer, expire-offer, reassess) are not in the table and pass: the
+    service that takes them has checked its own caller."""
+    if actor.user is None or name not in ROLES_BY_TRANSITION:
+        return
+    roles = roles_of(actor.user)
+    if Role.ADMIN in roles or roles & ROLES_BY_TRANSITION[name]:
+        return
+    raise NotPermitted(
+        gettext("Your role may not do '%(transition)s'.") % {"transition": name},
+        errors={"role": [gettext("may not take this step")]},
+    )
+
+
 def transition_apply(
     application: Application,
     method_name: str,
@@ -116,6 +134,7 @@ def transition_apply(
     """Take one state-machine edge, save, and append its event (R-FSM-2). The caller holds the
     application's lock. `notify_family=False` when the caller sends its own, more telling, message
     (the allocation's offer_made)."""
+    transition_permitted(actor, TRANSITION_NAMES[method_name])
     transition_guard(application, method_name)
     from_state = application.state
     getattr(application, method_name)()
