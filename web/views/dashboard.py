@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -30,7 +30,7 @@ from admissions.selectors import (
 from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of
-from web.access import staff_page
+from web.access import allowed_url, staff_page
 
 S = ApplicationState
 DEADLINE_WORKING_DAYS = 2  # issue 4: offers with a deadline in the next two working days
@@ -49,13 +49,6 @@ WORK = [
 
 def _list_url(**filters) -> str:
     return reverse("staff:applications") + "?" + urlencode(filters)
-
-
-def _url(name: str, *args) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
 
 
 @staff_page("intake", "assessor", "reviewer", "facility")
@@ -104,7 +97,7 @@ def dashboard(request):
         "horizon_day": horizon_day,
         "offers": list(offers[:LISTED]) if offers is not None else [],
         "offers_count": offers.count() if offers is not None else 0,
-        "offers_url": _url("staff:offers"),
+        "offers_url": allowed_url(user, "staff:offers"),
         # R-OFF-7: on the facility's and the reviewers' dashboards.
         "overdue": list(overdue[:LISTED]) if overdue is not None else [],
         "overdue_count": overdue.count() if overdue is not None else 0,
@@ -115,8 +108,8 @@ def dashboard(request):
         "figures": figures,
         "vacant_total": sum(f.vacant for f in figures),
         "calendar_warning": calendar_warning(today) if Role.ADMIN in roles else None,
-        "calendar_url": _url("staff:administration"),
-        "facility_rows": [{"figures": f, "url": _url("staff:facility", f.facility.code)} for f in figures],
+        "calendar_url": allowed_url(user, "staff:administration"),
+        "facility_rows": [{"figures": f, "url": allowed_url(user, "staff:facility", f.facility.code)} for f in figures],
     }
     return render(request, "staff/dashboard.html", context)
 

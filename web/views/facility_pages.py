@@ -43,7 +43,7 @@ from core.actor import Actor
 from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of
-from web.access import staff_page
+from web.access import allowed_url, staff_page
 from web.forms.facilities import DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
@@ -217,7 +217,7 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     [figures] = facility_figures([facility], policy=policy)
     quota = figures.quota
     can_act = bool(roles_of(request.user) & bed_action.allowed_roles)
-    groups = _bed_board(facility, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
+    groups = _bed_board(facility, user=request.user, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
     context = {
         "facility": facility,
         "district": facility.district.name(translation.get_language() or "zh-hans"),
@@ -241,7 +241,7 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     return render(request, "staff/facilities/detail.html", context)
 
 
-def _bed_board(facility: Facility, *, blocked: bool, can_act: bool, bound) -> list[dict]:
+def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
     """Beds grouped by type, then status; each with its occupant or the application it is offered
     to, "blocked by the quota" for a vacant general bed while the self-care headroom is 0 (R-NQ-1),
     and the form of the act its status allows."""
@@ -261,7 +261,7 @@ def _bed_board(facility: Facility, *, blocked: bool, can_act: bool, bound) -> li
             "bed": bed,
             "occupant_url": application_url(bed.occupant) if bed.occupant else None,
             "offered_to_url": application_url(bed.offered_to) if bed.offered_to else None,
-            "offer_url": reverse("staff:offer", args=[bed.offer_id]) if bed.offer_id else None,
+            "offer_url": allowed_url(user, "staff:offer", bed.offer_id) if bed.offer_id else None,
             "blocked": blocked and bed.bed_type == BedType.GENERAL and bed.status == BedStatus.VACANT,
         }
         action = BED_ACTION_OF_STATUS.get(bed.status)
