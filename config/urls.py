@@ -1,7 +1,9 @@
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from facilities.models import Role
 from facilities.roles import roles_of
@@ -18,6 +20,8 @@ def administrators_only(request) -> bool:
 admin.site.has_permission = administrators_only
 
 urlpatterns = [
+    # Browsers and bookmarks ask for /favicon.ico whatever the pages link to.
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.ico"), permanent=True)),
     path("", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

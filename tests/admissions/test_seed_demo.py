@@ -1,5 +1,6 @@
 """`manage.py seed_demo` (issue 2): a Guangzhou-like demo city, idempotent, refused with DEBUG off."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -154,3 +155,17 @@ def test_the_default_password_is_printed_when_none_is_set(demo_settings):
 def test_too_few_applications_to_show_every_state_are_refused(demo_settings):
     with pytest.raises(CommandError, match="--applications"):
         seed(applications=5)
+
+
+def test_it_prints_a_reference_and_lookup_code_that_the_family_lookup_accepts(demo_settings):
+    """`make run` shows one family lookup to try (issue 15); the code printed is the live one (R-PUB-1)."""
+    output = seed(applications=24)
+    found = re.search(r"reference (\d{4}-\d{6}), code ([A-Z0-9]{6})", output)
+    assert found, output
+    answer = Client().post(
+        "/api/v1/public/lookup/",
+        {"reference": found[1], "code": found[2]},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200
+    assert answer.json()["reference"] == found[1]

@@ -41,3 +41,11 @@ def test_an_administrator_uses_the_admin():
 def test_a_superuser_is_an_administrator():
     client = client_for("root", [], is_superuser=True)
     assert client.get("/en/admin/").status_code == 200
+
+
+def test_the_favicon_is_served_from_our_own_static_files(client):
+    """Browsers ask for /favicon.ico; it is answered from the product's static files, never a 404
+    and never an outside address (issue 15: the intranet has no internet)."""
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301
+    assert answer["Location"] == "/static/img/favicon.ico"

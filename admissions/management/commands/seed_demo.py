@@ -181,7 +181,7 @@ class Command(BaseCommand):
         home = Facility.objects.filter(code=FACILITY_OF_THE_FACILITY_USER).first()
         if home is not None:  # the facility officer works for one home (API: facility tokens are bound)
             roles_assign(user=users["facility"], roles=["facility"], facility=home)
-        self._summary(password)
+        self._summary(password, users)
 
     # --- users --------------------------------------------------------------------------------
     def _ensure_users(self, password: str) -> dict[str, User]:
@@ -207,7 +207,7 @@ class Command(BaseCommand):
         return users
 
     # --- the report ---------------------------------------------------------------------------
-    def _summary(self, password: str) -> None:
+    def _summary(self, password: str, users: dict[str, User]) -> None:
         out = self.stdout.write
         from_env = bool(settings.DEMO_PASSWORD)
         out("")
@@ -247,6 +247,21 @@ class Command(BaseCommand):
         for state in S:
             out(f"  {state.value:<20} {states.get(state.value, 0)}")
         out(f"Pending offers: {Offer.objects.filter(state=OfferState.PENDING).count()}")
+        self._lookup_example(users["intake"])
+
+    def _lookup_example(self, intake: User) -> None:
+        """One waiting application's reference with a fresh lookup code, so the family lookup can be
+        tried at once. Codes are stored only as keyed hashes (R-PUB-1), so a new one is issued on
+        every run, as the intake office does when a family loses theirs."""
+        example = Application.objects.filter(state=S.WAITING).order_by("reference").first()
+        if example is None:
+            return
+        code = application_services.lookup_code_issue(application=example, actor=Actor.for_user(intake))
+        self.stdout.write("")
+        self.stdout.write(
+            f"Try the family lookup at http://127.0.0.1:8000/: reference {example.reference}, code {code} "
+            "(a new code is issued each time seed_demo runs)"
+        )
 
 
 class _Seeder(People):
