@@ -272,9 +272,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+
+def _api_introduction() -> str:
+    """The docs page's introduction (tokens, Idempotency-Key, errors), kept beside the schema code."""
+    from api.schema import INTRODUCTION  # api.schema imports nothing of Django's settings
+
+    return INTRODUCTION.strip()
+
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Care-home waiting list API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": _api_introduction(),
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -283,6 +293,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",
+        "api.schema.add_summaries",
     ],
 }
 
