@@ -19,9 +19,20 @@ def administrators_only(request) -> bool:
 
 admin.site.has_permission = administrators_only
 
+
+class FaviconRedirect(RedirectView):
+    """Browsers and bookmarks ask for /favicon.ico whatever the pages link to. The static file's
+    name is looked up per request: at import time the manifest of collected files may not exist
+    yet (management commands import the URLs too)."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("img/favicon.ico")
+
+
 urlpatterns = [
-    # Browsers and bookmarks ask for /favicon.ico whatever the pages link to.
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.ico"), permanent=True)),
+    path("favicon.ico", FaviconRedirect.as_view()),
     path("", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
