@@ -42,6 +42,15 @@ def actor(username: str) -> Actor:
     return Actor.for_user(UserFactory(username=username, is_superuser=True))
 
 
+def staff_actor(username: str, *roles: str) -> Actor:
+    """An actor whose user holds these roles (for the services that check the role table, R-CHG-1)."""
+    from facilities.roles import roles_assign
+
+    user = UserFactory(username=username)
+    roles_assign(user=user, roles=list(roles))
+    return Actor.for_user(user)
+
+
 def district(code: str = "yuexiu") -> District:
     return District.objects.get(code=code)
 

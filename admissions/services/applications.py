@@ -20,7 +20,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from admissions.identity import age_on, id_number_errors, normalise_id_number
+from admissions.identity import (
+    age_on,
+    birth_date_from_id_number,
+    id_number_errors,
+    normalise_id_number,
+    sex_from_id_number,
+)
 from admissions.models import (
     FINAL_STATES,
     Applicant,
@@ -39,7 +45,7 @@ from admissions.selectors import get_application, policy_in_force
 from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
-from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
+from core.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
 from facilities.models import District, Facility, FacilityLevel
 
 from .allocation import allocation_run_for_application
@@ -51,7 +57,14 @@ from .closing import (
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities, lock_facilities
 from .queue import entries_open_or_refresh
-from .transitions import available_transitions, reason_required, transition_apply, transition_guard
+from .transitions import (
+    CORRECTION_ROLES_BY_STATE,
+    available_transitions,
+    may_correct,
+    reason_required,
+    transition_apply,
+    transition_guard,
+)
 
 S = ApplicationState
 LOOKUP_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # R-PUB-1: no 0, O, 1, I
@@ -163,15 +176,18 @@ class IntakeData:
     spouse_resident_in: list[str] | None = None
 
 
-def _districts(data: IntakeData):
+def _districts(data: IntakeData, *, for_submission: bool = True):
     """The hukou and residence districts, then format errors (unknown codes, 400) and rule errors
-    (the contributor exemption, 422)."""
+    (the contributor exemption, 422). A draft may leave the hukou district out (R-CHG-1)."""
     errors: dict[str, list[str]] = {}  # format
     rule_errors: dict[str, list[str]] = {}
     codes = {data.hukou_district, data.residence_district} - {None, "", "other"}
     known = {d.code: d for d in District.objects.filter(code__in=codes)}
     hukou = None
-    if data.hukou_district != "other":
+    if not data.hukou_district:
+        if for_submission:
+            errors["applicant.hukou_district"] = [gettext("is required: a district of the city, or 'other'")]
+    elif data.hukou_district != "other":
         hukou = known.get(data.hukou_district)
         if hukou is None:
             errors["applicant.hukou_district"] = [gettext("is not a district of the city, nor 'other' (R-APP-3)")]
@@ -276,6 +292,12 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     params = policy.parameters
     format_errors: dict[str, list[str]] = {}
     rule_errors: dict[str, list[str]] = {}
+    # The ID number holds the birth date and sex (R-APP-1): a draft saved with only a name and an ID
+    # number (R-CHG-1) takes them from it. A submission must still say the sex.
+    if not id_number_errors(data.id_number or "", date_of_birth=None, sex=None):
+        data.date_of_birth = data.date_of_birth or birth_date_from_id_number(data.id_number)
+        if not for_submission:
+            data.sex = data.sex or sex_from_id_number(data.id_number)
     if not (data.name or "").strip():
         format_errors["applicant.name"] = [gettext("is required")]
     if data.sex not in ("F", "M"):
@@ -285,7 +307,7 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
             data.id_number, date_of_birth=data.date_of_birth, sex=data.sex if data.sex in ("F", "M") else None
         )
     )
-    hukou, residence, district_format_errors, district_rule_errors = _districts(data)
+    hukou, residence, district_format_errors, district_rule_errors = _districts(data, for_submission=for_submission)
     format_errors.update(district_format_errors)
     rule_errors.update(district_rule_errors)
     facilities, facility_errors = _facilities(data)
@@ -440,33 +462,166 @@ def application_create(*, data: IntakeData, submit: bool, actor: Actor, via: str
     return application, code
 
 
+# --- corrections before approval (R-CHG-1) --------------------------------------------------------
+# The fields of the intake as the API names them, and the event's masked view of each (SPEC §12).
+def _mask_id_number(value: str) -> str:
+    return Applicant(id_number=value or None).masked_id_number if value else ""
+
+
+def _mask_phone(value: str) -> str:
+    """13812345678 → 138****5678; short numbers keep their last two digits only."""
+    value = value or ""
+    if len(value) >= 8:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    return "*" * max(len(value) - 2, 0) + value[-2:]
+
+
+def _mask_address(value: str) -> str:
+    """The first three characters (usually the district), the rest starred."""
+    value = value or ""
+    return value[:3] + "*" * min(max(len(value) - 3, 0), 12)
+
+
+def _mask_email(value: str) -> str:
+    local, at, domain = (value or "").partition("@")
+    return (local[:1] + "***" + at + domain) if value else ""
+
+
+CORRECTION_MASKS = {
+    "applicant.id_number": _mask_id_number,
+    "applicant.phone": _mask_phone,
+    "applicant.address": _mask_address,
+    "contact.phone": _mask_phone,
+    "contact.email": _mask_email,
+}
+
+
+def _evidence_file_name(value) -> str:
+    return str(getattr(value, "name", value) or "") if value else ""
+
+
+def _intake_snapshot(data: IntakeData) -> dict:
+    """The intake as plain JSON values keyed by the API's field paths, to compare before and after."""
+    return {
+        "applicant.name": (data.name or "").strip(),
+        "applicant.id_number": data.id_number or "",
+        "applicant.date_of_birth": data.date_of_birth.isoformat() if data.date_of_birth else "",
+        "applicant.sex": data.sex or "",
+        "applicant.phone": data.phone or "",
+        "applicant.language": data.language or "",
+        "applicant.hukou_district": data.hukou_district or "",
+        "applicant.residence_district": data.residence_district or "",
+        "applicant.address": data.address or "",
+        "applicant.lives_alone": bool(data.lives_alone),
+        "applicant.no_spouse_no_children": bool(data.no_spouse_no_children),
+        "applicant.contributor_exemption_requested": bool(data.contributor_exemption_requested),
+        "contact.name": data.contact_name or "",
+        "contact.relation": data.contact_relation or "",
+        "contact.phone": data.contact_phone or "",
+        "contact.email": (data.contact_email or "").strip(),
+        "declarations.no_infectious_disease": bool(data.no_infectious_disease),
+        "declarations.no_serious_mental_disorder": bool(data.no_serious_mental_disorder),
+        "categories": [
+            {
+                "code": claim.get("code"),
+                "evidence": str(claim.get("evidence") or "").strip(),
+                "evidence_file": _evidence_file_name(claim.get("evidence_file")),
+            }
+            for claim in data.categories or []
+        ],
+        "choices": list(data.choices or []),
+        "spouse_resident_in": sorted(data.spouse_resident_in or []),
+    }
+
+
+def correction_changes(before: IntakeData, after: IntakeData) -> dict[str, dict]:
+    """R-CHG-1, SPEC §12: old and new values of the changed fields only; ID numbers, phones,
+    addresses (and the contact's email) masked."""
+    old, new = _intake_snapshot(before), _intake_snapshot(after)
+    changes = {}
+    for path, value in new.items():
+        if old[path] != value:
+            mask = CORRECTION_MASKS.get(path, lambda v: v)
+            changes[path] = {"old": mask(old[path]), "new": mask(value)}
+    return changes
+
+
+def _check_correction_permitted(application: Application, actor: Actor) -> None:
+    """R-CHG-1: only before approval (409 naming the state), and by the roles of the one table
+    (services/transitions.py CORRECTION_ROLES_BY_STATE; 403)."""
+    if application.state not in CORRECTION_ROLES_BY_STATE:
+        raise WrongState(
+            gettext(
+                "This application is %(state)s: what was entered at intake can be corrected only in draft, "
+                "submitted, waiting for assessment or under review."
+            )
+            % {"state": ApplicationState(application.state).label},
+            current_state=application.state,
+            available_transitions=available_transitions(application),
+        )
+    if not may_correct(actor.user, application.state):
+        if application.state == S.REVIEW:
+            message = gettext("Only an intake officer or a reviewer may correct an application under review.")
+        else:
+            message = gettext("Only an intake officer may correct an application that is %(state)s.") % {
+                "state": ApplicationState(application.state).label
+            }
+        raise NotPermitted(message)
+
+
 def application_update(
-    *, application: Application, data: IntakeData, actor: Actor, expected_version: int | None = None
+    *,
+    application: Application,
+    data: IntakeData,
+    actor: Actor,
+    expected_version: int | None = None,
+    reason: str = "",
 ) -> Application:
-    """Intake corrections, only in draft or submitted (API.md PATCH)."""
+    """R-CHG-1 Corrections before approval: anything entered at intake, in `draft`, `submitted`,
+    `assessment_pending` or `review`, by the roles of CORRECTION_ROLES_BY_STATE. A draft may stay
+    incomplete (a name and a valid ID number suffice; `submit` checks R-APP-1…8); in the other
+    states the corrected application must meet them all. An ID number is corrected only with a
+    reason, and R-APP-5, R-APP-6 and the unique constraint still hold. A stale `expected_version`
+    gets 409 (R-FSM-4). The event `corrected` holds old and new values of the changed fields only,
+    masked (SPEC §12); nothing changed, nothing recorded."""
     today = timezone.localdate()
     policy = policy_in_force(today)
     data.id_number = normalise_id_number(data.id_number)
+    reason = (reason or "").strip()
+    if len(reason) > 2000:
+        raise InvalidInput(
+            gettext("The reason is too long."),
+            errors={"reason": [gettext("must be at most %(max)s characters") % {"max": 2000}]},
+        )
     with transaction.atomic():
         application = lock_application(application, expected_version=expected_version)
-        if application.state not in (S.DRAFT, S.SUBMITTED):
-            raise WrongState(
-                gettext("An application can be edited only in draft or submitted."),
-                current_state=application.state,
-                available_transitions=available_transitions(application),
-            )
+        _check_correction_permitted(application, actor)
+        before = intake_data_of(application)
         hukou, residence, facilities, format_errors, rule_errors = _intake_errors(
-            data, for_submission=application.state == S.SUBMITTED, on=today, policy=policy
+            data, for_submission=application.state != S.DRAFT, on=today, policy=policy
         )
-        _raise_intake_errors(format_errors, rule_errors)
         applicant = application.applicant
-        if data.id_number != applicant.id_number:
-            other = applicant_for_id_number(data.id_number)
+        id_changed = data.id_number != (applicant.id_number or "")
+        if id_changed and not reason and "applicant.id_number" not in format_errors:
+            format_errors["reason"] = [gettext("give the reason for changing the ID number")]
+        _raise_intake_errors(format_errors, rule_errors)
+        changes = correction_changes(before, data)
+        if not changes:
+            return application
+        if id_changed:
+            other = applicant_for_id_number(data.id_number, lock=True)
             _check_bar_and_open(other, on=today, exclude_pk=application.pk)
             if other is not None:
                 raise Conflict(
-                    gettext("Another person's record has this ID number; correct the number or register under it."),
-                    errors={"applicant.id_number": [gettext("belongs to another applicant record (R-APP-5)")]},
+                    gettext("Another person's record already has this ID number."),
+                    errors={
+                        "applicant.id_number": [
+                            gettext(
+                                "belongs to another person's record: check the number, or withdraw this "
+                                "application and register under that record"
+                            )
+                        ]
+                    },
                 )
             applicant.id_number = data.id_number
         applicant.name = data.name.strip()
@@ -474,11 +629,28 @@ def application_update(
         applicant.sex = data.sex
         applicant.phone = data.phone
         applicant.language = data.language if data.language in ("zh-hans", "en") else "zh-hans"
-        applicant.save()
+        try:
+            with transaction.atomic():
+                applicant.save()
+        except IntegrityError as exc:  # a concurrent intake took the number meanwhile (unique constraint)
+            raise Conflict(
+                gettext("Another person's record already has this ID number."),
+                errors={"applicant.id_number": [gettext("was registered for another person meanwhile")]},
+            ) from exc
         application.version += 1
         _write_intake(application, data, hukou=hukou, residence=residence, facilities=facilities)
-        event_record(application=application, transition="update", from_state=application.state, actor=actor)
+        event_record(
+            application=application,
+            transition="corrected",
+            from_state=application.state,
+            actor=actor,
+            reason=reason,
+            data={"changes": changes},
+        )
     return application
+
+
+application_correct = application_update
 
 
 def application_contact_update(
@@ -503,6 +675,16 @@ def application_contact_update(
     return application
 
 
+def _stored_hukou_district(application: Application) -> str:
+    """The code, or "other" (null: outside the city). A draft saved without a hukou district (R-CHG-1)
+    also stores null, but without the contributor exemption that "other" needs: it reads as missing."""
+    if application.hukou_district is not None:
+        return application.hukou_district.code
+    if application.state == S.DRAFT and not application.contributor_exemption_requested:
+        return ""
+    return "other"
+
+
 def intake_data_of(application: Application) -> IntakeData:
     """The stored intake as IntakeData, for a partial update or a re-check at submission."""
     applicant = application.applicant
@@ -514,7 +696,7 @@ def intake_data_of(application: Application) -> IntakeData:
         sex=applicant.sex,
         phone=applicant.phone,
         language=applicant.language,
-        hukou_district=application.hukou_district.code if application.hukou_district else "other",
+        hukou_district=_stored_hukou_district(application),
         residence_district=application.residence_district.code if application.residence_district else None,
         address=application.address,
         lives_alone=application.lives_alone,
@@ -779,6 +961,7 @@ __all__ = [
     "IntakeData",
     "application_accept_for_assessment",
     "application_approve",
+    "application_correct",
     "application_create",
     "application_reject",
     "application_remove",

@@ -66,6 +66,19 @@ ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
     "remove": frozenset({Role.REVIEWER}),
     # Acts on an offer that move no application state (R-OFF-7): a facility officer of that home.
     "extend-admission": frozenset({Role.FACILITY}),
+    # R-CHG-1: correcting the intake (PATCH /applications/{reference}/, the staff correction page);
+    # which of these roles may in which state is CORRECTION_ROLES_BY_STATE below.
+    "correct": frozenset({Role.INTAKE, Role.REVIEWER}),
+}
+
+# R-CHG-1 Corrections before approval: who may correct what was entered at intake, by the
+# application's state (an admin in each). No other state allows a correction (changes after approval
+# are R-CHG-2's acts). The service, the API's permission and the staff pages all read this table.
+CORRECTION_ROLES_BY_STATE: dict[str, frozenset[str]] = {
+    ApplicationState.DRAFT: frozenset({Role.INTAKE}),
+    ApplicationState.SUBMITTED: frozenset({Role.INTAKE}),
+    ApplicationState.ASSESSMENT_PENDING: frozenset({Role.INTAKE}),
+    ApplicationState.REVIEW: frozenset({Role.INTAKE, Role.REVIEWER}),
 }
 
 # The event names the transition of SPEC §5; these model methods are variants of one transition.
@@ -78,6 +91,14 @@ EVENT_TRANSITION_NAMES = {
 def roles_for_transition(name: str) -> frozenset[str]:
     """The roles that may ask for transition `name` (the admin's is implied everywhere)."""
     return ROLES_BY_TRANSITION.get(name, frozenset())
+
+
+def may_correct(user, state: str) -> bool:
+    """R-CHG-1: whether this user's roles may correct an application's intake in `state`."""
+    roles = roles_of(user)
+    if state not in CORRECTION_ROLES_BY_STATE:
+        return False
+    return Role.ADMIN in roles or bool(CORRECTION_ROLES_BY_STATE[state] & roles)
 
 
 def transitions_for(user, names: list[str]) -> list[str]:

@@ -100,6 +100,12 @@ class ApplicationPatchInput(ApplicationInput):
         max_value=2_147_483_647,
         help_text="The version you read (or send `If-Match`); a stale one gets 409.",
     )
+    reason = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Why the correction is made; required when `applicant.id_number` changes (R-CHG-1).",
+    )
 
 
 def intake_merged(data, changes: dict) -> None:

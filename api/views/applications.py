@@ -157,7 +157,9 @@ def _expected_version(request, body: dict) -> int | None:
 
 class ApplicationDetail(ApplicationApiView):
     def get_permissions(self):
-        return [Intake()] if self.request.method == "PATCH" else [AnyStaff()]
+        # R-CHG-1: intake, or a reviewer (in `review` only: the service reads the same table,
+        # services/transitions.py CORRECTION_ROLES_BY_STATE, and refuses the rest with 403).
+        return [transition_permission("correct")()] if self.request.method == "PATCH" else [AnyStaff()]
 
     @extend_schema(
         operation_id="applications_retrieve",
@@ -173,8 +175,14 @@ class ApplicationDetail(ApplicationApiView):
         parameters=[REFERENCE, IF_MATCH],
         request=s.ApplicationPatchInput,
         responses={200: s.ApplicationOutput},
-        description="Intake corrections, only in `draft` or `submitted`. Fields not sent are kept; `categories`, "
-        "`choices` and `spouse_resident_in` replace the stored lists.",
+        description="Corrections before approval (R-CHG-1): in `draft`, `submitted`, `assessment_pending` or "
+        "`review`, any field given at intake; an intake officer in all four, a reviewer in `review`. Fields not "
+        "sent are kept; `categories`, `choices` and `spouse_resident_in` replace the stored lists. A change of "
+        "`applicant.id_number` also needs `reason`, and the number must not belong to another person's record "
+        "(409). A draft may be saved with missing fields (`submit` checks them); in the other states the "
+        "corrected application must meet every rule of intake. Another state → 409 naming it; a stale `version` "
+        "or `If-Match` → 409. The event `corrected` lists the changed fields with old and new values, ID "
+        "numbers, phones and addresses masked.",
     )
     def patch(self, request, reference: str):
         body = self.parsed(s.ApplicationPatchInput)
@@ -186,6 +194,7 @@ class ApplicationDetail(ApplicationApiView):
             data=data,
             actor=actor_of(request),
             expected_version=_expected_version(request, body),
+            reason=body.get("reason", ""),
         )
         return self.answer(application)
 
@@ -339,7 +348,7 @@ class CategoryEvidenceUpload(ApplicationApiView):
         request={"multipart/form-data": s.EvidenceUploadInput},
         responses={200: s.ApplicationOutput},
         description="Attach a file (PDF, JPEG or PNG, by content; at most 10 MiB) as the evidence of a category, "
-        "claiming it if it was not claimed yet. Only in draft or submitted.",
+        "claiming it if it was not claimed yet. Only before approval (R-CHG-1), like PATCH.",
     )
     def post(self, request, reference: str, code: str):
         if code not in Category.values:

@@ -35,6 +35,7 @@ from tests.factories import (
     intake,
     queued_application,
     reviewed_application,
+    staff_actor,
 )
 
 pytestmark = pytest.mark.django_db
@@ -558,7 +559,7 @@ def test_a_refused_intake_correction_changes_nothing_r_app_7():
         services.application_update(
             application=application,
             data=intake(id_number=application.applicant.id_number, choices=["HZ01"], name="改名"),
-            actor=actor("intake"),
+            actor=staff_actor("intake-officer", "intake"),
         )
     assert row_counts() == before
     application.refresh_from_db()

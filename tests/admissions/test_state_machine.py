@@ -30,6 +30,7 @@ from tests.factories import (
     items_with_total,
     queued_application,
     reviewed_application,
+    staff_actor,
     submitted_application,
 )
 
@@ -487,16 +488,16 @@ def test_approving_before_the_assessment_is_approved_is_refused_with_422_and_cha
 def test_an_intake_correction_with_a_stale_version_is_refused_r_fsm_4():
     application = submitted_application(choices=["YX01"])
     loaded_version = refreshed(application).version
-    data = intake(id_number=application.applicant.id_number, choices=["YX01"])
+    data = intake(id_number=application.applicant.id_number, choices=["YX01"], contact_name="儿子")
     services.application_update(
-        application=application, data=data, expected_version=loaded_version, actor=actor("officer1")
+        application=application, data=data, expected_version=loaded_version, actor=staff_actor("officer1", "intake")
     )
     with pytest.raises(Conflict) as caught:
         services.application_update(
             application=application,
             data=intake(id_number=application.applicant.id_number, choices=["YX01"], phone="13711111111"),
             expected_version=loaded_version,
-            actor=actor("officer2"),
+            actor=staff_actor("officer2", "intake"),
         )
     assert caught.value.status == 409
     assert caught.value.extra["current_version"] == loaded_version + 1

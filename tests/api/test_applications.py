@@ -422,7 +422,7 @@ def test_intake_corrects_a_submitted_application_and_unsent_fields_are_kept(inta
     assert data["choices"] == ["YX01", "GZC01"]
     assert data["categories"][0]["evidence"] == "cert 1"
     assert data["version"] == application.version + 1
-    assert ApplicationEvent.objects.filter(application=application, transition="update").count() == 1
+    assert ApplicationEvent.objects.filter(application=application, transition="corrected").count() == 1
 
 
 def test_a_category_named_again_without_evidence_keeps_its_evidence(intake_officer):
@@ -472,14 +472,13 @@ def test_an_if_match_that_is_not_a_version_is_400(intake_officer):
     assert_problem(response, 400, "If-Match")
 
 
-def test_patching_after_acceptance_is_409_with_the_current_state(intake_officer):
-    application = submitted_application(choices=["YX01"])
-    app_services.application_accept_for_assessment(application=application, actor=actor("intake"))
+def test_patching_after_approval_is_409_with_the_current_state_r_chg_1(intake_officer):
+    application = queued_application(choices=["YX01"])
     response = intake_officer.patch(
         url(f"applications/{application.reference}/"), {"applicant": {"phone": "13811110001"}}, format="json"
     )
     problem = assert_problem(response, 409)
-    assert problem["current_state"] == "assessment_pending"
+    assert problem["current_state"] == "waiting"
     assert "available_transitions" in problem
 
 
@@ -790,7 +789,6 @@ def test_an_evidence_upload_sent_as_json_is_415(intake_officer):
     assert_problem(intake_officer.post(path, {"file": "x"}, format="json"), 415)
 
 
-def test_evidence_cannot_be_added_after_acceptance(intake_officer):
-    application = submitted_application(choices=["YX01"])
-    app_services.application_accept_for_assessment(application=application, actor=actor("intake"))
+def test_evidence_cannot_be_added_after_approval_r_chg_1(intake_officer):
+    application = queued_application(choices=["YX01"])
     assert_problem(upload(intake_officer, application.reference, "dibao", PNG), 409)

@@ -49,7 +49,7 @@ MATRIX = [
     ("get", "applications/", STAFF),
     ("post", "applications/", {"intake", "admin"}),
     ("get", "applications/<str:reference>/", STAFF),
-    ("patch", "applications/<str:reference>/", {"intake", "admin"}),
+    ("patch", "applications/<str:reference>/", {"intake", "reviewer", "admin"}),  # reviewer in review (R-CHG-1)
     ("post", "applications/<str:reference>/submit/", {"intake", "admin"}),
     ("post", "applications/<str:reference>/accept-for-assessment/", {"intake", "admin"}),
     ("post", "applications/<str:reference>/reject/", {"intake", "reviewer", "admin"}),
