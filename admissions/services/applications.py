@@ -675,7 +675,7 @@ def application_contact_update(
     return application
 
 
-def _stored_hukou_district(application: Application) -> str:
+def stored_hukou_district(application: Application) -> str:
     """The code, or "other" (null: outside the city). A draft saved without a hukou district (R-CHG-1)
     also stores null, but without the contributor exemption that "other" needs: it reads as missing."""
     if application.hukou_district is not None:
@@ -696,7 +696,7 @@ def intake_data_of(application: Application) -> IntakeData:
         sex=applicant.sex,
         phone=applicant.phone,
         language=applicant.language,
-        hukou_district=_stored_hukou_district(application),
+        hukou_district=stored_hukou_district(application),
         residence_district=application.residence_district.code if application.residence_district else None,
         address=application.address,
         lives_alone=application.lives_alone,

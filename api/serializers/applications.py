@@ -15,7 +15,7 @@ from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evide
 from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, Sex
 from admissions.models.applications import Language
 from admissions.selectors import policy_in_force
-from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions
+from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions, stored_hukou_district
 from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.transitions import transitions_for
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
@@ -89,6 +89,8 @@ class ApplicantPatchInput(ApplicantInput):
         fields = super().get_fields()
         for field in fields.values():
             field.required = False
+        # R-CHG-1: a draft may be saved without its hukou district; `submit` asks for it.
+        fields["hukou_district"].allow_blank = True
         return fields
 
 
@@ -246,7 +248,9 @@ class ApplicantOutput(serializers.Serializer):
     id_number = serializers.SerializerMethodField(help_text="Masked in lists and for roles that do not check identity.")
     date_of_birth = serializers.DateField(source="applicant.date_of_birth")
     sex = serializers.ChoiceField(source="applicant.sex", choices=Sex.choices)
-    hukou_district = serializers.SerializerMethodField(help_text="A district code, or `other`.")
+    hukou_district = serializers.SerializerMethodField(
+        help_text="A district code, or `other`; empty in a draft saved without it (R-CHG-1)."
+    )
     residence_district = serializers.CharField(source="residence_district.code", allow_null=True)
     contributor_exemption_requested = serializers.BooleanField()
     contributor_exemption_granted = serializers.BooleanField(allow_null=True)
@@ -266,7 +270,7 @@ class ApplicantOutput(serializers.Serializer):
         return id_number_for(request.user, application, where=where)
 
     def get_hukou_district(self, application: Application) -> str:
-        return application.hukou_district.code if application.hukou_district else "other"
+        return stored_hukou_district(application)
 
 
 class ContactOutput(serializers.Serializer):
