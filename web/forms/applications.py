@@ -85,8 +85,10 @@ class IntakeForm(StaffForm):
     phone = forms.CharField(
         label=_("Phone"), max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"})
     )
+    # Not needed to save a draft (R-CHG-1): the service asks for it at submission.
     hukou_district = forms.ChoiceField(
         label=_("Hukou district"),
+        required=False,
         help_text=_(
             "Choose “other” for a hukou outside the city: then request the contributor exemption and give the "
             "residence district (R-APP-3)."
@@ -299,7 +301,7 @@ class IntakeForm(StaffForm):
             date_of_birth=data["date_of_birth"],
             sex=data.get("sex") or "",
             phone=data.get("phone") or "",
-            hukou_district=data["hukou_district"],
+            hukou_district=data.get("hukou_district") or "",
             residence_district=data.get("residence_district") or None,
             address=data.get("address") or "",
             language=data["language"],
@@ -355,6 +357,67 @@ class IntakeForm(StaffForm):
         else:
             name = path
         return name if name in self.fields else None
+
+
+class CorrectionForm(IntakeForm):
+    """R-CHG-1: the intake form again, to correct an application before approval or to finish a
+    draft; prefilled from the stored intake (`initial_from`). The reason is asked for on the same
+    form and is needed only when the ID number changes (the service says so, naming `reason`)."""
+
+    reason = forms.CharField(
+        label=_("Reason for changing the ID number"),
+        required=False,
+        max_length=2000,
+        help_text=_("Needed only when the ID number changes. It is kept in the application's history."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    # The version this form was filled from: a change made meanwhile by someone else is not overwritten.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=2_147_483_647)
+
+    @staticmethod
+    def initial_from(data: IntakeData, *, version: int) -> dict:
+        initial = {
+            "version": version,
+            "name": data.name,
+            "id_number": data.id_number,
+            "date_of_birth": data.date_of_birth,
+            "sex": data.sex,
+            "phone": data.phone,
+            "hukou_district": data.hukou_district,
+            "contributor_exemption_requested": data.contributor_exemption_requested,
+            "residence_district": data.residence_district or "",
+            "address": data.address,
+            "language": data.language,
+            "lives_alone": data.lives_alone,
+            "no_spouse_no_children": data.no_spouse_no_children,
+            "contact_name": data.contact_name,
+            "contact_relation": data.contact_relation,
+            "contact_phone": data.contact_phone,
+            "contact_email": data.contact_email,
+            "no_infectious_disease": data.no_infectious_disease,
+            "no_serious_mental_disorder": data.no_serious_mental_disorder,
+        }
+        for claim in data.categories or []:
+            initial[f"category_{claim['code']}"] = True
+            initial[f"evidence_{claim['code']}"] = claim.get("evidence") or ""
+        spouse_in = set(data.spouse_resident_in or [])
+        for n, code in enumerate(data.choices or [], start=1):
+            initial[f"choice_{n}"] = code
+            initial[f"spouse_resident_{n}"] = code in spouse_in
+        return initial
+
+    def keep_stored_files(self, data: IntakeData, stored: IntakeData) -> None:
+        """A claim kept without a new file keeps the file it had."""
+        files = {claim["code"]: claim.get("evidence_file") for claim in stored.categories or []}
+        for claim in data.categories or []:
+            if not claim.get("evidence_file") and files.get(claim["code"]):
+                claim["evidence_file"] = files[claim["code"]]
+
+    def mark_stored_files(self, stored: IntakeData) -> None:
+        for claim in stored.categories or []:
+            if claim.get("evidence_file"):
+                field = self.fields[f"evidence_file_{claim['code']}"]
+                field.help_text = _("A file is attached and kept; choose another only to replace it.")
 
 
 # --- the list's filters -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ double click acts once; a refusal re-renders the form with what was typed and ch
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -32,7 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admissions.evidence import EXTENSIONS, evidence_content_type
 from admissions.filters import ApplicationFilter
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
-from admissions.models import ApplicationState, CategoryClaim, Sex
+from admissions.models import Application, ApplicationState, CategoryClaim, Sex
 from admissions.models.applications import DuplicateMatch
 from admissions.selectors import (
     application_visible_to,
@@ -45,7 +46,7 @@ from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.lookup import next_steps
 from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
-from admissions.services.transitions import transitions_for
+from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
@@ -53,6 +54,7 @@ from facilities.roles import facility_of, roles_of, sees_full_id_numbers
 from web.access import staff_page
 from web.forms.applications import (
     ApplicationSearchForm,
+    CorrectionForm,
     DuplicateReviewForm,
     IdNumberSearchForm,
     IntakeForm,
@@ -247,7 +249,130 @@ def application_new(request):
     )
 
 
-@staff_page("intake")
+# --- corrections before approval (R-CHG-1) --------------------------------------------------------------
+def _correction_form(request, application, data=None, files=None, **kwargs) -> CorrectionForm:
+    """The intake form for this application: the same live checks as the new-application page, with
+    the possible duplicates of anyone but this application."""
+    duplicates = []
+    if data is not None:
+        born = _date_or_none(data.get("date_of_birth"))
+        if born is None and not id_number_errors(data.get("id_number") or "", date_of_birth=None, sex=None):
+            born = birth_date_from_id_number(data["id_number"])
+        duplicates = possible_duplicates(
+            (data.get("name") or "").replace("\x00", "")[:100],
+            born,
+            (data.get("phone") or "").replace("\x00", "")[:30],
+            exclude_application=application,
+        )
+    form = CorrectionForm(data, files, params=policy_in_force().parameters, duplicates=duplicates, **kwargs)
+    form.enable_live_checks(reverse("staff:check_identity") + "?" + urlencode({"exclude": application.reference}))
+    return form
+
+
+def _correction_refused(request, application) -> None:
+    """Not possible in this state, or not for this role (R-CHG-1): 403, or back to the application."""
+    if application.state in CORRECTION_ROLES_BY_STATE:
+        raise PermissionDenied
+
+
+@staff_page("intake", "reviewer")
+@require_http_methods(["GET", "POST"])
+def application_correct(request, reference: str):
+    """R-CHG-1: "Correct this application" (submitted, waiting for assessment, under review) or
+    "Finish this draft" (save it again as a draft, or submit it). One service call in one
+    transaction; a refusal re-renders the form with what was typed and changes nothing (PRG)."""
+    application = _visible(request, reference)
+    here = reverse("staff:application", args=[application.reference])
+    if not may_correct(request.user, application.state):
+        _correction_refused(request, application)
+        messages.error(
+            request,
+            _("This application is %(state)s: it can no longer be corrected here.")
+            % {"state": _state_label(application.state)},
+        )
+        return redirect(here)
+    stored = services.intake_data_of(application)
+    is_draft = application.state == ApplicationState.DRAFT
+    if request.method == "GET":
+        initial = {**CorrectionForm.initial_from(stored, version=application.version), "form_token": form_token_issue()}
+        form = _correction_form(request, application, initial=initial)
+        form.mark_stored_files(stored)
+        return render(request, "staff/applications/correct.html", _correction_context(application, form, is_draft))
+
+    form = _correction_form(request, application, request.POST, request.FILES)
+    form.mark_stored_files(stored)
+    token = request.POST.get("form_token")
+    earlier = _earlier_result(request, token)
+    if earlier is not None:
+        return redirect(earlier or here)
+    submit = is_draft and request.POST.get("action") == "submit"
+    if form.is_valid():
+        stored_files: list = []
+        try:
+            with transaction.atomic():
+                data = form.intake_data()
+                form.keep_stored_files(data, stored)
+                changed = services.application_update(
+                    application=application,
+                    data=data,
+                    actor=_actor(request),
+                    expected_version=form.cleaned_data.get("version"),
+                    reason=form.cleaned_data.get("reason") or "",
+                )
+                stored_files = [
+                    claim.evidence_file
+                    for claim in changed.category_claims.all()
+                    if claim.evidence_file and claim.evidence_file.name not in _stored_file_names(stored)
+                ]
+                for review in form.duplicate_decisions():
+                    field = review.pop("field")
+                    try:
+                        services.duplicate_review_record(application=changed, actor=_actor(request), **review)
+                    except DomainError as exc:
+                        for path, texts in exc.errors.items():
+                            target = f"{field}_note" if path == "note" else f"{field}_decision"
+                            for text in texts:
+                                form.add_error(target, text)
+                        raise
+                if submit:
+                    changed = services.application_submit(application=changed, actor=_actor(request))
+        except DomainError as exc:
+            for evidence_file in stored_files:  # the rows were rolled back: new files go too
+                evidence_file.delete(save=False)
+            if not form.errors:
+                form.add_service_error(exc)
+            elif str(exc.message) not in form.non_field_errors():
+                form.add_error(None, exc.message)
+        else:
+            form_token_done(token, here)
+            if submit:
+                text = _("Application %(reference)s is corrected and submitted.")
+            elif is_draft:
+                text = _("The draft %(reference)s is saved.")
+            else:
+                text = _("Application %(reference)s is corrected.")
+            messages.success(request, text % {"reference": application.reference})
+            return redirect(here)
+    form_token_release(token)
+    context = _correction_context(application, form, is_draft)
+    context["files_dropped"] = any(f for f in request.FILES.values())
+    return render(request, "staff/applications/correct.html", context)
+
+
+def _stored_file_names(stored) -> set[str]:
+    return {str(getattr(c.get("evidence_file"), "name", "")) for c in stored.categories or [] if c.get("evidence_file")}
+
+
+def _correction_context(application, form, is_draft: bool) -> dict:
+    return {
+        "application": application,
+        "form": form,
+        "is_draft": is_draft,
+        "title": _("Finish this draft") if is_draft else _("Correct this application"),
+    }
+
+
+@staff_page("intake", "reviewer")
 @require_POST
 def check_identity(request):
     """As the officer types (htmx): which ID-number check failed, or the birth date and sex it
@@ -265,7 +390,11 @@ def check_identity(request):
     born = birth_date_from_id_number(id_number) if valid else None
     sex = sex_from_id_number(id_number) if valid else None
     typed_born = _date_or_none(query.get("date_of_birth"))
-    duplicates = possible_duplicates(typed("name", 100), born or typed_born, typed("phone", 30))
+    # On the correction page (R-CHG-1) the application being corrected is not its own duplicate.
+    excluded = Application.objects.filter(reference=(request.GET.get("exclude") or "")[:20]).first()
+    duplicates = possible_duplicates(
+        typed("name", 100), born or typed_born, typed("phone", 30), exclude_application=excluded
+    )
     kept = {key: value for key, value in query.items() if key.startswith("duplicate_")}
     initial = {**kept, "date_of_birth": born or typed_born, "sex": sex or query.get("sex", "")}
     form = IntakeForm(initial=initial, params=policy_in_force().parameters, duplicates=duplicates)
@@ -295,8 +424,6 @@ def _status_url(request, application) -> str:
             base = reverse("portal:status")
         except NoReverseMatch:
             base = "/status/"
-    from urllib.parse import urlencode
-
     return request.build_absolute_uri(base + "?" + urlencode({"reference": application.reference}))
 
 
@@ -396,6 +523,7 @@ def _act(transition: str, application, actor: Actor, data: dict):
 EVENT_LABELS = {
     "create": gettext_lazy("registered"),
     "update": gettext_lazy("intake corrected"),
+    "corrected": gettext_lazy("intake corrected"),
     "submit": gettext_lazy("submitted"),
     "accept_for_assessment": gettext_lazy("accepted for assessment"),
     "reject": gettext_lazy("rejected"),
@@ -420,6 +548,65 @@ EVENT_LABELS = {
     "assessment_approved": gettext_lazy("assessment approved"),
     "assessment_rejected": gettext_lazy("assessment rejected"),
 }
+
+
+# R-CHG-1: the fields a `corrected` event names, in the words of the intake form.
+CORRECTION_FIELD_LABELS = {
+    "applicant.name": gettext_lazy("Name"),
+    "applicant.id_number": gettext_lazy("Resident ID number"),
+    "applicant.date_of_birth": gettext_lazy("Date of birth"),
+    "applicant.sex": gettext_lazy("Sex"),
+    "applicant.phone": gettext_lazy("Phone"),
+    "applicant.language": gettext_lazy("Language for messages to the family"),
+    "applicant.hukou_district": gettext_lazy("Hukou district"),
+    "applicant.residence_district": gettext_lazy("Residence district"),
+    "applicant.address": gettext_lazy("Address"),
+    "applicant.lives_alone": gettext_lazy("Lives alone (独居)"),
+    "applicant.no_spouse_no_children": gettext_lazy("No spouse and no living children (孤寡)"),
+    "applicant.contributor_exemption_requested": gettext_lazy("Contributor exemption requested (对本市有重大贡献)"),
+    "contact.name": gettext_lazy("Contact name"),
+    "contact.relation": gettext_lazy("Relation to the applicant"),
+    "contact.phone": gettext_lazy("Contact phone"),
+    "contact.email": gettext_lazy("Contact email"),
+    "declarations.no_infectious_disease": gettext_lazy("Free of infectious disease, or certified non-infectious"),
+    "declarations.no_serious_mental_disorder": gettext_lazy(
+        "No serious mental disorder with a risk of harm to self or others"
+    ),
+    "categories": gettext_lazy("Categories claimed"),
+    "choices": gettext_lazy("Homes chosen"),
+    "spouse_resident_in": gettext_lazy("The spouse already lives in this home"),
+}
+
+
+def _change_value(value) -> str:
+    """One old or new value of a correction (already masked in the event), in words."""
+    if value is True:
+        return str(gettext_lazy("yes"))
+    if value is False:
+        return str(gettext_lazy("no"))
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict):  # a category claim
+                evidence = item.get("evidence") or (_("a file") if item.get("evidence_file") else "")
+                parts.append(f"{item.get('code')} ({evidence})" if evidence else str(item.get("code")))
+            else:
+                parts.append(str(item))
+        return ", ".join(parts) or "—"
+    return str(value) if value not in (None, "") else "—"
+
+
+def _correction_rows(event) -> list[dict]:
+    if event.transition != "corrected":
+        return []
+    return [
+        {
+            "field": CORRECTION_FIELD_LABELS.get(path, path),
+            "old": _change_value(change.get("old")),
+            "new": _change_value(change.get("new")),
+        }
+        for path, change in (event.data or {}).get("changes", {}).items()
+    ]
 
 
 def _state_label(state: str) -> str:
@@ -460,6 +647,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
             "label": EVENT_LABELS.get(event.transition, event.transition),
             "from_label": _state_label(event.from_state) if event.from_state else "",
             "to_label": _state_label(event.to_state),
+            "changes": _correction_rows(event),
         }
         for event in application.events.order_by("at", "id")
     ]
@@ -520,6 +708,11 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "reviews": reviews,
         "open_duplicates": open_duplicates,
         "can_reissue": bool(roles & {Role.INTAKE, Role.ADMIN}) and not application.is_final,
+        # R-CHG-1: the roles of CORRECTION_ROLES_BY_STATE, as the API's PATCH.
+        "correct_url": reverse("staff:application_correct", args=[application.reference])
+        if may_correct(user, application.state)
+        else None,
+        "is_draft": application.state == ApplicationState.DRAFT,
         "reissue_token": form_token_issue(),
         "duplicate_match_labels": dict(DuplicateMatch.choices),
     }
@@ -642,6 +835,7 @@ urlpatterns = [
     path("applications/", application_list, name="applications"),
     path("applications/new/", application_new, name="application_new"),
     path("applications/new/check-id/", check_identity, name="check_identity"),
+    path("applications/<str:reference>/correct/", application_correct, name="application_correct"),
     path("applications/<str:reference>/", application_detail, name="application"),
     path("applications/<str:reference>/receipt/", receipt, name="receipt"),
     path("applications/<str:reference>/lookup-code/", lookup_code_new, name="lookup_code"),

@@ -75,6 +75,10 @@ def dashboard(request):
         if role in roles or Role.ADMIN in roles
     ]
 
+    # R-CHG-1: the drafts an intake officer can finish, oldest first, each linked to its form.
+    shows_drafts = bool(roles & {Role.INTAKE, Role.ADMIN})
+    drafts = applications.filter(state=S.DRAFT).select_related("applicant").order_by("created_at", "id")
+
     horizon_day = add_working_days(today, DEADLINE_WORKING_DAYS)
     offers = offers_due_by(end_of_working_day(horizon_day), facility=own) if not unbound else None
     overdue = (
@@ -95,6 +99,10 @@ def dashboard(request):
         "total": sum(counts.values()),
         "work": work,
         "horizon_day": horizon_day,
+        "shows_drafts": shows_drafts,
+        "drafts": list(drafts[:LISTED]) if shows_drafts else [],
+        "drafts_count": counts[S.DRAFT],
+        "drafts_url": _list_url(state=S.DRAFT),
         "offers": list(offers[:LISTED]) if offers is not None else [],
         "offers_count": offers.count() if offers is not None else 0,
         "offers_url": allowed_url(user, "staff:offers"),
