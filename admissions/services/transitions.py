@@ -73,7 +73,7 @@ ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
 
 # R-CHG-1 Corrections before approval: who may correct what was entered at intake, by the
 # application's state (an admin in each). No other state allows a correction (changes after approval
-# are R-CHG-2's acts). The service, the API's permission and the staff pages all read this table.
+# are other acts, §12 of SPEC). The service, the API's permission and the staff pages all read this table.
 CORRECTION_ROLES_BY_STATE: dict[str, frozenset[str]] = {
     ApplicationState.DRAFT: frozenset({Role.INTAKE}),
     ApplicationState.SUBMITTED: frozenset({Role.INTAKE}),
