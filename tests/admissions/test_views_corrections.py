@@ -234,3 +234,17 @@ def test_the_correction_page_reads_in_chinese_r_chg_1():
     assert 'lang="zh-hans"' in page
     assert "完成此草稿" in page
     assert "更正身份证号码的原因" in page
+
+
+def test_the_live_check_on_the_correction_page_does_not_show_the_application_as_its_own_duplicate_r_chg_1():
+    """The same live checks as the new-application page (R-APP-1, R-APP-10), for the roles that correct."""
+    application = reviewed_application(choices=["YX01"])
+    page = client_as("reviewer").get(correct_url(application)).content.decode()
+    check = re.search(r'hx-post="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert f"exclude={application.reference}" in check
+    typed = {"name": "陈秀英", "id_number": application.applicant.id_number, "phone": application.applicant.phone}
+    answer = client_as("reviewer").post(check, typed)
+    assert answer.status_code == 200
+    assert application.reference not in answer.content.decode()
+    without = client_as("intake").post(reverse("staff:check_identity"), typed).content.decode()
+    assert application.reference in without
