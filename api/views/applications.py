@@ -172,6 +172,7 @@ class ApplicationDetail(ApplicationApiView):
 
     @extend_schema(
         operation_id="applications_partial_update",
+        summary="Correct what was entered at intake, before approval",
         parameters=[REFERENCE, IF_MATCH],
         request=s.ApplicationPatchInput,
         responses={200: s.ApplicationOutput},
