@@ -42,6 +42,7 @@ from facilities.selectors import (
     quota_from_counts,
 )
 
+from .identity import age_on
 from .models import (
     ON_HOLD_STATES,
     QUEUED_STATES,
@@ -194,6 +195,23 @@ def score_breakdown(entry: QueueEntry, *, now: dt.datetime, params: PolicyParame
     }
 
 
+def base_score_parts(
+    *, application: Application, assessment: Assessment, choice: FacilityChoice, params: PolicyParameters
+) -> dict[str, int]:
+    """R-Q-3 without the waiting points, which the queue adds as time passes. Stored on each entry
+    by the services (admissions/services/queue.py); the previews of a change (R-CHG-2) compute it
+    for the application as it would be after the change."""
+    return {
+        "care": params.care_points(assessment.grade),
+        "age": params.age_points(age_on(application.applicant.date_of_birth, assessment.assessed_on)),
+        "family": params.family_points(
+            no_spouse_no_children=application.no_spouse_no_children,
+            lives_alone=application.lives_alone,
+            spouse_resident=choice.spouse_resident,
+        ),
+    }
+
+
 # --- the queue (R-Q-2, R-Q-4) ---------------------------------------------------------------------
 QUEUE_ORDER = ("channel_rank", "-score", "queued_at", "application__reference")
 QUEUE_DEFERRED = (
@@ -293,9 +311,15 @@ class Position:
 
 
 def position_for_entry(
-    entry: QueueEntry, *, now: dt.datetime | None = None, policy: PolicyInForce | None = None
+    entry: QueueEntry,
+    *,
+    now: dt.datetime | None = None,
+    policy: PolicyInForce | None = None,
+    exclude_application_id: int | None = None,
 ) -> Position:
-    """R-Q-4 by counting in the database, never by sorting the facility's queue in Python."""
+    """R-Q-4 by counting in the database, never by sorting the facility's queue in Python. An
+    entry not (yet) saved may be given, with `exclude_application_id` its application's stored
+    entries left out: where it would stand after a change (R-CHG-2 previews)."""
     now = now or timezone.now()
     policy = policy or policy_in_force(now.date())
     params = policy.parameters
@@ -304,6 +328,8 @@ def position_for_entry(
     queue = QueueEntry.objects.filter(facility_id=entry.facility_id, status=QueueEntryStatus.OPEN).annotate(
         score=_score_expression(now, params)
     )
+    if exclude_application_id is not None:
+        queue = queue.exclude(application_id=exclude_application_id)
     # Two counts: those ahead before the last tie-break, read from the queue's own rows (with the
     # held applications as one subquery); then the few tied on everything but the reference, joined
     # to their applications. One count joining the whole queue took 10–50 ms at 5,000 entries.

@@ -27,7 +27,7 @@ from .notifications import FormSubmission, Notification, NotificationChannel, No
 from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
 from .policy import Policy
 from .privacy import IdAccess
-from .queue import QueueEntry, QueueEntryStatus
+from .queue import QueueEntry, QueueEntryOutcome, QueueEntryStatus
 from .webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -66,6 +66,7 @@ __all__ = [
     "OfferState",
     "Policy",
     "QueueEntry",
+    "QueueEntryOutcome",
     "QueueEntryStatus",
     "ReferenceCounter",
     "Sex",

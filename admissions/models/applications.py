@@ -31,6 +31,8 @@ class Applicant(models.Model):
     date_of_birth = models.DateField(_("date of birth"))
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
+    # R-CHG-2: the applicant's own email, a contact detail changed at any time before a final state.
+    email = models.EmailField(_("email"), max_length=254, blank=True)
     language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS)
     # R-OFF-5 / R-APP-6: removed for refusals → cannot apply again until this date (exclusive).
     barred_until = models.DateField(_("barred until"), null=True, blank=True)
@@ -317,6 +319,8 @@ class CategoryStatus(models.TextChoices):
     CLAIMED = "claimed", _("claimed")
     VERIFIED = "verified", _("verified")
     REFUSED = "refused", _("refused")
+    # R-CHG-2: a verified category that has ended (e.g. 低保 lifted), recorded by a reviewer.
+    ENDED = "ended", _("ended")
 
 
 # What an evidence file must start with (R-APP-8), and the extension it is stored under (R-SEC-7):

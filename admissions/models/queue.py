@@ -23,6 +23,8 @@ class QueueEntryOutcome(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
     REMOVED = "removed", _("removed")
     REASSESSMENT = "reassessment", _("paused for a new assessment")
+    # R-CHG-2: the home was dropped from the choices (by the reviewer, or a change of district).
+    CHOICE_DROPPED = "choice_dropped", _("choice dropped")
 
 
 class QueueEntry(models.Model):
@@ -49,7 +51,13 @@ class QueueEntry(models.Model):
         verbose_name = _("queue entry")
         verbose_name_plural = _("queue entries")
         constraints = [
-            models.UniqueConstraint(fields=["application", "facility"], name="queue_entry_once_per_facility"),
+            # R-Q-1: one open entry per application and facility; a home chosen again after it was
+            # dropped gets a new entry queued from then (R-CHG-2), beside the closed one.
+            models.UniqueConstraint(
+                fields=["application", "facility"],
+                condition=Q(status="open"),
+                name="queue_entry_open_once_per_facility",
+            ),
             models.CheckConstraint(condition=Q(channel_rank__lte=2), name="queue_entry_channel_rank_valid"),
             models.CheckConstraint(
                 condition=Q(status="open", outcome="") | Q(status="closed") & ~Q(outcome=""),

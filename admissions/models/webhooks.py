@@ -18,6 +18,7 @@ class WebhookEventType(models.TextChoices):
     OFFER_EXPIRED = "offer.expired", _("an offer expired")
     OFFER_OVERDUE = "offer.overdue", _("an accepted offer's admission deadline passed (R-OFF-7)")
     BED_VACATED = "bed.vacated", _("a bed became vacant by a discharge")
+    APPLICATION_CHANGED = "application.changed", _("an application's details changed while it waits")
 
 
 class WebhookSubscription(models.Model):

@@ -225,8 +225,11 @@ def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]
     return facilities, errors
 
 
-def _choice_rule_errors(facilities: list[Facility], *, district_id: int | None, params) -> dict[str, list[str]]:
-    """R-APP-7."""
+def _choice_rule_errors(
+    facilities: list[Facility], *, district_id: int | None, params, accepting_checked_for: set[int] | None = None
+) -> dict[str, list[str]]:
+    """R-APP-7. `accepting_checked_for`: the facilities whose "accepting applications" is checked
+    (all when None; after approval only the homes added, R-CHG-2)."""
     errors: dict[str, list[str]] = {}
     if not 1 <= len(facilities) <= params.max_choices:
         errors["choices"] = [
@@ -261,7 +264,9 @@ def _choice_rule_errors(facilities: list[Facility], *, district_id: int | None, 
         elif facility.district_id != district_id:
             errors[key] = [gettext("a district-level home must be in the applicant's own district (R-APP-7)")]
             continue
-        if not facility.accepting_applications:
+        if not facility.accepting_applications and (
+            accepting_checked_for is None or facility.pk in accepting_checked_for
+        ):
             errors[key] = [gettext("this home is not accepting applications (R-APP-7)")]
     return errors
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from admissions import notify_backends
 from admissions.models import Application, ApplicationState, Notification
@@ -41,7 +42,24 @@ N = NotificationStatus
 C = NotificationChannel
 
 
+# R-CHG-2: what changed, in the family's words (the event names of services/changes.py).
+CHANGE_LABELS = {
+    "contact_changed": gettext_lazy("the contact details"),
+    "personal_details_changed": gettext_lazy("the personal details"),
+    "districts_changed": gettext_lazy("the districts"),
+    "family_situation_changed": gettext_lazy("the family situation"),
+    "categories_changed": gettext_lazy("the categories"),
+    "choices_changed": gettext_lazy("the chosen homes"),
+}
+
+
 def _render(kind: str, context: dict) -> str:
+    if kind == "application_changed":
+        what = CHANGE_LABELS.get(context.get("change"), gettext_lazy("the details"))
+        return _(
+            "Application %(reference)s: %(what)s changed. You can see the new position on the status page. "
+            "If this is not right, please contact the office."
+        ) % {**context, "what": what}
     if kind == "offer_made":
         return (
             _(

@@ -6,26 +6,18 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from admissions.identity import age_on
-from admissions.models import Application, FacilityChoice, QueueEntry, QueueEntryStatus
+from admissions.models import Application, QueueEntry, QueueEntryOutcome, QueueEntryStatus
 from admissions.models.applications import CHANNEL_RANK
-from admissions.policy import PolicyInForce, PolicyParameters
-from assessments.models import Assessment
+from admissions.policy import PolicyInForce
+from admissions.selectors import base_score_parts
 
-
-def base_score_parts(
-    *, application: Application, assessment: Assessment, choice: FacilityChoice, params: PolicyParameters
-) -> dict[str, int]:
-    """R-Q-3 without the waiting points, which the queue adds as time passes."""
-    return {
-        "care": params.care_points(assessment.grade),
-        "age": params.age_points(age_on(application.applicant.date_of_birth, assessment.assessed_on)),
-        "family": params.family_points(
-            no_spouse_no_children=application.no_spouse_no_children,
-            lives_alone=application.lives_alone,
-            spouse_resident=choice.spouse_resident,
-        ),
-    }
+__all__ = [
+    "base_score_parts",
+    "entries_close",
+    "entries_open_or_refresh",
+    "entries_rescore",
+    "entries_rescore_for_policy",
+]
 
 
 def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) -> list[QueueEntry]:
@@ -47,7 +39,13 @@ def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) 
             "score_parts": parts,
             "policy_version": policy.version,
         }
-        entry = QueueEntry.objects.filter(application=application, facility=choice.facility).first()
+        # A home dropped before and chosen again has a new entry (R-CHG-2); the dropped one stays closed.
+        entry = (
+            QueueEntry.objects.filter(application=application, facility=choice.facility)
+            .exclude(outcome=QueueEntryOutcome.CHOICE_DROPPED)
+            .order_by("-pk")
+            .first()
+        )
         if entry is None:
             entry = QueueEntry.objects.create(
                 application=application,
@@ -61,6 +59,26 @@ def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) 
                 setattr(entry, name, value)
             entry.save()
         entries.append(entry)
+    return entries
+
+
+def entries_rescore(*, application: Application, policy: PolicyInForce) -> list[QueueEntry]:
+    """R-CHG-2: the application's open entries rescored at once from its stored data (family
+    situation, categories, personal details), under `policy`: base score, channel and care level
+    recomputed, `queued_at` kept."""
+    assessment = application.current_assessment
+    choices = {c.facility_id: c for c in application.choices.all()}
+    entries = list(application.queue_entries.filter(status=QueueEntryStatus.OPEN).order_by("pk"))
+    for entry in entries:
+        parts = base_score_parts(
+            application=application, assessment=assessment, choice=choices[entry.facility_id], params=policy.parameters
+        )
+        entry.score_parts = parts
+        entry.base_score = sum(parts.values())
+        entry.channel_rank = CHANNEL_RANK[application.channel_code]
+        entry.care_level = assessment.care_level
+        entry.policy_version = policy.version
+        entry.save(update_fields=["score_parts", "base_score", "channel_rank", "care_level", "policy_version"])
     return entries
 
 
