@@ -3,7 +3,18 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import administration, applications, assessments, facilities, offers, privacy, public, service, watchdog
+from .views import (
+    administration,
+    applications,
+    assessments,
+    changes,
+    facilities,
+    offers,
+    privacy,
+    public,
+    service,
+    watchdog,
+)
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
@@ -18,6 +29,7 @@ class SwaggerDocsView(SpectacularSwaggerSplitView):
 v1 = [
     *facilities.urlpatterns,
     *applications.urlpatterns,
+    *changes.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,
     *administration.urlpatterns,

@@ -255,6 +255,7 @@ class ApplicantOutput(serializers.Serializer):
     contributor_exemption_requested = serializers.BooleanField()
     contributor_exemption_granted = serializers.BooleanField(allow_null=True)
     phone = serializers.CharField(source="applicant.phone", allow_null=True, help_text=CONTACT_HIDDEN)
+    email = serializers.CharField(source="applicant.email", allow_null=True, help_text=CONTACT_HIDDEN)
     address = serializers.CharField(allow_null=True, help_text=CONTACT_HIDDEN)
     lives_alone = serializers.BooleanField()
     no_spouse_no_children = serializers.BooleanField()
@@ -363,7 +364,7 @@ class ApplicationOutput(serializers.Serializer):
     def to_representation(self, application: Application):
         data = super().to_representation(application)
         if not contact_details_visible(self.context["request"].user, application):  # R-PRIV-5
-            data["applicant"]["phone"] = data["applicant"]["address"] = None
+            data["applicant"]["phone"] = data["applicant"]["address"] = data["applicant"]["email"] = None
             data["contact"] = dict.fromkeys(data["contact"])
         return data
 
