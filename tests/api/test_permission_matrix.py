@@ -65,6 +65,15 @@ MATRIX = [
     ("get", "applicants/<str:reference>/export/", {"intake", "admin"}),  # R-PRIV-4
     ("get", "applications/<str:reference>/positions/", STAFF),
     ("post", "applications/<str:reference>/categories/<str:code>/evidence/", {"intake", "admin"}),
+    # R-CHG-2: changes after approval.
+    ("post", "applications/<str:reference>/contact/", {"intake", "admin"}),
+    ("post", "applications/<str:reference>/personal-details/", {"reviewer", "admin"}),
+    ("post", "applications/<str:reference>/districts/", {"intake", "admin"}),
+    ("post", "applications/<str:reference>/family-situation/", {"intake", "admin"}),
+    ("post", "applications/<str:reference>/categories/", {"intake", "admin"}),
+    ("post", "applications/<str:reference>/categories/<str:code>/verify/", {"reviewer", "admin"}),
+    ("post", "applications/<str:reference>/categories/<str:code>/end/", {"reviewer", "admin"}),
+    ("post", "applications/<str:reference>/choices/", {"reviewer", "admin"}),
     ("get", "assessment-instrument/", STAFF),
     ("get", "applications/<str:reference>/assessments/", STAFF),
     ("post", "applications/<str:reference>/assessments/", {"assessor", "admin"}),
