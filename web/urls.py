@@ -7,6 +7,7 @@ from .views import (
     admission_deadline,
     applications,
     assessments,
+    changes,
     dashboard,
     facility_pages,
     offers,
@@ -19,6 +20,7 @@ from .views import (
 staff = [
     *dashboard.urlpatterns,
     *privacy.urlpatterns,  # before applications/<reference>/
+    *changes.urlpatterns,  # R-CHG-2
     *applications.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,

@@ -61,6 +61,7 @@ from web.forms.applications import (
     TransitionForm,
 )
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
+from web.views.changes import change_links_for
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
 PAGE_SIZE = 25
@@ -547,6 +548,13 @@ EVENT_LABELS = {
     "assessment_completed": gettext_lazy("assessment completed"),
     "assessment_approved": gettext_lazy("assessment approved"),
     "assessment_rejected": gettext_lazy("assessment rejected"),
+    # R-CHG-2: changes after approval (web/views/changes.py).
+    "contact_changed": gettext_lazy("contact details changed"),
+    "personal_details_changed": gettext_lazy("personal details changed"),
+    "districts_changed": gettext_lazy("districts changed"),
+    "family_situation_changed": gettext_lazy("family situation changed"),
+    "categories_changed": gettext_lazy("categories changed"),
+    "choices_changed": gettext_lazy("chosen homes changed"),
 }
 
 
@@ -715,6 +723,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "is_draft": application.state == ApplicationState.DRAFT,
         "reissue_token": form_token_issue(),
         "duplicate_match_labels": dict(DuplicateMatch.choices),
+        "change_links": change_links_for(user, application),  # R-CHG-2
     }
 
 
