@@ -68,14 +68,10 @@ def events(application, name):
 
 
 # --- contact --------------------------------------------------------------------------------------
-def test_contact_details_change_any_time_before_a_final_state_with_a_masked_event_and_no_queue_effect(
-    homes, settings
-):
+def test_contact_details_change_any_time_before_a_final_state_with_a_masked_event_and_no_queue_effect(homes, settings):
     """R-CHG-2: contact details by intake, offers included; the event masks phones and addresses."""
     settings.WEBHOOK_ALLOWED_HOSTS = ["example.org"]
-    webhook_subscribe(
-        url="https://example.org/x", events=["application.changed"], secret="s" * 20, actor=actor("a")
-    )
+    webhook_subscribe(url="https://example.org/x", events=["application.changed"], secret="s" * 20, actor=actor("a"))
     with time_machine.travel(T0, tick=False):
         application = queued_application(choices=["YX01"])
     entries_before = list(QueueEntry.objects.filter(application=application).values())
