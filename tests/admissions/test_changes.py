@@ -217,7 +217,7 @@ def test_an_id_number_that_disagrees_with_the_birth_date_is_refused(homes):
 
 
 def test_personal_details_wait_for_approval(homes):
-    """R-CHG-2: "after approval"; before it, corrections are R-CHG-1's."""
+    """R-CHG-2: "after approval"; before it, intake corrections apply."""
     application = submitted_application(choices=["YX01"])
     with pytest.raises(WrongState):
         changes.application_personal_details_change(

@@ -221,7 +221,7 @@ def test_two_changes_from_one_version_one_wins_and_the_other_gets_409(homes, int
 
 
 def test_changes_while_queued_are_refused_before_approval(homes, intake):
-    """R-CHG-2: only while queued; before approval R-CHG-1's corrections apply."""
+    """R-CHG-2: only while queued; before approval, intake corrections apply."""
     application = submitted_application(choices=["YX01"])
     response = post(
         intake,

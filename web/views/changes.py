@@ -431,7 +431,7 @@ CHANGES = {
 def change_links_for(user, application) -> list[dict]:
     """The changes this user may make to this application now (R-CHG-2), for its page."""
     roles = roles_of(user)
-    if application.queued_at is None:  # before approval, corrections are R-CHG-1's
+    if application.queued_at is None:  # before approval: the intake corrections (branch chg1)
         return []
     return [
         {"title": change.title, "url": reverse("staff:application_change", args=[application.reference, change.slug])}
