@@ -15,6 +15,7 @@ from admissions.services.admission_deadline import admission_reminders_send, off
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
 from admissions.services.outbox import outbox_sender_register
 from admissions.services.privacy import persons_anonymise
+from admissions.services.reconfirmation import reconfirmation_ask_due
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
 from admissions.services.watchdog import watchdog_monthly_send
 from admissions.services.webhooks import webhook_deliver, webhook_deliveries_due
@@ -79,6 +80,12 @@ def send_reminders() -> dict[str, int]:
         "admissions": admission_reminders_send(),  # R-OFF-7
         "assessments": assessment_reminders_send(),
     }
+
+
+@shared_task
+def reconfirmations_sweep() -> dict[str, int]:
+    """R-CHG-3: ask the families whose re-confirmation is due, remind, suspend `not_reconfirmed`."""
+    return reconfirmation_ask_due()
 
 
 @shared_task

@@ -24,6 +24,8 @@ app.conf.beat_schedule = {
     "redispatch-outbox": {"task": "admissions.tasks.redispatch_outbox", "schedule": 60.0},
     # R-OFF-6, R-ASM-5: each reminder is sent once, so hourly only bounds how late it can be.
     "send-reminders": {"task": "admissions.tasks.send_reminders", "schedule": crontab(minute=5)},
+    # R-CHG-3: asks, reminders and suspensions of re-confirmation; hourly bounds how late each is.
+    "reconfirmations": {"task": "admissions.tasks.reconfirmations_sweep", "schedule": crontab(minute=35)},
     # R-PRIV-3: nightly, anonymise people whose applications have all been final for retention_years.
     "anonymise-persons-nightly": {"task": "admissions.tasks.anonymise_persons", "schedule": crontab(hour=3, minute=15)},
     # R-SEC-3: Idempotency-Key records (answers to POSTs) are deleted once 24 hours old.

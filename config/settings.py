@@ -45,6 +45,9 @@ CHECKPOINT_SIGNING_KEY = os.environ.get("CHECKPOINT_SIGNING_KEY", "")
 # SECRET_KEY is always tried last, so codes hashed before the upgrade keep working and are re-hashed
 # under the newest key when next used (admissions/services/applications.py).
 LOOKUP_CODE_KEYS = env_list("LOOKUP_CODE_KEYS", "")
+# R-CHG-3: the day re-confirmation took effect (ISO date). The first asks are due no earlier than 30 days
+# later, spread over the 30 days after that by reference, so the city's families are not all asked at once.
+RECONFIRMATION_IN_FORCE_FROM = os.environ.get("RECONFIRMATION_IN_FORCE_FROM", "2026-12-07")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

@@ -28,6 +28,7 @@ from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, Off
 from .policy import Policy
 from .privacy import IdAccess
 from .queue import QueueEntry, QueueEntryOutcome, QueueEntryStatus
+from .reconfirmation import Reconfirmation, ReconfirmedVia
 from .webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -68,6 +69,8 @@ __all__ = [
     "QueueEntry",
     "QueueEntryOutcome",
     "QueueEntryStatus",
+    "Reconfirmation",
+    "ReconfirmedVia",
     "ReferenceCounter",
     "Sex",
     "WebhookDelivery",

@@ -11,6 +11,7 @@ class ActorKind(models.TextChoices):
     USER = "user", _("staff user")
     CLIENT = "client", _("API client")
     SYSTEM = "system", _("system")
+    FAMILY = "family", _("the family (public status page)")
 
 
 class ApplicationEvent(AppendOnlyModel):

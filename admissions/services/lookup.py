@@ -124,9 +124,16 @@ class LookupResult:
 
 # --- the service ------------------------------------------------------------------------------------
 def public_lookup(*, reference: str, code: str, client_address: str) -> LookupResult:
-    """R-PUB-1…3. Raises `LookupLocked` while the address or the reference is locked (or every
-    attempt its limit allows is taken), and `LookupNotFound` for any mismatch (which counts as a
-    failure for both).
+    """R-PUB-1…3: the application that matches, as the family may see it (`public_application_match`)."""
+    return lookup_result(public_application_match(reference=reference, code=code, client_address=client_address))
+
+
+def public_application_match(*, reference: str, code: str, client_address: str) -> Application:
+    """R-PUB-1, R-PUB-2: the application this reference and code name, under the lookup's rate limits.
+    Every public act by a family that holds the code (the lookup, a re-confirmation: R-CHG-3) goes
+    through here, so they share one set of limits. Raises `LookupLocked` while the address or the
+    reference is locked (or every attempt its limit allows is taken), and `LookupNotFound` for any
+    mismatch (which counts as a failure for both).
 
     R-SEC-4: the attempt is counted *before* the code is checked. Each subject's attempt claims one
     of its limited slots atomically (`cache.add`); a lookup that cannot claim one is refused without
@@ -170,7 +177,7 @@ def public_lookup(*, reference: str, code: str, client_address: str) -> LookupRe
 
     _release(claimed)
     logger.info("lookup ok ref=%s addr=%s", mask_reference(application.reference), _tag(subjects["address"]))
-    return lookup_result(application)
+    return application
 
 
 def _refuse_if_locked(subjects: dict[str, str], now: float) -> None:

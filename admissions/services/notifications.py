@@ -103,6 +103,31 @@ def _render(kind: str, context: dict) -> str:
             )
             % context
         )
+    if kind == "reconfirm_request":
+        return (
+            _(
+                "Application %(reference)s: do you still want to wait for a place in a care home? Please confirm by "
+                "%(respond_by)s on the application status page (with the reference and lookup code) or by calling "
+                "the intake office. Without a confirmation the application is paused."
+            )
+            % context
+        )
+    if kind == "reconfirm_reminder":
+        return (
+            _(
+                "Reminder: application %(reference)s is paused unless you confirm by %(respond_by)s that you still "
+                "want to wait. Confirm on the application status page or call the intake office."
+            )
+            % context
+        )
+    if kind == "reconfirm_lapsed":
+        return (
+            _(
+                "Application %(reference)s is paused because nobody confirmed that you still want to wait. It keeps "
+                "its place: confirm on the application status page or call the intake office to continue."
+            )
+            % context
+        )
     return _("Application %(reference)s is now: %(state)s.") % context
 
 

@@ -64,6 +64,8 @@ ROLES_BY_TRANSITION: dict[str, frozenset[str]] = {
     "fail-check": frozenset({Role.FACILITY}),
     "withdraw": frozenset({Role.INTAKE, Role.REVIEWER}),
     "remove": frozenset({Role.REVIEWER}),
+    # Acts that move no application state by themselves. Re-confirmation on the family's word (R-CHG-3).
+    "reconfirm": frozenset({Role.INTAKE}),
     # Acts on an offer that move no application state (R-OFF-7): a facility officer of that home.
     "extend-admission": frozenset({Role.FACILITY}),
     # R-CHG-1: correcting the intake (PATCH /applications/{reference}/, the staff correction page);

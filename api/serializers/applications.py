@@ -17,6 +17,7 @@ from admissions.models.applications import Language
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions, stored_hukou_district
 from admissions.services.privacy import contact_details_visible, id_number_for
+from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from facilities.models import CareLevel
@@ -320,6 +321,11 @@ class ApplicationOutput(serializers.Serializer):
     refusals = serializers.SerializerMethodField()
     barred_until = serializers.DateField(source="applicant.barred_until", allow_null=True)
     available_transitions = serializers.SerializerMethodField(help_text="The transitions you may take now (URL names).")
+    reconfirm_due = serializers.SerializerMethodField(
+        help_text="R-CHG-3: while the family is asked to confirm they still want to wait, the day by which "
+        "they must (past once suspended `not_reconfirmed`); otherwise, while waiting, the day of the next ask; "
+        "else null."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -357,6 +363,11 @@ class ApplicationOutput(serializers.Serializer):
             "count": application.refusals_in_window,
             "window_days": self.context["_policy"].parameters.refusal_window_days,
         }
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_reconfirm_due(self, application: Application):
+        due = reconfirm_due(application)
+        return due.isoformat() if due else None
 
     def get_available_transitions(self, application: Application) -> list[str]:
         return transitions_for(self.context["request"].user, available_transitions(application))
@@ -414,7 +425,7 @@ class LookupCodeOutput(serializers.Serializer):
 
 
 class EventActorOutput(serializers.Serializer):
-    kind = serializers.ChoiceField(source="actor_kind", choices=["user", "client", "system"])
+    kind = serializers.ChoiceField(source="actor_kind", choices=["user", "client", "system", "family"])
     name = serializers.CharField(source="actor_name")
 
 

@@ -28,6 +28,7 @@ from admissions.selectors import (
 )
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
+from admissions.services.reconfirmation import reconfirm
 from admissions.services.transitions import transitions_for
 from api.base import LOOKUP_CODE_SHOWN_ONCE, ApiView
 from api.pagination import OldestFirstCursor
@@ -266,6 +267,13 @@ TRANSITIONS = {
         "withdraw", body=s.ReasonInput, act=services.application_withdraw, description="→ withdrawn."
     ),
     "remove": _transition_view("remove", body=s.RemoveInput, act=services.application_remove, description="→ removed."),
+    "reconfirm": _transition_view(
+        "reconfirm",
+        act=lambda *, application, actor: reconfirm(application=application, actor=actor),
+        description="R-CHG-3: the family, through staff, confirms they still want to wait. Resumes an application "
+        "suspended `not_reconfirmed` when its assessment is valid; otherwise it stays suspended (the "
+        "confirmation is recorded). 409 outside the queue.",
+    ),
 }
 
 

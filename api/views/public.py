@@ -23,7 +23,8 @@ from rest_framework.views import APIView
 from admissions.chain import public_keys
 from admissions.models import AllocationDecision, Checkpoint
 from admissions.public import public_board, public_facilities
-from admissions.services.lookup import LookupLocked, public_lookup
+from admissions.services.lookup import LookupLocked, lookup_result, public_lookup
+from admissions.services.reconfirmation import public_reconfirm
 from api.pagination import NewestFirstCursor, OldestFirstCursor
 from api.serializers.public import (
     PublicBoardSerializer,
@@ -79,6 +80,38 @@ class LookupView(PublicView):
         except LookupLocked as locked:
             raise Throttled(wait=locked.retry_after, detail=locked.message) from locked
         return Response(PublicLookupResultSerializer(result).data)
+
+
+class ReconfirmView(PublicView):
+    @extend_schema(
+        auth=ANONYMOUS,
+        operation_id="public_reconfirm",
+        tags=["public"],
+        summary="The family confirms they still want to wait (R-CHG-3)",
+        description=(
+            "With the reference and lookup code, under the same rate limits as the lookup: any mismatch gives "
+            "the same 404 and counts as a failed lookup; a locked address or reference gets 429 with "
+            "Retry-After. An application suspended for want of a confirmation resumes if its assessment is "
+            "still valid. Answers the lookup's result."
+        ),
+        request=PublicLookupRequestSerializer,
+        responses={200: PublicLookupResultSerializer},
+        examples=[
+            OpenApiExample("reconfirm", value={"reference": "2026-000023", "code": "K7M3QZ"}, request_only=True),
+        ],
+    )
+    def post(self, request):
+        body = PublicLookupRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            application = public_reconfirm(
+                reference=body.validated_data["reference"],
+                code=body.validated_data["code"],
+                client_address=client_address(request),
+            )
+        except LookupLocked as locked:
+            raise Throttled(wait=locked.retry_after, detail=locked.message) from locked
+        return Response(PublicLookupResultSerializer(lookup_result(application)).data)
 
 
 class FacilitiesView(PublicView):
@@ -200,6 +233,7 @@ class CheckpointKeysView(PublicView):
 
 urlpatterns = [
     path("public/lookup/", LookupView.as_view(), name="public-lookup"),
+    path("public/reconfirm/", ReconfirmView.as_view(), name="public-reconfirm"),
     path("public/facilities/", FacilitiesView.as_view(), name="public-facilities"),
     path("public/facilities/<str:code>/board/", BoardView.as_view(), name="public-facility-board"),
     path("public/facilities/<str:code>/decisions/", PublicLogView.as_view(), name="public-facility-decisions"),
