@@ -20,9 +20,10 @@ and for the city:
   period: median and 90th percentile in days, by channel and care level (city) and per facility.
 - `overdue_admissions`: accepted offers whose `admit_by` has passed without an admission (R-OFF-7).
   Today's state.
-- `unconfirmed` (R-CHG-3) and `re_reviews` (R-ASM-6): nothing in the data model records
-  re-confirmation or re-review yet, so these are 0 and the report says they are not recorded
-  (`NOT_RECORDED`).
+- `unconfirmed` (R-CHG-3): open queue entries whose family was asked to confirm they still want
+  to wait and has not answered, or whose application is suspended `not_reconfirmed`. Today's state.
+- `re_reviews` (R-ASM-6): nothing in the data model records re-review yet, so it is 0 and the report
+  says it is not recorded (`NOT_RECORDED`).
 
 Every count is a grouped query; only the rows of the period's events (failed checks, out-of-order
 admissions, first offers) are read into Python, to match events, summarise skip reasons and take
@@ -45,6 +46,7 @@ from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 
 from .models import AllocationDecision, ApplicationEvent, ApplicationState, Channel, Occupancy, Offer, OfferState
 from .models.queue import QueueEntry, QueueEntryStatus
+from .models.reconfirmation import unconfirmed_applications
 from .policy import PolicyParameters
 from .selectors import policy_in_force
 
@@ -67,8 +69,8 @@ FIGURES = (
 )
 # Figures that describe today, not the period.
 AS_OF_TODAY = frozenset({"long_vacant", "long_out_of_service", "overdue_admissions", "unconfirmed", "re_reviews"})
-# No data model records these yet (R-CHG-3 re-confirmation, R-ASM-6 re-review): shown as 0 with a note.
-NOT_RECORDED = frozenset({"unconfirmed", "re_reviews"})
+# No data model records these yet (R-ASM-6 re-review): shown as 0 with a note.
+NOT_RECORDED = frozenset({"re_reviews"})
 # Figures with records to list (the others have none: NOT_RECORDED); plus the first offers.
 RECORD_KINDS = tuple(f for f in FIGURES if f not in NOT_RECORDED) + ("first_offers",)
 
@@ -251,6 +253,16 @@ def overdue_admissions(facilities: QuerySet[Facility], *, now: dt.datetime) -> Q
     return Offer.objects.filter(facility__in=facilities, state=OfferState.ACCEPTED, admit_by__lt=now)
 
 
+def unconfirmed_entries(facilities: QuerySet[Facility]) -> QuerySet:
+    """R-CHG-3: open queue entries of unconfirmed applications (asked and not answered, or
+    suspended `not_reconfirmed`)."""
+    return QueueEntry.objects.filter(
+        facility__in=facilities,
+        status=QueueEntryStatus.OPEN,
+        application__in=unconfirmed_applications(),
+    )
+
+
 def first_offers(facilities: QuerySet[Facility], period: Period) -> QuerySet:
     """Offers made in the period that were their application's first offer, anywhere."""
     earlier = Offer.objects.filter(application_id=OuterRef("application_id"), made_at__lt=OuterRef("made_at"))
@@ -296,6 +308,8 @@ def records(
             .select_related("facility", "bed", "application")
             .order_by("admit_by")
         )
+    if kind == "unconfirmed":
+        return unconfirmed_entries(facilities).select_related("facility", "application").order_by("queued_at", "pk")
     if kind == "first_offers":
         offers = first_offers(facilities, period).select_related("facility", "bed", "application")
         return offers.annotate(queued_at=F("application__queued_at")).order_by("-made_at")
@@ -336,6 +350,7 @@ def watchdog_report(
         "manual_allocations": _grouped(allocation_decisions(facilities, period, manual=True)),
         "automatic_allocations": _grouped(allocation_decisions(facilities, period, manual=False)),
         "overdue_admissions": _grouped(overdue_admissions(facilities, now=now)),
+        "unconfirmed": _grouped(unconfirmed_entries(facilities)),
     }
 
     # Failed admission checks, by reason and by the officer who recorded each.
@@ -444,6 +459,5 @@ def figure_labels() -> dict[str, str]:
 
 def not_recorded_note() -> str:
     return gettext(
-        "Unconfirmed entries (R-CHG-3) and re-reviews (R-ASM-6) are shown as 0: the system does not record "
-        "re-confirmation or re-review yet."
+        "Re-reviews are shown as 0: the system does not record re-reviews yet."
     )

@@ -12,8 +12,10 @@ after the latest confirmation (or cancellation); the first one after `queued_at`
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
+
+from .applications import Application, ApplicationState
 
 
 class ReconfirmedVia(models.TextChoices):
@@ -66,3 +68,24 @@ class Reconfirmation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.confirmed_at is None and self.cancelled_at is None
+
+
+# --- reads (the dashboard, the boards, the watchdog: R-CHG-3 "unconfirmed") ------------------------
+def unconfirmed_applications(queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
+    """R-CHG-3 "unconfirmed": asked and not yet confirmed (waiting), plus suspended `not_reconfirmed`."""
+    queryset = Application.objects.all() if queryset is None else queryset
+    open_asks = Reconfirmation.objects.filter(
+        application=OuterRef("pk"), asked_at__isnull=False, confirmed_at__isnull=True, cancelled_at__isnull=True
+    )
+    lapsed = open_asks.filter(lapsed_at__isnull=False)
+    return queryset.filter(
+        Q(Exists(open_asks), state=ApplicationState.WAITING) | Q(Exists(lapsed), state=ApplicationState.SUSPENDED)
+    )
+
+
+def unconfirmed_listing(queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
+    """The unconfirmed applications with their ask's `reconfirm_by`, the oldest deadline first."""
+    respond_by = Reconfirmation.objects.filter(
+        application=OuterRef("pk"), confirmed_at__isnull=True, cancelled_at__isnull=True
+    ).values("respond_by")[:1]
+    return unconfirmed_applications(queryset).annotate(reconfirm_by=Subquery(respond_by)).order_by("reconfirm_by", "pk")

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -44,6 +44,7 @@ from admissions.models import (
     Reconfirmation,
     ReconfirmedVia,
 )
+from admissions.models.reconfirmation import unconfirmed_applications, unconfirmed_listing
 from admissions.policy import PolicyParameters
 from admissions.selectors import policy_in_force
 from core.actor import SYSTEM, Actor
@@ -135,19 +136,6 @@ def awaiting_confirmation(application: Application) -> Reconfirmation | None:
     if application.state == S.WAITING or (application.state == S.SUSPENDED and ask.lapsed_at is not None):
         return ask
     return None
-
-
-def unconfirmed_applications(queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
-    """R-CHG-3 "unconfirmed": asked and not yet confirmed (waiting), plus suspended `not_reconfirmed`."""
-    queryset = Application.objects.all() if queryset is None else queryset
-    open_asks = Reconfirmation.objects.filter(
-        application=OuterRef("pk"), asked_at__isnull=False, confirmed_at__isnull=True, cancelled_at__isnull=True
-    )
-    lapsed = open_asks.filter(lapsed_at__isnull=False)
-    return queryset.filter(
-        Q(state=S.WAITING, pk__in=Subquery(open_asks.values("application_id")))
-        | Q(state=S.SUSPENDED, pk__in=Subquery(lapsed.values("application_id")))
-    )
 
 
 def _respond_by_text(ask: Reconfirmation) -> str:
@@ -448,4 +436,5 @@ __all__ = [
     "reconfirmation_ask_due",
     "spread_days",
     "unconfirmed_applications",
+    "unconfirmed_listing",
 ]

@@ -79,7 +79,9 @@ class FiguresSerializer(serializers.Serializer):
     automatic_allocations = serializers.IntegerField()
     first_offer = SpreadSerializer(help_text="Days from approval to the first offer.")
     overdue_admissions = serializers.IntegerField(help_text="Accepted offers past admit_by (R-OFF-7), now.")
-    unconfirmed = serializers.IntegerField(help_text="R-CHG-3; not recorded yet (see not_recorded).")
+    unconfirmed = serializers.IntegerField(
+        help_text="R-CHG-3: open entries asked to re-confirm and not answered, or suspended not_reconfirmed, now."
+    )
     re_reviews = serializers.IntegerField(help_text="R-ASM-6; not recorded yet (see not_recorded).")
 
 

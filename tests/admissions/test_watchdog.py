@@ -18,7 +18,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from admissions import watchdog
-from admissions.models import Offer
+from admissions.models import Offer, Reconfirmation
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.services.allocation import allocation_run
 from admissions.services.applications import application_suspend
@@ -229,14 +229,35 @@ def test_an_accepted_offer_past_its_admission_deadline_is_overdue():
     assert report(now=offer.admit_by + dt.timedelta(minutes=1)).city.count("overdue_admissions") == 1
 
 
-def test_unconfirmed_entries_and_re_reviews_are_zero_and_said_to_be_not_recorded(reviewer_client):
-    """R-CHG-3 and R-ASM-6 have no data model yet: 0, with a note saying so."""
+def test_unconfirmed_entries_are_counted_per_home_and_listed(reviewer_client, settings):
+    """R-WATCH-1, R-CHG-3: open entries whose family was asked and has not answered, or whose
+    application was suspended `not_reconfirmed`, per home and for the city, with the records."""
+    settings.RECONFIRMATION_IN_FORCE_FROM = "2025-01-01"
+    FacilityFactory(code="YX01")
+    FacilityFactory(code="HZ01")
+    asked_at = NOW - dt.timedelta(days=3)
+    with time_machine.travel(asked_at - dt.timedelta(days=365), tick=False):
+        asked = queued_application(choices=["YX01", "HZ01"])
+        queued_application(choices=["YX01"], name="王芳", date_of_birth=dt.date(1938, 1, 1))
+    Reconfirmation.objects.create(application=asked, due_at=asked_at, asked_at=asked_at, respond_by=NOW)
+    result = report()
+    assert row_of(result, "YX01").count("unconfirmed") == 1 and row_of(result, "HZ01").count("unconfirmed") == 1
+    assert result.city.count("unconfirmed") == 2  # entries: one per home chosen
+    assert [e.application for e in watchdog.records("unconfirmed", Facility.objects.filter(code="YX01"), NOVEMBER)] == [
+        asked
+    ]
+    records = reviewer_client.get(reverse("staff:watchdog_records", args=["unconfirmed"]) + QUERY)
+    assert records.status_code == 200 and asked.reference in records.content.decode()
+
+
+def test_re_reviews_are_zero_and_said_to_be_not_recorded(reviewer_client):
+    """R-ASM-6 has no data model yet: 0, with a note saying so."""
     FacilityFactory(code="YX01")
     result = report()
-    assert result.city.count("unconfirmed") == 0 and result.city.count("re_reviews") == 0
-    assert watchdog.NOT_RECORDED == {"unconfirmed", "re_reviews"}
+    assert result.city.count("re_reviews") == 0
+    assert watchdog.NOT_RECORDED == {"re_reviews"}
     page = reviewer_client.get(reverse("staff:watchdog") + QUERY).content.decode()
-    assert "the system does not record re-confirmation or re-review yet" in page
+    assert "the system does not record re-reviews yet" in page
 
 
 # --- the page, its links, its charts, its downloads ----------------------------------------------------

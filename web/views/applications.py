@@ -47,6 +47,7 @@ from admissions.services.assessments import ASSESSABLE_STATES, application_retur
 from admissions.services.lookup import next_steps
 from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
 from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
+from admissions.services.reconfirmation import awaiting_confirmation, reconfirm
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
@@ -495,6 +496,8 @@ PAGE_TRANSITIONS = {
     "reject": {"label": gettext_lazy("Reject"), "reason": "required", "style": "danger"},
     "withdraw": {"label": gettext_lazy("Withdraw"), "reason": "required", "style": "danger"},
     "remove": {"label": gettext_lazy("Remove from the waiting list"), "reason": "removal", "style": "danger"},
+    # Not a state-machine edge: offered while the family is asked to re-confirm (R-CHG-3).
+    "reconfirm": {"label": gettext_lazy("Record that the family still wants to wait"), "reason": None, "style": ""},
 }
 
 
@@ -514,6 +517,8 @@ def _act(transition: str, application, actor: Actor, data: dict):
         return services.application_reject(application=application, reason=reason, actor=actor)
     if transition == "withdraw":
         return services.application_withdraw(application=application, reason=reason, actor=actor)
+    if transition == "reconfirm":
+        return reconfirm(application=application, actor=actor)
     if transition == "remove":
         return services.application_remove(
             application=application, reason=reason, note=data.get("note") or "", actor=actor
@@ -555,6 +560,8 @@ EVENT_LABELS = {
     "family_situation_changed": gettext_lazy("family situation changed"),
     "categories_changed": gettext_lazy("categories changed"),
     "choices_changed": gettext_lazy("chosen homes changed"),
+    "reconfirmation_requested": gettext_lazy("asked to confirm they still want to wait"),
+    "reconfirmed": gettext_lazy("confirmed they still want to wait"),
 }
 
 
@@ -624,7 +631,10 @@ def _state_label(state: str) -> str:
 def _detail_context(request, application, *, failed: TransitionForm | None = None, failed_duplicate=None) -> dict:
     user = request.user
     roles = roles_of(user)
-    allowed = transitions_for(user, services.available_transitions(application))
+    ask = awaiting_confirmation(application)
+    allowed = transitions_for(
+        user, services.available_transitions(application) + (["reconfirm"] if ask is not None else [])
+    )
     transitions = []
     for name in allowed:
         spec = PAGE_TRANSITIONS.get(name)
@@ -724,6 +734,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "reissue_token": form_token_issue(),
         "duplicate_match_labels": dict(DuplicateMatch.choices),
         "change_links": change_links_for(user, application),  # R-CHG-2
+        "reconfirmation": ask,
     }
 
 

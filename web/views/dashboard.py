@@ -27,6 +27,7 @@ from admissions.selectors import (
     offers_due_by,
     policy_in_force,
 )
+from admissions.services.reconfirmation import unconfirmed_listing
 from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of
@@ -87,6 +88,8 @@ def dashboard(request):
     within_days = policy.parameters.reassessment_reminder_days
     expiring = assessments_expiring(today=today, within_days=within_days, applications=applications)
 
+    unconfirmed = unconfirmed_listing(applications) if not unbound else None  # R-CHG-3
+
     facilities = Facility.objects.select_related("district").order_by("code")
     if own_only:
         facilities = facilities.filter(pk=own.pk) if own else facilities.none()
@@ -110,6 +113,9 @@ def dashboard(request):
         "overdue": list(overdue[:LISTED]) if overdue is not None else [],
         "overdue_count": overdue.count() if overdue is not None else 0,
         "shows_overdue": overdue is not None,
+        # R-CHG-3: asked and not yet confirmed, plus suspended for want of a confirmation.
+        "unconfirmed": list(unconfirmed[:LISTED]) if unconfirmed is not None else [],
+        "unconfirmed_count": unconfirmed.count() if unconfirmed is not None else 0,
         "within_days": within_days,
         "expiring": list(expiring[:LISTED]),
         "expiring_count": expiring.count(),

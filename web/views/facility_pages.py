@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Offer, QueueEntryStatus
+from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Application, Offer, QueueEntry, QueueEntryStatus
 from admissions.models.offers import DischargeReason
 from admissions.selectors import (
     beds_with_occupants,
@@ -39,6 +39,7 @@ from admissions.selectors import (
 )
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
+from admissions.services.reconfirmation import unconfirmed_applications
 from core.actor import Actor
 from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
@@ -306,16 +307,30 @@ def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
     queue = queue_for_facility(facility, now=now, policy=policy)
     page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(page_number)
     application_url = link_maker("staff:application")
+    # R-CHG-3: how many of the home's open entries are unconfirmed, and which on this page.
+    open_entries = QueueEntry.objects.filter(facility=facility, status=QueueEntryStatus.OPEN)
+    unconfirmed = unconfirmed_applications(Application.objects.filter(pk__in=open_entries.values("application_id")))
+    on_page = set(
+        unconfirmed_applications(Application.objects.filter(pk__in=[e.application_id for e in page])).values_list(
+            "pk", flat=True
+        )
+    )
     rows = [
         {
             "position": page.start_index() + i,
+            "unconfirmed": entry.application_id in on_page,
             "entry": entry,
             "breakdown": score_breakdown(entry, now=now, params=policy.parameters),
             "url": application_url(entry.application.reference),
         }
         for i, entry in enumerate(page)
     ]
-    return {"queue_page": page, "queue_rows": rows, "queue_waiting_days": policy.parameters.waiting_period_days}
+    return {
+        "queue_page": page,
+        "queue_rows": rows,
+        "queue_waiting_days": policy.parameters.waiting_period_days,
+        "queue_unconfirmed": unconfirmed.count(),
+    }
 
 
 def _decisions_context(facility: Facility, page_number) -> dict:

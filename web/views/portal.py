@@ -25,6 +25,7 @@ import re
 import time
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -40,7 +41,9 @@ from admissions.public import public_board, public_facilities
 from admissions.selectors import policy_in_force
 from admissions.services.allocation import SkipReason
 from admissions.services.lookup import LookupLocked, LookupNotFound, LookupResult, lookup_result, public_lookup
+from admissions.services.reconfirmation import awaiting_confirmation, public_reconfirm
 from config.proxies import client_address
+from core.errors import DomainError
 from facilities.models import BedType, CareLevel, Facility, FacilityLevel
 
 # As the API (api/serializers/public.py): within it, a wrong length or a bad character is the
@@ -176,21 +179,92 @@ def _lookup(request):
             client_address=client_address(request),
         )
     except LookupLocked as locked:
-        response = render(
-            request,
-            "portal/locked.html",
-            {
-                "message": locked.message,
-                "retry_at": timezone.now() + dt.timedelta(seconds=locked.retry_after),
-            },
-            status=429,
-        )
-        response["Retry-After"] = str(locked.retry_after)
-        return response
+        return _locked(request, locked)
     except LookupNotFound:
         return _refused(request)
     _remember(request, result.reference)
     return _result_page(request, result)
+
+
+def _locked(request, locked: LookupLocked):
+    response = render(
+        request,
+        "portal/locked.html",
+        {"message": locked.message, "retry_at": timezone.now() + dt.timedelta(seconds=locked.retry_after)},
+        status=429,
+    )
+    response["Retry-After"] = str(locked.retry_after)
+    return response
+
+
+# --- portal:status_reconfirm (R-CHG-3) ----------------------------------------------------------------
+class ReconfirmForm(forms.Form):
+    """The family confirms they still want to wait: the reference (from the page) and the lookup code
+    typed again, so the confirmation goes through the lookup's rate limits (R-PUB-2)."""
+
+    reference = forms.CharField(max_length=LOOKUP_FIELD_MAX_LENGTH, widget=forms.HiddenInput)
+    code = forms.CharField(
+        label=_("Lookup code"),
+        max_length=LOOKUP_FIELD_MAX_LENGTH,
+        help_text=_("Type the lookup code from the receipt or the text message again to confirm."),
+    )
+
+    def __init__(self, *args, failed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        attrs = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        attrs["aria-describedby"] = "id_reconfirm_code_help" + (" reconfirm-error" if failed else "")
+        if failed:
+            attrs["aria-invalid"] = "true"
+        self.fields["code"].widget.attrs.update(attrs)
+        self.fields["code"].widget.attrs["id"] = "id_reconfirm_code"
+
+
+@never_cache
+@require_POST
+def status_reconfirm(request):
+    """R-CHG-3: confirm, then back to the status page (post/redirect/get). A wrong code is a failed
+    lookup; a locked address or reference gets the lookup's 429 page."""
+    form = ReconfirmForm(request.POST)
+    remembered = _remembered(request)
+    if not form.is_valid():
+        return _reconfirm_refused(request, remembered)
+    try:
+        application = public_reconfirm(
+            reference=form.cleaned_data["reference"],
+            code=form.cleaned_data["code"],
+            client_address=client_address(request),
+        )
+    except LookupLocked as locked:
+        return _locked(request, locked)
+    except LookupNotFound:
+        return _reconfirm_refused(request, remembered)
+    except DomainError as refused:  # no longer in the queue: say so on the status page
+        messages.error(request, refused.message)
+        return redirect("portal:status")
+    _remember(request, application.reference)
+    if application.state == ApplicationState.WAITING:
+        messages.success(request, _("Thank you. You still wait in the queue, with your place kept."))
+    else:
+        messages.success(
+            request,
+            _(
+                "Thank you, your answer is recorded. The application stays paused until a new care-needs "
+                "assessment is approved: the intake office has been told and will contact you."
+            )
+            if application.state == ApplicationState.SUSPENDED
+            else _("Thank you, your answer is recorded."),
+        )
+    return redirect("portal:status")
+
+
+def _reconfirm_refused(request, remembered: Application | None):
+    """The status page again with the error on the confirmation (when this browser still remembers
+    the lookup), else the lookup's one calm page (R-PUB-1)."""
+    if remembered is None:
+        return _refused(request)
+    response = _result_page(request, lookup_result(remembered), reconfirm_failed=True)
+    response.status_code = 404
+    return response
 
 
 def _refused(request):
@@ -237,7 +311,22 @@ def status_close(request):
     return redirect("portal:status")
 
 
-def _result_page(request, result: LookupResult):
+def _reconfirm_context(result: LookupResult, *, failed: bool) -> dict | None:
+    """R-CHG-3: when the family is asked to confirm they still want to wait (or the application was
+    paused for want of it), the card with the confirm button."""
+    application = Application.objects.filter(reference=result.reference).first()
+    ask = awaiting_confirmation(application) if application is not None else None
+    if ask is None:
+        return None
+    return {
+        "respond_by": ask.respond_by,
+        "lapsed": ask.lapsed_at is not None,
+        "failed": failed,
+        "form": ReconfirmForm(initial={"reference": result.reference}, failed=failed),
+    }
+
+
+def _result_page(request, result: LookupResult, *, reconfirm_failed: bool = False):
     params = policy_in_force().parameters
     language = get_language() or "zh-hans"
     codes = {p.facility for p in result.positions} | ({result.offer.facility} if result.offer else set())
@@ -264,6 +353,7 @@ def _result_page(request, result: LookupResult):
             "waiting_period_days": params.waiting_period_days,
             "now": timezone.now(),
             "remembered_minutes": REMEMBERED_FOR_SECONDS // 60,
+            "reconfirm": _reconfirm_context(result, failed=reconfirm_failed),
             # R-VER-4: the decisions that concerned them, to find in each home's public log.
             "decisions": [
                 {"decision": d, "reason_words": SKIP_REASON_WORDS.get(d.reason, d.reason) if d.reason else ""}
@@ -340,6 +430,7 @@ def _month(value: str) -> dt.date | None:
 urlpatterns = [
     path("status/", status, name="status"),
     path("status/close/", status_close, name="status_close"),
+    path("status/confirm/", status_reconfirm, name="status_reconfirm"),
     path("homes/", boards, name="boards"),
     path("homes/<str:code>/", board, name="board"),
 ]

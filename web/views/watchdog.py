@@ -408,6 +408,18 @@ def record_rows(kind: str, page, *, now: dt.datetime) -> tuple[list[str], list[l
             for offer in page
         ]
         return headers, rows
+    if kind == "unconfirmed":
+        headers = [_("Home"), _("Application"), _("State"), _("Queued on")]
+        rows = [
+            [
+                _home_cell(entry.facility),
+                _application_cell(entry.application),
+                RecordCell(str(entry.application.get_state_display())),
+                RecordCell(_when(entry.queued_at)),
+            ]
+            for entry in page
+        ]
+        return headers, rows
     if kind == "first_offers":
         headers = [_("Home"), _("Application"), _("Channel and care level"), _("Approved"), _("First offer"), _("Days")]
         rows = [
