@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='webhookdelivery',
             name='type',
-            field=models.CharField(choices=[('application.state_changed', 'an application changed state'), ('offer.made', 'an offer was made'), ('offer.expired', 'an offer expired'), ('offer.overdue', "an accepted offer's admission deadline passed (R-OFF-7)"), ('bed.vacated', 'a bed became vacant by a discharge'), ('reconfirmation.requested', 'a family was asked to re-confirm (R-CHG-3)'), ('reconfirmation.lapsed', 'suspended for want of a re-confirmation')], max_length=60),
+            field=models.CharField(choices=[('application.state_changed', 'an application changed state'), ('offer.made', 'an offer was made'), ('offer.expired', 'an offer expired'), ('offer.overdue', "an accepted offer's admission deadline passed (R-OFF-7)"), ('bed.vacated', 'a bed became vacant by a discharge'), ('reconfirmation.requested', 'a family was asked to confirm they still want to wait'), ('reconfirmation.lapsed', 'suspended for want of a re-confirmation')], max_length=60),
         ),
         migrations.CreateModel(
             name='Reconfirmation',

@@ -19,7 +19,7 @@ class WebhookEventType(models.TextChoices):
     OFFER_OVERDUE = "offer.overdue", _("an accepted offer's admission deadline passed (R-OFF-7)")
     BED_VACATED = "bed.vacated", _("a bed became vacant by a discharge")
     APPLICATION_CHANGED = "application.changed", _("an application's details changed while it waits")
-    RECONFIRMATION_REQUESTED = "reconfirmation.requested", _("a family was asked to re-confirm (R-CHG-3)")
+    RECONFIRMATION_REQUESTED = "reconfirmation.requested", _("a family was asked to confirm they still want to wait")
     RECONFIRMATION_LAPSED = "reconfirmation.lapsed", _("suspended for want of a re-confirmation")
 
 
