@@ -458,6 +458,4 @@ def figure_labels() -> dict[str, str]:
 
 
 def not_recorded_note() -> str:
-    return gettext(
-        "Re-reviews are shown as 0: the system does not record re-reviews yet."
-    )
+    return gettext("Re-reviews are shown as 0: the system does not record re-reviews yet.")

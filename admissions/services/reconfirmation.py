@@ -97,6 +97,8 @@ def first_ask_due(application: Application, params: PolicyParameters) -> dt.date
 
 def _last_settled(application: Application) -> dt.datetime | None:
     """The latest confirmation (or cancelled ask): the next ask counts from it."""
+    if hasattr(application, "reconfirm_last_settled"):  # annotated by `with_reconfirmation`
+        return application.reconfirm_last_settled
     return application.reconfirmations.aggregate(last=Max(Coalesce("confirmed_at", "cancelled_at")))["last"]
 
 
@@ -115,16 +117,20 @@ def open_reconfirmation(application: Application) -> Reconfirmation | None:
     return application.reconfirmations.filter(confirmed_at__isnull=True, cancelled_at__isnull=True).first()
 
 
-def reconfirm_due(application: Application) -> dt.date | None:
+def reconfirm_due(application: Application, params: PolicyParameters | None = None) -> dt.date | None:
     """API.md `reconfirm_due`: the day by which the family must confirm while an ask is open (past
     once suspended `not_reconfirmed`); otherwise, for a waiting application, the day of the next ask;
-    else None."""
-    ask = open_reconfirmation(application)
-    if ask is not None and ask.respond_by is not None:
-        return timezone.localdate(ask.respond_by)
+    else None. Reads the annotations of `with_reconfirmation` when present (a list page)."""
+    if hasattr(application, "reconfirm_open"):
+        is_open, respond_by = application.reconfirm_open, application.reconfirm_open_respond_by
+    else:
+        ask = open_reconfirmation(application)
+        is_open, respond_by = ask is not None, ask.respond_by if ask is not None else None
+    if is_open:
+        return timezone.localdate(respond_by) if respond_by is not None else None
     if application.state != S.WAITING:
         return None
-    due = next_ask_due(application)
+    due = next_ask_due(application, params)
     return timezone.localdate(due) if due else None
 
 

@@ -366,7 +366,9 @@ class ApplicationOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_reconfirm_due(self, application: Application):
-        due = reconfirm_due(application)
+        if "_policy" not in self.context:
+            self.context["_policy"] = policy_in_force()
+        due = reconfirm_due(application, self.context["_policy"].parameters)
         return due.isoformat() if due else None
 
     def get_available_transitions(self, application: Application) -> list[str]:

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from admissions.filters import ApplicationFilter
 from admissions.models import Application, Category
+from admissions.models.reconfirmation import with_reconfirmation
 from admissions.selectors import (
     application_visible_to,
     applications_visible_to,
@@ -84,7 +85,9 @@ class ApplicationApiView(ApiView):
 
     def answer(self, application: Application, *, status_code: int = status.HTTP_200_OK, **extra) -> Response:
         """The application as API.md shows it, re-read with what the answer needs."""
-        application = with_refusals_in_window(applications_visible_to(self.request.user)).get(pk=application.pk)
+        application = with_reconfirmation(with_refusals_in_window(applications_visible_to(self.request.user))).get(
+            pk=application.pk
+        )
         data = {**s.ApplicationOutput(application, context={"request": self.request}).data, **extra}
         return Response(data, status=status_code, headers={"ETag": f'"{application.version}"'})
 
@@ -104,7 +107,7 @@ class ApplicationList(ApplicationApiView, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI generator: no request, maybe no database
             return Application.objects.none()
-        return with_refusals_in_window(applications_visible_to(self.request.user))
+        return with_reconfirmation(with_refusals_in_window(applications_visible_to(self.request.user)))
 
     def get_serializer(self, *args, **kwargs):
         # SPEC §10: lists always show ID numbers masked.

@@ -494,6 +494,7 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
         "admissions.tasks.write_checkpoint_daily",  # R-VER-3
         "admissions.tasks.anonymise_persons",  # R-PRIV-3
         "admissions.tasks.watchdog_report_monthly",
+        "admissions.tasks.reconfirmations_sweep",  # R-CHG-3
         "api.tasks.purge_idempotency_records",
     }
     registered = set(app.tasks)
@@ -506,6 +507,21 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
     assert tasks["admissions.tasks.write_checkpoint_daily"] == crontab(hour=3, minute=0)
     # R-WATCH-1: monthly, on the 1st.
     assert tasks["admissions.tasks.watchdog_report_monthly"] == crontab(day_of_month=1, hour=7, minute=0)
+    # R-CHG-3: asks, reminders and suspensions, hourly.
+    assert tasks["admissions.tasks.reconfirmations_sweep"] == crontab(minute=35)
     # R-SEC-3: records are deleted after 24 hours; hourly, so none outlives 25.
     assert tasks["api.tasks.purge_idempotency_records"] == crontab(minute=20)
     assert str(app.timezone) == "Asia/Shanghai"  # so 02:30 is Shanghai time
+
+
+def test_the_reconfirmations_task_runs_the_sweep(settings):
+    """R-CHG-3: the beat task is the re-confirmation sweep (nothing due: all counts 0)."""
+    from admissions.tasks import reconfirmations_sweep
+
+    assert reconfirmations_sweep() == {
+        "asked": 0,
+        "reminded": 0,
+        "suspended": 0,
+        "confirmed_by_offer": 0,
+        "cancelled": 0,
+    }

@@ -57,6 +57,7 @@ MATRIX = [
     ("post", "applications/<str:reference>/return-for-assessment/", {"reviewer", "admin"}),
     ("post", "applications/<str:reference>/suspend/", {"intake", "reviewer", "admin"}),
     ("post", "applications/<str:reference>/resume/", {"intake", "reviewer", "admin"}),
+    ("post", "applications/<str:reference>/reconfirm/", {"intake", "admin"}),  # R-CHG-3
     ("post", "applications/<str:reference>/withdraw/", {"intake", "reviewer", "admin"}),
     ("post", "applications/<str:reference>/remove/", {"reviewer", "admin"}),
     ("post", "applications/<str:reference>/lookup-code/", {"intake", "admin"}),
@@ -100,6 +101,7 @@ MATRIX = [
     ("delete", "webhooks/<int:id>/", {"admin"}),
     ("get", "webhooks/<int:id>/deliveries/", {"admin"}),
     ("post", "public/lookup/", PUBLIC),
+    ("post", "public/reconfirm/", PUBLIC),  # R-CHG-3
     ("get", "public/facilities/", PUBLIC),
     ("get", "public/facilities/<str:code>/board/", PUBLIC),
     ("get", "public/facilities/<str:code>/decisions/", PUBLIC),  # R-VER-2
