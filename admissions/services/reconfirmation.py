@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -326,6 +326,20 @@ def _due_candidates(now: dt.datetime, params: PolicyParameters) -> list[int]:
     )
 
 
+def _moot_asks(open_asks: QuerySet[Reconfirmation]) -> QuerySet[Reconfirmation]:
+    """The open asks `_settle_open` may act on, found in SQL: all but those of a waiting application
+    still counting its grace without an offer, and those of an application suspended for want of a
+    confirmation (the common cases, which an hourly sweep must not lock one by one)."""
+    offer_since = Offer.objects.filter(
+        application=OuterRef("application_id"), made_at__gte=OuterRef("asked_at")
+    ).exclude(state=OfferState.EXPIRED)
+    return (
+        open_asks.annotate(offered=Exists(offer_since))
+        .exclude(application__state=S.WAITING, lapsed_at__isnull=True, offered=False)
+        .exclude(application__state=S.SUSPENDED, lapsed_at__isnull=False)
+    )
+
+
 def reconfirmation_ask_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     """R-CHG-3, the one sweep: settle open asks the state made moot, suspend the lapsed, remind,
     ask. Each application in its own transaction, so one failure holds back none of the others."""
@@ -333,7 +347,7 @@ def reconfirmation_ask_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     params = policy_in_force(timezone.localdate(now)).parameters
     counts = {"asked": 0, "reminded": 0, "suspended": 0, "confirmed_by_offer": 0, "cancelled": 0}
     open_asks = Reconfirmation.objects.filter(confirmed_at__isnull=True, cancelled_at__isnull=True)
-    for pk in open_asks.order_by("pk").values_list("pk", flat=True):
+    for pk in _moot_asks(open_asks).order_by("pk").values_list("pk", flat=True):
         done = _settle_open(pk, now)
         if done:
             counts[done] += 1
