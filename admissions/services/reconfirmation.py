@@ -382,7 +382,9 @@ def _intake_officers_email(*, subject: str, body: str) -> int:
         EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address])
         for address in addresses
     ]
-    return get_connection(fail_silently=False).send_messages(messages) or 0 if messages else 0
+    if not messages:
+        return 0
+    return get_connection(fail_silently=False).send_messages(messages) or 0
 
 
 def _tell_staff_assessment_expired(application: Application) -> None:
