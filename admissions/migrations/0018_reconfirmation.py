@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0016_offer_admission_deadline'),
+        ('admissions', '0017_changes_after_approval'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
