@@ -46,8 +46,8 @@ from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.lookup import next_steps
 from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
-from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
 from admissions.services.reconfirmation import awaiting_confirmation, reconfirm
+from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import Facility, Role
