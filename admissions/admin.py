@@ -30,6 +30,7 @@ from admissions.models import (
     CalendarDay,
     CalendarYear,
     CategoryClaim,
+    DecisionConfirmation,
     DuplicateReview,
     FacilityChoice,
     FormSubmission,
@@ -38,6 +39,7 @@ from admissions.models import (
     Occupancy,
     Offer,
     Policy,
+    PolicyActivation,
     QueueEntry,
     ReferenceCounter,
     WebhookDelivery,
@@ -613,3 +615,26 @@ class IdAccessAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
+
+
+@admin.register(DecisionConfirmation)
+class DecisionConfirmationAdmin(ReadOnlyAdmin):
+    """R-ALLOC-2 (amended): an empty attempt that repeated the bed's last decision; append-only."""
+
+    list_display = ("at", "bed", "decision", "trigger")
+    list_filter = ("trigger",)
+    search_fields = ("bed__code", "decision__facility__code")
+    list_select_related = ("bed", "bed__facility", "decision", "decision__facility")
+    raw_id_fields = ("bed", "decision")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(PolicyActivation)
+class PolicyActivationAdmin(ReadOnlyAdmin):
+    """R-POL-1: when each policy version came into force, with what changed per facility."""
+
+    list_display = ("policy", "activated_at")
+    list_select_related = ("policy",)
+    raw_id_fields = ("policy",)
+    show_full_result_count = False

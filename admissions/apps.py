@@ -17,3 +17,10 @@ class AdmissionsConfig(AppConfig):
         # R-VER-1, R-VER-2: every decision is sealed (keyed hash, public form, public hash) as it
         # is inserted, whichever service writes it.
         pre_save.connect(seal_on_save, sender=AllocationDecision, dispatch_uid="admissions.chain.seal")
+
+        # R-POL-1: any read that finds a new policy version due runs the act first; the reads
+        # (selectors) cannot import the service, so it is handed to them here.
+        from admissions.selectors import policy_activation_register
+        from admissions.services.policy import policy_activate_due
+
+        policy_activation_register(policy_activate_due)

@@ -77,6 +77,17 @@ class PolicyParameters:
         """R-CARE-1."""
         return "nursing" if grade >= self.nursing_min_grade else "self_care"
 
+    def channel_of(self, *, verified_codes: list[str], age: int | None) -> tuple[str, str | None]:
+        """R-APP-8: the highest channel any verified category gives; aged `centenarian_age` or more on
+        the approval date → priority at least. Returns the channel and why (a category code,
+        "centenarian" or None). A code the mapping no longer names gives the ordinary channel."""
+        candidates: list[tuple[str, str | None]] = [("ordinary", None)]
+        candidates += [(self.channel_mapping.get(code, "ordinary"), code) for code in verified_codes]
+        if age is not None and age >= self.centenarian_age:
+            candidates.append(("priority", "centenarian"))
+        order = {"special": 0, "priority": 1, "ordinary": 2}
+        return min(candidates, key=lambda c: order[c[0]])
+
     def care_points(self, grade: int) -> int:
         return int(self.score_weights["care"][str(grade)])
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,6 +16,7 @@ from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -53,6 +56,7 @@ from .models import (
     Offer,
     OfferState,
     Policy,
+    PolicyActivation,
     QueueEntry,
     QueueEntryStatus,
 )
@@ -63,11 +67,38 @@ from .policy import PolicyInForce, PolicyParameters
 BUILT_IN_POLICY = PolicyInForce(version=0, effective_from=dt.date(2000, 1, 1), parameters=PolicyParameters())
 
 
-# --- policy (SPEC §9) ---------------------------------------------------------------------------
-def policy_in_force(on: dt.date | None = None) -> PolicyInForce:
-    """The version with the latest `effective_from` on or before `on` (today by default)."""
-    on = on or timezone.localdate()
-    policy = Policy.objects.filter(effective_from__lte=on).order_by("-effective_from", "-version").first()
+# --- policy (SPEC §9, R-POL-1) ---------------------------------------------------------------------
+# R-POL-1: "any read or allocation that finds the act due runs it first". The act is a service
+# (admissions/services/policy.py `policy_activate_due`), which reads may not import; AdmissionsConfig
+# registers it here at start-up.
+_activation = {"hook": None}
+_activating = threading.local()
+
+
+def policy_activation_register(hook: Callable[[], object] | None) -> None:
+    _activation["hook"] = hook
+
+
+@contextmanager
+def policy_activation_running() -> Iterator[None]:
+    """Inside the act: the reads it makes must not start it again."""
+    previous = getattr(_activating, "on", False)
+    _activating.on = True
+    try:
+        yield
+    finally:
+        _activating.on = previous
+
+
+def _policy_versions(on: dt.date) -> QuerySet[Policy]:
+    return (
+        Policy.objects.filter(effective_from__lte=on)
+        .annotate(activated=Exists(PolicyActivation.objects.filter(policy=OuterRef("pk"))))
+        .order_by("-effective_from", "-version")
+    )
+
+
+def _in_force(policy: Policy | None) -> PolicyInForce:
     if policy is None:
         return BUILT_IN_POLICY
     return PolicyInForce(
@@ -75,6 +106,30 @@ def policy_in_force(on: dt.date | None = None) -> PolicyInForce:
         effective_from=policy.effective_from,
         parameters=PolicyParameters.from_json(policy.parameters),
     )
+
+
+def policy_in_force(on: dt.date | None = None) -> PolicyInForce:
+    """The version with the latest `effective_from` on or before `on` (today by default).
+
+    R-POL-1: for today (or later), a version whose date has come takes effect only when the act
+    that brings every open entry under it has committed. The one query that finds the version also
+    says whether it is activated; when it is not, the act runs first (once, whoever reads first),
+    and while it cannot (inside the act itself) the previous version answers, so no answer mixes two
+    versions. A past day is answered by date (the version its decisions used)."""
+    today = timezone.localdate()
+    on = on or today
+    policy = _policy_versions(on).first()
+    due = policy is not None and not policy.activated and policy.effective_from <= today and on >= today
+    if not due:
+        return _in_force(policy)
+    hook = _activation["hook"]
+    if hook is not None and not getattr(_activating, "on", False):
+        with policy_activation_running():
+            hook()
+        policy = _policy_versions(on).first()
+        if policy.activated:
+            return _in_force(policy)
+    return _in_force(_policy_versions(on).filter(Q(activated=True) | Q(effective_from__gt=today)).first())
 
 
 def nursing_target_in_force(facility: Facility, policy: PolicyInForce | None = None):
@@ -201,13 +256,31 @@ def base_score_parts(
     """R-Q-3 without the waiting points, which the queue adds as time passes. Stored on each entry
     by the services (admissions/services/queue.py); the previews of a change (R-CHG-2) compute it
     for the application as it would be after the change."""
+    return score_parts_of(
+        params=params,
+        grade=assessment.grade,
+        age=age_on(application.applicant.date_of_birth, assessment.assessed_on),
+        no_spouse_no_children=application.no_spouse_no_children,
+        lives_alone=application.lives_alone,
+        spouse_resident=choice.spouse_resident,
+    )
+
+
+def score_parts_of(
+    *,
+    params: PolicyParameters,
+    grade: int,
+    age: int,
+    no_spouse_no_children: bool,
+    lives_alone: bool,
+    spouse_resident: bool,
+) -> dict[str, int]:
+    """R-Q-3's parts from the plain values (the policy act reads them in one query, R-POL-1)."""
     return {
-        "care": params.care_points(assessment.grade),
-        "age": params.age_points(age_on(application.applicant.date_of_birth, assessment.assessed_on)),
+        "care": params.care_points(grade),
+        "age": params.age_points(age),
         "family": params.family_points(
-            no_spouse_no_children=application.no_spouse_no_children,
-            lives_alone=application.lives_alone,
-            spouse_resident=choice.spouse_resident,
+            no_spouse_no_children=no_spouse_no_children, lives_alone=lives_alone, spouse_resident=spouse_resident
         ),
     }
 
@@ -232,7 +305,7 @@ def queue_for_facility(
     """The open entries of one facility in queue order (R-Q-2), each annotated with its `score`.
     The database sorts, using the queue_entry_order index to find the facility's open entries."""
     now = now or timezone.now()
-    params = (policy or policy_in_force(now.date())).parameters
+    params = (policy or policy_in_force(timezone.localdate(now))).parameters
     return (
         QueueEntry.objects.filter(facility=facility, status=QueueEntryStatus.OPEN)
         .annotate(score=_score_expression(now, params))
@@ -321,7 +394,7 @@ def position_for_entry(
     entry not (yet) saved may be given, with `exclude_application_id` its application's stored
     entries left out: where it would stand after a change (R-CHG-2 previews)."""
     now = now or timezone.now()
-    policy = policy or policy_in_force(now.date())
+    policy = policy or policy_in_force(timezone.localdate(now))
     params = policy.parameters
     score = entry.base_score + waiting_points(queued_at=entry.queued_at, now=now, params=params)
     key = {"channel_rank": entry.channel_rank, "score": score, "queued_at": entry.queued_at}
@@ -368,7 +441,7 @@ def position_for_entry(
 def positions_for_application(application: Application, *, now: dt.datetime | None = None) -> list[Position]:
     """One Position per open entry, in the order of the applicant's choices."""
     now = now or timezone.now()
-    policy = policy_in_force(now.date())
+    policy = policy_in_force(timezone.localdate(now))
     entries = (
         QueueEntry.objects.filter(application=application, status=QueueEntryStatus.OPEN)
         .select_related("facility", "application")

@@ -14,6 +14,7 @@ from admissions.decisions import first_chain_break
 from admissions.services.admission_deadline import admission_reminders_send, offers_sweep
 from admissions.services.notifications import administrators_email, notification_send, notifications_due
 from admissions.services.outbox import outbox_sender_register
+from admissions.services.policy import policy_activate_due
 from admissions.services.privacy import persons_anonymise
 from admissions.services.reconfirmation import reconfirmation_ask_due
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
@@ -165,3 +166,12 @@ def write_checkpoint_daily() -> int | None:
 def watchdog_report_monthly() -> int:
     """R-WATCH-1: the last full month's watchdog report, emailed to the administrators once."""
     return watchdog_monthly_send()
+
+
+@shared_task
+def activate_policy() -> int | None:
+    """R-POL-1: at 00:00 (Asia/Shanghai) of a version's effective_from, bring every open entry and
+    application under it as one act (idempotent: the first read of the day may have done it
+    already). Returns the version activated, or None."""
+    activation = policy_activate_due()
+    return activation.policy.version if activation is not None else None

@@ -20,6 +20,9 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # R-OFF-4, R-OFF-5: an offer expires within a minute of its deadline.
     "expire-offers": {"task": "admissions.tasks.expire_offers", "schedule": 60.0},
+    # R-POL-1: a new policy version is brought into force at 00:00 of its date; hourly after that
+    # only in case the midnight run was missed (the first read of the day would run it anyway).
+    "activate-policy": {"task": "admissions.tasks.activate_policy", "schedule": crontab(minute=0)},
     # SPEC §10: anything pending and due (lost task, backoff over) is queued again.
     "redispatch-outbox": {"task": "admissions.tasks.redispatch_outbox", "schedule": 60.0},
     # R-OFF-6, R-ASM-5: each reminder is sent once, so hourly only bounds how late it can be.

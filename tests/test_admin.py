@@ -21,6 +21,7 @@ from admissions.models import (
 )
 from admissions.services import applications as app_services
 from admissions.services import offers as offer_services
+from admissions.services.allocation import allocation_run
 from admissions.services.calendar import calendar_day_set
 from admissions.services.privacy import id_access_record
 from admissions.services.webhooks import webhook_subscribe
@@ -74,6 +75,10 @@ def world():
     FormSubmission.objects.create(token="form-token", result_url="/staff/")
     checkpoint_write(made_by="test")  # R-VER-3
     id_access_record(user=actor("intake").user, applicant=offered.applicant, application=offered, where="test")
+    # R-ALLOC-2: a bed nobody can take, tried twice: one decision and a confirmation row.
+    add_beds(home, general=1, status="vacant")
+    allocation_run(facility=home, trigger="staff_request")
+    allocation_run(facility=home, trigger="staff_request")
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 

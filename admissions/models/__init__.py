@@ -24,8 +24,8 @@ from .calendar import CalendarDay, CalendarYear, DayKind
 from .checkpoints import Checkpoint
 from .events import ActorKind, ApplicationEvent
 from .notifications import FormSubmission, Notification, NotificationChannel, NotificationStatus
-from .offers import LIVE_OFFER_STATES, AllocationDecision, Occupancy, Offer, OfferState
-from .policy import Policy
+from .offers import LIVE_OFFER_STATES, AllocationDecision, DecisionConfirmation, Occupancy, Offer, OfferState
+from .policy import Policy, PolicyActivation
 from .privacy import IdAccess
 from .queue import QueueEntry, QueueEntryOutcome, QueueEntryStatus
 from .reconfirmation import Reconfirmation, ReconfirmedVia
@@ -43,6 +43,7 @@ __all__ = [
     "QUEUED_STATES",
     "ActorKind",
     "AllocationDecision",
+    "DecisionConfirmation",
     "Applicant",
     "Application",
     "ApplicationEvent",
@@ -66,6 +67,7 @@ __all__ = [
     "Offer",
     "OfferState",
     "Policy",
+    "PolicyActivation",
     "QueueEntry",
     "QueueEntryOutcome",
     "QueueEntryStatus",

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from facilities.models import District, Facility
+from facilities.models import CareLevel, District, Facility
 
 
 class Sex(models.TextChoices):
@@ -150,6 +150,9 @@ class Application(ConcurrentTransitionMixin, models.Model):
 
     channel_code = models.CharField(_("channel"), max_length=10, choices=Channel.choices, null=True, blank=True)
     channel_reason = models.JSONField(default=dict, blank=True)  # which category or rule fixed it
+    # R-POL-1, R-CARE-1: the care level under the policy in force (set at approval and by the act that
+    # brings a new version into force); the assessment keeps its grade and is never rewritten.
+    care_level = models.CharField(_("care level"), max_length=10, choices=CareLevel.choices, null=True, blank=True)
     current_assessment = models.ForeignKey(
         "assessments.Assessment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -191,3 +191,37 @@ class AllocationDecision(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.facility.code} #{self.sequence}"
+
+    @property
+    def last_confirmed_at(self):
+        """R-ALLOC-2 (amended): when an attempt last found nobody again for the same reasons (None
+        if never). A list annotates `confirmed_at_latest` rather than asking once per decision."""
+        if "confirmed_at_latest" not in self.__dict__:
+            latest = self.confirmations.order_by("-at").values_list("at", flat=True).first() if self.pk else None
+            self.__dict__["confirmed_at_latest"] = latest
+        return self.__dict__["confirmed_at_latest"]
+
+    @last_confirmed_at.setter
+    def last_confirmed_at(self, value) -> None:
+        self.__dict__["confirmed_at_latest"] = value
+
+
+class DecisionConfirmation(AppendOnlyModel):
+    """R-ALLOC-2 (amended): an attempt that found no candidate for a bed, with the same (reference,
+    reason) pairs and the same quota figures as the bed's last decision, writes no new decision but
+    this row. Unhashed: the chain (R-VER-1, R-VER-2) covers decisions only, so a bed that stays
+    empty shows once on the board and in the log, however often it is tried."""
+
+    bed = models.ForeignKey(Bed, on_delete=models.PROTECT, related_name="+")
+    decision = models.ForeignKey(AllocationDecision, on_delete=models.PROTECT, related_name="confirmations")
+    at = models.DateTimeField()
+    trigger = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("decision confirmation")
+        verbose_name_plural = _("decision confirmations")
+        indexes = [models.Index(fields=["decision", "at"], name="decision_confirmation_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} confirmed {self.at:%Y-%m-%d %H:%M}"

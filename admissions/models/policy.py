@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .append_only import AppendOnlyModel
+
 
 class Policy(models.Model):
     version = models.PositiveIntegerField(_("version"), unique=True)
@@ -21,3 +23,21 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} ({self.effective_from})"
+
+
+class PolicyActivation(AppendOnlyModel):
+    """R-POL-1: a version takes effect when the act that brings every open entry and application
+    under it commits; this row is written in that same transaction. The version in force today is
+    the newest activated one: until its row exists the previous version answers everything."""
+
+    policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="activation")
+    activated_at = models.DateTimeField()
+    # What the act changed, per facility code: {"YX01": {"entries": 40, "scores": 12, ...}}.
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("policy activation")
+        verbose_name_plural = _("policy activations")
+
+    def __str__(self) -> str:
+        return f"v{self.policy.version} in force since {self.activated_at:%Y-%m-%d %H:%M}"

@@ -18,7 +18,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from admissions.models import AllocationDecision, Application, ApplicationState, Offer, OfferState, QueueEntry
+from admissions.models import (
+    AllocationDecision,
+    Application,
+    ApplicationState,
+    DecisionConfirmation,
+    Offer,
+    OfferState,
+    QueueEntry,
+)
 from admissions.policy import PolicyInForce
 from admissions.selectors import QueueStep, facility_quota, policy_in_force, queue_walk
 from admissions.workdays import deadline_after
@@ -153,6 +161,25 @@ def decision_payload(decision: AllocationDecision) -> dict:
     }
 
 
+def _pairs(skipped: list[dict]) -> list[tuple[str, str]]:
+    return sorted((str(row.get("reference")), str(row.get("reason"))) for row in skipped)
+
+
+def _same_empty_decision(bed: Bed, *, skipped: list[dict], quota_before: Quota, quota_after: Quota):
+    """The bed's last decision when it too chose nobody, with the same (reference, reason) pairs and
+    the same quota figures (ranks and scores may differ: waiting points move them); else None."""
+    last = AllocationDecision.objects.filter(bed=bed).order_by("-sequence").first()
+    if (
+        last is None
+        or last.chosen is not None
+        or last.quota_before != quota_before.figures()
+        or last.quota_after != quota_after.figures()
+        or _pairs(last.skipped) != _pairs(skipped)
+    ):
+        return None
+    return last
+
+
 def _record_decision(
     *,
     facility: Facility,
@@ -166,6 +193,14 @@ def _record_decision(
     quota_before: Quota,
     quota_after: Quota,
 ) -> AllocationDecision:
+    if chosen is None:
+        # R-ALLOC-2 (amended): nobody again, for the same reasons under the same quota: the bed's
+        # last decision stands, and the attempt is an unhashed confirmation of it.
+        same = _same_empty_decision(bed, skipped=skipped, quota_before=quota_before, quota_after=quota_after)
+        if same is not None:
+            DecisionConfirmation.objects.create(bed=bed, decision=same, at=now, trigger=trigger)
+            same.last_confirmed_at = now
+            return same
     last = AllocationDecision.objects.filter(facility=facility).order_by("-sequence").first()
     decision = AllocationDecision(
         facility=facility,

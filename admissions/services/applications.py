@@ -38,7 +38,7 @@ from admissions.models import (
     FacilityChoice,
     ReferenceCounter,
 )
-from admissions.models.applications import CHANNEL_RANK, DuplicateDecision, DuplicateMatch, DuplicateReview
+from admissions.models.applications import DuplicateDecision, DuplicateMatch, DuplicateReview
 from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyInForce
 from admissions.selectors import get_application, policy_in_force
@@ -780,13 +780,8 @@ def application_reject(*, application: Application, reason: str, actor: Actor) -
 def channel_for(*, application: Application, verified_codes: list[str], on: dt.date, policy: PolicyInForce):
     """R-APP-8: the highest channel any verified category gives; 100+ on the approval date →
     priority at least. Returns the channel and why."""
-    params = policy.parameters
-    candidates = [("ordinary", None)]
-    candidates += [(params.channel_mapping[code], code) for code in verified_codes]
     age = age_on(application.applicant.date_of_birth, on)
-    if age >= params.centenarian_age:
-        candidates.append(("priority", "centenarian"))
-    channel, because = min(candidates, key=lambda c: CHANNEL_RANK[c[0]])
+    channel, because = policy.parameters.channel_of(verified_codes=verified_codes, age=age)
     return channel, {"because": because, "verified_categories": verified_codes, "age_on_approval": age}
 
 

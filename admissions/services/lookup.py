@@ -366,7 +366,8 @@ def lookup_result(application: Application, *, now: dt.datetime | None = None) -
         channel=channel.value if channel else None,
         channel_label=str(channel.label) if channel else None,
         channel_reason=_channel_reason(application),
-        care_level=assessment.care_level if assessment is not None else None,
+        # R-POL-1: the level under the policy in force, kept on the application once approved.
+        care_level=application.care_level or (assessment.care_level if assessment is not None else None),
         assessment_valid_until=assessment.valid_until if assessment is not None else None,
         offer=live_offer,
         positions=positions,

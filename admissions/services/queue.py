@@ -24,6 +24,10 @@ def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) 
     """One open entry per choice, with scores from the current assessment (R-Q-1). An entry that
     was closed for a reassessment reopens with its original queued_at."""
     assessment = application.current_assessment
+    care_level = policy.parameters.care_level_for_grade(assessment.grade)
+    if application.care_level != care_level:
+        application.care_level = care_level
+        Application.objects.filter(pk=application.pk).update(care_level=care_level)
     entries = []
     for choice in application.choices.select_related("facility"):
         parts = base_score_parts(
@@ -34,7 +38,9 @@ def entries_open_or_refresh(*, application: Application, policy: PolicyInForce) 
             "outcome": "",
             "closed_at": None,
             "channel_rank": CHANNEL_RANK[application.channel_code],
-            "care_level": assessment.care_level,
+            # R-POL-1, R-CARE-1: the level under the policy in force, not the one the assessment
+            # was written under.
+            "care_level": policy.parameters.care_level_for_grade(assessment.grade),
             "base_score": sum(parts.values()),
             "score_parts": parts,
             "policy_version": policy.version,
@@ -76,7 +82,8 @@ def entries_rescore(*, application: Application, policy: PolicyInForce) -> list[
         entry.score_parts = parts
         entry.base_score = sum(parts.values())
         entry.channel_rank = CHANNEL_RANK[application.channel_code]
-        entry.care_level = assessment.care_level
+        # R-POL-1, R-CARE-1: the level under the policy in force (the assessment keeps its own).
+        entry.care_level = policy.parameters.care_level_for_grade(assessment.grade)
         entry.policy_version = policy.version
         entry.save(update_fields=["score_parts", "base_score", "channel_rank", "care_level", "policy_version"])
     return entries

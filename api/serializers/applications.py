@@ -341,6 +341,9 @@ class ApplicationOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=CareLevel.choices, allow_null=True))
     def get_care_level(self, application: Application):
+        # R-POL-1: the level under the policy in force, kept on the application once approved.
+        if application.care_level:
+            return application.care_level
         assessment = _assessment_in_force(application)
         return assessment.care_level if assessment else None
 

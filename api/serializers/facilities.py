@@ -162,6 +162,11 @@ class DecisionSerializer(serializers.Serializer):
     keyed_hash = serializers.CharField(allow_null=True, help_text="HMAC-SHA256 under that key (R-VER-1).")
     public_hash = serializers.CharField(allow_null=True, help_text="The public log's hash (R-VER-2).")
     prev_public_hash = serializers.CharField(allow_null=True)
+    last_confirmed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="R-ALLOC-2: when a later attempt last found nobody for this bed for the same reasons "
+        "and quota (no new decision is written then); null if never.",
+    )
 
 
 class DischargeResultSerializer(serializers.Serializer):

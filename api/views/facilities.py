@@ -14,7 +14,7 @@ import operator
 
 import django_filters
 from django.core import signing
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from admissions.models import AllocationDecision, QueueEntry
+from admissions.models import AllocationDecision, DecisionConfirmation, QueueEntry
 from admissions.policy import PolicyInForce
 from admissions.selectors import (
     QUEUE_ORDER,
@@ -294,7 +294,12 @@ class FacilityDecisionsView(ApiView, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return AllocationDecision.objects.none()
         facility = _facility(self.kwargs["code"], self.request.user)
-        return AllocationDecision.objects.filter(facility=facility).select_related("facility", "bed")
+        latest = DecisionConfirmation.objects.filter(decision=OuterRef("pk")).order_by("-at").values("at")[:1]
+        return (
+            AllocationDecision.objects.filter(facility=facility)
+            .select_related("facility", "bed")
+            .annotate(confirmed_at_latest=Subquery(latest))  # R-ALLOC-2: last_confirmed_at
+        )
 
     @extend_schema(operation_id="facilities_decisions_list", description="Allocation decisions, newest first.")
     def get(self, request, code: str):

@@ -644,11 +644,11 @@ def test_a_refused_bed_records_the_refusal_even_after_a_bed_of_its_type_found_no
     assert skipped_reasons(g2_decision) == {applicant.reference: "refused_this_bed"}
 
 
-def test_a_new_policy_version_rescores_the_home_s_queue_at_its_first_allocation_under_it():
-    """§9: the version in force on the day of a decision applies to it. From 1 Dec care
+def test_a_new_policy_version_is_in_force_for_the_first_allocation_on_its_date_at_every_home():
+    """§9, R-POL-1: the version in force on the day of a decision applies to it. From 1 Dec care
     points for grade 2 rise to 100 (R-Q-3 weights as policy data), so at the first allocation after
-    that date the grade-2 applicant ranks above the grade-4 one; an entry at another home is rescored
-    at that home's own allocation, not this one's."""
+    that date the grade-2 applicant ranks above the grade-4 one; the allocation found the act due and
+    ran it first, so the entry at another home is under the new version too (no answer mixes two)."""
     from admissions.models import QueueEntry
     from admissions.services.policy import policy_create
 
@@ -673,4 +673,4 @@ def test_a_new_policy_version_rescores_the_home_s_queue_at_its_first_allocation_
     assert decision.policy_version == policy.version
     assert decision.chosen["reference"] == grade_2.reference
     assert QueueEntry.objects.get(application=grade_4).policy_version == policy.version
-    assert QueueEntry.objects.get(application=elsewhere).policy_version == 1
+    assert QueueEntry.objects.get(application=elsewhere).policy_version == policy.version
