@@ -737,3 +737,18 @@ def test_story_7_two_officers_allocating_in_the_same_instant_never_pass_the_self
 
     assert [a.status_code for a in answers] == [200, 200]
     assert_the_quota_held(home, applicants, clients[0])
+
+
+def test_a_decision_says_when_an_empty_attempt_last_confirmed_it_r_alloc_2(officer, home):
+    """API.md: a Decision gains last_confirmed_at (R-ALLOC-2 amended): null until a later attempt
+    finds nobody for the same reasons, then the time of the latest such attempt; no new decision."""
+    add_beds(home, nursing=1, status="vacant")
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC), tick=False):
+        first = officer.post(url("facilities/YX01/allocate/")).json()["decisions"]
+    assert [d["last_confirmed_at"] for d in first] == [None]
+    with time_machine.travel(dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        again = officer.post(url("facilities/YX01/allocate/")).json()["decisions"]
+    assert [d["id"] for d in again] == [d["id"] for d in first]
+    assert again[0]["last_confirmed_at"] == "2026-11-03T17:00:00+08:00"
+    (listed,) = officer.get(url("facilities/YX01/decisions/")).json()["results"]
+    assert listed["last_confirmed_at"] == "2026-11-03T17:00:00+08:00"

@@ -1,0 +1,106 @@
+"""R-ALLOC-2 (amended): an attempt that finds no candidate for a bed, with the same (reference, reason)
+pairs and the same quota figures as the bed's last decision, writes no new decision but an unhashed
+confirmation row; the chain (R-VER-1, R-VER-2) is unaffected and the public board shows the bed's
+decision once (§15)."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from admissions.decisions import first_chain_break
+from admissions.models import AllocationDecision, DecisionConfirmation
+from admissions.public import public_board
+from admissions.services import applications as app_services
+from admissions.services.allocation import allocation_run
+from facilities.models import Bed
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def home():
+    """Nine nursing beds occupied and one general bed vacant, which a nursing-level applicant cannot
+    take (bed_type_mismatch): every attempt at it finds nobody."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=9, holder="nursing")
+    add_beds(home, general=1, status="vacant")
+    return home
+
+
+@pytest.fixture
+def general_bed(home):
+    return Bed.objects.get(facility=home, bed_type="general")
+
+
+def decisions_for(bed) -> list[AllocationDecision]:
+    return list(AllocationDecision.objects.filter(bed=bed).order_by("sequence"))
+
+
+def test_repeated_empty_attempts_write_one_decision_and_a_confirmation_row_each_r_alloc_2(home, general_bed):
+    """Ranks and scores may differ (a month later the waiting points have moved): still the same."""
+    with time_machine.travel(T0, tick=False):
+        nursing = queued_application(grade=3, choices=["YX01"])  # approval tried the bed: decision 1
+    (decision,) = decisions_for(general_bed)
+    assert decision.chosen is None and decision.skipped[0]["reason"] == "bed_type_mismatch"
+    later = T0 + dt.timedelta(days=65)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        (again,) = allocation_run(facility=home, trigger="staff_request")
+    with time_machine.travel(later, tick=False):
+        (third,) = allocation_run(facility=home, trigger="staff_request")
+    assert decisions_for(general_bed) == [decision]
+    assert again.pk == third.pk == decision.pk
+    confirmations = list(DecisionConfirmation.objects.filter(decision=decision).order_by("at"))
+    assert [(c.bed_id, c.at, c.trigger) for c in confirmations] == [
+        (general_bed.pk, T0 + dt.timedelta(hours=1), "staff_request"),
+        (general_bed.pk, later, "staff_request"),
+    ]
+    assert AllocationDecision.objects.get(pk=decision.pk).last_confirmed_at == later
+    assert decision.skipped[0]["reference"] == nursing.reference
+
+
+def test_a_changed_reason_writes_a_new_decision_r_alloc_2(home, general_bed):
+    with time_machine.travel(T0, tick=False):
+        nursing = queued_application(grade=3, choices=["YX01"])
+        app_services.application_suspend(application=nursing, reason="in hospital", actor=actor("intake"))
+        allocation_run(facility=home, trigger="staff_request")
+    first, second = decisions_for(general_bed)
+    assert first.skipped[0]["reason"] == "bed_type_mismatch" and second.skipped[0]["reason"] == "suspended"
+    assert not DecisionConfirmation.objects.exists()
+
+
+def test_another_entry_skipped_writes_a_new_decision_r_alloc_2(home, general_bed):
+    with time_machine.travel(T0, tick=False):
+        queued_application(grade=3, choices=["YX01"])
+        queued_application(grade=4, choices=["YX01"])  # approval tried the bed again: two pairs now
+    first, second = decisions_for(general_bed)
+    assert len(first.skipped) == 1 and len(second.skipped) == 2
+    assert not DecisionConfirmation.objects.exists()
+
+
+def test_a_changed_quota_figure_writes_a_new_decision_r_alloc_2(home, general_bed):
+    """Five more beds in service raise the self-care cap (R-NQ-1): the figures differ."""
+    with time_machine.travel(T0, tick=False):
+        queued_application(grade=3, choices=["YX01"])
+        add_beds(home, nursing=5, holder="nursing")
+        allocation_run(facility=home, trigger="staff_request")
+    first, second = decisions_for(general_bed)
+    assert first.quota_before != second.quota_before
+    assert not DecisionConfirmation.objects.exists()
+
+
+def test_confirmation_rows_leave_the_chain_verifiable_and_the_board_shows_the_bed_once_r_alloc_2(home, general_bed):
+    with time_machine.travel(T0, tick=False):
+        queued_application(grade=3, choices=["YX01"])
+        for _ in range(5):
+            allocation_run(facility=home, trigger="staff_request")
+    assert DecisionConfirmation.objects.count() == 5
+    assert first_chain_break() is None
+    call_command("verify_decisions")
+    board = public_board(home)
+    assert [d.bed_code for d in board.recent_decisions] == [general_bed.code]
