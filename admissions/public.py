@@ -132,6 +132,30 @@ def _decision_row(row: dict) -> BoardDecisionRow:
     )
 
 
+def _empty_signature(decision: AllocationDecision):
+    """What makes two empty decisions "the same" (R-ALLOC-2): the (reference, reason) pairs and the
+    quota figures; None for a decision that chose someone."""
+    if decision.chosen is not None:
+        return None
+    pairs = sorted((str(r.get("reference")), str(r.get("reason"))) for r in decision.skipped)
+    return (pairs, decision.quota_before, decision.quota_after)
+
+
+def _each_bed_once(decisions) -> list[AllocationDecision]:
+    """§15, R-ALLOC-2: a bed that stayed empty shows once. Since confirmation rows, a repeated empty
+    attempt writes no decision; decisions written before them repeat, and of a run of such repeats
+    for one bed only the newest is shown."""
+    shown: list[AllocationDecision] = []
+    newer: dict[int, object] = {}  # bed → the signature of its newer decision already seen
+    for decision in decisions:
+        signature = _empty_signature(decision)
+        if signature is not None and newer.get(decision.bed_id) == signature:
+            continue
+        newer[decision.bed_id] = signature
+        shown.append(decision)
+    return shown
+
+
 def public_board(facility: Facility, *, now: dt.datetime | None = None) -> Board:
     """Every open entry in queue order (R-Q-2) and the last decisions, references masked."""
     now = now or timezone.now()
@@ -149,11 +173,11 @@ def public_board(facility: Facility, *, now: dt.datetime | None = None) -> Board
         )
         for rank, row in enumerate(rows, start=1)
     ]
-    decisions = (
+    decisions = _each_bed_once(
         AllocationDecision.objects.filter(facility=facility)
         .select_related("bed")
-        .order_by("-made_at", "-sequence")[:RECENT_DECISIONS]
-    )
+        .order_by("-made_at", "-sequence")[: RECENT_DECISIONS * 3]
+    )[:RECENT_DECISIONS]
     recent = [
         BoardDecision(
             sequence=d.sequence,

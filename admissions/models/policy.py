@@ -5,8 +5,6 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .append_only import AppendOnlyModel
-
 
 class Policy(models.Model):
     version = models.PositiveIntegerField(_("version"), unique=True)
@@ -25,10 +23,11 @@ class Policy(models.Model):
         return f"v{self.version} ({self.effective_from})"
 
 
-class PolicyActivation(AppendOnlyModel):
+class PolicyActivation(models.Model):
     """R-POL-1: a version takes effect when the act that brings every open entry and application
     under it commits; this row is written in that same transaction. The version in force today is
-    the newest activated one: until its row exists the previous version answers everything."""
+    the newest activated one: until its row exists the previous version answers everything. Written
+    once by the act and never changed (the audit trail itself is the AuditEntry written with it)."""
 
     policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="activation")
     activated_at = models.DateTimeField()

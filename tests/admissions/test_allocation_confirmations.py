@@ -104,3 +104,22 @@ def test_confirmation_rows_leave_the_chain_verifiable_and_the_board_shows_the_be
     call_command("verify_decisions")
     board = public_board(home)
     assert [d.bed_code for d in board.recent_decisions] == [general_bed.code]
+
+
+def test_the_board_shows_a_bed_once_even_for_empty_decisions_written_before_confirmation_rows(
+    home, general_bed, monkeypatch
+):
+    """§15, R-ALLOC-2: decisions from before the amendment repeat for an empty bed; the public board
+    collapses a run of identical empty decisions of one bed, while the chain keeps them all."""
+    from admissions.services import allocation
+
+    monkeypatch.setattr(allocation, "_same_empty_decision", lambda *args, **kwargs: None)  # the old code
+    with time_machine.travel(T0, tick=False):
+        queued_application(grade=3, choices=["YX01"])
+        for _ in range(3):
+            allocation_run(facility=home, trigger="staff_request")
+    assert len(decisions_for(general_bed)) == 4
+    board = public_board(home)
+    assert [d.bed_code for d in board.recent_decisions] == [general_bed.code]
+    assert board.recent_decisions[0].sequence == decisions_for(general_bed)[-1].sequence
+    assert first_chain_break() is None
