@@ -15,6 +15,8 @@ What it measures:
   which allocates the bed (R-BED-2, R-ALLOC-1) in the same transaction: p95 over repeated runs;
 - on PostgreSQL, 1,000 such allocations by 8 processes across the busiest homes, then R-NQ-1,
   R-BED-1 and R-OFF-3 checked over the whole database (simulation/checks.py);
+- R-POL-1: a policy version effective today brought into force over every open entry (the act, to
+  its COMMIT; then the allocation it starts, timed apart);
 - `generate_city` itself, when this run builds the city: wall time, and the peak memory of its
   process (resource.getrusage of the child).
 
@@ -64,6 +66,7 @@ TARGETS = {
     "concurrent_allocations": "≥ 100 allocations/s, zero rule violations",
     "generate_city": "≤ 3 min, peak memory ≤ 1 GiB",
     "watchdog_report": "p95 ≤ 2 s",
+    "policy_act": "≤ 60 s at 200,000 open entries on PostgreSQL (R-POL-1)",
 }
 PROCESSES = 8
 CONCURRENT_ALLOCATIONS = 1000
@@ -129,6 +132,7 @@ class Bench:
             self._watchdog()
             self._allocate_one()
             self._concurrent()
+            self._policy_act()
         self._generate_figure()
         self.results["bench_peak_memory_mib"] = _peak_rss_mib(resource.RUSAGE_SELF)
         return self.results
@@ -358,6 +362,23 @@ class Bench:
             workers_peak_memory_mib=_peak_rss_mib(resource.RUSAGE_CHILDREN),
         )
 
+    def _policy_act(self) -> None:
+        """R-POL-1: a new version effective today (every weight changed, so every open entry's base
+        score changes) brought into force by the real act, timed to its COMMIT; the allocation it
+        starts afterwards at every home with a vacant bed is timed apart."""
+        timing = measure_policy_act()
+        seconds = timing["seconds"]
+        floor = self.floors["constant_view"]["p50_ms"]
+        ms_each = 1000 * seconds / max(1, timing["open_entries"])
+        self._figure(
+            "policy_act",
+            timing,
+            met=seconds <= 60 * max(1, timing["open_entries"]) / 200_000 or seconds <= 60,
+            ratio_to_constant_view={"per_entry": round(ms_each / max(floor, 0.001), 3)},
+            ratio_to_pk_read={"per_entry": round(ms_each / max(self.floors["pk_read"]["p50_ms"], 0.001), 3)},
+        )
+        self.out(f"Policy act: {timing['open_entries']} open entries in {seconds} s")
+
     def _generate_figure(self) -> None:
         if self.generated is None:
             self.results["figures"]["generate_city"] = {
@@ -383,6 +404,49 @@ class Bench:
             ratio_to_pk_read={"per_application": round(ms_each / max(self.floors["pk_read"]["p50_ms"], 0.001), 2)},
             city=g["summary"],
         )
+
+
+# --- R-POL-1 ---------------------------------------------------------------------------------------
+def measure_policy_act() -> dict:
+    """Create a version effective today that changes every care and age weight, then time the act
+    that brings every open entry and queued application under it (to its COMMIT) and, apart, the
+    allocation it starts after commit. Changes the city: every score, and offers where beds are vacant."""
+    from django.db import transaction
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from admissions.models import Policy
+    from admissions.selectors import policy_in_force
+    from admissions.services.policy import policy_activate_due
+
+    open_entries = QueueEntry.objects.filter(status="open").count()
+    applications = Application.objects.filter(state__in=("waiting", "suspended", "offered", "admission_check")).count()
+    current = policy_in_force()
+    weights = current.parameters.score_weights
+    weights["care"] = {grade: int(points) + 1 for grade, points in weights["care"].items()}
+    weights["age"] = [[lowest, int(points) + 1] for lowest, points in weights["age"]]
+    version = (Policy.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+    Policy.objects.create(
+        version=version,
+        effective_from=timezone.localdate(),
+        parameters={**current.parameters.to_json(), "score_weights": weights},
+        note="bench: R-POL-1",
+    )
+    marks: list[float] = []
+    started = time.perf_counter()
+    with transaction.atomic():
+        transaction.on_commit(lambda: marks.append(time.perf_counter()))  # runs first: right after COMMIT
+        activation = policy_activate_due()
+    done = time.perf_counter()
+    counts = activation.counts if activation is not None else {}
+    return {
+        "seconds": round(marks[0] - started, 2),
+        "allocation_after_seconds": round(done - marks[0], 2),
+        "open_entries": open_entries,
+        "queued_applications": applications,
+        "scores_changed": sum(c["scores"] for c in counts.values()),
+        "facilities": len(counts),
+    }
 
 
 # --- 8 processes ----------------------------------------------------------------------------------
@@ -442,6 +506,12 @@ def table(results: dict) -> str:
             measured = f"p50 {f['p50_ms']} / p95 {f['p95_ms']} / p99 {f['p99_ms']} ms"
             r = f["ratio_to_constant_view"]
             ratio = f"×{r['p95_ms']} (p95) constant, ×{f['ratio_to_pk_read']['p95_ms']} pk"
+        elif name == "policy_act":
+            measured = (
+                f"{f['seconds']} s for {f['open_entries']} open entries "
+                f"(+{f['allocation_after_seconds']} s allocating after)"
+            )
+            ratio = f"×{f['ratio_to_constant_view']['per_entry']} constant per entry"
         elif name == "concurrent_allocations":
             measured = f"{f['per_second']}/s ({f['allocations']} in {f['seconds']} s); violations: " + (
                 ", ".join(f"{k} {len(v)}" for k, v in f["violations"].items())

@@ -23,6 +23,7 @@ FIGURES = {
     "concurrent_allocations",
     "generate_city",
     "watchdog_report",
+    "policy_act",
 }
 
 
@@ -52,6 +53,9 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
         assert concurrent["errors"] == []
     else:
         assert "PostgreSQL only" in concurrent["skipped"]
+    act = figures["policy_act"]  # R-POL-1
+    assert act["open_entries"] > 0 and act["scores_changed"] == act["open_entries"]
+    assert "policy_act" in table(results)
     assert "public_lookup" in table(results)
 
 
