@@ -496,6 +496,7 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
         "admissions.tasks.watchdog_report_monthly",
         "admissions.tasks.reconfirmations_sweep",  # R-CHG-3
         "api.tasks.purge_idempotency_records",
+        "admissions.tasks.activate_policy",  # R-POL-1
     }
     registered = set(app.tasks)
     assert set(tasks) <= registered
@@ -511,6 +512,8 @@ def test_the_beat_schedule_names_every_periodic_task_and_each_is_registered():
     assert tasks["admissions.tasks.reconfirmations_sweep"] == crontab(minute=35)
     # R-SEC-3: records are deleted after 24 hours; hourly, so none outlives 25.
     assert tasks["api.tasks.purge_idempotency_records"] == crontab(minute=20)
+    # R-POL-1: at 00:00 of a version's date (and each hour after, should a run be missed).
+    assert tasks["admissions.tasks.activate_policy"] == crontab(minute=0)
     assert str(app.timezone) == "Asia/Shanghai"  # so 02:30 is Shanghai time
 
 
