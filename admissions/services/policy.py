@@ -239,8 +239,11 @@ def _bring_under(*, version: int, params: PolicyParameters) -> dict[str, dict[st
             "care_level": key[1],
             "score_parts": json.loads(key[2]),
             "base_score": sum(json.loads(key[2]).values()),
+            "policy_version": version,
         },
     )
+    # The entries whose values did not change: only the version they are scored under (each row is
+    # written once: the changed ones got it above).
     QueueEntry.objects.filter(Q(policy_version__lt=version) | Q(policy_version__gt=version), status="open").update(
         policy_version=version
     )
