@@ -63,7 +63,7 @@ def activations_and_care_levels(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0017_changes_after_approval'),
+        ('admissions', '0019_webhook_types_after_changes_and_reconfirmation'),
         ('facilities', '0005_bed_status_since'),
         ('assessments', '0001_initial'),
     ]
