@@ -41,6 +41,7 @@ from admissions.models import (
     Policy,
     PolicyActivation,
     QueueEntry,
+    Reconfirmation,
     ReferenceCounter,
     WebhookDelivery,
     WebhookSubscription,
@@ -637,4 +638,17 @@ class PolicyActivationAdmin(ReadOnlyAdmin):
     list_display = ("policy", "activated_at")
     list_select_related = ("policy",)
     raw_id_fields = ("policy",)
+    show_full_result_count = False
+
+
+@admin.register(Reconfirmation)
+class ReconfirmationAdmin(ReadOnlyAdmin):
+    """R-CHG-3: each yearly ask whether the family still wants to wait, and how it ended."""
+
+    list_display = ("application", "due_at", "asked_at", "respond_by", "confirmed_at", "confirmed_via", "lapsed_at")
+    list_filter = ("confirmed_via",)
+    search_fields = ("application__reference",)
+    list_select_related = ("application",)
+    raw_id_fields = ("application", "confirmed_by")
+    date_hierarchy = "due_at"
     show_full_result_count = False

@@ -18,6 +18,7 @@ from admissions.models import (
     Occupancy,
     Offer,
     Policy,
+    Reconfirmation,
 )
 from admissions.services import applications as app_services
 from admissions.services import offers as offer_services
@@ -79,6 +80,9 @@ def world():
     add_beds(home, general=1, status="vacant")
     allocation_run(facility=home, trigger="staff_request")
     allocation_run(facility=home, trigger="staff_request")
+    # R-CHG-3: an ask (the sweep makes these a year after queued_at; the row is what the admin shows).
+    now = timezone.now()
+    Reconfirmation.objects.create(application=offered, due_at=now, asked_at=now, respond_by=now + dt.timedelta(days=30))
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 
