@@ -29,6 +29,7 @@ from .policy import Policy, PolicyActivation
 from .privacy import IdAccess
 from .queue import QueueEntry, QueueEntryOutcome, QueueEntryStatus
 from .reconfirmation import Reconfirmation, ReconfirmedVia
+from .review_requests import ReviewOutcome, ReviewRequest, ReviewRequestState
 from .webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -74,6 +75,9 @@ __all__ = [
     "Reconfirmation",
     "ReconfirmedVia",
     "ReferenceCounter",
+    "ReviewOutcome",
+    "ReviewRequest",
+    "ReviewRequestState",
     "Sex",
     "WebhookDelivery",
     "WebhookDeliveryStatus",

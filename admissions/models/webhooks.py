@@ -21,6 +21,7 @@ class WebhookEventType(models.TextChoices):
     APPLICATION_CHANGED = "application.changed", _("an application's details changed while it waits")
     RECONFIRMATION_REQUESTED = "reconfirmation.requested", _("a family was asked to confirm they still want to wait")
     RECONFIRMATION_LAPSED = "reconfirmation.lapsed", _("suspended for want of a re-confirmation")
+    REVIEW_REQUEST_DECIDED = "review_request.decided", _("a re-review of an assessment was decided")
 
 
 class WebhookSubscription(models.Model):

@@ -863,7 +863,10 @@ def application_approve(
 
 
 def _approved_valid_assessment(application: Application, today: dt.date):
-    candidates = Assessment.objects.filter(state=AssessmentState.APPROVED, valid_until__gte=today)
+    # An upheld re-review's assessment is stored but never becomes the current one (R-ASM-6).
+    candidates = Assessment.objects.filter(state=AssessmentState.APPROVED, valid_until__gte=today).exclude(
+        made_for_review__outcome="upheld"
+    )
     own = candidates.filter(application=application).order_by("-assessed_on", "-id").first()
     if own is not None:
         return own

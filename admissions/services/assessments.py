@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from admissions.models import Application, ApplicationState
+from admissions.models import FINAL_STATES, Application, ApplicationState, ReviewRequest, ReviewRequestState
 from admissions.selectors import policy_in_force
 from assessments.grading import domain_totals, grade_for, item_errors, total_points
 from assessments.instrument import ITEMS_BY_CODE
@@ -100,7 +100,9 @@ def assessment_create(
     _check_date(assessed_on)
     with transaction.atomic():
         application = lock_application(application)
-        if application.state not in ASSESSABLE_STATES:
+        # R-ASM-6: the assessor assigned to a re-review records its new assessment in any open state.
+        review = _review_assigned_to(application, actor)
+        if application.state not in ASSESSABLE_STATES and (review is None or application.state in FINAL_STATES):
             raise WrongState(
                 _("An assessment cannot be recorded while the application is %(state)s.")
                 % {"state": ApplicationState(application.state).label},
@@ -115,12 +117,17 @@ def assessment_create(
             coma=coma,
             notes=notes or "",
         )
+        data = {"assessment": assessment.pk}
+        if review is not None:
+            review.new_assessment = assessment
+            review.save(update_fields=["new_assessment"])
+            data["review_request"] = review.pk
         event_record(
             application=application,
             transition="assessment_recorded",
             from_state=application.state,
             actor=actor,
-            data={"assessment": assessment.pk},
+            data=data,
         )
         if complete:
             assessment = _complete(assessment, application, actor=actor)
@@ -161,6 +168,35 @@ def assessment_update(
     return assessment
 
 
+def _review_assigned_to(application: Application, actor: Actor) -> ReviewRequest | None:
+    """The re-review of this application assigned to this assessor and still without its assessment."""
+    if actor.user is None:
+        return None
+    return (
+        ReviewRequest.objects.select_for_update()
+        .filter(
+            application=application,
+            state=ReviewRequestState.ASSIGNED,
+            assessor=actor.user,
+            new_assessment__isnull=True,
+        )
+        .first()
+    )
+
+
+def _made_for_review(assessment: Assessment) -> bool:
+    return ReviewRequest.objects.filter(new_assessment=assessment).exists()
+
+
+def _refuse_if_made_for_review(assessment: Assessment) -> None:
+    """R-ASM-6: a re-review's assessment is approved by the re-review's decision, not before."""
+    if _made_for_review(assessment):
+        raise RuleViolation(
+            _("This assessment belongs to a re-review: it is approved by the re-review's decision."),
+            errors={"assessment": [_("is decided on its re-review")]},
+        )
+
+
 def _complete(assessment: Assessment, application: Application, *, actor: Actor) -> Assessment:
     _guard(assessment, "complete", "complete")
     _require_assessor(assessment, actor)
@@ -178,7 +214,7 @@ def _complete(assessment: Assessment, application: Application, *, actor: Actor)
     assessment.completed_at = timezone.now()
     assessment.save()
     data = {"assessment": assessment.pk, "total": total, "grade": assessment.grade}
-    if application.state == S.ASSESSMENT_PENDING:
+    if application.state == S.ASSESSMENT_PENDING and not _made_for_review(assessment):
         transition_apply(application, "complete_assessment", actor=actor, data=data)
     else:
         event_record(
@@ -208,6 +244,7 @@ def assessment_approve(*, assessment: Assessment, actor: Actor) -> Assessment:
         application = lock_application_with_facilities(assessment.application_id)
         assessment = _lock_assessment(assessment)
         _guard(assessment, "approve", "approve")
+        _refuse_if_made_for_review(assessment)
         if actor.user is None or assessment.assessor_id == actor.user.pk:
             raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
         policy = policy_in_force()
@@ -255,6 +292,7 @@ def assessment_reject(*, assessment: Assessment, reason: str, actor: Actor) -> A
         application = lock_application(assessment.application_id)
         assessment = _lock_assessment(assessment)
         _guard(assessment, "reject", "reject")
+        _refuse_if_made_for_review(assessment)
         if actor.user is None or assessment.assessor_id == actor.user.pk:
             raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
         assessment.reject()

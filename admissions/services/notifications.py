@@ -128,6 +128,22 @@ def _render(kind: str, context: dict) -> str:
             )
             % context
         )
+    if kind == "review_requested":
+        return (
+            _(
+                "Application %(reference)s: your request for a re-review of the care-need assessment is received. "
+                "The decision is due by %(due_by)s."
+            )
+            % context
+        )
+    if kind == "review_decided":
+        return (
+            _(
+                "Application %(reference)s: the re-review of the care-need assessment is decided: %(outcome)s "
+                "(grade %(grade)s). The status page shows the details."
+            )
+            % context
+        )
     return _("Application %(reference)s is now: %(state)s.") % context
 
 

@@ -27,6 +27,7 @@ from .closing import application_remove_for_refusals, bed_free
 from .locks import lock_application, lock_facilities
 from .notifications import notify
 from .queue import entries_close
+from .review_requests import review_pending_apply
 from .transitions import transition_apply
 from .webhooks import offer_webhook_data, webhooks_enqueue
 
@@ -113,6 +114,7 @@ def offer_decline(*, offer: Offer, reason: str = "", actor: Actor) -> tuple[Offe
         offer.decline()
         _close_as_refusal(offer, reason=(reason or "").strip()[:40] or "declined", note=reason or "")
         transition_apply(application, "decline_offer", actor=actor, reason=reason or "", data={"offer": offer.pk})
+        review_pending_apply(application=application)  # R-ASM-6: a changed re-review waited for the offer
         decisions = _after_refusal(offer, application)
     return offer, decisions
 
@@ -137,6 +139,7 @@ def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
         offer.expire()
         _close_as_refusal(offer, reason="expired")
         transition_apply(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
+        review_pending_apply(application=application)  # R-ASM-6
         webhooks_enqueue(type="offer.expired", data=offer_webhook_data(offer))
         _after_refusal(offer, application)
     return True
@@ -233,6 +236,7 @@ def offer_fail_check(*, offer: Offer, reason: str, note: str = "", actor: Actor)
             decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
         else:
             transition_apply(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
+            review_pending_apply(application=application)  # R-ASM-6
             if offer.is_refusal:
                 decisions = _after_refusal(offer, application)
             else:
