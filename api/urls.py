@@ -12,6 +12,7 @@ from .views import (
     offers,
     privacy,
     public,
+    review_requests,
     service,
     watchdog,
 )
@@ -31,6 +32,7 @@ v1 = [
     *applications.urlpatterns,
     *changes.urlpatterns,
     *assessments.urlpatterns,
+    *review_requests.urlpatterns,
     *offers.urlpatterns,
     *administration.urlpatterns,
     *privacy.urlpatterns,

@@ -198,7 +198,8 @@ def review_request_create(*, application: Application, reason: str, actor: Actor
         if timezone.localdate(now) > last_day:
             raise RuleViolation(
                 _(
-                    "A re-review may be asked for within %(days)s days of being told the outcome; that ended on %(date)s."
+                    "A re-review may be asked for within %(days)s days of being told the outcome; "
+                    "that time ended on %(date)s."
                 )
                 % {"days": params.review_request_days, "date": last_day.isoformat()},
                 errors={

@@ -20,6 +20,7 @@ from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
 from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from api.serializers.review_requests import ReviewRequestOutput
 from facilities.models import CareLevel
 from facilities.roles import sees_full_id_numbers
 
@@ -326,6 +327,9 @@ class ApplicationOutput(serializers.Serializer):
         "they must (past once suspended `not_reconfirmed`); otherwise, while waiting, the day of the next ask; "
         "else null."
     )
+    review_requests = serializers.SerializerMethodField(
+        help_text="Re-reviews of its assessments, newest first (R-ASM-6)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -373,6 +377,11 @@ class ApplicationOutput(serializers.Serializer):
             self.context["_policy"] = policy_in_force()
         due = reconfirm_due(application, self.context["_policy"].parameters)
         return due.isoformat() if due else None
+
+    @extend_schema_field(ReviewRequestOutput(many=True))
+    def get_review_requests(self, application: Application):
+        found = application.review_requests.select_related("application", "assessor").order_by("-requested_at", "-id")
+        return ReviewRequestOutput(found, many=True).data
 
     def get_available_transitions(self, application: Application) -> list[str]:
         return transitions_for(self.context["request"].user, available_transitions(application))

@@ -10,6 +10,7 @@ from django.urls import URLPattern
 from rest_framework.test import APIClient
 
 from admissions.models import Offer
+from admissions.services.review_requests import review_request_create
 from admissions.services.webhooks import webhook_subscribe
 from api.urls import v1
 from assessments.models import Assessment
@@ -83,6 +84,9 @@ MATRIX = [
     ("post", "assessments/<str:id>/complete/", {"assessor", "admin"}),
     ("post", "assessments/<str:id>/approve/", {"reviewer", "admin"}),
     ("post", "assessments/<str:id>/reject/", {"reviewer", "admin"}),
+    ("post", "applications/<str:reference>/review-requests/", {"intake", "admin"}),  # R-ASM-6
+    ("post", "review-requests/<str:id>/assign/", {"reviewer", "admin"}),
+    ("post", "review-requests/<str:id>/decide/", {"reviewer", "admin"}),
     ("get", "offers/", STAFF),
     ("get", "offers/<int:id>/", STAFF),
     ("post", "offers/<int:id>/accept/", {"facility", "intake", "admin"}),
@@ -135,6 +139,9 @@ def world():
         "assessments": Assessment.objects.filter(application=application).first().pk,
         "offers": offer.pk,
         "webhooks": subscription.pk,
+        "review-requests": review_request_create(
+            application=application, reason="The family disagrees", actor=actor("intake")
+        ).pk,
     }
     return users, values, ids
 
