@@ -14,6 +14,7 @@ from .views import (
     portal,
     privacy,
     reports,
+    review_requests,
     watchdog,
 )
 
@@ -21,6 +22,7 @@ staff = [
     *dashboard.urlpatterns,
     *privacy.urlpatterns,  # before applications/<reference>/
     *changes.urlpatterns,  # R-CHG-2
+    *review_requests.urlpatterns,  # R-ASM-6
     *applications.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,

@@ -138,6 +138,26 @@ def review_requests_overdue(*, now: dt.datetime | None = None) -> QuerySet[Revie
     return review_requests_open().filter(due_by__lt=now or timezone.now())
 
 
+def review_assigned_to(application: Application, user) -> ReviewRequest | None:
+    """The re-review of this application assigned to `user` and still waiting for its assessment."""
+    if user is None or not user.is_authenticated:
+        return None
+    return ReviewRequest.objects.filter(
+        application=application, state=R.ASSIGNED, assessor=user, new_assessment__isnull=True
+    ).first()
+
+
+def can_request_review(application: Application) -> bool:
+    """Whether a re-review could be asked for now (the page offers the link; the service decides)."""
+    if application.state in FINAL_STATES:
+        return False
+    assessment = assessment_to_review(application)
+    if assessment is None or ReviewRequest.objects.filter(assessment=assessment).exists():
+        return False
+    last_day = request_deadline(assessment)
+    return last_day is not None and timezone.localdate() <= last_day
+
+
 def eligible_assessors(review_request: ReviewRequest) -> QuerySet:
     """Active users with the assessor role who took no part in the assessment or its approval."""
     first = review_request.assessment

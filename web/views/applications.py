@@ -47,6 +47,7 @@ from admissions.services.assessments import ASSESSABLE_STATES, application_retur
 from admissions.services.lookup import next_steps
 from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
 from admissions.services.reconfirmation import awaiting_confirmation, reconfirm
+from admissions.services.review_requests import review_assigned_to
 from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
@@ -63,6 +64,7 @@ from web.forms.applications import (
 )
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from web.views.changes import change_links_for
+from web.views.review_requests import review_requests_context
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
 PAGE_SIZE = 25
@@ -562,6 +564,9 @@ EVENT_LABELS = {
     "choices_changed": gettext_lazy("chosen homes changed"),
     "reconfirmation_requested": gettext_lazy("asked to confirm they still want to wait"),
     "reconfirmed": gettext_lazy("confirmed they still want to wait"),
+    "review_requested": gettext_lazy("re-review asked for"),
+    "review_assigned": gettext_lazy("re-review assigned to an assessor"),
+    "review_decided": gettext_lazy("re-review decided"),
 }
 
 
@@ -720,8 +725,13 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         ],
         "assessments": assessments,
         "new_assessment_url": _url("staff:assessment_new", application.reference)
-        if roles & {Role.ASSESSOR, Role.ADMIN} and application.state in ASSESSABLE_STATES
+        if roles & {Role.ASSESSOR, Role.ADMIN}
+        and (
+            application.state in ASSESSABLE_STATES
+            or (not application.is_final and review_assigned_to(application, user) is not None)
+        )
         else None,
+        **review_requests_context(user, application),
         "notifications": list(application.notifications.all()[:50]),
         "reviews": reviews,
         "open_duplicates": open_duplicates,

@@ -34,6 +34,7 @@ from admissions.services.assessments import (
     assessment_update,
 )
 from admissions.services.privacy import id_number_for
+from admissions.services.review_requests import review_assigned_to
 from admissions.services.transitions import available_transitions, roles_for_transition
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
@@ -107,7 +108,10 @@ def _render_form(request, *, application, form, assessment=None, status=200):
         "totals": totals,
         # The item fields refused, linked to from the summary at the top.
         "refused_items": [form[name] for name in form.errors if name.startswith("item_")],
-        "can_record": assessment is not None or application.state in ASSESSABLE_STATES,
+        # R-ASM-6: the assessor assigned to a re-review records its assessment in any open state.
+        "can_record": assessment is not None
+        or application.state in ASSESSABLE_STATES
+        or (not application.is_final and review_assigned_to(application, request.user) is not None),
         "drafts": (
             application.assessments.filter(state=AssessmentState.DRAFT, assessor=request.user).order_by("-id")
             if assessment is None

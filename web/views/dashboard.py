@@ -28,6 +28,7 @@ from admissions.selectors import (
     policy_in_force,
 )
 from admissions.services.reconfirmation import unconfirmed_listing
+from admissions.services.review_requests import review_requests_overdue
 from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of
@@ -85,6 +86,8 @@ def dashboard(request):
     overdue = (
         admissions_overdue(facility=own) if not unbound and roles & {Role.FACILITY, Role.REVIEWER, Role.ADMIN} else None
     )
+    # R-ASM-6: re-reviews past their due date, on the reviewers' dashboard.
+    re_reviews = review_requests_overdue() if roles & {Role.REVIEWER, Role.ADMIN} else None
     within_days = policy.parameters.reassessment_reminder_days
     expiring = assessments_expiring(today=today, within_days=within_days, applications=applications)
 
@@ -116,6 +119,13 @@ def dashboard(request):
         # R-CHG-3: asked and not yet confirmed, plus suspended for want of a confirmation.
         "unconfirmed": list(unconfirmed[:LISTED]) if unconfirmed is not None else [],
         "unconfirmed_count": unconfirmed.count() if unconfirmed is not None else 0,
+        "re_reviews_overdue": [
+            {"review": r, "overdue": True, "url": reverse("staff:review_request", args=[r.pk])}
+            for r in (re_reviews[:LISTED] if re_reviews is not None else [])
+        ],
+        "re_reviews_overdue_count": re_reviews.count() if re_reviews is not None else 0,
+        "shows_re_reviews": re_reviews is not None,
+        "re_reviews_url": _url("staff:review_requests"),
         "within_days": within_days,
         "expiring": list(expiring[:LISTED]),
         "expiring_count": expiring.count(),
