@@ -38,7 +38,15 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from admissions.models import LIVE_OFFER_STATES, Application, ApplicationState, Category, Offer
+from admissions.models import (
+    LIVE_OFFER_STATES,
+    Application,
+    ApplicationState,
+    Category,
+    Offer,
+    ReviewOutcome,
+    ReviewRequestState,
+)
 from admissions.public import mask_reference
 from admissions.selectors import policy_in_force, positions_for_application
 from core.errors import DomainError, NotFound
@@ -107,6 +115,20 @@ class LookupPosition:
 
 
 @dataclass(frozen=True)
+class LookupReReview:
+    """A re-review of an assessment, as the family sees it (R-ASM-6): no staff names."""
+
+    requested_at: dt.datetime
+    state: str
+    state_label: str
+    due_by: dt.datetime
+    outcome: str | None
+    outcome_label: str | None
+    decided_at: dt.datetime | None
+    applied: bool
+
+
+@dataclass(frozen=True)
 class LookupResult:
     reference: str
     state: str
@@ -120,6 +142,7 @@ class LookupResult:
     offer: LookupOffer | None
     positions: list[LookupPosition] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    re_reviews: list[LookupReReview] = field(default_factory=list)
 
 
 # --- the service ------------------------------------------------------------------------------------
@@ -372,7 +395,25 @@ def lookup_result(application: Application, *, now: dt.datetime | None = None) -
         offer=live_offer,
         positions=positions,
         next_steps=next_steps(application, offer=live_offer, now=now),
+        re_reviews=_re_reviews(application),
     )
+
+
+def _re_reviews(application: Application) -> list[LookupReReview]:
+    """R-ASM-6: the family sees each re-review and its outcome."""
+    return [
+        LookupReReview(
+            requested_at=r.requested_at,
+            state=r.state,
+            state_label=str(ReviewRequestState(r.state).label),
+            due_by=r.due_by,
+            outcome=r.outcome,
+            outcome_label=str(ReviewOutcome(r.outcome).label) if r.outcome else None,
+            decided_at=r.decided_at,
+            applied=r.applied_at is not None,
+        )
+        for r in application.review_requests.order_by("-requested_at", "-id")
+    ]
 
 
 def _channel_reason(application: Application) -> str | None:

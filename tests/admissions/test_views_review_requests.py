@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.models import ReviewRequest
+from admissions.models import Notification, ReviewRequest
+from admissions.services import applications as app_services
 from admissions.services import assessments as asm_services
-from admissions.services.review_requests import review_request_assign, review_request_create
+from admissions.services.review_requests import review_request_assign, review_request_create, review_request_decide
 from facilities.roles import roles_assign
 from tests.factories import GRADE_TOTALS, FacilityFactory, actor, items_with_total, queued_application
 
@@ -125,3 +127,34 @@ def test_overdue_re_reviews_are_listed_on_the_reviewers_dashboard():
     with time_machine.travel(dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)):
         page = client.get(reverse("staff:dashboard")).content.decode()
     assert "Overdue re-reviews" in page and detail in page
+
+
+def test_the_family_sees_the_re_review_and_its_outcome_on_the_status_page(application):
+    """R-ASM-6: the family sees the re-review and its outcome on the status page, and is notified."""
+    cache.clear()
+    code = app_services.lookup_code_issue(application=application, actor=actor("intake"))
+    review = review_request_create(application=application, reason="first", actor=actor("intake"))
+    status = Client().post(
+        reverse("portal:status"), {"reference": application.reference, "code": code}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    page = status.content.decode()
+    assert 'id="re-review-heading"' in page and "Being re-reviewed" in page
+    _, second = login("assessor", username="second-assessor")
+    review_request_assign(review_request=review, assessor=second, actor=actor("lead"))
+    asm_services.assessment_create(
+        application=application,
+        assessed_on=timezone.localdate(),
+        items=items_with_total(GRADE_TOTALS[2]),
+        complete=True,
+        actor=actor("second-assessor"),
+    )
+    review_request_decide(review_request=review, outcome="upheld", reason="Same needs", actor=actor("reviewer-2"))
+    page = (
+        Client()
+        .post(reverse("portal:status"), {"reference": application.reference, "code": code}, HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+    )
+    assert "Upheld: the first assessment stands." in page
+    assert Notification.objects.filter(application=application, kind="review_requested").exists()
+    assert Notification.objects.filter(application=application, kind="review_decided").exists()
+    cache.clear()
