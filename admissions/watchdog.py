@@ -22,8 +22,8 @@ and for the city:
   Today's state.
 - `unconfirmed` (R-CHG-3): open queue entries whose family was asked to confirm they still want
   to wait and has not answered, or whose application is suspended `not_reconfirmed`. Today's state.
-- `re_reviews` (R-ASM-6): nothing in the data model records re-review yet, so it is 0 and the report
-  says it is not recorded (`NOT_RECORDED`).
+- `re_reviews` (R-ASM-6): re-reviews not decided by their due date, counted at each home the
+  application chose (once for the city). Today's state.
 
 Every count is a grouped query; only the rows of the period's events (failed checks, out-of-order
 admissions, first offers) are read into Python, to match events, summarise skip reasons and take
@@ -44,7 +44,17 @@ from django.utils.translation import gettext
 
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 
-from .models import AllocationDecision, ApplicationEvent, ApplicationState, Channel, Occupancy, Offer, OfferState
+from .models import (
+    AllocationDecision,
+    ApplicationEvent,
+    ApplicationState,
+    Channel,
+    Occupancy,
+    Offer,
+    OfferState,
+    ReviewRequest,
+    ReviewRequestState,
+)
 from .models.queue import QueueEntry, QueueEntryStatus
 from .models.reconfirmation import unconfirmed_applications
 from .policy import PolicyParameters
@@ -69,8 +79,9 @@ FIGURES = (
 )
 # Figures that describe today, not the period.
 AS_OF_TODAY = frozenset({"long_vacant", "long_out_of_service", "overdue_admissions", "unconfirmed", "re_reviews"})
-# No data model records these yet (R-ASM-6 re-review): shown as 0 with a note.
-NOT_RECORDED = frozenset({"re_reviews"})
+# Figures no data model records (shown as 0 with a note): none since re-confirmation (R-CHG-3) and
+# re-review (R-ASM-6) are recorded.
+NOT_RECORDED: frozenset[str] = frozenset()
 # Figures with records to list (the others have none: NOT_RECORDED); plus the first offers.
 RECORD_KINDS = tuple(f for f in FIGURES if f not in NOT_RECORDED) + ("first_offers",)
 
@@ -263,6 +274,25 @@ def unconfirmed_entries(facilities: QuerySet[Facility]) -> QuerySet:
     )
 
 
+def overdue_re_reviews(facilities: QuerySet[Facility], *, now: dt.datetime) -> QuerySet:
+    """R-ASM-6: re-reviews not decided by their due date, of applications that chose these homes."""
+    return (
+        ReviewRequest.objects.exclude(state=ReviewRequestState.DECIDED)
+        .filter(due_by__lt=now, application__choices__facility__in=facilities)
+        .distinct()
+    )
+
+
+def _re_reviews_by_facility(facilities: QuerySet[Facility], *, now: dt.datetime) -> dict[int, int]:
+    pairs = (
+        ReviewRequest.objects.exclude(state=ReviewRequestState.DECIDED)
+        .filter(due_by__lt=now, application__choices__facility__in=facilities)
+        .values_list("application__choices__facility_id", "pk")
+        .distinct()
+    )
+    return dict(Counter(fid for fid, _pk in pairs))
+
+
 def first_offers(facilities: QuerySet[Facility], period: Period) -> QuerySet:
     """Offers made in the period that were their application's first offer, anywhere."""
     earlier = Offer.objects.filter(application_id=OuterRef("application_id"), made_at__lt=OuterRef("made_at"))
@@ -310,6 +340,12 @@ def records(
         )
     if kind == "unconfirmed":
         return unconfirmed_entries(facilities).select_related("facility", "application").order_by("queued_at", "pk")
+    if kind == "re_reviews":
+        return (
+            ReviewRequest.objects.filter(pk__in=overdue_re_reviews(facilities, now=now).values("pk"))
+            .select_related("application", "assessor")
+            .order_by("due_by", "id")
+        )
     if kind == "first_offers":
         offers = first_offers(facilities, period).select_related("facility", "bed", "application")
         return offers.annotate(queued_at=F("application__queued_at")).order_by("-made_at")
@@ -351,6 +387,7 @@ def watchdog_report(
         "automatic_allocations": _grouped(allocation_decisions(facilities, period, manual=False)),
         "overdue_admissions": _grouped(overdue_admissions(facilities, now=now)),
         "unconfirmed": _grouped(unconfirmed_entries(facilities)),
+        "re_reviews": _re_reviews_by_facility(facilities, now=now),
     }
 
     # Failed admission checks, by reason and by the officer who recorded each.
@@ -413,6 +450,8 @@ def watchdog_report(
             )
         )
     city_counts = {figure: sum(r.count(figure) for r in rows) for figure in FIGURES}
+    # A re-review is one per application, whichever homes it chose.
+    city_counts["re_reviews"] = overdue_re_reviews(facilities, now=now).count()
     city_failed = Counter()
     for row in rows:
         city_failed.update(row.failed_by_reason)
@@ -452,10 +491,10 @@ def figure_labels() -> dict[str, str]:
         "automatic_allocations": gettext("Automatic allocations"),
         "overdue_admissions": gettext("Overdue admissions"),
         "unconfirmed": gettext("Unconfirmed entries"),
-        "re_reviews": gettext("Re-reviews"),
+        "re_reviews": gettext("Re-reviews overdue"),
         "first_offers": gettext("First offers"),
     }
 
 
 def not_recorded_note() -> str:
-    return gettext("Re-reviews are shown as 0: the system does not record re-reviews yet.")
+    return gettext("Some figures are shown as 0: the system does not record them yet.")

@@ -82,7 +82,7 @@ class FiguresSerializer(serializers.Serializer):
     unconfirmed = serializers.IntegerField(
         help_text="R-CHG-3: open entries asked to re-confirm and not answered, or suspended not_reconfirmed, now."
     )
-    re_reviews = serializers.IntegerField(help_text="R-ASM-6; not recorded yet (see not_recorded).")
+    re_reviews = serializers.IntegerField(help_text="Re-reviews past their due date, not decided (R-ASM-6), now.")
 
 
 class FacilityFiguresSerializer(FiguresSerializer):

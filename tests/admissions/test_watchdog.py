@@ -24,6 +24,7 @@ from admissions.services.allocation import allocation_run
 from admissions.services.applications import application_suspend
 from admissions.services.beds import bed_return_to_service, bed_take_out_of_service
 from admissions.services.offers import offer_accept, offer_admit, offer_fail_check
+from admissions.services.review_requests import review_request_create
 from admissions.services.watchdog import watchdog_monthly_send
 from facilities.models import Bed, Facility
 from facilities.roles import roles_assign
@@ -250,14 +251,28 @@ def test_unconfirmed_entries_are_counted_per_home_and_listed(reviewer_client, se
     assert records.status_code == 200 and asked.reference in records.content.decode()
 
 
-def test_re_reviews_are_zero_and_said_to_be_not_recorded(reviewer_client):
-    """R-ASM-6 has no data model yet: 0, with a note saying so."""
+def test_every_figure_is_recorded_now_that_re_confirmation_and_re_review_are():
+    """R-WATCH-1: no figure is left at 0 for want of a data model (R-CHG-3, R-ASM-6 both recorded)."""
+    assert watchdog.NOT_RECORDED == frozenset()
+
+
+def test_re_reviews_past_their_due_date_are_counted_at_each_home_chosen_and_once_for_the_city(reviewer_client):
+    """R-WATCH-1, R-ASM-6: overdue re-reviews (undecided 20 working days after the request)."""
     FacilityFactory(code="YX01")
+    FacilityFactory(code="GZC01", level="city")
+    with time_machine.travel(dt.datetime(2026, 10, 12, 10, 0, tzinfo=SHANGHAI), tick=False):
+        application = queued_application(choices=["YX01", "GZC01"])
+    with time_machine.travel(dt.datetime(2026, 10, 19, 10, 0, tzinfo=SHANGHAI), tick=False):
+        review = review_request_create(application=application, reason="too low", actor=actor("intake"))
+    assert review.due_by == dt.datetime(2026, 11, 16, 23, 59, 59, tzinfo=SHANGHAI)
+    on_time = report(now=dt.datetime(2026, 11, 16, 23, 0, tzinfo=SHANGHAI))
+    assert on_time.city.count("re_reviews") == 0
     result = report()
-    assert result.city.count("re_reviews") == 0
-    assert watchdog.NOT_RECORDED == {"re_reviews"}
-    page = reviewer_client.get(reverse("staff:watchdog") + QUERY).content.decode()
-    assert "the system does not record re-reviews yet" in page
+    assert {row.facility.code: row.count("re_reviews") for row in result.rows} == {"YX01": 1, "GZC01": 1}
+    assert result.city.count("re_reviews") == 1
+    with time_machine.travel(NOW, tick=False):
+        page = reviewer_client.get(reverse("staff:watchdog_records", args=["re_reviews"]) + QUERY).content.decode()
+    assert application.reference in page
 
 
 # --- the page, its links, its charts, its downloads ----------------------------------------------------

@@ -420,6 +420,19 @@ def record_rows(kind: str, page, *, now: dt.datetime) -> tuple[list[str], list[l
             for entry in page
         ]
         return headers, rows
+    if kind == "re_reviews":
+        headers = [_("Application"), _("Asked for"), _("Decision due by"), _("Days overdue"), _("Assessor")]
+        rows = [
+            [
+                _application_cell(review.application),
+                RecordCell(_when(review.requested_at)),
+                RecordCell(_when(review.due_by)),
+                RecordCell(_days_since(review.due_by, now)),
+                RecordCell(review.assessor.get_username() if review.assessor else "—"),
+            ]
+            for review in page
+        ]
+        return headers, rows
     if kind == "first_offers":
         headers = [_("Home"), _("Application"), _("Channel and care level"), _("Approved"), _("First offer"), _("Days")]
         rows = [
