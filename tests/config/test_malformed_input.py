@@ -18,9 +18,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
 from admissions.models import Offer
+from admissions.services.review_requests import review_request_create
 from assessments.models import Assessment
 from facilities.models import Bed
-from tests.factories import FacilityFactory, add_beds, queued_application
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +73,9 @@ def world():
         ("beds", "id"): Bed.objects.filter(facility=home).first().pk,
         ("offers", "id"): offer.pk if offer else 1,
         ("webhooks", "id"): 1,
+        ("review-requests", "id"): review_request_create(
+            application=application, reason="The family disagrees", actor=actor("intake")
+        ).pk,
     }
     return values
 
