@@ -120,12 +120,12 @@ def dashboard(request):
         "unconfirmed": list(unconfirmed[:LISTED]) if unconfirmed is not None else [],
         "unconfirmed_count": unconfirmed.count() if unconfirmed is not None else 0,
         "re_reviews_overdue": [
-            {"review": r, "overdue": True, "url": reverse("staff:review_request", args=[r.pk])}
+            {"review": r, "overdue": True, "url": allowed_url(user, "staff:review_request", r.pk)}
             for r in (re_reviews[:LISTED] if re_reviews is not None else [])
         ],
         "re_reviews_overdue_count": re_reviews.count() if re_reviews is not None else 0,
         "shows_re_reviews": re_reviews is not None,
-        "re_reviews_url": _url("staff:review_requests"),
+        "re_reviews_url": allowed_url(user, "staff:review_requests"),
         "within_days": within_days,
         "expiring": list(expiring[:LISTED]),
         "expiring_count": expiring.count(),
