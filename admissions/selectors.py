@@ -59,6 +59,7 @@ from .models import (
     PolicyActivation,
     QueueEntry,
     QueueEntryStatus,
+    ReviewRequest,
 )
 from .models.applications import DuplicateMatch
 from .phones import InvalidPhone, normalise_phone
@@ -160,6 +161,10 @@ def applications_visible_to(user) -> QuerySet[Application]:
         "category_claims",
         Prefetch("choices", queryset=FacilityChoice.objects.select_related("facility").order_by("rank")),
         Prefetch("assessments", queryset=Assessment.objects.order_by("-assessed_on", "-id")),
+        Prefetch(  # R-ASM-6: the application's re-reviews, newest first
+            "review_requests",
+            queryset=ReviewRequest.objects.select_related("application", "assessor").order_by("-requested_at", "-id"),
+        ),
     )
     own = _own_facility_only(user)
     if own is False:
