@@ -43,6 +43,7 @@ from admissions.models import (
     QueueEntry,
     Reconfirmation,
     ReferenceCounter,
+    ReviewRequest,
     WebhookDelivery,
     WebhookSubscription,
 )
@@ -312,6 +313,18 @@ class DuplicateReviewAdmin(ReadOnlyAdmin):
     search_fields = ("application__reference", "other_application__reference")
     list_select_related = ("application", "other_application", "decided_by")
     raw_id_fields = ("application", "other_application", "decided_by")
+
+
+@admin.register(ReviewRequest)
+class ReviewRequestAdmin(ReadOnlyAdmin):
+    """Re-reviews (R-ASM-6): asked for, assigned and decided through the services only."""
+
+    list_display = ("application", "assessment", "state", "assessor", "outcome", "due_by", "decided_at")
+    list_filter = ("state", "outcome")
+    search_fields = ("application__reference",)
+    list_select_related = ("application", "assessor")
+    raw_id_fields = ("application", "assessment", "new_assessment", "assessor", "requested_by")
+    raw_id_fields += ("assigned_by", "decided_by")
 
 
 @admin.register(ReferenceCounter)

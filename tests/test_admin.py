@@ -25,6 +25,7 @@ from admissions.services import offers as offer_services
 from admissions.services.allocation import allocation_run
 from admissions.services.calendar import calendar_day_set
 from admissions.services.privacy import id_access_record
+from admissions.services.review_requests import review_request_create
 from admissions.services.webhooks import webhook_subscribe
 from admissions.workdays import covered_years
 from facilities.models import AuditEntry
@@ -83,6 +84,7 @@ def world():
     # R-CHG-3: an ask (the sweep makes these a year after queued_at; the row is what the admin shows).
     now = timezone.now()
     Reconfirmation.objects.create(application=offered, due_at=now, asked_at=now, respond_by=now + dt.timedelta(days=30))
+    review_request_create(application=offered, reason="The family disagrees", actor=actor("intake"))  # R-ASM-6
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 
