@@ -81,7 +81,9 @@ def _lock_request(review_request: ReviewRequest | int) -> tuple[ReviewRequest, A
     if unlocked is None:
         raise NotFound(_("No such re-review."))
     application = lock_application_with_facilities(unlocked.application_id)
-    locked = ReviewRequest.objects.select_for_update().select_related("assessment", "new_assessment").get(pk=pk)
+    locked = (
+        ReviewRequest.objects.select_for_update(of=("self",)).select_related("assessment", "new_assessment").get(pk=pk)
+    )
     return locked, application, pk
 
 
@@ -428,7 +430,7 @@ def review_pending_apply(*, application: Application, actor: Actor = SYSTEM) -> 
     """A changed re-review that waited for a live offer is applied now that the offer has ended
     (R-ASM-6). The caller holds the application's lock (and its facilities') in its transaction."""
     pending = (
-        ReviewRequest.objects.select_for_update()
+        ReviewRequest.objects.select_for_update(of=("self",))
         .filter(application=application, outcome=ReviewOutcome.CHANGED, applied_at__isnull=True)
         .select_related("new_assessment")
         .order_by("decided_at", "id")
