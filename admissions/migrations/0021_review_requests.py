@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("admissions", "0017_changes_after_approval"),
+        ("admissions", "0020_policy_activation_decision_confirmation"),
         ("assessments", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
