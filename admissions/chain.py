@@ -66,8 +66,12 @@ KEYED_FIELDS = (
     "public",
     "public_hash",
     "prev_public_hash",
+    "partner_decision_id",
 )
 NOT_COVERED = ("id", "keyed_hash")
+# Fields added after decisions were chained: in the payload only when set, so the decisions
+# written before them keep their hashes (R-CPL-2's partner_decision).
+OPTIONAL_KEYED_FIELDS = ("partner_decision_id",)
 
 CHANNEL_OF_RANK = {0: "special", 1: "priority", 2: "ordinary"}
 
@@ -159,7 +163,7 @@ def public_form(decision, *, facility_code: str, bed_code: str, subjects: dict[s
     """R-VER-2: what anyone may see of a decision: masked references with rank, channel, care level,
     score and reason; bed code, time, policy version, trigger, quota figures. `subjects` maps a
     reference to its entry's (channel, care level) at this home when the decision was made."""
-    return {
+    form = {
         "facility": facility_code,
         "bed": bed_code,
         "made_at": city_time(decision.made_at),
@@ -170,6 +174,11 @@ def public_form(decision, *, facility_code: str, bed_code: str, subjects: dict[s
         "quota_before": decision.quota_before,
         "quota_after": decision.quota_after,
     }
+    partner = getattr(decision, "partner_decision", None)
+    if partner is not None:
+        # R-CPL-2: the joint offer's first decision, by its sequence number in this home's chain.
+        form["partner_decision"] = partner.sequence
+    return form
 
 
 def _value(decision, name: str):
@@ -182,6 +191,9 @@ def _value(decision, name: str):
 def keyed_payload(decision, previous_keyed_hash: str | None) -> dict:
     """R-VER-1: every field of the decision and the keyed hash of the one before."""
     payload = {name: _value(decision, name) for name in KEYED_FIELDS}
+    for name in OPTIONAL_KEYED_FIELDS:
+        if payload[name] is None:
+            del payload[name]
     payload["previous_keyed_hash"] = previous_keyed_hash
     payload["v"] = KEYED_HASH_VERSION
     return payload

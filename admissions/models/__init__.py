@@ -22,6 +22,7 @@ from .applications import (
 )
 from .calendar import CalendarDay, CalendarYear, DayKind
 from .checkpoints import Checkpoint
+from .couples import Couple, CoupleMember, CoupleMode
 from .events import ActorKind, ApplicationEvent
 from .notifications import FormSubmission, Notification, NotificationChannel, NotificationStatus
 from .offers import LIVE_OFFER_STATES, AllocationDecision, DecisionConfirmation, Occupancy, Offer, OfferState
@@ -55,6 +56,9 @@ __all__ = [
     "CategoryClaim",
     "CategoryStatus",
     "Checkpoint",
+    "Couple",
+    "CoupleMember",
+    "CoupleMode",
     "Channel",
     "DayKind",
     "DuplicateReview",

@@ -53,6 +53,8 @@ class Offer(ConcurrentTransitionMixin, models.Model):
     admit_by_before_extension = models.DateTimeField(null=True, blank=True)
     extension_reason = models.TextField(blank=True)
     overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    # R-CPL-2: the other half of a couple's joint offer (set on both).
+    partner_offer = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-made_at", "-id"]
@@ -176,6 +178,9 @@ class AllocationDecision(AppendOnlyModel):
     public = models.JSONField(null=True, blank=True)
     public_hash = models.CharField(max_length=64, null=True, blank=True)
     prev_public_hash = models.CharField(max_length=64, null=True, blank=True)
+    # R-CPL-2: the partner's decision references the first decision of the joint offer (never the
+    # other way: decisions are never updated). In the keyed and plain hashes when set.
+    partner_decision = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-made_at", "-id"]

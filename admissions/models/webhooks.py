@@ -22,6 +22,8 @@ class WebhookEventType(models.TextChoices):
     RECONFIRMATION_REQUESTED = "reconfirmation.requested", _("a family was asked to confirm they still want to wait")
     RECONFIRMATION_LAPSED = "reconfirmation.lapsed", _("suspended for want of a re-confirmation")
     REVIEW_REQUEST_DECIDED = "review_request.decided", _("a re-review of an assessment was decided")
+    COUPLE_LINKED = "couple.linked", _("two applications were linked as a couple")
+    COUPLE_UNLINKED = "couple.unlinked", _("a couple was unlinked")
 
 
 class WebhookSubscription(models.Model):

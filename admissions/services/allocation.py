@@ -23,6 +23,8 @@ from admissions.models import (
     Application,
     ApplicationState,
     DecisionConfirmation,
+    CoupleMember,
+    CoupleMode,
     Offer,
     OfferState,
     QueueEntry,
@@ -35,6 +37,7 @@ from core.errors import Conflict, NotFound
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 from facilities.selectors import Quota
 
+from .couples import together_partner_ids
 from .locks import lock_facilities
 from .notifications import notify
 from .queue import entries_rescore_for_policy
@@ -54,6 +57,10 @@ class SkipReason:
     OFFER_PENDING = "offer_pending"
     SUSPENDED = "suspended"
     REFUSED_THIS_BED = "refused_this_bed"
+    # R-CPL-2: a member of a `together` couple whose partner no second vacant bed here suits; and,
+    # on the partner's bed of a joint offer, everyone ranked above the partner.
+    PARTNER_BED_UNAVAILABLE = "partner_bed_unavailable"
+    COUPLE_PARTNER = "couple_partner"
 
 
 @dataclass
@@ -73,7 +80,12 @@ class _Candidate:
 
 
 def _reason_before_bed_rules(
-    candidate: _Candidate, *, today: dt.date, refused_here: set[int], busy: set[int]
+    candidate: _Candidate,
+    *,
+    today: dt.date,
+    refused_here: set[int],
+    busy: set[int],
+    couple_skips: dict[int, str] | None = None,
 ) -> str | None:
     """The reasons that do not depend on the bed type or the quota."""
     step = candidate.step
@@ -87,10 +99,21 @@ def _reason_before_bed_rules(
         return SkipReason.ASSESSMENT_EXPIRED
     if step.application_id in refused_here:
         return SkipReason.REFUSED_THIS_BED
+    if couple_skips and step.application_id in couple_skips:
+        return couple_skips[step.application_id]
     return None
 
 
-def _choose(bed: Bed, queue, *, quota: Quota, today: dt.date, refused_here: set[int], busy: set[int]):
+def _choose(
+    bed: Bed,
+    queue,
+    *,
+    quota: Quota,
+    today: dt.date,
+    refused_here: set[int],
+    busy: set[int],
+    couple_skips: dict[int, str] | None = None,
+):
     """Walk the queue in order (R-ALLOC-1) and return (chosen candidate or None, skipped rows).
 
     A self-care applicant may take a nursing bed only when no nursing-level entry further down
@@ -104,7 +127,9 @@ def _choose(bed: Bed, queue, *, quota: Quota, today: dt.date, refused_here: set[
     quota_full = quota.self_care_held >= quota.self_care_cap
     for rank, entry in enumerate(queue, start=1):
         candidate = _Candidate(step=entry, rank=rank)
-        reason = _reason_before_bed_rules(candidate, today=today, refused_here=refused_here, busy=busy)
+        reason = _reason_before_bed_rules(
+            candidate, today=today, refused_here=refused_here, busy=busy, couple_skips=couple_skips
+        )
         if reason:
             skipped.append(candidate.row(reason))
             continue
@@ -146,7 +171,7 @@ def decision_hash(payload: dict) -> str:
 
 def decision_payload(decision: AllocationDecision) -> dict:
     """What the hash covers: everything the decision says (R-ALLOC-2). verify_decisions uses it too."""
-    return {
+    payload = {
         "facility": decision.facility_id,
         "sequence": decision.sequence,
         "bed": decision.bed_id,
@@ -159,6 +184,9 @@ def decision_payload(decision: AllocationDecision) -> dict:
         "quota_after": decision.quota_after,
         "previous_hash": decision.previous_hash,
     }
+    if decision.partner_decision_id is not None:  # R-CPL-2; absent before couples, so old hashes hold
+        payload["partner_decision"] = decision.partner_decision_id
+    return payload
 
 
 def _pairs(skipped: list[dict]) -> list[tuple[str, str]]:
@@ -192,6 +220,7 @@ def _record_decision(
     skipped: list[dict],
     quota_before: Quota,
     quota_after: Quota,
+    partner_decision: AllocationDecision | None = None,
 ) -> AllocationDecision:
     if chosen is None:
         # R-ALLOC-2 (amended): nobody again, for the same reasons under the same quota: the bed's
@@ -215,6 +244,7 @@ def _record_decision(
         quota_before=quota_before.figures(),
         quota_after=quota_after.figures(),
         previous_hash=last.hash if last else None,
+        partner_decision=partner_decision,  # R-CPL-2
     )
     decision.hash = decision_hash(decision_payload(decision))
     decision.save()
@@ -241,6 +271,7 @@ def _offer(
     now,
     policy: PolicyInForce,
     actor: Actor,
+    partner: Application | None = None,
 ) -> Offer:
     application = entry.application
     params = policy.parameters
@@ -272,18 +303,49 @@ def _offer(
         },
         notify_family=False,  # the offer_made message below says more
     )
-    notify(
-        application=application,
-        kind="offer_made",
-        context={
-            "facility": facility.name,
-            "address": facility.address,
-            "respond_by": timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M"),
-            "admission_days": params.admission_working_days,
-        },
-    )
+    context = {
+        "facility": facility.name,
+        "address": facility.address,
+        "respond_by": timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M"),
+        "admission_days": params.admission_working_days,
+    }
+    if partner is not None:  # R-CPL-2: a joint offer; the message names both
+        context["partner"] = f"{partner.applicant.name} ({partner.reference})"
+    notify(application=application, kind="joint_offer_made" if partner else "offer_made", context=context)
     webhooks_enqueue(type="offer.made", data=offer_webhook_data(offer))
     return offer
+
+
+@dataclass
+class _PartnerPlace:
+    """R-CPL-2: the second bed of a joint offer and the partner who takes it."""
+
+    bed: Bed
+    candidate: _Candidate
+    application: Application
+    ranked_above: list[_Candidate]
+
+
+def _quota_plus(quota: Quota, care_level: str) -> Quota:
+    self_care = care_level == CareLevel.SELF_CARE
+    return Quota(
+        nursing_target=quota.nursing_target,
+        self_care_cap=quota.self_care_cap,
+        self_care_held=quota.self_care_held + (1 if self_care else 0),
+        nursing_held=quota.nursing_held + (0 if self_care else 1),
+    )
+
+
+def _refused(bed: Bed) -> set[int]:
+    """R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
+    admission check for another reason is treated alike: the bed is not offered straight back. A
+    joint offer refused is refused by both (R-CPL-2), so neither is offered the other's bed."""
+    rows = (
+        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
+        .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
+        .values_list("application_id", "partner_offer__application_id")
+    )
+    return {pk for row in rows for pk in row if pk is not None}
 
 
 class _Run:
@@ -296,25 +358,28 @@ class _Run:
         self.today = timezone.localdate(now)
         self.quota = facility_quota(facility, policy)
         self.nobody_for: dict[str, list[dict]] = {}  # bed type → the skipped rows of a walk that chose nobody
+        self.partner_decisions: list[AllocationDecision] = []  # R-CPL-2: the second decisions of joint offers
+        self.taken: set[int] = set()  # beds reserved in this run by a joint offer's second half
 
     def allocate(self, bed: Bed) -> AllocationDecision:
-        # R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
-        # admission check for another reason is treated alike: the bed is not offered straight back.
-        refused_here = set(
-            Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
-            .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
-            .values_list("application_id", flat=True)
-        )
+        refused_here = _refused(bed)
         if not refused_here and bed.bed_type in self.nobody_for:
             return self._record(bed, chosen=None, skipped=self.nobody_for[bed.bed_type], quota_after=self.quota)
         busy: set[int] = set()
+        couple_skips: dict[int, str] = {}
         while True:
             queue = queue_walk(self.facility, now=self.now, policy=self.policy)
             chosen, skipped = _choose(
-                bed, queue, quota=self.quota, today=self.today, refused_here=refused_here, busy=busy
+                bed,
+                queue,
+                quota=self.quota,
+                today=self.today,
+                refused_here=refused_here,
+                busy=busy,
+                couple_skips=couple_skips,
             )
             if chosen is None:
-                if not refused_here and not busy:
+                if not refused_here and not busy and not couple_skips:
                     self.nobody_for[bed.bed_type] = skipped
                 return self._record(bed, chosen=None, skipped=skipped, quota_after=self.quota)
             locked = _lock_waiting_application(chosen.step.application_id)
@@ -324,15 +389,17 @@ class _Run:
                 continue
             entry = QueueEntry.objects.get(pk=chosen.step.entry_id)
             entry.application = locked
-            self_care = entry.care_level == CareLevel.SELF_CARE
-            quota_after = Quota(
-                nursing_target=self.quota.nursing_target,
-                self_care_cap=self.quota.self_care_cap,
-                self_care_held=self.quota.self_care_held + (1 if self_care else 0),
-                nursing_held=self.quota.nursing_held + (0 if self_care else 1),
-            )
+            quota_after = _quota_plus(self.quota, entry.care_level)
+            partner_id = together_partner_ids([locked.pk]).get(locked.pk)
+            place = None
+            if partner_id is not None:
+                place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy)
+                if place is None:
+                    # R-CPL-2: no second bed here suits the partner: skipped, keeping their place.
+                    couple_skips[locked.pk] = SkipReason.PARTNER_BED_UNAVAILABLE
+                    continue
             decision = self._record(bed, chosen=chosen, entry=entry, skipped=skipped, quota_after=quota_after)
-            _offer(
+            offer = _offer(
                 entry=entry,
                 bed=bed,
                 facility=self.facility,
@@ -340,12 +407,102 @@ class _Run:
                 now=self.now,
                 policy=self.policy,
                 actor=self.actor,
+                partner=place.application if place else None,
             )
             self.quota = quota_after
+            if place is not None:
+                self._partner_offer(place, first=decision, first_offer=offer)
             self.nobody_for.clear()  # an offer changed the queue and perhaps the quota
             return decision
 
-    def _record(self, bed: Bed, *, chosen, skipped, quota_after, entry=None) -> AllocationDecision:
+    def _partner_place(
+        self, bed: Bed, first: _Candidate, partner_id: int, *, quota: Quota, busy: set[int]
+    ) -> _PartnerPlace | None:
+        """R-CPL-2: a second vacant bed at this home that suits the partner (their own care level,
+        R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers)."""
+        steps = list(queue_walk(self.facility, now=self.now, policy=self.policy))
+        ranked = [_Candidate(step=step, rank=rank) for rank, step in enumerate(steps, start=1)]
+        partner = next((c for c in ranked if c.step.application_id == partner_id), None)
+        if partner is None:
+            return None
+        if _reason_before_bed_rules(partner, today=self.today, refused_here=set(), busy=busy):
+            return None
+        nursing = partner.step.care_level == CareLevel.NURSING
+        if not nursing and quota.self_care_held >= quota.self_care_cap:
+            return None  # R-NQ-1 counting both offers
+        beds = (
+            Bed.objects.select_for_update()
+            .filter(facility=self.facility, status=BedStatus.VACANT)
+            .exclude(pk=bed.pk)
+            .exclude(pk__in=self.taken)
+        )
+        if nursing:
+            beds = beds.filter(bed_type=BedType.NURSING)
+        # Self-care: a general bed first; a nursing bed only under R-NQ-2 (checked below).
+        ordered = sorted(beds, key=lambda b: (b.bed_type == BedType.NURSING, b.pk))
+        for candidate_bed in ordered:
+            refused = _refused(candidate_bed)
+            if partner_id in refused:
+                continue
+            if not nursing and candidate_bed.bed_type == BedType.NURSING:
+                # R-NQ-2: not while a nursing-level entry could be offered this bed now.
+                others = (
+                    c
+                    for c in ranked
+                    if c.step.care_level == CareLevel.NURSING
+                    and c.step.application_id not in (partner_id, first.step.application_id)
+                )
+                if any(
+                    _reason_before_bed_rules(c, today=self.today, refused_here=refused, busy=busy) is None
+                    for c in others
+                ):
+                    continue
+            locked = _lock_waiting_application(partner_id)
+            if locked is None:
+                return None
+            return _PartnerPlace(
+                bed=candidate_bed,
+                candidate=partner,
+                application=locked,
+                ranked_above=[c for c in ranked if c.rank < partner.rank],
+            )
+        return None
+
+    def _partner_offer(self, place: _PartnerPlace, *, first: AllocationDecision, first_offer: Offer) -> None:
+        """The second half of a joint offer, in the same transaction: its own decision, which
+        records everyone ranked above the partner as `couple_partner` and references the first."""
+        entry = QueueEntry.objects.get(pk=place.candidate.step.entry_id)
+        entry.application = place.application
+        quota_after = _quota_plus(self.quota, entry.care_level)
+        decision = self._record(
+            place.bed,
+            chosen=place.candidate,
+            entry=entry,
+            skipped=[c.row(SkipReason.COUPLE_PARTNER) for c in place.ranked_above],
+            quota_after=quota_after,
+            partner_decision=first,
+        )
+        offer = _offer(
+            entry=entry,
+            bed=place.bed,
+            facility=self.facility,
+            decision=decision,
+            now=self.now,
+            policy=self.policy,
+            actor=self.actor,
+            partner=first_offer.application,
+        )
+        offer.partner_offer = first_offer
+        offer.save(update_fields=["partner_offer"])
+        first_offer.partner_offer = offer
+        first_offer.save(update_fields=["partner_offer"])
+        self.quota = quota_after
+        self.taken.add(place.bed.pk)
+        self.partner_decisions.append(decision)
+
+    def _record(
+        self, bed: Bed, *, chosen, skipped, quota_after, entry=None, partner_decision=None
+    ) -> AllocationDecision:
         return _record_decision(
             facility=self.facility,
             bed=bed,
@@ -357,7 +514,25 @@ class _Run:
             skipped=skipped,
             quota_before=self.quota,
             quota_after=quota_after,
+            partner_decision=partner_decision,
         )
+
+    def allocate_all(self, bed: Bed) -> list[AllocationDecision]:
+        """`allocate`, and the second decision of a joint offer it made, if any."""
+        decision = self.allocate(bed)
+        extra, self.partner_decisions = self.partner_decisions, []
+        return [decision, *extra]
+
+
+def _together_couple_waits(facility: Facility) -> bool:
+    """R-CPL-2: a member of a live `together` couple waits in this home's queue."""
+    return CoupleMember.objects.filter(
+        live=True,
+        couple__mode=CoupleMode.TOGETHER,
+        application__state=S.WAITING,
+        application__queue_entries__facility=facility,
+        application__queue_entries__status="open",
+    ).exists()
 
 
 def allocation_run(
@@ -390,14 +565,22 @@ def allocation_run(
         run = _Run(facility=facility, policy=policy, trigger=trigger, actor=actor, now=now)
         decisions = []
         vacant = list(vacant)
+        asked = {b.pk for b in vacant}
+        if (bed is not None or beds is not None) and _together_couple_waits(facility):
+            # R-CPL-2: a together couple waits here: every vacant bed is walked again, nursing beds
+            # first, so the outcome does not depend on which bed freed first.
+            every = Bed.objects.select_for_update().filter(facility=facility, status=BedStatus.VACANT)
+            vacant = sorted(every, key=lambda b: (b.bed_type != BedType.NURSING, b.pk))
         for vacant_bed in vacant:
-            if until_nobody and vacant_bed.bed_type in run.nobody_for:
+            if vacant_bed.pk in run.taken:
+                continue  # the second bed of a joint offer made in this run (R-CPL-2)
+            if (until_nobody or vacant_bed.pk not in asked) and vacant_bed.bed_type in run.nobody_for:
                 # A bed of this type just found nobody; the next one would too (nothing has changed),
                 # so it is left for the next allocation rather than recorded as another empty decision.
                 continue
-            decisions.append(run.allocate(vacant_bed))
+            decisions.extend(run.allocate_all(vacant_bed))
         if bed is not None or beds is not None:
-            decisions += _blocked_beds_allocate(run, facility, done={b.pk for b in vacant})
+            decisions += _blocked_beds_allocate(run, facility, done={b.pk for b in vacant} | run.taken)
         return decisions
 
 
@@ -422,7 +605,7 @@ def _blocked_beds_allocate(run: _Run, facility: Facility, *, done: set[int]) -> 
             break
         if blocked_bed.bed_type in run.nobody_for or not _blocked_by_quota(blocked_bed):
             continue
-        decisions.append(run.allocate(blocked_bed))
+        decisions.extend(run.allocate_all(blocked_bed))
     return decisions
 
 

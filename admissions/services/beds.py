@@ -83,7 +83,17 @@ def _beds_add(*, facility: Facility, codes: list[str], bed_type: str, actor: Act
 def bed_discharge(
     *, bed: Bed, reason: str, on: dt.date | None = None, actor: Actor = SYSTEM
 ) -> tuple[Bed, AllocationDecision]:
-    """R-BED-2: the occupant leaves (discharged, deceased, transferred); the bed is allocated at once."""
+    """R-BED-2: the occupant leaves (discharged, deceased, transferred); the bed is allocated at once.
+    Returns the bed and its decision (`bed_discharge_all` returns every decision of the run)."""
+    bed, decisions = bed_discharge_all(bed=bed, reason=reason, on=on, actor=actor)
+    return bed, next((d for d in decisions if d.bed_id == bed.pk), decisions[0])
+
+
+def bed_discharge_all(
+    *, bed: Bed, reason: str, on: dt.date | None = None, actor: Actor = SYSTEM
+) -> tuple[Bed, list[AllocationDecision]]:
+    """R-BED-2 with every decision of the allocation it sets off: a vacancy where a `together`
+    couple waits walks every vacant bed again (R-CPL-2), and quota-blocked beds (R-ALLOC-3)."""
     if reason not in DischargeReason.values:
         raise InvalidInput(
             _("Unknown discharge reason."),
@@ -116,9 +126,9 @@ def bed_discharge(
         bed.save(update_fields=["status", "holder_care_level"])
         webhooks_enqueue(type="bed.vacated", data=bed_vacated_webhook_data(bed, reason=reason, on=on))
         # The bed's own decision first; then any bed the quota had blocked (R-ALLOC-3).
-        decision = allocation_run(facility=bed.facility, bed=bed, trigger=f"discharge:{reason}", actor=actor)[0]
+        decisions = allocation_run(facility=bed.facility, bed=bed, trigger=f"discharge:{reason}", actor=actor)
         bed.refresh_from_db()
-    return bed, decision
+    return bed, decisions
 
 
 def bed_take_out_of_service(*, bed: Bed, reason: str = "", actor: Actor = SYSTEM) -> Bed:

@@ -18,6 +18,8 @@ from core.actor import SYSTEM, Actor
 from facilities.models import Bed, BedStatus
 
 from .allocation import allocation_run
+from .couples import couple_end_for
+from .locks import lock_application
 from .queue import entries_close
 from .transitions import transition_apply, transition_guard
 
@@ -46,7 +48,37 @@ def offer_withdraw_for_closing(*, offer: Offer, actor: Actor, as_refusal: bool =
     offer.closed_at = timezone.now()
     offer.save()
     bed_free(offer.bed)
-    allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)
+    partner_bed = _partner_offer_withdraw(offer, actor=actor)
+    if partner_bed is None:
+        allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_withdrawn", actor=actor)
+    else:
+        allocation_run(facility=offer.facility, beds=[offer.bed, partner_bed], trigger="offer_withdrawn", actor=actor)
+
+
+def _partner_offer_withdraw(offer: Offer, *, actor: Actor) -> Bed | None:
+    """R-CPL-2: a member of a couple left while their joint offer was live: the partner's offer is
+    withdrawn without a refusal and the partner waits again, keeping their place. Returns the
+    partner's bed, freed (the link itself ends in the caller's closing)."""
+    if offer.partner_offer_id is None:
+        return None
+    partner = Offer.objects.select_for_update(of=("self",)).select_related("bed").get(pk=offer.partner_offer_id)
+    if partner.state not in LIVE_OFFER_STATES:
+        return None
+    application = lock_application(partner.application_id)
+    method = "decline_offer" if partner.state == OfferState.PENDING else "fail_admission_check"
+    partner.withdraw()
+    partner.is_refusal, partner.reason = False, "partner_left"
+    partner.closed_at = timezone.now()
+    partner.save()
+    bed_free(partner.bed)
+    transition_apply(
+        application,
+        method,
+        actor=SYSTEM,
+        reason="partner_left",
+        data={"offer": partner.pk, "partner_offer": offer.pk, "counted_as": "not_a_refusal"},
+    )
+    return partner.bed
 
 
 def live_offer(application: Application) -> Offer | None:
@@ -78,6 +110,8 @@ def application_removal_apply(
     application.closing_reason = reason
     transition_apply(application, "remove", actor=actor, reason=note or reason, data={"reason": reason, **data})
     entries_close(application=application, outcome_here=QueueEntryOutcome.REMOVED)
+    # R-CPL-2: the link ends first, so the partner is offered beds again on their own.
+    couple_end_for(application, reason=f"application_removed:{reason}", actor=actor)
     live_offer_end(application, actor=actor, as_refusal=offer_as_refusal)
 
 
@@ -105,4 +139,5 @@ def application_withdraw_apply(application: Application, *, reason: str, actor: 
         data = {"offer": offer.pk, "counted_as": "declined" if offer.state == OfferState.PENDING else "no_show"}
     transition_apply(application, "withdraw", actor=actor, reason=reason, data=data)
     entries_close(application=application, outcome_here=QueueEntryOutcome.WITHDRAWN)
+    couple_end_for(application, reason="application_withdrawn", actor=actor)  # R-CPL-2, as above
     live_offer_end(application, actor=actor, as_refusal=True)

@@ -69,6 +69,28 @@ def _render(kind: str, context: dict) -> str:
             )
             % context
         )
+    if kind == "joint_offer_made":
+        return (
+            _(
+                "Beds are offered together to application %(reference)s and to %(partner)s at %(facility)s "
+                "(%(address)s). Please answer by %(respond_by)s; the answer is for both. If you accept, admission "
+                "must be completed by the admission deadline, which is %(admission_days)s working days after "
+                "acceptance."
+            )
+            % context
+        )
+    if kind == "couple_linked":
+        return _("Application %(reference)s is now linked with %(partner)s as a couple: %(mode)s.") % context
+    if kind == "couple_unlinked":
+        return _("Application %(reference)s is no longer linked with %(partner)s as a couple.") % context
+    if kind == "spouse_admitted":
+        return (
+            _(
+                "Application %(reference)s: %(partner)s has been admitted to %(facility)s. Your place in its queue "
+                "now counts the spouse living there."
+            )
+            % context
+        )
     if kind == "offer_reminder":
         return (
             _(

@@ -24,6 +24,7 @@ from facilities.models import BedStatus
 
 from .allocation import allocation_run
 from .closing import application_remove_for_refusals, bed_free
+from .couples import couple_spouse_admitted
 from .locks import lock_application, lock_facilities
 from .notifications import notify
 from .queue import entries_close
@@ -49,6 +50,27 @@ def _lock_offer(offer: Offer | int) -> tuple[Offer, Application]:
     return locked, application
 
 
+def _lock_partner(offer: Offer) -> tuple[Offer, Application] | None:
+    """R-CPL-2: the other half of a joint offer, locked after the first (same facility, whose lock
+    the caller holds), or None for a single offer."""
+    if offer.partner_offer_id is None:
+        return None
+    partner = (
+        Offer.objects.select_for_update(of=("self",)).select_related("bed", "facility").get(pk=offer.partner_offer_id)
+    )
+    return partner, lock_application(partner.application_id)
+
+
+def _both(offer: Offer, application: Application, method: str) -> list[tuple[Offer, Application]]:
+    """The offer, and its partner offer if it is joint and can take the same step (R-CPL-2: a joint
+    offer is accepted, declined, expired, admitted or failed for both at once)."""
+    pairs = [(offer, application)]
+    partner = _lock_partner(offer)
+    if partner is not None and can_proceed(getattr(partner[0], method)):
+        pairs.append(partner)
+    return pairs
+
+
 def _guard(offer: Offer, method: str) -> None:
     if not can_proceed(getattr(offer, method)):
         raise WrongState(
@@ -67,10 +89,19 @@ def refusals_in_window(application: Application) -> int:
 
 def _after_refusal(offer: Offer, application: Application) -> list[AllocationDecision]:
     """R-OFF-5 (removal at the limit), then R-OFF-4 (the bed to the next candidate)."""
+    return _after_refusals([(offer, application)])
+
+
+def _after_refusals(pairs: list[tuple[Offer, Application]], trigger: str = "offer_refused") -> list[AllocationDecision]:
+    """`_after_refusal` for one offer or both halves of a joint offer (R-CPL-2), whose beds are
+    then allocated in one run."""
     params = policy_in_force().parameters
-    if refusals_in_window(application) >= params.refusal_limit:
-        application_remove_for_refusals(application=application)
-    return allocation_run(facility=offer.facility, bed=offer.bed, trigger="offer_refused")
+    for _offer, application in pairs:
+        if refusals_in_window(application) >= params.refusal_limit:
+            application_remove_for_refusals(application=application)
+    if len(pairs) == 1:
+        return allocation_run(facility=pairs[0][0].facility, bed=pairs[0][0].bed, trigger=trigger)
+    return allocation_run(facility=pairs[0][0].facility, beds=[o.bed for o, _a in pairs], trigger=trigger)
 
 
 def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
@@ -85,25 +116,31 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
                 current_state=offer.state,
                 available_transitions=[],
             )
-        offer.accept()
-        offer.accepted_at = now
-        offer.admit_by = deadline_after(now, policy_in_force().parameters.admission_working_days)
-        offer.save()
-        transition_apply(
-            application,
-            "accept_offer",
-            actor=actor,
-            data={"offer": offer.pk, "admit_by": offer.admit_by.isoformat()},
-        )
-        notify(
-            application=application,
-            kind="offer_accepted",
-            context={
-                "facility": offer.facility.name,
-                "admit_by": timezone.localtime(offer.admit_by).strftime("%Y-%m-%d %H:%M"),
-            },
-        )
+        admit_by = deadline_after(now, policy_in_force().parameters.admission_working_days)
+        for one, one_application in _both(offer, application, "accept"):
+            one.accept()
+            one.accepted_at = now
+            one.admit_by = admit_by
+            one.save()
+            transition_apply(
+                one_application,
+                "accept_offer",
+                actor=actor,
+                data={"offer": one.pk, "admit_by": one.admit_by.isoformat(), **_joint(one)},
+            )
+            notify(
+                application=one_application,
+                kind="offer_accepted",
+                context={
+                    "facility": one.facility.name,
+                    "admit_by": timezone.localtime(one.admit_by).strftime("%Y-%m-%d %H:%M"),
+                },
+            )
     return offer
+
+
+def _joint(offer: Offer) -> dict:
+    return {"partner_offer": offer.partner_offer_id} if offer.partner_offer_id else {}
 
 
 def offer_decline(*, offer: Offer, reason: str = "", actor: Actor) -> tuple[Offer, list[AllocationDecision]]:
@@ -111,11 +148,19 @@ def offer_decline(*, offer: Offer, reason: str = "", actor: Actor) -> tuple[Offe
     with transaction.atomic():
         offer, application = _lock_offer(offer)
         _guard(offer, "decline")
-        offer.decline()
-        _close_as_refusal(offer, reason=(reason or "").strip()[:40] or "declined", note=reason or "")
-        transition_apply(application, "decline_offer", actor=actor, reason=reason or "", data={"offer": offer.pk})
-        review_pending_apply(application=application)  # R-ASM-6: a changed re-review waited for the offer
-        decisions = _after_refusal(offer, application)
+        pairs = _both(offer, application, "decline")
+        for one, one_application in pairs:  # R-CPL-2: one decline is one refusal for each
+            one.decline()
+            _close_as_refusal(one, reason=(reason or "").strip()[:40] or "declined", note=reason or "")
+            transition_apply(
+                one_application,
+                "decline_offer",
+                actor=actor,
+                reason=reason or "",
+                data={"offer": one.pk, **_joint(one)},
+            )
+            review_pending_apply(application=one_application)  # R-ASM-6: a changed re-review waited for the offer
+        decisions = _after_refusals(pairs)
     return offer, decisions
 
 
@@ -136,12 +181,14 @@ def offer_expire(*, offer: Offer, now: dt.datetime | None = None) -> bool:
         offer, application = _lock_offer(offer)
         if offer.state != OfferState.PENDING or offer.respond_by >= now:
             return False
-        offer.expire()
-        _close_as_refusal(offer, reason="expired")
-        transition_apply(application, "expire_offer", actor=SYSTEM, data={"offer": offer.pk})
-        review_pending_apply(application=application)  # R-ASM-6
-        webhooks_enqueue(type="offer.expired", data=offer_webhook_data(offer))
-        _after_refusal(offer, application)
+        pairs = _both(offer, application, "expire")
+        for one, one_application in pairs:  # R-CPL-2: a joint offer expires for both
+            one.expire()
+            _close_as_refusal(one, reason="expired")
+            transition_apply(one_application, "expire_offer", actor=SYSTEM, data={"offer": one.pk, **_joint(one)})
+            review_pending_apply(application=one_application)  # R-ASM-6
+            webhooks_enqueue(type="offer.expired", data=offer_webhook_data(one))
+        _after_refusals(pairs)
     return True
 
 
@@ -172,40 +219,48 @@ def offer_admit(*, offer: Offer, admitted_on: dt.date | None = None, actor: Acto
                 _("The admission date is before the offer was accepted."),
                 errors={"admitted_on": [_("must not be before the acceptance date")]},
             )
-        offer.admit()
-        offer.closed_at = timezone.now()
-        offer.save()
-        bed = offer.bed
-        Occupancy.objects.create(
-            bed=bed,
-            facility=offer.facility,
-            application=application,
-            offer=offer,
-            care_level=offer.care_level,
-            admitted_on=admitted_on,
-        )
-        bed.status = BedStatus.OCCUPIED
-        bed.occupancy_round += 1  # someone has occupied it: earlier refusals of this bed lapse
-        bed.save(update_fields=["status", "occupancy_round"])
-        application.closing_reason = "admitted"
-        transition_apply(
-            application,
-            "admit",
-            actor=actor,
-            data={
-                "offer": offer.pk,
-                "facility": offer.facility.code,
-                "bed": bed.code,
-                "admitted_on": admitted_on.isoformat(),
-            },
-        )
-        entries_close(
-            application=application,
-            outcome_here=QueueEntryOutcome.ADMITTED,
-            facility_id=offer.facility_id,
-            outcome_elsewhere=QueueEntryOutcome.ADMITTED_ELSEWHERE,
-        )
+        for one, one_application in _both(offer, application, "admit"):  # R-CPL-2: admitted together
+            _admit_one(one, one_application, admitted_on=admitted_on, actor=actor)
+        # R-CPL-1 either_first: the spouse's entry here scores "spouse resident" at once (R-Q-3).
+        couple_spouse_admitted(application=application, facility_id=offer.facility_id, actor=actor)
     return offer
+
+
+def _admit_one(offer: Offer, application: Application, *, admitted_on: dt.date, actor: Actor) -> None:
+    offer.admit()
+    offer.closed_at = timezone.now()
+    offer.save()
+    bed = offer.bed
+    Occupancy.objects.create(
+        bed=bed,
+        facility=offer.facility,
+        application=application,
+        offer=offer,
+        care_level=offer.care_level,
+        admitted_on=admitted_on,
+    )
+    bed.status = BedStatus.OCCUPIED
+    bed.occupancy_round += 1  # someone has occupied it: earlier refusals of this bed lapse
+    bed.save(update_fields=["status", "occupancy_round"])
+    application.closing_reason = "admitted"
+    transition_apply(
+        application,
+        "admit",
+        actor=actor,
+        data={
+            "offer": offer.pk,
+            "facility": offer.facility.code,
+            "bed": bed.code,
+            "admitted_on": admitted_on.isoformat(),
+            **_joint(offer),
+        },
+    )
+    entries_close(
+        application=application,
+        outcome_here=QueueEntryOutcome.ADMITTED,
+        facility_id=offer.facility_id,
+        outcome_elsewhere=QueueEntryOutcome.ADMITTED_ELSEWHERE,
+    )
 
 
 FAIL_CHECK_REASONS = ("no_show", "care_need_changed", "other")
@@ -222,23 +277,32 @@ def offer_fail_check(*, offer: Offer, reason: str, note: str = "", actor: Actor)
     with transaction.atomic():
         offer, application = _lock_offer(offer)
         _guard(offer, "fail_check")
-        offer.fail_check()
-        offer.is_refusal = reason == "no_show"
-        offer.reason = reason
-        offer.note = note or ""
-        offer.closed_at = timezone.now()
-        offer.save()
-        bed_free(offer.bed)
-        data = {"offer": offer.pk, "reason": reason}
-        if reason == "care_need_changed":
-            transition_apply(application, "fail_admission_check_care_need_changed", actor=actor, reason=note, data=data)
-            entries_close(application=application, outcome_here=QueueEntryOutcome.REASSESSMENT)
+        pairs = _both(offer, application, "fail_check")
+        for one, one_application in pairs:  # R-CPL-2: both offers fail with the same reason
+            _fail_one(one, one_application, reason=reason, note=note, actor=actor)
+        if reason == "no_show":
+            decisions = _after_refusals(pairs)
+        elif len(pairs) == 1:
             decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
         else:
-            transition_apply(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
-            review_pending_apply(application=application)  # R-ASM-6
-            if offer.is_refusal:
-                decisions = _after_refusal(offer, application)
-            else:
-                decisions = allocation_run(facility=offer.facility, bed=offer.bed, trigger="admission_check_failed")
+            decisions = allocation_run(
+                facility=offer.facility, beds=[o.bed for o, _a in pairs], trigger="admission_check_failed"
+            )
     return offer, decisions
+
+
+def _fail_one(offer: Offer, application: Application, *, reason: str, note: str, actor: Actor) -> None:
+    offer.fail_check()
+    offer.is_refusal = reason == "no_show"
+    offer.reason = reason
+    offer.note = note or ""
+    offer.closed_at = timezone.now()
+    offer.save()
+    bed_free(offer.bed)
+    data = {"offer": offer.pk, "reason": reason, **_joint(offer)}
+    if reason == "care_need_changed":
+        transition_apply(application, "fail_admission_check_care_need_changed", actor=actor, reason=note, data=data)
+        entries_close(application=application, outcome_here=QueueEntryOutcome.REASSESSMENT)
+    else:
+        transition_apply(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
+        review_pending_apply(application=application)  # R-ASM-6: a changed re-review waited for the offer

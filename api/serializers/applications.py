@@ -12,10 +12,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
-from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, Sex
+from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, CoupleMode, Sex
 from admissions.models.applications import Language
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions, stored_hukou_district
+from admissions.services.couples import couple_of
 from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
@@ -304,6 +305,12 @@ class RefusalsOutput(serializers.Serializer):
     window_days = serializers.IntegerField()
 
 
+class CoupleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    partner = serializers.CharField(help_text="The partner's application reference.")
+    mode = serializers.ChoiceField(choices=CoupleMode.choices)
+
+
 class ApplicationOutput(serializers.Serializer):
     reference = serializers.CharField()
     state = serializers.ChoiceField(choices=ApplicationState.choices)
@@ -330,6 +337,7 @@ class ApplicationOutput(serializers.Serializer):
     review_requests = serializers.SerializerMethodField(
         help_text="Re-reviews of its assessments, newest first (R-ASM-6)."
     )
+    couple = serializers.SerializerMethodField(help_text="The live couple this application is in (R-CPL-1), or null.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -382,6 +390,12 @@ class ApplicationOutput(serializers.Serializer):
     def get_review_requests(self, application: Application):
         # Prefetched newest first by applications_visible_to (one query for a whole list page).
         return ReviewRequestOutput(application.review_requests.all(), many=True).data
+    @extend_schema_field(CoupleOutput(allow_null=True))
+    def get_couple(self, application: Application):
+        view = couple_of(application)
+        if view is None:
+            return None
+        return {"id": view.couple.pk, "partner": view.partner.reference, "mode": view.mode}
 
     def get_available_transitions(self, application: Application) -> list[str]:
         return transitions_for(self.context["request"].user, available_transitions(application))

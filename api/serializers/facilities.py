@@ -167,11 +167,20 @@ class DecisionSerializer(serializers.Serializer):
         help_text="R-ALLOC-2: when a later attempt last found nobody for this bed for the same reasons "
         "and quota (no new decision is written then); null if never.",
     )
+    partner_decision = serializers.IntegerField(
+        source="partner_decision_id",
+        allow_null=True,
+        help_text="On the partner's bed of a couple's joint offer, the id of the first decision (R-CPL-2).",
+    )
 
 
 class DischargeResultSerializer(serializers.Serializer):
     bed = BedSerializer()
-    decision = DecisionSerializer(help_text="The allocation the discharge started (R-BED-2).")
+    decision = DecisionSerializer(help_text="The allocation of the discharged bed (R-BED-2).")
+    decisions = DecisionSerializer(
+        many=True,
+        help_text="Every decision the vacancy set off: several beds may be walked again (R-CPL-2, R-ALLOC-3).",
+    )
 
 
 class AllocateResultSerializer(serializers.Serializer):

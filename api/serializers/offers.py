@@ -20,6 +20,12 @@ class OfferSerializer(serializers.Serializer):
     respond_by = serializers.DateTimeField(read_only=True)
     admit_by = serializers.DateTimeField(read_only=True, allow_null=True)
     decision = serializers.IntegerField(source="decision_id", read_only=True, help_text="The allocation decision's id.")
+    partner_offer = serializers.IntegerField(
+        source="partner_offer_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For a couple's joint offer, the partner's offer (R-CPL-2); otherwise null.",
+    )
     overdue = serializers.BooleanField(
         read_only=True,
         help_text="Accepted, and the (extended) admission deadline has passed without an admission (R-OFF-7).",

@@ -37,7 +37,7 @@ from admissions.selectors import (
 from admissions.services.allocation import allocation_run
 from admissions.services.beds import (
     bed_create,
-    bed_discharge,
+    bed_discharge_all,
     bed_return_to_service,
     bed_take_out_of_service,
     beds_add_batch,
@@ -231,8 +231,17 @@ class BedDischargeView(ApiView):
     def post(self, request, id: int):
         bed = _bed(id, request.user)
         values = _parsed(DischargeSerializer, request)
-        bed, decision = bed_discharge(bed=bed, reason=values["reason"], on=values.get("date"), actor=_actor(request))
-        return Response({"bed": _beds_out([bed])[0], "decision": DecisionSerializer(decision).data})
+        bed, decisions = bed_discharge_all(
+            bed=bed, reason=values["reason"], on=values.get("date"), actor=_actor(request)
+        )
+        decision = next((d for d in decisions if d.bed_id == bed.pk), decisions[0])
+        return Response(
+            {
+                "bed": _beds_out([bed])[0],
+                "decision": DecisionSerializer(decision).data,
+                "decisions": DecisionSerializer(decisions, many=True).data,
+            }
+        )
 
 
 class BedOutOfServiceView(ApiView):

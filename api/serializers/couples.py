@@ -1,0 +1,32 @@
+"""Couples in and out of the API (API.md "couples", R-CPL-1). Shapes only: the rules are in
+admissions/services/couples.py."""
+
+from rest_framework import serializers
+
+from admissions.models import CoupleMode
+
+from .fields import StrictCharField
+
+
+class CoupleCreateSerializer(serializers.Serializer):
+    applications = serializers.ListField(
+        child=StrictCharField(max_length=40),
+        help_text="The references of the two applications, in any order.",
+    )
+    mode = serializers.ChoiceField(choices=CoupleMode.choices)
+    reason = StrictCharField(max_length=2000)
+
+
+class CoupleUnlinkSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=2000)
+
+
+class CoupleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    applications = serializers.SerializerMethodField(help_text="The two application references.")
+    mode = serializers.ChoiceField(choices=CoupleMode.choices)
+    linked_at = serializers.DateTimeField()
+    unlinked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_applications(self, couple) -> list[str]:
+        return [m.application.reference for m in couple.members.select_related("application").order_by("id")]

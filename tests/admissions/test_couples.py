@@ -1,0 +1,341 @@
+"""Couples (SPEC §13): linking and unlinking (R-CPL-1), the joint offer inside the one allocation
+service and the offer acts on both halves (R-CPL-2), either_first's spouse-resident points."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from admissions.decisions import first_chain_break
+from admissions.models import (
+    AllocationDecision,
+    Application,
+    ApplicationEvent,
+    Couple,
+    CoupleMember,
+    FacilityChoice,
+    Notification,
+    Offer,
+    QueueEntry,
+)
+from admissions.selectors import policy_in_force, refusals_of_person
+from admissions.services import applications as app_services
+from admissions.services.beds import bed_discharge, bed_discharge_all
+from admissions.services.couples import couple_link, couple_of, couple_unlink
+from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check
+from admissions.services.policy import policy_create
+from core.errors import Conflict, InvalidInput, RuleViolation
+from facilities.models import Bed
+from tests import spec
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
+
+pytestmark = pytest.mark.django_db
+
+
+def home(code: str = "YX01"):
+    """Ten beds, all occupied by nursing-level residents: 8 nursing, 2 general (self-care cap 2)."""
+    facility = FacilityFactory(code=code)
+    add_beds(facility, nursing=8, holder="nursing")
+    add_beds(facility, general=2, holder="nursing")
+    return facility
+
+
+def free(facility, bed_type: str):
+    bed = Bed.objects.filter(facility=facility, bed_type=bed_type, status="occupied").order_by("id").first()
+    return bed_discharge_all(bed=bed, reason="deceased")[1]
+
+
+def couple_at(code: str = "YX01", mode: str = "together"):
+    """Wife (nursing level) and husband (self-care), both waiting at `code`, linked."""
+    wife = queued_application(grade=2, choices=[code], date_of_birth=dt.date(1940, 1, 1), sex="F")
+    husband = queued_application(grade=0, choices=[code], date_of_birth=dt.date(1939, 1, 1), sex="M")
+    couple = couple_link(
+        applications=[wife.reference, husband.reference], mode=mode, reason="married", actor=actor("intake")
+    )
+    return wife, husband, couple
+
+
+def live_offer(application) -> Offer | None:
+    return Offer.objects.filter(application=application, state__in=["pending", "accepted"]).first()
+
+
+def couple_events(application) -> list[str]:
+    return list(
+        ApplicationEvent.objects.filter(application=application, transition__startswith="couple_").values_list(
+            "transition", flat=True
+        )
+    )
+
+
+# --- R-CPL-1: linking and unlinking --------------------------------------------------------------
+def test_linking_two_applications_is_an_event_on_both_and_each_sees_the_other():
+    """R-CPL-1: the link, its mode and reason recorded on both applications."""
+    home()
+    wife, husband, couple = couple_at()
+    assert couple.mode == "together" and couple.reason == "married"
+    assert couple_of(wife).partner == husband and couple_of(husband).partner == wife
+    assert couple_events(wife) == ["couple_link"] == couple_events(husband)
+    event = ApplicationEvent.objects.get(application=wife, transition="couple_link")
+    assert event.data["partner"] == husband.reference and event.data["mode"] == "together"
+    assert event.from_state == event.to_state == "waiting"
+
+
+def test_unlinking_is_an_event_on_both_and_ends_the_couple_once():
+    """R-CPL-1: unlinking, with a reason, on both applications; a second unlink is refused."""
+    home()
+    wife, husband, couple = couple_at()
+    couple_unlink(couple=couple, reason="separated", actor=actor("intake"))
+    assert couple_of(wife) is None and couple_of(husband) is None
+    assert couple_events(wife) == ["couple_link", "couple_unlink"] == couple_events(husband)
+    with pytest.raises(Conflict):
+        couple_unlink(couple=couple, reason="again", actor=actor("intake"))
+    with pytest.raises(InvalidInput) as caught:
+        couple_unlink(couple=couple, reason="  ", actor=actor("intake"))
+    assert "reason" in caught.value.errors
+
+
+def _assert_refused(call, error, field):
+    before = (Couple.objects.count(), ApplicationEvent.objects.filter(transition__startswith="couple_").count())
+    with pytest.raises(error) as caught:
+        call()
+    assert field in caught.value.errors, caught.value.errors
+    assert not any("R-" in message for messages in caught.value.errors.values() for message in messages)
+    after = (Couple.objects.count(), ApplicationEvent.objects.filter(transition__startswith="couple_").count())
+    assert after == before  # nothing changed
+    return caught.value
+
+
+def test_an_application_cannot_be_linked_to_itself():
+    """R-CPL-1: the two applications must be two."""
+    home()
+    one = queued_application(choices=["YX01"])
+    _assert_refused(
+        lambda: couple_link(
+            applications=[one.reference, one.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        InvalidInput,
+        "applications.1",
+    )
+
+
+def test_an_application_in_a_final_state_or_holding_a_live_offer_cannot_be_linked():
+    """R-CPL-1: neither may be final nor hold a live offer."""
+    facility = home()
+    a = queued_application(choices=["YX01"], date_of_birth=dt.date(1940, 1, 1))
+    b = queued_application(choices=["YX01"], date_of_birth=dt.date(1941, 1, 1))
+    c = queued_application(choices=["YX01"], date_of_birth=dt.date(1942, 1, 1))
+    app_services.application_withdraw(application=b, reason="moved away", actor=actor("intake"))
+    _assert_refused(
+        lambda: couple_link(
+            applications=[a.reference, b.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        RuleViolation,
+        "applications.1",
+    )
+    free(facility, "nursing")  # a is first in the queue and is offered the bed
+    assert live_offer(a) is not None
+    _assert_refused(
+        lambda: couple_link(
+            applications=[a.reference, c.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        RuleViolation,
+        "applications.0",
+    )
+
+
+def test_applications_with_no_chosen_home_in_common_cannot_be_linked():
+    """R-CPL-1: they must share at least one chosen facility."""
+    home("YX01")
+    home("YX02")
+    a = queued_application(choices=["YX01"], date_of_birth=dt.date(1940, 1, 1))
+    b = queued_application(choices=["YX02"], date_of_birth=dt.date(1941, 1, 1))
+    _assert_refused(
+        lambda: couple_link(
+            applications=[a.reference, b.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        RuleViolation,
+        "applications",
+    )
+
+
+def test_a_third_application_cannot_join_a_couple():
+    """R-CPL-1: an application is in at most one live couple (the database refuses it too)."""
+    home()
+    wife, husband, _couple = couple_at()
+    third = queued_application(choices=["YX01"], date_of_birth=dt.date(1945, 1, 1))
+    _assert_refused(
+        lambda: couple_link(
+            applications=[third.reference, husband.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        RuleViolation,
+        "applications.1",
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CoupleMember.objects.create(couple=Couple.objects.get(), application=wife)
+
+
+def test_together_is_refused_when_the_policy_allows_only_either_first_and_an_unknown_mode_always():
+    """R-CPL-1: with couples_together off only either_first may be chosen for new links; an
+    existing together couple stays."""
+    home()
+    _wife, _husband, existing = couple_at()
+    a = queued_application(choices=["YX01"], date_of_birth=dt.date(1940, 5, 1))
+    b = queued_application(choices=["YX01"], date_of_birth=dt.date(1941, 5, 1))
+    _assert_refused(
+        lambda: couple_link(applications=[a.reference, b.reference], mode="apart", reason="x", actor=actor("intake")),
+        InvalidInput,
+        "mode",
+    )
+    policy_create(effective_from=timezone.localdate(), parameters={"couples_together": False}, actor=actor("admin"))
+    assert policy_in_force().parameters.couples_together is False
+    _assert_refused(
+        lambda: couple_link(
+            applications=[a.reference, b.reference], mode="together", reason="x", actor=actor("intake")
+        ),
+        RuleViolation,
+        "mode",
+    )
+    assert couple_link(applications=[a.reference, b.reference], mode="either_first", reason="x", actor=actor("intake"))
+    existing.refresh_from_db()
+    assert existing.is_live and existing.mode == "together"
+
+
+def test_a_reason_is_required_to_link():
+    """R-CPL-1: linking needs a reason."""
+    home()
+    a = queued_application(choices=["YX01"], date_of_birth=dt.date(1940, 1, 1))
+    b = queued_application(choices=["YX01"], date_of_birth=dt.date(1941, 1, 1))
+    _assert_refused(
+        lambda: couple_link(
+            applications=[a.reference, b.reference], mode="together", reason=" ", actor=actor("intake")
+        ),
+        InvalidInput,
+        "reason",
+    )
+
+
+# --- R-CPL-2: the joint offer ---------------------------------------------------------------------
+def test_a_together_member_is_skipped_when_no_second_bed_suits_the_partner_and_keeps_their_place():
+    """R-CPL-2: partner_bed_unavailable; the bed goes to the next eligible entry."""
+    facility = home()
+    wife, husband, _couple = couple_at()
+    single = queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))
+    decision = bed_discharge(bed=Bed.objects.filter(facility=facility, bed_type="nursing").first(), reason="deceased")[
+        1
+    ]
+    assert decision.chosen["reference"] == single.reference
+    reasons = {row["reference"]: row["reason"] for row in decision.skipped}
+    assert reasons[wife.reference] == "partner_bed_unavailable"
+    assert live_offer(wife) is None and live_offer(husband) is None
+    assert Application.objects.get(pk=wife.pk).state == "waiting"
+
+
+def test_two_vacant_beds_make_a_joint_offer_with_the_same_deadlines_and_a_partner_decision():
+    """R-CPL-2: both offers in one transaction; the partner's decision records everyone ranked
+    above the partner as couple_partner and references the first decision."""
+    facility = home()
+    wife, husband, _couple = couple_at()
+    other = queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))
+    first = free(facility, "nursing")  # one bed: the couple is skipped, the single nursing entry takes it
+    assert first[0].chosen["reference"] == other.reference
+    decisions = free(facility, "nursing")  # a nursing bed for her, but none for him yet
+    assert decisions[0].chosen is None
+    reasons = {row["reference"]: row["reason"] for row in decisions[0].skipped}
+    assert reasons[wife.reference] == reasons[husband.reference] == "partner_bed_unavailable"
+    decisions = free(facility, "general")
+    by_ref = {d.chosen["reference"]: d for d in decisions if d.chosen}
+    assert set(by_ref) >= {wife.reference, husband.reference}
+    hers, his = live_offer(wife), live_offer(husband)
+    assert hers and his and hers.state == his.state == "pending"
+    assert hers.respond_by == his.respond_by
+    assert hers.partner_offer_id == his.pk and his.partner_offer_id == hers.pk
+    assert his.bed.bed_type == "general" and hers.bed.bed_type == "nursing"
+    second = AllocationDecision.objects.get(pk=his.decision_id)
+    assert second.partner_decision_id == hers.decision_id
+    assert second.skipped and all(row["reason"] == "couple_partner" for row in second.skipped)
+    assert all(row["rank"] < second.chosen["rank"] for row in second.skipped)
+    assert wife.reference in {row["reference"] for row in second.skipped}
+    assert first_chain_break() is None  # the reference is in the hashed payload and verifies
+
+
+def joint_offer():
+    facility = home()
+    wife, husband, couple = couple_at()
+    Bed.objects.filter(facility=facility, bed_type="general").update(status="vacant", holder_care_level=None)
+    free(facility, "nursing")
+    hers, his = live_offer(wife), live_offer(husband)
+    assert hers.partner_offer_id == his.pk
+    return facility, wife, husband, couple, hers, his
+
+
+def test_the_first_free_bed_where_a_together_couple_waits_makes_every_vacant_bed_walk_again():
+    """R-CPL-2: a vacancy re-walks every vacant bed there, nursing beds first."""
+    facility, wife, husband, _couple, hers, his = joint_offer()
+    assert hers.bed.bed_type == "nursing" and his.bed.bed_type == "general"
+    assert facility.pk == hers.facility_id == his.facility_id
+
+
+def test_declining_a_joint_offer_declines_both_and_is_one_refusal_each():
+    """R-CPL-2: one decline is one refusal for each."""
+    _facility, wife, husband, _couple, hers, his = joint_offer()
+    offer_decline(offer=hers, reason="too far", actor=actor("intake"))
+    hers.refresh_from_db()
+    his.refresh_from_db()
+    assert hers.state == his.state == "declined" and hers.is_refusal and his.is_refusal
+    params = policy_in_force().parameters
+    assert refusals_of_person(Application.objects.get(pk=wife.pk), params=params) == 1
+    assert refusals_of_person(Application.objects.get(pk=husband.pk), params=params) == 1
+    assert live_offer(wife) is None and live_offer(husband) is None  # not offered each other's bed
+
+
+def test_accepting_and_admitting_a_joint_offer_acts_on_both():
+    """R-CPL-2: accepted for both at once, admitted together."""
+    _facility, wife, husband, _couple, hers, his = joint_offer()
+    offer_accept(offer=his, actor=actor("intake"))
+    hers.refresh_from_db()
+    assert hers.state == "accepted" and Application.objects.get(pk=wife.pk).state == "admission_check"
+    offer_admit(offer=hers, actor=actor("facility"))
+    assert Application.objects.get(pk=wife.pk).state == Application.objects.get(pk=husband.pk).state == "admitted"
+
+
+def test_failing_the_admission_check_fails_both_with_the_same_reason():
+    """R-CPL-2: if one fails the admission check, both offers fail with the same reason."""
+    _facility, wife, husband, _couple, hers, his = joint_offer()
+    offer_accept(offer=hers, actor=actor("intake"))
+    offer_fail_check(offer=Offer.objects.get(pk=hers.pk), reason="other", actor=actor("facility"))
+    hers.refresh_from_db()
+    his.refresh_from_db()
+    assert hers.state == his.state == "failed_check" and hers.reason == his.reason == "other"
+
+
+def test_a_member_withdrawing_with_a_live_joint_offer_ends_the_link_and_the_partner_keeps_no_refusal():
+    """R-CPL-2: the partner's offer is withdrawn without a refusal and the link ends."""
+    _facility, wife, husband, _couple, hers, his = joint_offer()
+    app_services.application_withdraw(application=wife, reason="changed her mind", actor=actor("intake"))
+    his.refresh_from_db()
+    assert his.state == "withdrawn" and not his.is_refusal
+    assert couple_of(husband) is None
+    husband = Application.objects.get(pk=husband.pk)
+    assert husband.state in ("waiting", "offered")  # waiting again, or offered a bed on his own
+    assert refusals_of_person(husband, params=policy_in_force().parameters) == 0
+
+
+# --- either_first ----------------------------------------------------------------------------------
+def test_either_first_the_admitted_spouse_gives_the_other_spouse_resident_points_at_once():
+    """R-CPL-1 either_first with R-Q-3: when one is admitted, the other scores "spouse resident"
+    at that home at once and the family is told."""
+    facility = home()
+    wife, husband, _couple = couple_at(mode="either_first")
+    before = QueueEntry.objects.get(application=husband, facility=facility).base_score
+    free(facility, "nursing")
+    offer = live_offer(wife)
+    assert offer is not None and offer.partner_offer_id is None
+    offer_accept(offer=offer, actor=actor("intake"))
+    offer_admit(offer=Offer.objects.get(pk=offer.pk), actor=actor("facility"))
+    assert FacilityChoice.objects.get(application=husband, facility=facility).spouse_resident
+    after = QueueEntry.objects.get(application=husband, facility=facility).base_score
+    assert after - before == spec.SPOUSE_RESIDENT_POINTS
+    assert Notification.objects.filter(application=husband, kind="spouse_admitted").exists()
