@@ -8,6 +8,7 @@ from .views import (
     applications,
     assessments,
     changes,
+    couples,
     dashboard,
     facility_pages,
     offers,
@@ -23,6 +24,7 @@ staff = [
     *privacy.urlpatterns,  # before applications/<reference>/
     *changes.urlpatterns,  # R-CHG-2
     *review_requests.urlpatterns,  # R-ASM-6
+    *couples.urlpatterns,  # R-CPL-1
     *applications.urlpatterns,
     *assessments.urlpatterns,
     *offers.urlpatterns,

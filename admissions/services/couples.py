@@ -59,6 +59,30 @@ def couple_of(application: Application | int) -> CoupleView | None:
     return CoupleView(couple=member.couple, partner=other.application) if other else None
 
 
+def couples_for(application_ids) -> dict[int, dict]:
+    """application id → {id, partner, mode} of its live couple, for a page of applications in two
+    queries (R-CPL-3: the couple shown with each application)."""
+    mine = dict(
+        CoupleMember.objects.filter(live=True, application_id__in=list(application_ids)).values_list(
+            "application_id", "couple_id"
+        )
+    )
+    if not mine:
+        return {}
+    rows = CoupleMember.objects.filter(couple_id__in=set(mine.values())).values_list(
+        "couple_id", "application_id", "application__reference", "couple__mode"
+    )
+    by_couple: dict[int, list[tuple[int, str, str]]] = {}
+    for couple_id, application_id, reference, mode in rows:
+        by_couple.setdefault(couple_id, []).append((application_id, reference, mode))
+    out = {}
+    for application_id, couple_id in mine.items():
+        for other_id, reference, mode in by_couple.get(couple_id, []):
+            if other_id != application_id:
+                out[application_id] = {"id": couple_id, "partner": reference, "mode": mode}
+    return out
+
+
 def together_partner_ids(application_ids) -> dict[int, int]:
     """application id → partner's application id, for the live `together` couples among them."""
     members = CoupleMember.objects.filter(live=True, couple__mode=CoupleMode.TOGETHER)

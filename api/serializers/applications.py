@@ -16,7 +16,7 @@ from admissions.models import Application, ApplicationState, Category, CategoryS
 from admissions.models.applications import Language
 from admissions.selectors import policy_in_force
 from admissions.services.applications import STAFF_REMOVAL_REASONS, available_transitions, stored_hukou_district
-from admissions.services.couples import couple_of
+from admissions.services.couples import couples_for
 from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
@@ -392,10 +392,14 @@ class ApplicationOutput(serializers.Serializer):
         return ReviewRequestOutput(application.review_requests.all(), many=True).data
     @extend_schema_field(CoupleOutput(allow_null=True))
     def get_couple(self, application: Application):
-        view = couple_of(application)
-        if view is None:
-            return None
-        return {"id": view.couple.pk, "partner": view.partner.reference, "mode": view.mode}
+        # One read for a whole list page: the couples of every application on it (R-CPL-3).
+        cache = self.context.get("_couples")
+        if cache is None or application.pk not in cache["ids"]:
+            parent = getattr(self, "parent", None)
+            items = list(parent.instance) if parent is not None and parent.instance is not None else [application]
+            ids = {a.pk for a in items} | {application.pk}
+            cache = self.context["_couples"] = {"ids": ids, "couples": couples_for(ids)}
+        return cache["couples"].get(application.pk)
 
     def get_available_transitions(self, application: Application) -> list[str]:
         return transitions_for(self.context["request"].user, available_transitions(application))

@@ -63,6 +63,7 @@ def test_an_offer_is_shown_with_its_keys_and_deadlines_in_the_citys_zone(offer):
         "respond_by": body["respond_by"],
         "admit_by": None,
         "decision": offer.decision_id,
+        "partner_offer": None,  # R-CPL-2: a single offer
         "overdue": False,  # R-OFF-7
     }
     respond_by = dt.datetime.fromisoformat(body["respond_by"])

@@ -44,6 +44,7 @@ from admissions.selectors import (
 )
 from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
+from admissions.services.couples import couple_of
 from admissions.services.lookup import next_steps
 from admissions.services.privacy import contact_details_visible, id_accesses_for_application, id_number_for
 from admissions.services.reconfirmation import awaiting_confirmation, reconfirm
@@ -745,6 +746,8 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "duplicate_match_labels": dict(DuplicateMatch.choices),
         "change_links": change_links_for(user, application),  # R-CHG-2
         "reconfirmation": ask,
+        "couple": couple_of(application),  # R-CPL-3
+        "can_link": bool(roles & {Role.INTAKE, Role.ADMIN}) and not application.is_final,
     }
 
 
