@@ -62,6 +62,8 @@ def skip_reason_labels() -> dict[str, str]:
         "offer_pending": _("holds an offer"),
         "suspended": _("suspended"),
         "refused_this_bed": _("refused this bed"),
+        "partner_bed_unavailable": _("no second bed for the spouse"),
+        "couple_partner": _("bed went to a spouse (joint offer)"),
     }
 
 

@@ -39,7 +39,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from admissions.models import (
+    FINAL_STATES,
     LIVE_OFFER_STATES,
+    AllocationDecision,
     Application,
     ApplicationState,
     Category,
@@ -57,6 +59,7 @@ from .applications import (
     lookup_code_matching_key,
     lookup_code_rehash,
 )
+from .couples import couple_of
 
 logger = logging.getLogger("admissions.lookup")
 
@@ -482,6 +485,7 @@ def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.d
         steps.append(gettext("The applicant has been admitted. This application is finished."))
     else:  # rejected, withdrawn, removed
         steps.append(gettext("This application is closed. Contact the intake office to apply again."))
+    steps.extend(_couple_steps(application, now=now))
     if state in (S.WAITING, S.SUSPENDED) and application.current_assessment is not None:
         valid_until = application.current_assessment.valid_until
         if valid_until is not None:
@@ -489,4 +493,48 @@ def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.d
                 gettext("The assessment is valid until %(date)s; a new one is needed after that.")
                 % {"date": valid_until.isoformat()}
             )
+    return steps
+
+
+def _couple_steps(application: Application, *, now: dt.datetime) -> list[str]:
+    """R-CPL-3: a couple's wait explained: that they wait together, and why no bed yet."""
+    view = couple_of(application)
+    if view is None or application.state in FINAL_STATES:
+        return []
+    partner = mask_reference(view.partner.reference)
+    if not view.together:
+        return [
+            gettext(
+                "This application is linked with the spouse's application %(partner)s: either of you may be "
+                "offered a bed first; the other then gains the points for a spouse living in that home."
+            )
+            % {"partner": partner}
+        ]
+    steps = [
+        gettext(
+            "This application waits together with the spouse's application %(partner)s: a bed is offered only "
+            "when a second bed at the same home suits the spouse too. Both offers come at once and are answered "
+            "together."
+        )
+        % {"partner": partner}
+    ]
+    recent = (
+        AllocationDecision.objects.filter(made_at__gte=view.couple.linked_at, made_at__lte=now)
+        .filter(facility__in=application.choices.values("facility"))
+        .select_related("facility")
+        .order_by("-made_at", "-id")[:200]
+    )
+    for decision in recent:
+        if any(
+            row.get("reference") == application.reference and row.get("reason") == "partner_bed_unavailable"
+            for row in decision.skipped
+        ):
+            steps.append(
+                gettext(
+                    "On %(date)s a bed at %(home)s reached this application, but no second bed there suited the "
+                    "spouse, so it was not offered. Your place in the queue is kept."
+                )
+                % {"date": timezone.localtime(decision.made_at).strftime("%Y-%m-%d"), "home": decision.facility.name}
+            )
+            break
     return steps

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from admissions.decisions import first_chain_break
 from admissions.models import (
@@ -25,6 +25,7 @@ from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge, bed_discharge_all
 from admissions.services.couples import couple_link, couple_of, couple_unlink
+from admissions.services.lookup import lookup_result
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check
 from admissions.services.policy import policy_create
 from core.errors import Conflict, InvalidInput, RuleViolation
@@ -339,3 +340,17 @@ def test_either_first_the_admitted_spouse_gives_the_other_spouse_resident_points
     after = QueueEntry.objects.get(application=husband, facility=facility).base_score
     assert after - before == spec.SPOUSE_RESIDENT_POINTS
     assert Notification.objects.filter(application=husband, kind="spouse_admitted").exists()
+
+
+# --- R-CPL-3: the family's status page --------------------------------------------------------------
+def test_the_family_status_says_they_wait_together_and_why_no_bed_was_offered():
+    """R-CPL-3: the lookup's next steps explain the couple's wait, in plain words."""
+    facility = home()
+    wife, _husband, _couple = couple_at()
+    queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))
+    free(facility, "nursing")  # reaches her first; no second bed for him
+    with translation.override("en"):
+        steps = " ".join(lookup_result(Application.objects.get(pk=wife.pk)).next_steps)
+    assert "waits together with the spouse" in steps
+    assert "no second bed there suited the spouse" in steps
+    assert "R-CPL" not in steps and _husband.reference not in steps  # the partner's reference is masked

@@ -9,10 +9,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from admissions.models import Couple
-from admissions.services.couples import couple_of
+from admissions.models import Couple, Offer
+from admissions.services.allocation import allocation_run
+from admissions.services.couples import couple_link, couple_of
+from facilities.models import Bed, Facility
 from facilities.roles import roles_assign
-from tests.factories import FacilityFactory, add_beds, queued_application
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +87,21 @@ def test_intake_unlinks_after_checking_the_answers(spouses):
 def test_a_reviewer_may_not_open_the_link_page(spouses):
     wife, _husband = spouses
     assert client_as("reviewer").get(f"/staff/applications/{wife.reference}/couple/link/").status_code in (403, 302)
+
+
+def test_the_queue_and_the_bed_board_show_the_couple_together(spouses):
+    """R-CPL-3: on the home's page the queue names each member's spouse, and the bed board the joint offer."""
+    wife, husband = spouses
+
+    def mentions() -> int:
+        return client_as("reviewer").get("/staff/facilities/YX01/").content.decode().count(husband.reference)
+
+    alone = mentions()
+    couple_link(applications=[wife.reference, husband.reference], mode="together", reason="x", actor=actor("intake"))
+    assert mentions() == alone + 1  # her queue row names him
+    home = Facility.objects.get(code="YX01")
+    add_beds(home, general=6, holder="nursing")  # ten beds: room for self-care under the quota
+    Bed.objects.filter(facility=home).update(status="vacant", holder_care_level=None)
+    allocation_run(facility=home, trigger="test")
+    assert Offer.objects.get(application=husband).partner_offer == Offer.objects.get(application=wife)
+    assert mentions() >= alone + 1 + 4  # his bed offered to him, and her bed's joint offer naming him (links)

@@ -28,7 +28,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from admissions.models import LIVE_OFFER_STATES, AllocationDecision, Application, Offer, QueueEntry, QueueEntryStatus
+from admissions.models import (
+    LIVE_OFFER_STATES,
+    AllocationDecision,
+    Application,
+    CoupleMode,
+    Offer,
+    QueueEntry,
+    QueueEntryStatus,
+)
 from admissions.models.offers import DischargeReason
 from admissions.selectors import (
     beds_with_occupants,
@@ -39,6 +47,7 @@ from admissions.selectors import (
 )
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
+from admissions.services.couples import couples_for
 from admissions.services.reconfirmation import unconfirmed_applications
 from core.actor import Actor
 from core.errors import DomainError, NotPermitted
@@ -63,6 +72,10 @@ SKIP_REASON_WORDS = {
     SkipReason.OFFER_PENDING: gettext_lazy("already holds an offer, here or at another home"),
     SkipReason.SUSPENDED: gettext_lazy("the application is suspended"),
     SkipReason.REFUSED_THIS_BED: gettext_lazy("refused this same bed before"),
+    SkipReason.PARTNER_BED_UNAVAILABLE: gettext_lazy(
+        "placed together with a spouse, and no second bed here suited the spouse"
+    ),
+    SkipReason.COUPLE_PARTNER: gettext_lazy("passed over for a couple's joint offer: this bed went to the spouse"),
 }
 TRIGGER_WORDS = {
     "bed_added": gettext_lazy("a new bed"),
@@ -252,6 +265,7 @@ def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound)
         .annotate(
             offer_id=Subquery(live_offer.values("pk")[:1]),
             offered_to=Subquery(live_offer.values("application__reference")[:1]),
+            offered_with=Subquery(live_offer.values("partner_offer__application__reference")[:1]),  # R-CPL-3
         )
         .order_by("code")
     )
@@ -262,6 +276,7 @@ def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound)
             "bed": bed,
             "occupant_url": application_url(bed.occupant) if bed.occupant else None,
             "offered_to_url": application_url(bed.offered_to) if bed.offered_to else None,
+            "offered_with_url": application_url(bed.offered_with) if bed.offered_with else None,
             "offer_url": allowed_url(user, "staff:offer", bed.offer_id) if bed.offer_id else None,
             "blocked": blocked and bed.bed_type == BedType.GENERAL and bed.status == BedStatus.VACANT,
         }
@@ -301,6 +316,12 @@ def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound)
     ]
 
 
+def _couple_words(couple: dict | None) -> dict | None:
+    if couple is None:
+        return None
+    return {**couple, "mode_label": CoupleMode(couple["mode"]).label}
+
+
 def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
     """The open entries in queue order (R-Q-2); a row's position is its place in the whole queue
     (R-Q-4), and its score is broken down as the allocation counts it (R-Q-3)."""
@@ -315,6 +336,7 @@ def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
             "pk", flat=True
         )
     )
+    couples = couples_for([entry.application_id for entry in page])  # R-CPL-3: the couple shown together
     rows = [
         {
             "position": page.start_index() + i,
@@ -322,6 +344,7 @@ def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
             "entry": entry,
             "breakdown": score_breakdown(entry, now=now, params=policy.parameters),
             "url": application_url(entry.application.reference),
+            "couple": _couple_words(couples.get(entry.application_id)),
         }
         for i, entry in enumerate(page)
     ]

@@ -42,12 +42,15 @@ from web.formtokens import form_token_claim, form_token_done, form_token_issue, 
 from web.views import facility_pages as facility_views
 
 PAGE_SIZE = 25
-OFFERS = Offer.objects.select_related("application__applicant", "facility", "bed")
+OFFERS = Offer.objects.select_related(
+    "application__applicant", "facility", "bed", "partner_offer__application__applicant", "partner_offer__bed"
+)
 
 FAIL_CHECK_WORDS = {
     "no_show": gettext_lazy("did not come (a no-show)"),
     "care_need_changed": gettext_lazy("the care need has changed (a new assessment is needed)"),
     "other": gettext_lazy("another reason"),
+    "partner_left": gettext_lazy("the spouse's application ended, so the joint offer was withdrawn (not a refusal)"),
 }
 
 

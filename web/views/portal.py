@@ -86,6 +86,8 @@ SKIP_REASON_WORDS = {
     SkipReason.OFFER_PENDING: _("already holds an offer, here or at another home"),
     SkipReason.SUSPENDED: _("the application is paused (suspended)"),
     SkipReason.REFUSED_THIS_BED: _("refused this same bed before"),
+    SkipReason.PARTNER_BED_UNAVAILABLE: _("waits together with a spouse, and no second bed there suited the spouse"),
+    SkipReason.COUPLE_PARTNER: _("passed over for a couple's joint offer: this bed went to the spouse"),
 }
 
 TRIGGER_WORDS = {
