@@ -343,9 +343,17 @@ def _refused(bed: Bed) -> set[int]:
     rows = (
         Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
         .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
-        .values_list("application_id", "partner_offer__application_id")
+        .values_list(
+            "application_id", "partner_offer__application_id", "partner_offer__is_refusal", "partner_offer__state"
+        )
     )
-    return {pk for row in rows for pk in row if pk is not None}
+    refused = set()
+    for application_id, partner_id, partner_refused, partner_state in rows:
+        refused.add(application_id)
+        # Not a partner whose offer was only withdrawn because this member left.
+        if partner_id is not None and (partner_refused or partner_state == OfferState.FAILED_CHECK):
+            refused.add(partner_id)
+    return refused
 
 
 class _Run:
