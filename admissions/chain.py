@@ -182,7 +182,8 @@ def public_form(decision, *, facility_code: str, bed_code: str, subjects: dict[s
 
 
 def _value(decision, name: str):
-    value = getattr(decision, name)
+    # A bulk writer's row (the city generator) may lack a field added later: it is not set.
+    value = getattr(decision, name, None) if name in OPTIONAL_KEYED_FIELDS else getattr(decision, name)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
     return value

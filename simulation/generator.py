@@ -52,6 +52,8 @@ from admissions.models import (
     Application,
     ApplicationEvent,
     CategoryClaim,
+    Couple,
+    CoupleMember,
     FacilityChoice,
     Occupancy,
     Offer,
@@ -136,6 +138,10 @@ EXPIRED_ASSESSMENT_SHARE = 0.03  # of those queued over a year: reassessment not
 REGRADE_SHARE = 0.3  # a reassessment finds one grade more frailty
 LIVE_OFFER_SHARE_OF_BEDS = 0.005  # residents leaving today: their beds are offered by the allocation
 ACCEPTED_SHARE_OF_LIVE_OFFERS = 0.4
+# Issue 14 (R-CPL-1): about 3 % of the waiting applicants are one of a married couple who applied
+# together, most of them to be placed together; the pair shares its first-choice home.
+COUPLE_SHARE = 0.03
+TOGETHER_SHARE_OF_COUPLES = 0.8
 
 # R-WATCH-1: a few anomalies for the watchdog report to find. One home (the second largest) has
 # beds its residents left 15–40 days ago and that nobody was offered, while its queue has candidates;
@@ -457,6 +463,7 @@ class _City:
             self._admissions_and_residents()
             self._long_vacancies()
             _reset_sequences(models)
+            self._couples()
             self._mark("admissions", started)
         _analyze()
         self._mark("statistics", started)
@@ -844,6 +851,66 @@ class _City:
             "long_vacant_beds": len(planted),
             "out_of_order_admissions": self.out_of_order_planted,
         }
+
+    def _couples(self) -> None:
+        """R-CPL-1: link pairs of waiting applications with the same first-choice home as couples
+        (COUPLE_SHARE of the waiting applicants), with an event on each. From their own random
+        stream, so the rest of the city is what it was without them."""
+        rng = random.Random(self.seed * 104729 + 14)
+        by_home: dict[int, list[int]] = defaultdict(list)
+        for application_id, facility_id in (
+            FacilityChoice.objects.filter(rank=1, application__state="waiting")
+            .order_by("application_id")
+            .values_list("application_id", "facility_id")
+        ):
+            by_home[facility_id].append(application_id)
+        # Not at the anomaly home: a together couple there would have its planted vacancies walked
+        # again by today's discharges (R-CPL-2), and the watchdog's long vacancies would not be there.
+        anomaly = self.anomaly_home().pk
+        there = set(FacilityChoice.objects.filter(facility_id=anomaly).values_list("application_id", flat=True))
+        by_home.pop(anomaly, None)
+        by_home = {home: [pk for pk in ids if pk not in there] for home, ids in by_home.items()}
+        pairs = []
+        for _facility_id, ids in sorted(by_home.items()):
+            rng.shuffle(ids)
+            wanted = round(len(ids) * COUPLE_SHARE / 2)
+            pairs += [(ids[2 * i], ids[2 * i + 1]) for i in range(min(wanted, len(ids) // 2))]
+        if not pairs:
+            self.couples = 0
+            return
+        references = dict(
+            Application.objects.filter(pk__in=[pk for pair in pairs for pk in pair]).values_list("pk", "reference")
+        )
+        linked_at = self.now - dt.timedelta(days=1)
+        couples = Couple.objects.bulk_create(
+            Couple(
+                mode="together" if rng.random() < TOGETHER_SHARE_OF_COUPLES else "either_first",
+                reason="applied together (generated)",
+                linked_at=linked_at,
+                linked_by="intake",
+            )
+            for _ in pairs
+        )
+        members, events = [], []
+        for couple, pair in zip(couples, pairs, strict=True):
+            for mine, other in (pair, pair[::-1]):
+                members.append(CoupleMember(couple=couple, application_id=mine))
+                events.append(
+                    ApplicationEvent(
+                        application_id=mine,
+                        transition="couple_link",
+                        from_state="waiting",
+                        to_state="waiting",
+                        actor_kind="user",
+                        actor_name="intake",
+                        at=linked_at,
+                        reason=couple.reason,
+                        data={"couple": couple.pk, "partner": references[other], "mode": couple.mode},
+                    )
+                )
+        CoupleMember.objects.bulk_create(members)
+        ApplicationEvent.objects.bulk_create(events)
+        self.couples = len(pairs)
 
     # -- today: residents leave, the real allocation offers their beds, some offers are accepted ----
     def _live_offers(self) -> int:

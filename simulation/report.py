@@ -36,8 +36,10 @@ CSV_COLUMNS = [
     "policy",
     "applicant_district",
     "facility_level",
+    "couple",
 ]
 CHANNELS = ["special", "priority", "ordinary"]
+COUPLE_GROUPS = ["single", "together", "either_first"]  # issue 14: R-CPL-1's modes
 CARE_LEVELS = ["nursing", "self_care"]
 REFUSALS = [("declined", "declined"), ("expired", "left to expire"), ("no_show", "no-show at the check")]
 REMOVALS = [
@@ -83,7 +85,7 @@ def write_csv(results: list[RunResult], path: Path) -> None:
 
 # --- statistics ----------------------------------------------------------------------------------
 def waits(result: RunResult, key: str | None = None, value: str | None = None) -> list[int]:
-    return [row["days_waited"] for row in result.admissions if key is None or row[key] == value]
+    return [row["days_waited"] for row in result.admissions if key is None or row.get(key) == value]
 
 
 def median_p90(days: list[int]) -> tuple[float, float] | None:
@@ -297,12 +299,13 @@ def _markdown(
         ("channel", CHANNELS, "waiting_by_channel", "Waiting time by channel"),
         ("care_level", CARE_LEVELS, "waiting_by_care_level", "Waiting time by care level"),
         ("district", _values(results, "district"), "waiting_by_district", "Waiting time by district of the home"),
+        ("couple", COUPLE_GROUPS, None, "Waiting time of couples beside singles"),
     ):
         lines += [f"## {title}", "", "Median / 90th percentile, days (n = admissions).", ""]
         rows = [[group, *[_cell(median_p90(waits(r, key, group)), len(waits(r, key, group))) for r in results]]
                 for group in groups]  # fmt: skip
         lines += _table([key.replace("_", " "), *labels], rows)
-        lines += [f"![{title}]({charts[chart]})", ""]
+        lines += [f"![{title}]({charts[chart]})", ""] if chart else [""]
     lines += [
         "## Nursing share per home against its target",
         "",

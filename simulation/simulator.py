@@ -59,6 +59,7 @@ from admissions.models import (
     Application,
     ApplicationState,
     CalendarYear,
+    CoupleMember,
     FacilityChoice,
     Notification,
     Occupancy,
@@ -928,6 +929,12 @@ def admission_rows(*, start: dt.date, end: dt.date, label: str) -> list[dict]:
         .select_related("application__hukou_district", "application__residence_district", "facility__district", "offer")
         .order_by("admitted_on", "application__reference")
     )
+    # Issue 14: which admitted applications were one of a couple, and how they were to be placed.
+    couple_modes = dict(
+        CoupleMember.objects.filter(application__occupancy__in=occupancies).values_list(
+            "application_id", "couple__mode"
+        )
+    )
     for occupancy in occupancies:
         application, offer = occupancy.application, occupancy.offer
         queued = timezone.localdate(application.queued_at)
@@ -946,6 +953,7 @@ def admission_rows(*, start: dt.date, end: dt.date, label: str) -> list[dict]:
                 "policy": label,
                 "applicant_district": home_district.code if home_district else "",
                 "facility_level": occupancy.facility.level,
+                "couple": couple_modes.get(application.pk, "single"),
             }
         )
     return rows

@@ -184,8 +184,9 @@ def decision_payload(decision: AllocationDecision) -> dict:
         "quota_after": decision.quota_after,
         "previous_hash": decision.previous_hash,
     }
-    if decision.partner_decision_id is not None:  # R-CPL-2; absent before couples, so old hashes hold
-        payload["partner_decision"] = decision.partner_decision_id
+    partner_decision_id = getattr(decision, "partner_decision_id", None)  # a bulk writer's row may lack it
+    if partner_decision_id is not None:  # R-CPL-2; absent before couples, so old hashes hold
+        payload["partner_decision"] = partner_decision_id
     return payload
 
 

@@ -227,6 +227,8 @@ def _empty_the_city() -> None:
     from django.db import connection
 
     tables = [
+        "admissions_couplemember",
+        "admissions_couple",
         "admissions_applicationevent",
         "admissions_notification",
         "admissions_webhookdelivery",
@@ -255,6 +257,23 @@ def _empty_the_city() -> None:
         city_users = "SELECT id FROM auth_user WHERE username LIKE 'city-%%'"
         cursor.execute(f"DELETE FROM auth_user_groups WHERE user_id IN ({city_users})")
         cursor.execute("DELETE FROM auth_user WHERE username LIKE 'city-%%'")
+
+
+def test_about_three_percent_of_waiting_applicants_are_couples_mostly_together(city):
+    """Issue 14, R-CPL-1: pairs of waiting applications sharing their first-choice home, linked with
+    an event on each; most are to be placed together."""
+    from admissions.models import ApplicationEvent, Couple, CoupleMember
+
+    waiting = Application.objects.filter(state__in=["waiting", "offered", "admission_check"]).count()
+    members = CoupleMember.objects.filter(live=True)
+    assert 0.015 * waiting <= members.count() <= 0.045 * waiting
+    couples = Couple.objects.all()
+    assert couples.filter(mode="together").count() > couples.filter(mode="either_first").count()
+    for couple in couples[:20]:
+        first, second = [m.application for m in couple.members.all()]
+        assert first.choices.get(rank=1).facility_id == second.choices.get(rank=1).facility_id
+        assert ApplicationEvent.objects.filter(application=first, transition="couple_link").count() == 1
+        assert ApplicationEvent.objects.filter(application=second, transition="couple_link").count() == 1
 
 
 def test_bad_sizes_are_refused_naming_the_option(city):
