@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from admissions.models import Couple
 from admissions.services.couples import couple_link, couple_unlink
 from core.actor import Actor
 from facilities.models import Role
@@ -40,13 +38,6 @@ class CoupleList(ApiView):
 
 class CoupleDetail(ApiView):
     permission_classes = [Intake]
-
-    @extend_schema(operation_id="couples_retrieve", parameters=[ID], responses={200: CoupleSerializer})
-    def get(self, request, id: int):
-        couple = Couple.objects.filter(pk=id).first()
-        if couple is None:
-            raise Http404("No such couple.")
-        return Response(CoupleSerializer(couple).data)
 
     @extend_schema(
         operation_id="couples_unlink",

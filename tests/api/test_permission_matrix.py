@@ -94,6 +94,8 @@ MATRIX = [
     ("post", "offers/<int:id>/admit/", {"facility", "admin"}),
     ("post", "offers/<int:id>/fail-check/", {"facility", "admin"}),
     ("post", "offers/<int:id>/extend-admission/", {"facility", "admin"}),  # R-OFF-7
+    ("post", "couples/", {"intake", "admin"}),  # R-CPL-1
+    ("delete", "couples/<int:id>/", {"intake", "admin"}),
     ("get", "policy/", STAFF),
     ("post", "policy/", {"admin"}),
     ("get", "calendar/", {"admin"}),
@@ -142,6 +144,7 @@ def world():
         "review-requests": review_request_create(
             application=application, reason="The family disagrees", actor=actor("intake")
         ).pk,
+        "couples": 999_999,  # none: the roles' answers (403 or 404) are what is checked
     }
     return users, values, ids
 
