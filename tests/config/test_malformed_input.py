@@ -76,6 +76,7 @@ def world():
         ("review-requests", "id"): review_request_create(
             application=application, reason="The family disagrees", actor=actor("intake")
         ).pk,
+        ("couples", "id"): 1,  # R-CPL-1: none; the query is refused before the couple is looked for
     }
     return values
 
