@@ -390,6 +390,7 @@ class ApplicationOutput(serializers.Serializer):
     def get_review_requests(self, application: Application):
         # Prefetched newest first by applications_visible_to (one query for a whole list page).
         return ReviewRequestOutput(application.review_requests.all(), many=True).data
+
     @extend_schema_field(CoupleOutput(allow_null=True))
     def get_couple(self, application: Application):
         # One read for a whole list page: the couples of every application on it (R-CPL-3).

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0019_webhook_types_after_changes_and_reconfirmation'),
+        ('admissions', '0022_webhook_types_with_review_request'),
     ]
 
     operations = [
