@@ -30,6 +30,8 @@ from admissions.models import (
     CalendarDay,
     CalendarYear,
     CategoryClaim,
+    Couple,
+    CoupleMember,
     DecisionConfirmation,
     DuplicateReview,
     FacilityChoice,
@@ -665,3 +667,34 @@ class ReconfirmationAdmin(ReadOnlyAdmin):
     raw_id_fields = ("application", "confirmed_by")
     date_hierarchy = "due_at"
     show_full_result_count = False
+
+
+class CoupleMemberInline(admin.TabularInline):
+    model = CoupleMember
+    fields = ("application", "live")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Couple)
+class CoupleAdmin(ReadOnlyAdmin):
+    """R-CPL-1: couples linked by intake officers; linking and unlinking are services (staff pages)."""
+
+    list_display = ("pk", "mode", "linked_at", "linked_by", "unlinked_at")
+    list_filter = ("mode",)
+    search_fields = ("members__application__reference",)
+    inlines = [CoupleMemberInline]
+    show_full_result_count = False
+
+
+@admin.register(CoupleMember)
+class CoupleMemberAdmin(ReadOnlyAdmin):
+    list_display = ("couple", "application", "live")
+    list_filter = ("live",)
+    search_fields = ("application__reference",)
+    list_select_related = ("couple", "application")
+    raw_id_fields = ("couple", "application")

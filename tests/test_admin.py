@@ -24,6 +24,7 @@ from admissions.services import applications as app_services
 from admissions.services import offers as offer_services
 from admissions.services.allocation import allocation_run
 from admissions.services.calendar import calendar_day_set
+from admissions.services.couples import couple_link
 from admissions.services.privacy import id_access_record
 from admissions.services.review_requests import review_request_create
 from admissions.services.webhooks import webhook_subscribe
@@ -85,6 +86,12 @@ def world():
     now = timezone.now()
     Reconfirmation.objects.create(application=offered, due_at=now, asked_at=now, respond_by=now + dt.timedelta(days=30))
     review_request_create(application=offered, reason="The family disagrees", actor=actor("intake"))  # R-ASM-6
+    # R-CPL-1: two waiting spouses linked (the offered one holds a live offer, so two others).
+    wife = queued_application(choices=["YX01"], name="张秀兰", phone="13800000003")
+    husband = queued_application(choices=["YX01"], name="王建国", sex="M", phone="13800000004")
+    couple_link(
+        applications=[wife.reference, husband.reference], mode="either_first", reason="spouses", actor=actor("intake")
+    )
     return {"home": home, "application": Application.objects.get(pk=offered.pk)}
 
 
