@@ -254,7 +254,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     def applicant_id_number(self, obj) -> str:
         return obj.applicant.masked_id_number  # lists and this page: masked (SPEC §10)
 
-    @admin.display(description=_("choices (R-APP-7)"))
+    @admin.display(description=_("choices"))
     def choices_summary(self, obj) -> str:
         choices = obj.choices.select_related("facility").order_by("rank")
         return "; ".join(
@@ -262,7 +262,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             for c in choices
         )
 
-    @admin.display(description=_("categories (R-APP-8)"))
+    @admin.display(description=_("categories"))
     def claims_summary(self, obj) -> str:
         return "; ".join(f"{c.get_code_display()}: {c.get_status_display()}" for c in obj.category_claims.all())
 

@@ -22,25 +22,25 @@ def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str 
     """Field errors, each saying which check failed; empty when the number is good."""
     number = normalise_id_number(id_number)
     if len(number) != 18:
-        return {"applicant.id_number": [_("must be 18 characters, not %(length)s (R-APP-1)") % {"length": len(number)}]}
+        return {"applicant.id_number": [_("must be 18 characters, not %(length)s") % {"length": len(number)}]}
     # isascii: "¹" and "١" are digits to str.isdigit but not to int().
     if not number.isascii() or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        return {"applicant.id_number": [_("must be 17 digits and a final digit or X (R-APP-1)")]}
+        return {"applicant.id_number": [_("must be 17 digits and a final digit or X")]}
     if number[:6].startswith("0") or number[:2] in {"00", "10", "20", "30", "40", "60", "70", "80", "90"}:
-        return {"applicant.id_number": [_("the first six digits are not a place code (R-APP-1)")]}
+        return {"applicant.id_number": [_("the first six digits are not a place code")]}
     if ric.calc_check_digit(number) != number[17]:
-        return {"applicant.id_number": [_("the check character is wrong (R-APP-1)")]}
+        return {"applicant.id_number": [_("the check character is wrong")]}
     try:
         born = ric.get_birth_date(number)
     except StdnumError:
-        return {"applicant.id_number": [_("digits 7–14 are not a valid birth date (R-APP-1)")]}
+        return {"applicant.id_number": [_("digits 7–14 are not a valid birth date")]}
     errors: dict[str, list[str]] = {}
     if date_of_birth is not None and born != date_of_birth:
         errors["applicant.date_of_birth"] = [
-            _("does not match the birth date in the ID number (%(date)s) (R-APP-1)") % {"date": born.isoformat()}
+            _("does not match the birth date in the ID number (%(date)s)") % {"date": born.isoformat()}
         ]
     if sex is not None and sex_from_id_number(number) != sex:
-        errors["applicant.sex"] = [_("does not match the sex digit of the ID number (R-APP-1)")]
+        errors["applicant.sex"] = [_("does not match the sex digit of the ID number")]
     return errors
 
 

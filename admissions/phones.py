@@ -25,7 +25,7 @@ _MAINLAND_TYPES = {
 }
 PHONE_RULE = _(
     "must be a phone number: a mainland mobile (13812345678), a landline with its area code "
-    "(020-12345678) or an international number starting with + (R-SEC-9)"
+    "(020-12345678) or an international number starting with +"
 )
 
 

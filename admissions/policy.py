@@ -128,7 +128,7 @@ class PolicyParameters:
         values: dict = {}
         for name, value in data.items():
             if name not in known:
-                errors[name] = _("is not a policy parameter (SPEC §9)")
+                errors[name] = _("is not a policy parameter")
                 continue
             values[name] = value
         defaults = cls()
@@ -207,8 +207,7 @@ class PolicyParameters:
             kept_days = merged["retention_years"] * 365
             if kept_days <= merged["refusal_window_days"] or kept_days <= merged["bar_days"]:
                 errors["retention_years"] = _(
-                    "× 365 (%(days)s days) must be more than refusal_window_days (%(window)s) and bar_days "
-                    "(%(bar)s) (R-PRIV-3)"
+                    "× 365 (%(days)s days) must be more than refusal_window_days (%(window)s) and bar_days (%(bar)s)"
                 ) % {"days": kept_days, "window": merged["refusal_window_days"], "bar": merged["bar_days"]}
         if errors:
             raise PolicyError(errors)

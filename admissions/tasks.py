@@ -126,7 +126,7 @@ def _alert_broken_chain(broken, *, what: str) -> None:
         administrators_email(
             subject=subject,
             body=(
-                "The check of the allocation decisions (R-ALLOC-2, R-VER-1…3) found the log broken at\n"
+                "The check of the allocation decisions found the log broken at\n"
                 f"{problem}\n\n"
                 "A decision or a checkpoint was changed outside the application. Run `python manage.py "
                 "verify_decisions` to confirm, and investigate before any more allocations are trusted."

@@ -183,7 +183,7 @@ def failed_checks_table(report: watchdog.WatchdogReport, links: Links = NO_LINKS
     table = LinkedTable(
         name="watchdog_failed_checks",
         title=_("Failed admission checks by reason and by who recorded them"),
-        caption=_("Accepted offers that failed the admission check in the period (R-OFF-7, SPEC §5)."),
+        caption=_("Accepted offers that failed the admission check in the period."),
         columns=[Column(_("Home")), Column(_("Reason")), Column(_("Recorded by")), Column(_("Offers"), INT)],
     )
     codes = {row.facility.pk: row.facility for row in report.rows}
@@ -205,7 +205,7 @@ def skip_reasons_table(report: watchdog.WatchdogReport, links: Links = NO_LINKS)
         name="watchdog_skip_reasons",
         title=_("Admissions not first in the order, and why those above were passed over"),
         caption=_(
-            "Admissions in the period whose decision chose someone below the first in the order (R-ALLOC-1); each "
+            "Admissions in the period whose decision chose someone below the first in the order; each "
             "reason counts the people ranked above who were skipped for it."
         ),
         columns=[Column(_("Home")), Column(_("Admissions not first in the order"), INT)]
@@ -275,7 +275,7 @@ def report_tables(report: watchdog.WatchdogReport, links: Links = NO_LINKS) -> l
 # --- files -----------------------------------------------------------------------------------------
 def _heading(report: watchdog.WatchdogReport) -> list[str]:
     return [
-        _("Watchdog report (R-WATCH-1)"),
+        _("Watchdog report"),
         _("Period %(start)s to %(end)s; as of %(now)s")
         % {
             "start": report.period.start.isoformat(),

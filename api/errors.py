@@ -37,9 +37,24 @@ TITLES = {
 }
 
 
-def problem(status_code: int, detail: str, *, title: str | None = None, errors=None, extra=None, headers=None):
+def problem_type(rule: str | None) -> str:
+    """`/problems/<rule-code>` for a broken rule, else `about:blank` (API.md): the one place a rule
+    code goes into an answer; `detail` and field messages say the rule in plain words."""
+    return f"/problems/{rule}" if rule else "about:blank"
+
+
+def problem(
+    status_code: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors=None,
+    extra=None,
+    headers=None,
+    rule: str | None = None,
+):
     body = {
-        "type": "about:blank",
+        "type": problem_type(rule),
         "title": str(title or TITLES.get(status_code, _("Error"))),
         "status": status_code,
         "detail": str(detail),
@@ -75,7 +90,7 @@ def flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         set_rollback()
-        return problem(exc.status, exc.message, title=exc.title, errors=exc.errors, extra=exc.extra)
+        return problem(exc.status, exc.message, title=exc.title, errors=exc.errors, extra=exc.extra, rule=exc.rule)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*(exc.args or ("Not found.",)))
     elif isinstance(exc, PermissionDenied):

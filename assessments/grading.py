@@ -58,15 +58,15 @@ def item_errors(items: Mapping[str, object], *, coma: bool) -> dict[str, str]:
         value = items.get(item.code)
         allowed = f"{item.min_points}–{item.max_points}"
         if value is None:
-            errors[item.code] = _("%(item)s: missing (R-ASM-3)") % {"item": item.code}
+            errors[item.code] = _("%(item)s: missing") % {"item": item.code}
         elif not _is_whole_number(value):
-            errors[item.code] = _("%(item)s: %(value)s is not a whole number %(range)s (R-ASM-3)") % {
+            errors[item.code] = _("%(item)s: %(value)s is not a whole number %(range)s") % {
                 "item": item.code,
                 "value": f"{value!r:.20}",
                 "range": allowed,
             }
         elif not item.min_points <= value <= item.max_points:
-            errors[item.code] = _("%(item)s: %(value)s is outside %(range)s (R-ASM-3)") % {
+            errors[item.code] = _("%(item)s: %(value)s is outside %(range)s") % {
                 "item": item.code,
                 "value": value,
                 "range": allowed,
@@ -74,14 +74,12 @@ def item_errors(items: Mapping[str, object], *, coma: bool) -> dict[str, str]:
 
     for code in items:
         if code not in ITEMS_BY_CODE:
-            errors[code] = _("%(item)s: unknown item (R-ASM-3)") % {"item": f"{code!s:.20}"}
+            errors[code] = _("%(item)s: unknown item") % {"item": f"{code!s:.20}"}
 
     # Only judged when consciousness itself is valid; otherwise its own error says enough.
     consciousness = items.get(CONSCIOUSNESS_ITEM)
     if coma and CONSCIOUSNESS_ITEM not in errors and consciousness != 0:
-        errors["coma"] = _("coma: allowed only when %(item)s (consciousness) is 0 (R-ASM-2)") % {
-            "item": CONSCIOUSNESS_ITEM
-        }
+        errors["coma"] = _("coma: allowed only when %(item)s (consciousness) is 0") % {"item": CONSCIOUSNESS_ITEM}
     return errors
 
 

@@ -11,16 +11,29 @@ from django.utils.translation import gettext_lazy as _
 
 
 class DomainError(Exception):
-    """Base class. `errors` maps a dotted field path to messages; `extra` goes into the problem body."""
+    """Base class. `errors` maps a dotted field path to messages; `extra` goes into the problem body.
+
+    `rule` is the code of the rule broken (e.g. "R-APP-7"): it becomes the problem's `type`
+    (`/problems/R-APP-7`, api/errors.py) and is never part of `message` or `errors`, which people
+    read and which say the rule in plain words.
+    """
 
     status = 422
     title = _("Rule not met")
 
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None, extra: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        extra: dict | None = None,
+        rule: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
         self.extra = extra or {}
+        self.rule = rule
 
 
 class InvalidInput(DomainError):
@@ -50,10 +63,11 @@ class WrongState(Conflict):
 
     title = _("Not possible in this state")
 
-    def __init__(self, message: str, *, current_state: str, available_transitions: list[str]):
+    def __init__(self, message: str, *, current_state: str, available_transitions: list[str], rule: str = "R-FSM-3"):
         super().__init__(
             message,
             extra={"current_state": current_state, "available_transitions": available_transitions},
+            rule=rule,
         )
         self.current_state = current_state
         self.available_transitions = available_transitions
@@ -72,5 +86,5 @@ class NotFound(DomainError):
 
 
 def field_errors(**fields: str | list[str]) -> dict[str, list[str]]:
-    """field_errors(choices="at most 2 (R-APP-7)") → {"choices": ["at most 2 (R-APP-7)"]}."""
+    """field_errors(choices="at most 2") → {"choices": ["at most 2"]}."""
     return {name.replace("__", "."): [msg] if isinstance(msg, str) else list(msg) for name, msg in fields.items()}

@@ -55,7 +55,7 @@ def _clean(values: dict) -> dict:
                     raise InvalidOperation
                 cleaned[name] = target.quantize(Decimal("0.001"))
             except (InvalidOperation, ValueError):
-                errors[name] = [_("must be a number from 0 to 1, or null for the policy's value (R-NQ-1)")]
+                errors[name] = [_("must be a number from 0 to 1, or null for the policy's value")]
     if errors:
         raise InvalidInput(_("Some fields are not valid."), errors=errors)
     return cleaned

@@ -14,7 +14,7 @@ def add(apps, schema_editor):
             version=1,
             effective_from=datetime.date(2014, 1, 1),
             parameters=PolicyParameters().to_json(),
-            note="Defaults of SPEC §9",
+            note="The built-in defaults",  # SPEC §9; a note people read carries no rule code
         )
 
 

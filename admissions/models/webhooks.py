@@ -16,7 +16,7 @@ class WebhookEventType(models.TextChoices):
     APPLICATION_STATE_CHANGED = "application.state_changed", _("an application changed state")
     OFFER_MADE = "offer.made", _("an offer was made")
     OFFER_EXPIRED = "offer.expired", _("an offer expired")
-    OFFER_OVERDUE = "offer.overdue", _("an accepted offer's admission deadline passed (R-OFF-7)")
+    OFFER_OVERDUE = "offer.overdue", _("an accepted offer's admission deadline passed")
     BED_VACATED = "bed.vacated", _("a bed became vacant by a discharge")
     APPLICATION_CHANGED = "application.changed", _("an application's details changed while it waits")
     RECONFIRMATION_REQUESTED = "reconfirmation.requested", _("a family was asked to confirm they still want to wait")

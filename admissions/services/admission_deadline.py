@@ -59,14 +59,16 @@ def offer_extend_admission(*, offer: Offer | int, admit_by: dt.date, reason: str
         if offer.admit_by_extended_at is not None:
             raise RuleViolation(
                 _("The admission deadline has already been extended once."),
-                errors={"admit_by": [_("may be extended only once per offer (R-OFF-7)")]},
+                errors={"admit_by": [_("may be extended only once per offer")]},
+                rule="R-OFF-7",
             )
         new_deadline = end_of_working_day(admit_by)
         limit = extension_limit(offer)
         if new_deadline <= offer.admit_by:
             raise RuleViolation(
                 _("The new admission deadline is not later than the current one."),
-                errors={"admit_by": [_("must be after %(current)s (R-OFF-7)") % {"current": _local(offer.admit_by)}]},
+                errors={"admit_by": [_("must be after %(current)s") % {"current": _local(offer.admit_by)}]},
+                rule="R-OFF-7",
             )
         if new_deadline > limit:
             days = policy_in_force().parameters.admission_extension_working_days
@@ -74,10 +76,11 @@ def offer_extend_admission(*, offer: Offer | int, admit_by: dt.date, reason: str
                 _("The extension is too long."),
                 errors={
                     "admit_by": [
-                        _("must be at most %(days)s working days after the current deadline, by %(limit)s (R-OFF-7)")
+                        _("must be at most %(days)s working days after the current deadline, by %(limit)s")
                         % {"days": days, "limit": _local(limit)}
                     ]
                 },
+                rule="R-OFF-7",
             )
         before = offer.admit_by
         offer.admit_by_before_extension = before
@@ -134,7 +137,7 @@ def _overdue_notify(offer_id: int, now: dt.datetime) -> bool:
         subject = f"Overdue admission: {offer.application.reference} at {offer.facility.code}"
         body = (
             f"The admission of application {offer.application.reference} to bed {offer.bed.code} was due by "
-            f"{_local(offer.admit_by)} and has not been recorded (R-OFF-7). Record the admission, extend the "
+            f"{_local(offer.admit_by)} and has not been recorded. Record the admission, extend the "
             f"deadline once with a reason, or the system records a no-show on {_local(no_show_due(offer))}.\n"
             f"逾期入住：申请 {offer.application.reference} 应于 {_local(offer.admit_by)} 前入住，尚未登记。"
         )
@@ -159,7 +162,7 @@ def _no_show(offer_id: int, now: dt.datetime) -> bool:
         offer_fail_check(
             offer=offer,
             reason="no_show",
-            note=_("The admission deadline passed by the grace period without an admission (R-OFF-7)."),
+            note=_("The admission deadline passed by the grace period without an admission."),
             actor=SYSTEM,
         )
     return True
@@ -222,7 +225,7 @@ def admission_reminders_send(*, now: dt.datetime | None = None) -> int:
             subject = f"Admission due: {locked.application.reference} by {admit_by}"
             body = (
                 f"Application {locked.application.reference} is due to be admitted to bed {locked.bed.code} by "
-                f"{admit_by} (R-OFF-7).\n"
+                f"{admit_by}.\n"
                 f"申请 {locked.application.reference} 应于 {admit_by} 前入住 {locked.bed.code} 床位。"
             )
             facility_id = locked.facility_id

@@ -190,20 +190,20 @@ def _districts(data: IntakeData, *, for_submission: bool = True):
     elif data.hukou_district != "other":
         hukou = known.get(data.hukou_district)
         if hukou is None:
-            errors["applicant.hukou_district"] = [gettext("is not a district of the city, nor 'other' (R-APP-3)")]
+            errors["applicant.hukou_district"] = [gettext("is not a district of the city, nor 'other'")]
     residence = None
     if data.residence_district:
         residence = known.get(data.residence_district)
         if residence is None:
-            errors["applicant.residence_district"] = [gettext("is not a district of the city (R-APP-3)")]
+            errors["applicant.residence_district"] = [gettext("is not a district of the city")]
     if data.hukou_district == "other":
         if not data.contributor_exemption_requested:
             rule_errors["applicant.hukou_district"] = [
-                gettext("an outside hukou needs the contributor exemption requested at intake (R-APP-3)")
+                gettext("an outside hukou needs the contributor exemption requested at intake")
             ]
         elif residence is None and "applicant.residence_district" not in errors:
             rule_errors["applicant.residence_district"] = [
-                gettext("is required under the contributor exemption: it stands in for the hukou district (R-APP-3)")
+                gettext("is required under the contributor exemption: it stands in for the hukou district")
             ]
     return hukou, residence, errors, rule_errors
 
@@ -221,7 +221,7 @@ def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]
             facilities.append(facility)
     for code in data.spouse_resident_in or []:
         if code not in codes:
-            errors["spouse_resident_in"] = [gettext("must name only facilities among the choices (R-APP-9)")]
+            errors["spouse_resident_in"] = [gettext("must name only facilities among the choices")]
     return facilities, errors
 
 
@@ -234,8 +234,8 @@ def _choice_rule_errors(
     if not 1 <= len(facilities) <= params.max_choices:
         errors["choices"] = [
             ngettext(
-                "choose exactly %(max)s facility (R-APP-7)",
-                "choose 1 to %(max)s facilities (R-APP-7)",
+                "choose exactly %(max)s facility",
+                "choose 1 to %(max)s facilities",
                 params.max_choices,
             )
             % {"max": params.max_choices}
@@ -246,7 +246,7 @@ def _choice_rule_errors(
     for index, facility in enumerate(facilities):
         key = f"choices.{index}"
         if facility.pk in seen:
-            errors[key] = [gettext("is chosen twice; choices must be distinct (R-APP-7)")]
+            errors[key] = [gettext("is chosen twice; choices must be distinct")]
             continue
         seen.add(facility.pk)
         if facility.level == FacilityLevel.CITY:
@@ -254,20 +254,20 @@ def _choice_rule_errors(
             if city_level > params.max_city_level_choices:
                 errors[key] = [
                     ngettext(
-                        "at most %(max)s city-level choice is allowed (R-APP-7)",
-                        "at most %(max)s city-level choices are allowed (R-APP-7)",
+                        "at most %(max)s city-level choice is allowed",
+                        "at most %(max)s city-level choices are allowed",
                         params.max_city_level_choices,
                     )
                     % {"max": params.max_city_level_choices}
                 ]
                 continue
         elif facility.district_id != district_id:
-            errors[key] = [gettext("a district-level home must be in the applicant's own district (R-APP-7)")]
+            errors[key] = [gettext("a district-level home must be in the applicant's own district")]
             continue
         if not facility.accepting_applications and (
             accepting_checked_for is None or facility.pk in accepting_checked_for
         ):
-            errors[key] = [gettext("this home is not accepting applications (R-APP-7)")]
+            errors[key] = [gettext("this home is not accepting applications")]
     return errors
 
 
@@ -279,14 +279,14 @@ def _category_errors(categories: list[dict]) -> dict[str, list[str]]:
         code = claim.get("code")
         if code not in Category.values:
             errors[f"categories.{index}.code"] = [
-                gettext("is not a category (R-APP-8): %(codes)s") % {"codes": ", ".join(Category.values)}
+                gettext("is not a category: %(codes)s") % {"codes": ", ".join(Category.values)}
             ]
         elif code in seen:
-            errors[f"categories.{index}.code"] = [gettext("is claimed twice (R-APP-8)")]
+            errors[f"categories.{index}.code"] = [gettext("is claimed twice")]
         seen.add(code)
         if not (str(claim.get("evidence") or "").strip() or claim.get("evidence_file")):
             errors[f"categories.{index}.evidence"] = [
-                gettext("each category needs evidence: a document reference or a file (R-APP-8)")
+                gettext("each category needs evidence: a document reference or a file")
             ]
     return errors
 
@@ -328,13 +328,13 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     if for_submission:
         if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
             rule_errors["applicant.date_of_birth"] = [
-                gettext("the applicant must be at least %(min_age)s on the application date (R-APP-2)")
+                gettext("the applicant must be at least %(min_age)s on the application date")
                 % {"min_age": params.min_age}
             ]
         if not data.no_infectious_disease:
-            rule_errors["declarations.no_infectious_disease"] = [gettext("must be declared to submit (R-APP-4)")]
+            rule_errors["declarations.no_infectious_disease"] = [gettext("must be declared to submit")]
         if not data.no_serious_mental_disorder:
-            rule_errors["declarations.no_serious_mental_disorder"] = [gettext("must be declared to submit (R-APP-4)")]
+            rule_errors["declarations.no_serious_mental_disorder"] = [gettext("must be declared to submit")]
         if not facility_errors:
             district_id = hukou.pk if hukou else (residence.pk if residence else None)
             rule_errors.update(_choice_rule_errors(facilities, district_id=district_id, params=params))
@@ -350,13 +350,9 @@ def _contact_email_errors(email: str) -> dict[str, list[str]]:
     try:
         validate_email(email)
     except ValidationError:
-        return {"contact.email": [gettext("must be an email address such as name@example.com (R-OFF-6)")]}
+        return {"contact.email": [gettext("must be an email address such as name@example.com")]}
     if len(email) > CONTACT_EMAIL_MAX_LENGTH:
-        return {
-            "contact.email": [
-                gettext("must be at most %(max)s characters (R-OFF-6)") % {"max": CONTACT_EMAIL_MAX_LENGTH}
-            ]
-        }
+        return {"contact.email": [gettext("must be at most %(max)s characters") % {"max": CONTACT_EMAIL_MAX_LENGTH}]}
     return {}
 
 
@@ -373,22 +369,22 @@ def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk:
     if applicant.barred_until and applicant.barred_until > on:
         until = applicant.barred_until.isoformat()
         raise RuleViolation(
-            gettext("This person may not apply until %(date)s (R-APP-6).") % {"date": until},
-            errors={"applicant.id_number": [gettext("barred until %(date)s (R-APP-6, R-OFF-5)") % {"date": until}]},
+            gettext("This person may not apply until %(date)s.") % {"date": until},
+            errors={"applicant.id_number": [gettext("barred until %(date)s") % {"date": until}]},
             extra={"barred_until": applicant.barred_until.isoformat()},
+            rule="R-APP-6",
         )
     open_one = applicant.applications.exclude(state__in=FINAL_STATES).exclude(pk=exclude_pk).first()
     if open_one is not None:
         raise Conflict(
-            gettext("This person already has an open application, %(reference)s (R-APP-5).")
-            % {"reference": open_one.reference},
+            gettext("This person already has an open application, %(reference)s.") % {"reference": open_one.reference},
             errors={
                 "applicant.id_number": [
-                    gettext("already has the open application %(reference)s (R-APP-5)")
-                    % {"reference": open_one.reference}
+                    gettext("already has the open application %(reference)s") % {"reference": open_one.reference}
                 ]
             },
             extra={"open_application": open_one.reference},
+            rule="R-APP-5",
         )
 
 
@@ -460,7 +456,7 @@ def application_create(*, data: IntakeData, submit: bool, actor: Actor, via: str
                 code = _new_lookup_code(application)
                 _write_intake(application, data, hukou=hukou, residence=residence, facilities=facilities)
         except IntegrityError as exc:  # a concurrent intake of the same person won the race (R-APP-5)
-            raise Conflict(gettext("This person already has an open application (R-APP-5).")) from exc
+            raise Conflict(gettext("This person already has an open application."), rule="R-APP-5") from exc
         event_record(application=application, transition="create", from_state="", actor=actor)
         if submit:
             _submit(application, actor=actor, now=now)
@@ -627,6 +623,7 @@ def application_update(
                             )
                         ]
                     },
+                    rule="R-APP-5",
                 )
             applicant.id_number = data.id_number
         applicant.name = data.name.strip()
@@ -806,7 +803,7 @@ def application_approve(
         for index, item in enumerate(categories):
             code = item.get("code")
             if code not in claims:
-                errors[f"categories.{index}.code"] = [gettext("was not claimed on this application (R-APP-8)")]
+                errors[f"categories.{index}.code"] = [gettext("was not claimed on this application")]
             elif code in decisions:
                 errors[f"categories.{index}.code"] = [gettext("is decided twice")]
             else:
@@ -817,14 +814,16 @@ def application_approve(
         if assessment is None:
             raise RuleViolation(
                 gettext("The assessment must be approved (and still valid) before the application is approved."),
-                errors={"assessment": [gettext("no approved, valid assessment (R-ASM-4, R-ASM-5)")]},
+                errors={"assessment": [gettext("no approved, valid assessment")]},
+                rule="R-ASM-4",
             )
         exemption_needed = application.contributor_exemption_requested and application.hukou_district_id is None
         if exemption_needed:
             if not exemption or exemption.get("granted") is None or not str(exemption.get("note") or "").strip():
                 raise InvalidInput(
                     gettext("The contributor exemption must be granted or refused, with a note."),
-                    errors={"exemption": [gettext("granted (true/false) and a note are required (R-APP-3)")]},
+                    errors={"exemption": [gettext("granted (true/false) and a note are required")]},
+                    rule="R-APP-3",
                 )
             application.contributor_exemption_granted = bool(exemption["granted"])
             application.contributor_exemption_note = str(exemption["note"]).strip()
@@ -892,7 +891,8 @@ def application_resume(*, application: Application, reason: str = "", actor: Act
         if assessment is None or assessment.valid_until < timezone.localdate():
             raise RuleViolation(
                 gettext("The assessment has expired: a new one must be approved before the application resumes."),
-                errors={"assessment": [gettext("expired (R-ASM-5)")]},
+                errors={"assessment": [gettext("expired")]},
+                rule="R-ASM-5",
             )
         transition_apply(application, "resume", actor=actor, reason=(reason or "").strip())
         allocation_run_for_application(application=application, trigger="application_resumed", actor=actor)
@@ -935,12 +935,12 @@ def duplicate_review_record(
     if decision not in DuplicateDecision.values:
         errors["decision"] = [gettext("must be one of %(values)s") % {"values": ", ".join(DuplicateDecision.values)}]
     if not (note or "").strip():
-        errors["note"] = [gettext("a note is required (R-APP-10)")]
+        errors["note"] = [gettext("a note is required")]
     other = Application.objects.filter(reference=other_reference).first()
     if other is None or other.pk == application.pk:
         errors["other_reference"] = [gettext("is not another application")]
     if errors:
-        raise InvalidInput(gettext("The duplicate review is not valid."), errors=errors)
+        raise InvalidInput(gettext("The duplicate review is not valid."), errors=errors, rule="R-APP-10")
     with transaction.atomic():
         review, created = DuplicateReview.objects.get_or_create(
             application=application,

@@ -55,7 +55,8 @@ def _check_date(assessed_on: dt.date) -> None:
     if assessed_on < timezone.localdate() - dt.timedelta(days=policy_in_force().parameters.assessment_valid_days):
         raise InvalidInput(
             _("The assessment date is too long ago to be valid."),
-            errors={"assessed_on": [_("is older than the validity period (R-ASM-5)")]},
+            errors={"assessed_on": [_("is older than the validity period")]},
+            rule="R-ASM-5",
         )
 
 
@@ -81,7 +82,7 @@ def _lock_assessment(assessment: Assessment | int) -> Assessment:
 def _require_assessor(assessment: Assessment, actor: Actor) -> None:
     """A draft is the assessor's own record (R-ASM-4): only they edit or complete it."""
     if assessment.assessor_id != (actor.user.pk if actor.user else None):
-        raise NotPermitted(_("Only the assessor who recorded an assessment edits or completes it (R-ASM-4)."))
+        raise NotPermitted(_("Only the assessor who recorded an assessment edits or completes it."), rule="R-ASM-4")
 
 
 def assessment_create(
@@ -148,9 +149,10 @@ def assessment_update(
         assessment = _lock_assessment(assessment)
         if assessment.state != AssessmentState.DRAFT:
             raise WrongState(
-                _("A completed assessment is never edited; record a new one instead (R-ASM-4)."),
+                _("A completed assessment is never edited; record a new one instead."),
                 current_state=assessment.state,
                 available_transitions=[],
+                rule="R-ASM-4",
             )
         _require_assessor(assessment, actor)
         if items is not None:
@@ -203,8 +205,9 @@ def _complete(assessment: Assessment, application: Application, *, actor: Actor)
     errors = item_errors(assessment.items, coma=assessment.coma)
     if errors:
         raise RuleViolation(
-            _("The assessment cannot be completed: %(items)s (R-ASM-3).") % {"items": ", ".join(sorted(errors))},
+            _("The assessment cannot be completed: %(items)s.") % {"items": ", ".join(sorted(errors))},
             errors={f"items.{code}" if code != "coma" else "coma": [message] for code, message in errors.items()},
+            rule="R-ASM-3",
         )
     total = total_points(assessment.items)
     assessment.complete()
@@ -246,7 +249,7 @@ def assessment_approve(*, assessment: Assessment, actor: Actor) -> Assessment:
         _guard(assessment, "approve", "approve")
         _refuse_if_made_for_review(assessment)
         if actor.user is None or assessment.assessor_id == actor.user.pk:
-            raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
+            raise NotPermitted(_("The reviewer must not be the assessor (four eyes)."), rule="R-ASM-4")
         policy = policy_in_force()
         params = policy.parameters
         assessment.approve()
@@ -287,14 +290,14 @@ def assessment_reject(*, assessment: Assessment, reason: str, actor: Actor) -> A
     assessment (return_for_assessment)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput(_("A reason is required."), errors={"reason": [_("is required (R-ASM-4)")]})
+        raise InvalidInput(_("A reason is required."), errors={"reason": [_("is required")]}, rule="R-ASM-4")
     with transaction.atomic():
         application = lock_application(assessment.application_id)
         assessment = _lock_assessment(assessment)
         _guard(assessment, "reject", "reject")
         _refuse_if_made_for_review(assessment)
         if actor.user is None or assessment.assessor_id == actor.user.pk:
-            raise NotPermitted(_("The reviewer must not be the assessor (four eyes, R-ASM-4)."))
+            raise NotPermitted(_("The reviewer must not be the assessor (four eyes)."), rule="R-ASM-4")
         assessment.reject()
         assessment.reviewer = actor.user
         assessment.reviewed_at = timezone.now()

@@ -25,7 +25,9 @@ MAX_BATCH = 2000
 
 def _check_bed_type(bed_type: str) -> None:
     if bed_type not in BedType.values:
-        raise InvalidInput(_("Unknown bed type."), errors={"bed_type": [_("must be nursing or general (R-BED-1)")]})
+        raise InvalidInput(
+            _("Unknown bed type."), errors={"bed_type": [_("must be nursing or general")]}, rule="R-BED-1"
+        )
 
 
 def _check_code(code: str, field: str = "code") -> str:
@@ -97,7 +99,8 @@ def bed_discharge_all(
     if reason not in DischargeReason.values:
         raise InvalidInput(
             _("Unknown discharge reason."),
-            errors={"reason": [_("must be discharged, deceased or transferred (R-BED-2)")]},
+            errors={"reason": [_("must be discharged, deceased or transferred")]},
+            rule="R-BED-2",
         )
     on = on or timezone.localdate()
     if on > timezone.localdate():

@@ -79,14 +79,14 @@ def calendar_day_set(
     errors = _date_errors(date)
     if kind not in DayKind.values:
         errors["kind"] = [
-            gettext("Choose one of %(values)s (R-OFF-2), not %(kind)s.")
+            gettext("Choose one of %(values)s, not %(kind)s.")
             % {"values": ", ".join(DayKind.values), "kind": repr(str(kind)[:20])}
         ]
     name = (name or "").strip()
     if len(name) > NAME_MAX_LENGTH:
         errors["name"] = [gettext("At most %(max)s characters.") % {"max": NAME_MAX_LENGTH}]
     if errors:
-        raise InvalidInput(gettext("The calendar day was not saved."), errors=errors)
+        raise InvalidInput(gettext("The calendar day was not saved."), errors=errors, rule="R-OFF-2")
 
     with transaction.atomic():
         existing = CalendarDay.objects.select_for_update().filter(date=date).first()

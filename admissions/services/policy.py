@@ -35,7 +35,7 @@ def policy_create(*, effective_from: dt.date, parameters: dict, actor: Actor, no
     if effective_from < timezone.localdate():
         raise InvalidInput(
             _("A policy version cannot take effect in the past."),
-            errors={"effective_from": [_("must be today or later (SPEC §9: decisions keep the version they used)")]},
+            errors={"effective_from": [_("must be today or later (decisions keep the version they used)")]},
         )
     base = policy_in_force(effective_from).parameters.to_json()
     try:

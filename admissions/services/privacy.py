@@ -183,7 +183,7 @@ class AnonymisingReport:
         }
 
 
-REMOVED = "[removed, R-PRIV-3]"
+REMOVED = "[removed]"  # R-PRIV-3: evidence of a person anonymised after the retention period
 
 
 def person_anonymise(applicant: Applicant, *, report: AnonymisingReport, now: dt.datetime) -> None:

@@ -392,7 +392,7 @@ def _tell_staff_assessment_expired(application: Application) -> None:
     subject = f"Re-confirmed but the assessment has expired: {reference}"
     body = (
         f"The family of application {reference} confirmed they still want to wait, but its assessment has "
-        f"expired, so it stays suspended (R-CHG-3). Arrange a new assessment; once it is approved, resume it.\n"
+        f"expired, so it stays suspended. Arrange a new assessment; once it is approved, resume it.\n"
         f"申请 {reference} 的家属已确认继续轮候，但评估已过期，申请仍暂停。请安排重新评估，批准后恢复轮候。"
     )
 

@@ -183,7 +183,9 @@ def reason_required(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(
-            gettext("A reason is required."), errors={field: [gettext("is required for this transition (R-FSM-2)")]}
+            gettext("A reason is required."),
+            errors={field: [gettext("is required for this transition")]},
+            rule="R-FSM-2",
         )
     if len(reason) > 2000:
         raise InvalidInput(

@@ -31,7 +31,7 @@ def _body(report: watchdog.WatchdogReport) -> str:
     period = report.period
     query = f"?from={period.start.isoformat()}&to={period.end.isoformat()}"
     lines = [
-        _("The watchdog report (R-WATCH-1) for %(start)s to %(end)s.")
+        _("The watchdog report for %(start)s to %(end)s.")
         % {"start": period.start.isoformat(), "end": period.end.isoformat()},
         "",
         _("The city:"),

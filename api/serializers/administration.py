@@ -124,7 +124,7 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
-            raise serializers.ValidationError({name: ["is not a policy parameter (SPEC §9)"] for name in unknown})
+            raise serializers.ValidationError({name: ["is not a policy parameter"] for name in unknown})
         return attrs
 
 

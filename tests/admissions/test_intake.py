@@ -112,7 +112,7 @@ def test_an_id_number_with_a_wrong_check_character_is_refused_saying_so_r_app_1(
 def test_a_birth_date_that_differs_from_the_id_number_is_refused_on_the_birth_date_field_r_app_1():
     error = refused(InvalidInput, id_number=id_number(BORN), date_of_birth=dt.date(1941, 3, 3))
     assert "1941-03-02" in error.errors["applicant.date_of_birth"][0]
-    assert "R-APP-1" in error.errors["applicant.date_of_birth"][0]
+    assert "birth date in the ID number" in error.errors["applicant.date_of_birth"][0]
     assert "applicant.id_number" not in error.errors
 
 
@@ -165,7 +165,7 @@ def test_a_person_aged_59_is_refused_with_422_r_app_2(time_machine):
     born = dt.date(1966, 3, 3)  # turns 60 tomorrow
     error = refused(RuleViolation, date_of_birth=born)
     assert error.status == 422
-    assert "R-APP-2" in error.errors["applicant.date_of_birth"][0]
+    assert "must be at least" in error.errors["applicant.date_of_birth"][0]
 
 
 def test_a_person_who_turns_60_on_the_application_date_is_accepted_r_app_2(time_machine):
@@ -193,13 +193,13 @@ def test_age_is_judged_on_the_date_the_application_is_submitted_r_app_2(time_mac
 # --- R-APP-3 residence ---------------------------------------------------------------------------
 def test_an_outside_hukou_without_the_contributor_exemption_is_refused_r_app_3():
     error = refused(RuleViolation, hukou_district="other", residence_district="yuexiu")
-    assert "R-APP-3" in error.errors["applicant.hukou_district"][0]
+    assert "contributor exemption" in error.errors["applicant.hukou_district"][0]
 
 
 def test_an_unknown_hukou_district_is_refused_with_400_r_app_3():
     error = refused(InvalidInput, hukou_district="atlantis")
     assert error.status == 400
-    assert "R-APP-3" in error.errors["applicant.hukou_district"][0]
+    assert "not a district" in error.errors["applicant.hukou_district"][0]
 
 
 def test_an_unknown_residence_district_is_refused_with_400_r_app_3():
@@ -280,7 +280,7 @@ def test_the_exemption_cannot_be_decided_without_a_note_r_app_3():
 def test_each_missing_health_declaration_is_refused_by_name_r_app_4(declaration):
     error = refused(RuleViolation, **{declaration: False})
     assert list(error.errors) == [f"declarations.{declaration}"]
-    assert "R-APP-4" in error.errors[f"declarations.{declaration}"][0]
+    assert "must be declared" in error.errors[f"declarations.{declaration}"][0]
 
 
 def test_a_draft_may_lack_the_health_declarations_until_it_is_submitted_r_app_4():
@@ -346,7 +346,7 @@ def test_a_barred_person_is_refused_until_the_bar_ends_and_may_apply_that_day_r_
     error = refused(RuleViolation, id_number=first.applicant.id_number)
     assert error.status == 422
     assert error.extra["barred_until"] == bar_end.isoformat()
-    assert "R-APP-6" in error.errors["applicant.id_number"][0]
+    assert "barred until" in error.errors["applicant.id_number"][0]
 
     time_machine.move_to(at(bar_end), tick=False)
     again, _ = create(id_number=first.applicant.id_number)
@@ -370,7 +370,8 @@ def test_choices_that_break_the_rules_are_refused_naming_the_choice_r_app_7(choi
     error = refused(RuleViolation, choices=choices)
     assert error.status == 422
     assert list(error.errors) == [field]
-    assert "R-APP-7" in error.errors[field][0]
+    words = ("choose", "chosen twice", "city-level", "own district", "not accepting")
+    assert any(word in error.errors[field][0] for word in words)
 
 
 def test_an_unknown_facility_code_is_refused_with_400_naming_the_choice_r_app_7():
@@ -386,7 +387,7 @@ def test_one_city_level_and_one_own_district_home_are_kept_in_order_of_preferenc
 # --- R-APP-8 categories and channels -------------------------------------------------------------
 def test_a_category_without_evidence_is_refused_r_app_8():
     error = refused(InvalidInput, categories=[{"code": "dibao", "evidence": "  "}])
-    assert "R-APP-8" in error.errors["categories.0.evidence"][0]
+    assert "needs evidence" in error.errors["categories.0.evidence"][0]
 
 
 def test_an_unknown_category_is_refused_with_400_r_app_8():
@@ -486,7 +487,7 @@ def test_the_family_situation_is_recorded_at_intake_r_app_9():
 
 def test_a_spouse_can_only_be_resident_in_a_chosen_home_r_app_9():
     error = refused(InvalidInput, choices=["YX01"], spouse_resident_in=["GZC01"])
-    assert "R-APP-9" in error.errors["spouse_resident_in"][0]
+    assert "among the choices" in error.errors["spouse_resident_in"][0]
 
 
 # --- R-APP-10 possible duplicates ----------------------------------------------------------------

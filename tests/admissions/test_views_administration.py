@@ -502,5 +502,5 @@ def test_a_retention_not_longer_than_the_refusal_window_and_the_bar_is_refused_o
     response = admin_client.post(url("admin_policies"), policy_form(retention_years="1"))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "(R-PRIV-3)" in page and 'id="id_retention_years_error"' in page
+    assert "must be more than refusal_window_days" in page and 'id="id_retention_years_error"' in page
     assert not new_policies().exists()

@@ -329,7 +329,7 @@ def test_the_report_downloads_as_csv_and_xlsx_with_formulas_written_as_text(revi
     response = reviewer_client.get(reverse("staff:watchdog_download", args=["csv"]) + QUERY)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = csv_rows(response)
-    assert rows[0] == ["Watchdog report (R-WATCH-1)"]
+    assert rows[0] == ["Watchdog report"]
     assert ["All homes", "did not come (no-show)", "'=1+1", "1"] in rows
     response = reviewer_client.get(reverse("staff:watchdog_download", args=["xlsx"]) + QUERY)
     book = load_workbook(io.BytesIO(response.content))

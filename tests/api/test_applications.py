@@ -395,7 +395,7 @@ def test_a_malformed_contact_email_is_refused_naming_the_field_and_the_rule(inta
     body = new_body()
     body["contact"]["email"] = "family at example.com"
     problem = assert_problem(intake_officer.post(url("applications/"), body, format="json"), 400, "contact.email")
-    assert "R-OFF-6" in problem["errors"]["contact.email"][0]
+    assert "name@example.com" in problem["errors"]["contact.email"][0]
     assert not Application.objects.exists()
 
 

@@ -126,12 +126,12 @@ def test_a_complete_set_of_items_in_range_has_no_errors_r_asm_3():
 def test_a_missing_item_is_named_r_asm_3():
     items = full_marks()
     del items["B2.4"]
-    assert item_errors(items, coma=False) == {"B2.4": "B2.4: missing (R-ASM-3)"}
+    assert item_errors(items, coma=False) == {"B2.4": "B2.4: missing"}
 
 
 def test_an_item_left_blank_counts_as_missing_r_asm_3():
     items = full_marks() | {"B1.3": None}
-    assert item_errors(items, coma=False) == {"B1.3": "B1.3: missing (R-ASM-3)"}
+    assert item_errors(items, coma=False) == {"B1.3": "B1.3: missing"}
 
 
 def test_an_empty_assessment_names_all_26_items_r_asm_3():
@@ -142,11 +142,11 @@ def test_an_empty_assessment_names_all_26_items_r_asm_3():
 @pytest.mark.parametrize(
     ("code", "value", "message"),
     [
-        ("B2.4", 4, "B2.4: 4 is outside 0–3 (R-ASM-3)"),
-        ("B2.4", 5, "B2.4: 5 is outside 0–3 (R-ASM-3)"),
-        ("B1.1", -1, "B1.1: -1 is outside 0–4 (R-ASM-3)"),
-        ("B3.7", 2, "B3.7: 2 is outside 0–1 (R-ASM-3)"),
-        ("B4.1", 3, "B4.1: 3 is outside 0–2 (R-ASM-3)"),
+        ("B2.4", 4, "B2.4: 4 is outside 0–3"),
+        ("B2.4", 5, "B2.4: 5 is outside 0–3"),
+        ("B1.1", -1, "B1.1: -1 is outside 0–4"),
+        ("B3.7", 2, "B3.7: 2 is outside 0–1"),
+        ("B4.1", 3, "B4.1: 3 is outside 0–2"),
     ],
 )
 def test_an_out_of_range_item_is_named_with_its_range_r_asm_3(code, value, message):
@@ -159,12 +159,12 @@ def test_bools_strings_and_floats_are_not_whole_numbers_r_asm_3(value):
     items = full_marks() | {"B1.1": value}
     errors = item_errors(items, coma=False)
     assert list(errors) == ["B1.1"]
-    assert "not a whole number 0–4 (R-ASM-3)" in errors["B1.1"]
+    assert "not a whole number 0–4" in errors["B1.1"]
 
 
 def test_an_unknown_item_code_is_reported_r_asm_3():
     items = full_marks() | {"B5.1": 2}
-    assert item_errors(items, coma=False) == {"B5.1": "B5.1: unknown item (R-ASM-3)"}
+    assert item_errors(items, coma=False) == {"B5.1": "B5.1: unknown item"}
 
 
 def test_every_bad_item_is_named_at_once_r_asm_3():
@@ -183,7 +183,7 @@ def test_coma_is_rejected_when_consciousness_is_not_0_r_asm_2(consciousness):
     items = full_marks() | {"B3.9": consciousness}
     errors = item_errors(items, coma=True)
     assert list(errors) == ["coma"]
-    assert "B3.9" in errors["coma"] and "R-ASM-2" in errors["coma"]
+    assert "B3.9" in errors["coma"] and "consciousness" in errors["coma"]
 
 
 def test_coma_is_not_judged_again_when_consciousness_is_itself_invalid_r_asm_3():

@@ -91,7 +91,7 @@ class IntakeForm(StaffForm):
         required=False,
         help_text=_(
             "Choose “other” for a hukou outside the city: then request the contributor exemption and give the "
-            "residence district (R-APP-3)."
+            "residence district."
         ),
     )
     contributor_exemption_requested = forms.BooleanField(
@@ -202,7 +202,7 @@ class IntakeForm(StaffForm):
                 % {"city": params.max_city_level_choices},
                 gettext(
                     "a district-level home must be in the applicant's own hukou district (or the residence district "
-                    "under the contributor exemption). Only homes accepting applications are listed (R-APP-7)."
+                    "under the contributor exemption). Only homes accepting applications are listed."
                 ),
             ]
         )

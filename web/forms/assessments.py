@@ -284,7 +284,7 @@ class ApproveApplicationForm(TokenForm):
                 required=False,
                 max_length=2000,
                 widget=forms.Textarea(attrs={"rows": 3}),
-                help_text=_("Refusing the exemption rejects the application (R-APP-3)."),
+                help_text=_("Refusing the exemption rejects the application."),
             )
 
     def claim_rows(self) -> list[dict]:

@@ -121,9 +121,7 @@ def _privacy_context(user, application) -> dict:
     roles = roles_of(user)
     context = {
         "contact_visible": contact_details_visible(user, application),
-        "contact_hidden": _(
-            "not shown: only while this application waits at or has an offer from your home (R-PRIV-5)"
-        ),
+        "contact_hidden": _("not shown: only while this application waits at or has an offer from your home"),
         "export_url": None,
         "export_json_url": None,
         "id_accesses": None,

@@ -313,7 +313,7 @@ def nursing_share_chart(rows: list[report_selectors.NursingShareRow]) -> Chart:
             value = text
         chart_rows.append(_row(index, _facility_label(row.facility), segments, value, marker_x=target_x))
     below = [r.facility.name for r in rows if r.below_target]
-    desc = _("The share of held beds held by people in nursing care, per home, against its target (R-NQ-1).")
+    desc = _("The share of held beds held by people in nursing care, per home, against its target.")
     if below:
         desc += " " + _("Below the target: %(homes)s.") % {"homes": ", ".join(below)}
     else:
@@ -435,7 +435,7 @@ def nursing_share_table(rows: list[report_selectors.NursingShareRow]) -> ReportT
     table = ReportTable(
         name="nursing_share",
         title=_("Nursing share against target"),
-        caption=_("Beds held (reserved or occupied) by the care level of whoever holds them, today (R-NQ-1)."),
+        caption=_("Beds held (reserved or occupied) by the care level of whoever holds them, today."),
         columns=[
             Column(_("Home")),
             Column(_("Beds in service"), INT),
@@ -495,9 +495,7 @@ def offers_table(rows: list[report_selectors.OfferOutcomeRow]) -> ReportTable:
     table = ReportTable(
         name="offers",
         title=_("Offers accepted, declined and expired in the last 12 months"),
-        caption=_(
-            "Counted by the day of the answer, from %(start)s to %(end)s. Declines and expiries are refusals (R-OFF-4)."
-        )
+        caption=_("Counted by the day of the answer, from %(start)s to %(end)s. Declines and expiries are refusals.")
         % {
             "start": date_format(report_selectors.window_start(), "DATE_FORMAT"),
             "end": date_format(timezone.localdate(), "DATE_FORMAT"),
