@@ -8,8 +8,6 @@ page's downloads do. Links to the records behind each count are given by the cal
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,15 +17,11 @@ from django.utils.translation import gettext as _
 
 from admissions import watchdog
 from admissions.models import Channel
+from admissions.spreadsheets import CONTENT_TYPES, csv_bytes, csv_write_table, safe_cell, xlsx_bytes, xlsx_write_table
 from admissions.watchdog import figure_labels, not_recorded_note
 from facilities.models import CareLevel, Facility
 
 TEXT, INT, DAYS = "text", "int", "days"
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def display(value, kind: str) -> str:
@@ -38,18 +32,6 @@ def display(value, kind: str) -> str:
     if kind == INT:
         return number_format(value, 0, force_grouping=True)
     return str(value)
-
-
-def _safe(value):
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _plain(value):
-    """A whole float as a whole number (60, not 60.0)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # --- labels ----------------------------------------------------------------------------------------
@@ -287,50 +269,31 @@ def _heading(report: watchdog.WatchdogReport) -> list[str]:
 
 def watchdog_csv(report: watchdog.WatchdogReport) -> bytes:
     """Every table, one after another: its title, its header, its rows, a blank line."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for line in _heading(report) + [not_recorded_note()]:
-        writer.writerow([_safe(line)])
-    writer.writerow([])
-    for table in report_tables(report):
-        writer.writerow([_safe(table.title)])
-        writer.writerow([_safe(c.label) for c in table.columns])
-        for row in table.rows + ([table.total] if table.total else []):
-            writer.writerow(["" if v is None else _safe(_plain(v)) for v in row])
+
+    def write(writer) -> None:
+        for line in _heading(report) + [not_recorded_note()]:
+            writer.writerow([safe_cell(line)])
         writer.writerow([])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        for table in report_tables(report):
+            writer.writerow([safe_cell(table.title)])
+            csv_write_table(writer, table)
+            writer.writerow([])
+
+    return csv_bytes(write)
 
 
 def watchdog_xlsx(report: watchdog.WatchdogReport) -> bytes:
     """One sheet per table, after a first sheet that says what the report covers."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     workbook = Workbook()
     about = workbook.active
     about.title = "about"
     for line in _heading(report) + [not_recorded_note()]:
-        about.append([_safe(line)])
+        about.append([safe_cell(line)])
     for table in report_tables(report):
-        sheet = workbook.create_sheet(table.name.removeprefix("watchdog_")[:31])
-        sheet.append([_safe(c.label) for c in table.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows + ([table.total] if table.total else []):
-            sheet.append([_safe(v) for v in row])
-        for index, column in enumerate(table.columns, start=1):
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = max(12, min(40, len(column.label) + 4))
-            if column.kind == DAYS:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "0.0"
-        if table.total:
-            for cell in sheet[sheet.max_row]:
-                cell.font = Font(bold=True)
-        sheet.freeze_panes = "B2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+        xlsx_write_table(workbook.create_sheet(table.name.removeprefix("watchdog_")[:31]), table)
+    return xlsx_bytes(workbook)
 
 
 def watchdog_file(report: watchdog.WatchdogReport, fmt: str) -> tuple[bytes, str, str]:

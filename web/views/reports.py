@@ -8,8 +8,6 @@ network), each with a title, a description and the table as its text alternative
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 
@@ -25,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from admissions import reports as report_selectors
 from admissions.models import Channel
+from admissions.spreadsheets import CONTENT_TYPES, csv_bytes, csv_write_table, xlsx_bytes, xlsx_write_table
 from facilities.models import CareLevel, District, Facility, Role
 from web.access import staff_page
 
@@ -571,65 +570,18 @@ def reports(request):
     )
 
 
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe(value):
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _plain(value):
-    """A whole float as a whole number (60, not 60.0)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 def _csv(table: ReportTable) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([c.label for c in table.columns])
-    for row in table.rows + ([table.total] if table.total else []):
-        writer.writerow(["" if v is None else _safe(_plain(v)) for v in row])
-    # With a byte-order mark, spreadsheet programs read the Chinese text as UTF-8.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(lambda writer: csv_write_table(writer, table))
 
 
 def _xlsx(table: ReportTable) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = table.name[:31]
-    sheet.append([c.label for c in table.columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in table.rows + ([table.total] if table.total else []):
-        sheet.append([_safe(v) for v in row])
-    for index, column in enumerate(table.columns, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = max(12, min(40, len(column.label) + 4))
-        if column.kind == PERCENT:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = "0.0%"
-        elif column.kind == DAYS:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = "0.0"
-    if table.total:
-        for cell in sheet[sheet.max_row]:
-            cell.font = Font(bold=True)
-    sheet.freeze_panes = "B2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
+    xlsx_write_table(sheet, table)
+    return xlsx_bytes(workbook)
 
 
 @staff_page(Role.REVIEWER)
