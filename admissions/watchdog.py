@@ -58,7 +58,7 @@ from .models import (
 from .models.queue import QueueEntry, QueueEntryStatus
 from .models.reconfirmation import unconfirmed_applications
 from .policy import PolicyParameters
-from .selectors import policy_in_force
+from .selectors import admissions_overdue, policy_in_force
 
 MANUAL_TRIGGER = "staff_request"  # "allocate now" on the facility page and the API (R-ALLOC-3)
 FAIL_CHECK_TRANSITIONS = ("fail_admission_check", "fail_admission_check_care_need_changed")
@@ -260,8 +260,9 @@ def allocation_decisions(facilities: QuerySet[Facility], period: Period, *, manu
 
 
 def overdue_admissions(facilities: QuerySet[Facility], *, now: dt.datetime) -> QuerySet:
-    """R-OFF-7: accepted offers whose admission deadline has passed, not yet admitted or failed."""
-    return Offer.objects.filter(facility__in=facilities, state=OfferState.ACCEPTED, admit_by__lt=now)
+    """R-OFF-7: accepted offers whose admission deadline has passed, not yet admitted or failed: the
+    dashboards' selector (admissions.selectors.admissions_overdue) for these homes, longest overdue first."""
+    return admissions_overdue(now=now).filter(facility__in=facilities)
 
 
 def unconfirmed_entries(facilities: QuerySet[Facility]) -> QuerySet:
@@ -333,11 +334,7 @@ def records(
         decisions = allocation_decisions(facilities, period, manual=kind == "manual_allocations")
         return decisions.select_related("facility", "bed").order_by("-made_at")
     if kind == "overdue_admissions":
-        return (
-            overdue_admissions(facilities, now=now)
-            .select_related("facility", "bed", "application")
-            .order_by("admit_by")
-        )
+        return overdue_admissions(facilities, now=now)
     if kind == "unconfirmed":
         return unconfirmed_entries(facilities).select_related("facility", "application").order_by("queued_at", "pk")
     if kind == "re_reviews":
