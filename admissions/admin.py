@@ -49,7 +49,6 @@ from admissions.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
 from admissions.services.applications import application_contact_update
@@ -58,6 +57,7 @@ from admissions.services.privacy import applicant_for_id_number, id_access_recor
 from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
 from core.errors import DomainError
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.admin import ReadOnlyAdmin
 from facilities.models import AuditEntry
 

@@ -34,6 +34,7 @@ from django.utils.translation import gettext
 
 from assessments.models import Assessment
 from core.errors import NotFound, NotPermitted
+from core.phones import InvalidPhone, normalise_phone
 from facilities.models import Bed, Facility, Role
 from facilities.roles import facility_of, roles_of
 from facilities.selectors import (
@@ -62,7 +63,6 @@ from .models import (
     ReviewRequest,
 )
 from .models.applications import DuplicateMatch
-from .phones import InvalidPhone, normalise_phone
 from .policy import PolicyInForce, PolicyParameters
 
 BUILT_IN_POLICY = PolicyInForce(version=0, effective_from=dt.date(2000, 1, 1), parameters=PolicyParameters())

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 
 from .models import AuditEntry, Bed, BedStatus, BedType, District, Facility, StaffProfile
 
@@ -45,8 +48,22 @@ class DistrictAdmin(admin.ModelAdmin):
     search_fields = ("code", "name_zh", "name_en")
 
 
+class FacilityAdminForm(forms.ModelForm):
+    class Meta:
+        model = Facility
+        fields = "__all__"  # noqa: DJ007 - the admin's own field list decides what is shown
+
+    def clean_phone(self):
+        """R-SEC-9: the same rule and normal form as applicants' phones (core/phones.py)."""
+        try:
+            return normalise_phone(self.cleaned_data.get("phone"))
+        except InvalidPhone:
+            raise forms.ValidationError(PHONE_RULE, code="phone") from None
+
+
 @admin.register(Facility)
 class FacilityAdmin(admin.ModelAdmin):
+    form = FacilityAdminForm
     list_display = (
         "code",
         "name",

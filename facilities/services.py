@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, InvalidInput
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 
 from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
 
@@ -36,11 +37,17 @@ def _clean(values: dict) -> dict:
             if value not in FacilityLevel.values:
                 errors[name] = [_("must be city or district")]
             cleaned[name] = value
-        elif name in ("address", "phone"):
+        elif name == "address":
             value = str(value or "").strip()
-            if len(value) > (255 if name == "address" else 40):
+            if len(value) > 255:
                 errors[name] = [_("is too long")]
             cleaned[name] = value
+        elif name == "phone":
+            # R-SEC-9: a home's phone is validated and stored like an applicant's (core/phones.py).
+            try:
+                cleaned[name] = normalise_phone(str(value or ""))
+            except InvalidPhone:
+                errors[name] = [str(PHONE_RULE)]
         elif name == "accepting_applications":
             if not isinstance(value, bool):
                 errors[name] = [_("must be true or false")]

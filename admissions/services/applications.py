@@ -39,13 +39,13 @@ from admissions.models import (
     ReferenceCounter,
 )
 from admissions.models.applications import DuplicateDecision, DuplicateMatch, DuplicateReview
-from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.policy import PolicyInForce
 from admissions.selectors import get_application, policy_in_force
 from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.models import District, Facility, FacilityLevel
 
 from .allocation import allocation_run_for_application
@@ -319,7 +319,7 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
     format_errors.update(facility_errors)
     format_errors.update(_category_errors(data.categories or []))
     format_errors.update(_contact_email_errors(data.contact_email))
-    # R-SEC-9: validated and kept in one normal form (admissions/phones.py).
+    # R-SEC-9: validated and kept in one normal form (core/phones.py).
     for attribute, path in (("phone", "applicant.phone"), ("contact_phone", "contact.phone")):
         try:
             setattr(data, attribute, normalise_phone(getattr(data, attribute)))

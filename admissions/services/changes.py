@@ -36,7 +36,7 @@ from admissions.models import (
     QueueEntryStatus,
 )
 from admissions.models.applications import CHANNEL_RANK, Language
-from admissions.phones import PHONE_RULE, InvalidPhone, normalise_phone
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.selectors import base_score_parts, policy_in_force
 from core.actor import Actor
 from core.errors import Conflict, InvalidInput, RuleViolation, WrongState

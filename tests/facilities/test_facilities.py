@@ -4,11 +4,13 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from admissions.models import Occupancy
 from admissions.selectors import facility_quota
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service, beds_add_batch
 from core.errors import Conflict, InvalidInput
+from core.phones import PHONE_RULE
 from facilities.models import AuditEntry, Bed, Facility
 from facilities.services import facility_create, facility_update
 from tests import spec
@@ -59,6 +61,58 @@ def test_a_bad_target_is_refused_and_nothing_changes(value):
         facility_update(facility=home, values={"nursing_target": value}, actor_name="admin")
     home.refresh_from_db()
     assert home.nursing_target is None and not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("phone", ["=1+1", "<script>x</script>", "12345", "020-1234567890123"])
+def test_a_home_phone_that_is_not_a_phone_number_is_refused_by_the_applicants_rule(phone):
+    """R-SEC-9: a home's phone follows the rule and normal form of applicants' phones (core/phones.py)."""
+    home = FacilityFactory(phone="02012345678")
+    with pytest.raises(InvalidInput) as refused:
+        facility_update(facility=home, values={"phone": phone}, actor_name="admin")
+    assert refused.value.errors["phone"] == [str(PHONE_RULE)]
+    home.refresh_from_db()
+    assert home.phone == "02012345678"
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("020-8888 1234", "02088881234"),
+        ("+86 137 0000 0000", "13700000000"),
+        ("+852 9123 4567", "+85291234567"),
+        ("", ""),
+    ],
+)
+def test_a_home_phone_is_stored_in_the_normal_form_of_applicants_phones(typed, stored):
+    """R-SEC-9."""
+    home = facility_create(
+        code="GZC08",
+        values={"name": "广州市第八老人院", "district": "tianhe", "level": "city", "phone": typed},
+        actor_name="a",
+    )
+    assert home.phone == stored
+
+
+def test_the_admin_refuses_a_home_phone_that_is_not_a_phone_number(admin_client):
+    """R-SEC-9: the Django admin's edit of a home follows the same rule."""
+    home = FacilityFactory(code="YX01", phone="02012345678")
+    path = reverse("admin:facilities_facility_change", args=[home.pk])
+    form = {
+        "code": "YX01",
+        "name": home.name,
+        "district": home.district_id,
+        "level": home.level,
+        "address": "越秀区 1 号",
+        "accepting_applications": "on",
+        "_save": "Save",
+    }
+    refused = admin_client.post(path, {**form, "phone": "=1+1"})
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["phone"] == [str(PHONE_RULE)]
+    accepted = admin_client.post(path, {**form, "phone": "020 8888 1234"})
+    assert accepted.status_code == 302, accepted.context["adminform"].form.errors
+    home.refresh_from_db()
+    assert home.phone == "02088881234"
 
 
 def test_a_bed_holds_at_most_one_occupant_by_database_constraint():

@@ -1,5 +1,6 @@
 """Phone numbers (R-SEC-9): validated and stored in one normal form, by Google's libphonenumber
-(the `phonenumbers` package), shared by the staff forms, the API and the data migration.
+(the `phonenumbers` package), shared by the staff forms, the API and the data migration. In core,
+because applicants', contacts' and homes' phones (facilities) all follow it.
 
 Accepted: a mainland mobile number (13812345678), a mainland landline with its area code
 (020-12345678, (020) 1234 5678), or an international number starting with + or 00 (+852 9123 4567).
