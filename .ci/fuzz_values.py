@@ -1,0 +1,87 @@
+"""Real values of the seeded demo data for schemathesis' path parameters (issue 16).
+
+`.ci/schemathesis` seeds a throwaway database, then runs `eval "$(python .ci/fuzz_values.py)"`:
+this prints one `export FUZZ_…=value` line per parameter, which schemathesis.toml reads as
+`${FUZZ_…}` in its `[parameters]` and `[[operations]]` tables. Without them nearly every generated
+reference, code or id is unknown and the operation answers 404 ("mostly rejected"): with them the
+fuzzer reaches the checks behind the lookup. Each value is chosen in the state its operations act
+on (a submitted application for accept-for-assessment, a pending offer for accept, …); where the
+data has none, the first of any state, so the run still starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import datetime as dt  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from admissions.models import Application, CategoryClaim, Offer  # noqa: E402
+from admissions.services.applications import lookup_code_issue  # noqa: E402
+from assessments.models import Assessment  # noqa: E402
+from core.actor import Actor  # noqa: E402
+from facilities.models import Bed, Facility  # noqa: E402
+
+
+def first(queryset, field: str, **states) -> str:
+    """`field` of the first row in one of `states` (by primary key), else of any row, else ""."""
+    row = queryset.filter(**states).order_by("pk").values_list(field, flat=True).first()
+    if row is None:
+        row = queryset.order_by("pk").values_list(field, flat=True).first()
+    return "" if row is None else str(row)
+
+
+def values() -> dict[str, str]:
+    applications = Application.objects.all()
+    home = (
+        Facility.objects.filter(beds__status="vacant", accepting_applications=True).order_by("code").first()
+        or Facility.objects.order_by("code").first()
+    )
+    lookup = applications.filter(state="waiting").order_by("pk").last() or applications.order_by("pk").last()
+    # Codes are kept only as hashes: a new one is issued for one application of this throwaway data.
+    code = lookup_code_issue(application=lookup, actor=Actor(kind="system", name="ci-fuzz")) if lookup else ""
+    today = timezone.localdate()
+    claim = CategoryClaim.objects.exclude(evidence_file="").select_related("application").order_by("pk").first()
+    return {
+        "FUZZ_REFERENCE": first(applications, "reference", state="waiting"),
+        "FUZZ_REFERENCE_DRAFT": first(applications, "reference", state="draft"),
+        "FUZZ_REFERENCE_SUBMITTED": first(applications, "reference", state="submitted"),
+        "FUZZ_REFERENCE_ASSESSMENT_PENDING": first(applications, "reference", state="assessment_pending"),
+        "FUZZ_REFERENCE_IN_REVIEW": first(applications, "reference", state="review"),
+        "FUZZ_REFERENCE_SUSPENDED": first(applications, "reference", state="suspended"),
+        "FUZZ_EVIDENCE_REFERENCE": claim.application.reference if claim else first(applications, "reference"),
+        "FUZZ_CATEGORY": claim.code if claim else "dibao",
+        "FUZZ_FACILITY": home.code if home else "",
+        "FUZZ_DISTRICT": home.district.code if home else "",
+        "FUZZ_LOOKUP_REFERENCE": lookup.reference if lookup else "",
+        "FUZZ_LOOKUP_CODE": code,
+        "FUZZ_FROM": (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1).isoformat(),
+        "FUZZ_TO": (today.replace(day=1) - dt.timedelta(days=1)).isoformat(),
+        "FUZZ_BED_OCCUPIED": first(Bed.objects.filter(facility=home), "pk", status="occupied"),
+        "FUZZ_BED_VACANT": first(Bed.objects.filter(facility=home), "pk", status="vacant"),
+        "FUZZ_BED_OUT_OF_SERVICE": first(Bed.objects.all(), "pk", status="out_of_service"),
+        "FUZZ_OFFER_PENDING": first(Offer.objects.all(), "pk", state="pending"),
+        "FUZZ_OFFER_ACCEPTED": first(Offer.objects.all(), "pk", state="accepted"),
+        "FUZZ_ASSESSMENT_DRAFT": first(Assessment.objects.all(), "pk", state="draft"),
+        "FUZZ_ASSESSMENT_COMPLETED": first(Assessment.objects.all(), "pk", state="completed"),
+    }
+
+
+if __name__ == "__main__":
+    found = values()
+    missing = [name for name, value in found.items() if not value]
+    if missing:
+        sys.exit(f"fuzz_values: the seeded data has no value for {', '.join(missing)}")
+    for name, value in found.items():
+        print(f"export {name}={shlex.quote(value)}")
