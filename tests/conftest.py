@@ -43,3 +43,14 @@ def _fake_dns(monkeypatch):
         return list(FAKE_DNS[host])
 
     monkeypatch.setattr(webhook_hosts, "resolve", resolve)
+
+
+@pytest.fixture
+def empty_cache():
+    """The public lookup's failure counts and lockouts (R-PUB-2) live in the cache, which no test
+    database flush empties: a test that looks up starts and ends with it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -15,7 +15,6 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -39,7 +38,7 @@ from tests.factories import (
     reviewed_application,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 RULE_CODE = re.compile(r"R-[A-Z]+-\d+|SPEC\s*§|§\s*\d")
 LANGUAGES = ("en", "zh-hans")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -47,13 +46,6 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 def shown_codes(text: str) -> list[str]:
     return RULE_CODE.findall(HTML_COMMENT.sub("", text))
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
