@@ -52,6 +52,7 @@ def values() -> dict[str, str]:
     # Codes are kept only as hashes: a new one is issued for one application of this throwaway data.
     code = lookup_code_issue(application=lookup, actor=Actor(kind="system", name="ci-fuzz")) if lookup else ""
     today = timezone.localdate()
+    accepted = Offer.objects.filter(state="accepted").order_by("pk").first()
     claim = CategoryClaim.objects.exclude(evidence_file="").select_related("application").order_by("pk").first()
     return {
         "FUZZ_REFERENCE": first(applications, "reference", state="waiting"),
@@ -73,6 +74,12 @@ def values() -> dict[str, str]:
         "FUZZ_BED_OUT_OF_SERVICE": first(Bed.objects.all(), "pk", status="out_of_service"),
         "FUZZ_OFFER_PENDING": first(Offer.objects.all(), "pk", state="pending"),
         "FUZZ_OFFER_ACCEPTED": first(Offer.objects.all(), "pk", state="accepted"),
+        # One day after the accepted offer's admission deadline: within the one extension allowed.
+        "FUZZ_ADMIT_BY": (timezone.localdate(accepted.admit_by) + dt.timedelta(days=1)).isoformat()
+        if accepted and accepted.admit_by
+        else today.isoformat(),
+        "FUZZ_TODAY": today.isoformat(),
+        "FUZZ_YEAR": str(today.year),
         "FUZZ_ASSESSMENT_DRAFT": first(Assessment.objects.all(), "pk", state="draft"),
         "FUZZ_ASSESSMENT_COMPLETED": first(Assessment.objects.all(), "pk", state="completed"),
     }
