@@ -36,10 +36,10 @@ from admissions.models import (
     QueueEntryStatus,
 )
 from admissions.models.applications import CHANNEL_RANK, Language
-from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from admissions.selectors import base_score_parts, policy_in_force
 from core.actor import Actor
 from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
+from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.models import BedStatus, District, Facility, FacilityLevel
 
 from .allocation import allocation_run, allocation_run_for_application
