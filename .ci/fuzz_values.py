@@ -1,8 +1,10 @@
 """Real values of the seeded demo data for schemathesis' path parameters (issue 16).
 
-`.ci/schemathesis` seeds a throwaway database, then runs `eval "$(python .ci/fuzz_values.py)"`:
-this prints one `export FUZZ_…=value` line per parameter, which schemathesis.toml reads as
-`${FUZZ_…}` in its `[parameters]` and `[[operations]]` tables. Without them nearly every generated
+`.ci/schemathesis` seeds a throwaway database, then runs
+`python .ci/fuzz_values.py schemathesis.toml $work/schemathesis.toml`: this writes the config with
+each `"${FUZZ_…}"` of its `[parameters]` and `[[operations]]` tables replaced by the value (a
+whole number unquoted, so that an integer path parameter gets an integer: a string "12" would be
+a schema violation that the API rightly accepts, ST201). Without them nearly every generated
 reference, code or id is unknown and the operation answers 404 ("mostly rejected"): with them the
 fuzzer reaches the checks behind the lookup. Each value is chosen in the state its operations act
 on (a submitted application for accept-for-assessment, a pending offer for accept, …); where the
@@ -11,8 +13,9 @@ data has none, the first of any state, so the run still starts.
 
 from __future__ import annotations
 
+import json
 import os
-import shlex
+import re
 import sys
 from pathlib import Path
 
@@ -85,10 +88,18 @@ def values() -> dict[str, str]:
     }
 
 
+def render(template: str, found: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        text = found[match.group(1)]
+        return text if text.isdigit() else json.dumps(text)
+
+    return re.sub(r'"\$\{(FUZZ_[A-Z_]+)\}"', value, template)
+
+
 if __name__ == "__main__":
     found = values()
     missing = [name for name, value in found.items() if not value]
     if missing:
         sys.exit(f"fuzz_values: the seeded data has no value for {', '.join(missing)}")
-    for name, value in found.items():
-        print(f"export {name}={shlex.quote(value)}")
+    source, target = sys.argv[1:3]
+    Path(target).write_text(render(Path(source).read_text(encoding="utf-8"), found), encoding="utf-8")
