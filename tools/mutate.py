@@ -49,9 +49,17 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "admissions/policy.py",
         ["tests/admissions/test_policy.py"],
     ),
+    "policy_versions": (
+        "admissions/services/policy.py",
+        ["tests/admissions/test_policy.py"],
+    ),
     "lookup": (
         "admissions/services/lookup.py",
-        ["tests/admissions/test_lookup.py", "tests/api/test_public.py"],
+        [
+            "tests/admissions/test_lookup.py",
+            "tests/admissions/test_lookup_limits_atomic.py",
+            "tests/api/test_public.py",
+        ],
     ),
     "queue": (
         "admissions/selectors.py",
@@ -67,7 +75,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "identity": (
         "admissions/identity.py",
-        ["tests/admissions/test_intake.py"],
+        ["tests/admissions/test_identity.py", "tests/admissions/test_intake.py"],
     ),
 }
 

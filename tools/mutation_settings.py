@@ -1,4 +1,5 @@
-"""The project's settings, with the test database in a file that every mutant's run reuses.
+"""The tests' settings (tests/settings.py: DEBUG on, a fast hasher), with the test database in a
+file that every mutant's run reuses.
 
 Each mutant runs in a process forked from mutmut's; with the usual in-memory test database every one
 of them would build the database and run every migration again (seconds each, more than most mutants'
@@ -9,7 +10,7 @@ what one mutant's tests write is gone before the next starts.
 
 import os
 
-from config.settings import *  # noqa: F403
-from config.settings import DATABASES
+from tests.settings import *  # noqa: F403
+from tests.settings import DATABASES
 
 DATABASES["default"]["TEST"] = {"NAME": os.environ["MUTATION_TEST_DATABASE"]}

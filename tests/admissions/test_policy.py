@@ -289,3 +289,66 @@ def test_the_care_level_follows_the_grade_from_the_nursing_threshold_up(grade, l
     """R-CARE-1: grade ≥ nursing_min_grade (2) → nursing."""
     assert spec.NURSING_MIN_GRADE == 2
     assert PolicyParameters().care_level_for_grade(grade) == level
+
+
+# --- R-PRIV-3 beside §9: the retention period outlasts the refusal window and the bar -----------------
+@pytest.mark.parametrize("name", ["refusal_window_days", "bar_days"])
+def test_the_retention_period_must_be_longer_than_the_refusal_window_and_the_bar_each(name):
+    """R-PRIV-3 (with R-OFF-5, R-APP-6): retention_years × 365 must be more than refusal_window_days
+    and more than bar_days; each half on its own, at the boundary (one year kept = 365 days)."""
+    other = "bar_days" if name == "refusal_window_days" else "refusal_window_days"
+    assert list(refused({"retention_years": 1, name: 365, other: 1})) == ["retention_years"]
+    assert list(refused({"retention_years": 1, name: 366, other: 1})) == ["retention_years"]
+    taken = PolicyParameters.from_json({"retention_years": 1, name: 364, other: 364})
+    assert (taken.retention_years, getattr(taken, name)) == (1, 364)
+    # SPEC's defaults: 5 years kept, a window and a bar of a year.
+    assert spec.RETENTION_YEARS * 365 > max(spec.REFUSAL_WINDOW_DAYS, spec.BAR_DAYS)
+    assert PolicyParameters.from_json({name: spec.RETENTION_YEARS * 365 - 1}).retention_years == spec.RETENTION_YEARS
+    assert list(refused({name: spec.RETENTION_YEARS * 365})) == ["retention_years"]
+
+
+# --- creating a version (admissions/services/policy.py) ------------------------------------------------
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_a_version_may_take_effect_today():
+    """§9: "today or later"; only a date before today is refused."""
+    policy = policy_create(effective_from=dt.date(2026, 11, 29), parameters={"min_age": 65}, actor=actor("admin"))
+    assert (policy.version, policy.effective_from) == (2, dt.date(2026, 11, 29))
+    assert policy_in_force(dt.date(2026, 11, 29)).parameters.min_age == 65
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_a_version_carries_over_the_parameters_in_force_on_its_own_date_and_audits_only_its_changes():
+    """§9: a new version overrides what it names of the version in force *on its effective date*
+    (a later version already decided is built on, not today's); the audit lists exactly what changed,
+    the date, the note, who and which version."""
+    admin = actor("admin")
+    policy_create(effective_from=dt.date(2026, 12, 1), parameters={"refusal_limit": 4}, actor=admin)
+    v3 = policy_create(
+        effective_from=dt.date(2026, 12, 15), parameters={"min_age": 65, "refusal_limit": 4}, actor=admin
+    )
+    assert v3.version == 3
+    assert (v3.parameters["refusal_limit"], v3.parameters["min_age"]) == (4, 65)
+    assert v3.parameters["max_choices"] == spec.MAX_CHOICES and v3.note == "" and v3.created_by == admin.user
+    assert policy_in_force(dt.date(2026, 12, 14)).version == 2
+    audit = AuditEntry.objects.get(action="policy_create", object_key="v3")
+    assert (audit.user, audit.actor_name, audit.object_type) == (admin.user, "admin", "Policy")
+    assert audit.changes == {"effective_from": "2026-12-15", "changed": {"min_age": 65}, "note": ""}
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_a_version_keeps_its_note_and_its_audit_names_every_changed_parameter():
+    """§9: the note is kept on the version and in the audit."""
+    policy = policy_create(
+        effective_from=dt.date(2026, 12, 1),
+        parameters={"bar_days": 400, "nursing_target": "0.8"},
+        actor=actor("admin"),
+        note="council 2026/7",
+    )
+    assert Policy.objects.get(version=2).note == "council 2026/7" == policy.note
+    audit = AuditEntry.objects.get(action="policy_create")
+    assert audit.object_key == "v2"
+    assert audit.changes == {
+        "effective_from": "2026-12-01",
+        "changed": {"bar_days": 400, "nursing_target": "0.800"},
+        "note": "council 2026/7",
+    }
