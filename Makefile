@@ -24,7 +24,7 @@ help:
 	@echo "make docs   regenerate docs/rules.md, the generated parts of docs/*.md and the state-machine diagrams"
 	@echo "make docs-check  fail on a stale generated document, a cited rule not in docs/rules.md, a dangling link"
 	@echo "make restore-drill  PostgreSQL backup, restore into a new database, verify_decisions and a lookup"
-	@echo "make mutate MODULE=allocation  mutation testing of one rule module (docs/mutation.md); FRESH=1 starts over, SURVIVORS=1 retries the survivors"
+	@echo "make mutate MODULE=allocation  mutation testing of one rule module (docs/mutation.md); FRESH=1 starts over, SURVIVORS=1 retries the survivors, SAMPLE=4 runs every 4th mutant"
 	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
 
@@ -97,7 +97,7 @@ restore-drill: $(STAMP)
 # or the file's path; the list, the tests each runs and the last kill rates are in docs/mutation.md.
 mutate: $(STAMP)
 	@test -n "$(MODULE)" || { echo "usage: make mutate MODULE=allocation (see docs/mutation.md)" >&2; exit 2; }
-	$(BIN)/python tools/mutate.py $(MODULE) $(if $(FRESH),--fresh) $(if $(SURVIVORS),--survivors)
+	$(BIN)/python tools/mutate.py $(MODULE) $(if $(FRESH),--fresh) $(if $(SURVIVORS),--survivors) $(if $(SAMPLE),--sample $(SAMPLE))
 
 # The end-to-end tests (tests/e2e) drive Debian's chromium with Playwright and check pages with
 # axe-core from the npm registry; without these they are skipped, saying what is missing.

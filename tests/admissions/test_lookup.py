@@ -393,3 +393,156 @@ def test_migrate_makes_the_table_of_the_database_cache_the_lookup_limits_live_in
     assert "cache_table" in connection.introspection.table_names()
     cache.set("lookup-probe", 1)
     assert cache.get("lookup-probe") == 1
+
+
+# --- R-PUB-3: what to do next, state by state ------------------------------------------------------
+def family_steps(state, *, offer=None, valid_until=None, now=None):
+    """next_steps for an application in `state`, read in English (it reads only these two fields)."""
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from admissions.services.lookup import next_steps
+
+    assessment = SimpleNamespace(valid_until=valid_until) if valid_until is not None else None
+    application = SimpleNamespace(state=state, current_assessment=assessment)
+    with translation.override("en"):
+        return next_steps(application, offer=offer, now=now or dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC))
+
+
+def an_offer(**overrides):
+    from admissions.services.lookup import LookupOffer
+
+    values = {
+        "facility": "YX01",
+        "facility_name": "Yuexiu Home",
+        "address": "2 Yuexiu Road",
+        "phone": "020-8888 0000",
+        "state": "pending",
+        # 23:30 in Shanghai is the next day's date: the deadline is written in local time.
+        "respond_by": dt.datetime(2026, 6, 5, 15, 30, tzinfo=dt.UTC),
+        "admit_by": dt.datetime(2026, 6, 12, 1, 5, tzinfo=dt.UTC),
+    }
+    return LookupOffer(**{**values, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("state", "first_words"),
+    [
+        ("draft", "The application has not been handed in yet."),
+        ("submitted", "The intake office is checking the application."),
+        ("assessment_pending", "An assessor will visit"),
+        ("review", "The assessment is being reviewed."),
+        ("waiting", "The application is in the queue."),
+        ("suspended", "The application keeps its place but gets no offer while suspended."),
+        ("admitted", "The applicant has been admitted."),
+        ("rejected", "This application is closed."),
+        ("withdrawn", "This application is closed."),
+        ("removed", "This application is closed."),
+    ],
+)
+def test_each_state_tells_the_family_its_own_next_step(state, first_words):
+    """R-PUB-3: what the family can do next depends on the state, and only the states that wait
+    for an offer mention the assessment's end."""
+    steps = family_steps(state, valid_until=dt.date(2027, 5, 31))
+    assert steps[0].startswith(first_words)
+    valid_step = "The assessment is valid until 2027-05-31; a new one is needed after that."
+    assert (valid_step in steps) == (state in ("waiting", "suspended"))
+    assert (valid_step == steps[-1]) == (state in ("waiting", "suspended"))
+
+
+def test_a_waiting_family_reads_the_waiting_points_of_the_policy_and_that_a_text_will_come():
+    """R-PUB-3, R-Q-3: the score rises by 1 every 30 days (§9), said in the policy's numbers."""
+    from tests.spec import WAITING_PERIOD_DAYS, WAITING_POINTS_PER_PERIOD
+
+    steps = family_steps("waiting")
+    assert steps == [
+        "The application is in the queue. There is nothing you need to do now.",
+        f"The score rises by {WAITING_POINTS_PER_PERIOD} every {WAITING_PERIOD_DAYS} days of waiting.",
+        "When a bed is offered you will get a text message with the deadline to answer.",
+    ]
+
+
+def test_an_offered_family_reads_the_deadline_in_local_time_the_home_and_the_refusal_rule():
+    """R-PUB-3, R-OFF-1, R-OFF-5: answer by the deadline (Asia/Shanghai, minutes), 3 refusals in
+    365 days remove the application (§9's numbers)."""
+    from tests.spec import REFUSAL_LIMIT, REFUSAL_WINDOW_DAYS
+
+    steps = family_steps("offered", offer=an_offer())
+    assert steps[0] == "Answer the offer by 2026-06-05 23:30 by calling Yuexiu Home at 020-8888 0000."
+    assert f"after {REFUSAL_LIMIT} refusals within {REFUSAL_WINDOW_DAYS} days" in steps[1]
+    assert len(steps) == 2
+    assert family_steps("offered", offer=an_offer(phone=""))[0].endswith("at —.")
+
+
+def test_an_admission_check_family_reads_where_to_come_and_by_when():
+    """R-PUB-3, R-OFF-1: the home, its address and the admission deadline in local time."""
+    steps = family_steps("admission_check", offer=an_offer(state="accepted"))
+    assert steps == [
+        "Come to Yuexiu Home, 2 Yuexiu Road, for the admission check by 2026-06-12 09:05.",
+        "Bring the resident ID card, the receipt and recent medical records.",
+    ]
+    assert family_steps("admission_check", offer=an_offer(address=""))[0].startswith("Come to Yuexiu Home, —,")
+
+
+@pytest.mark.parametrize("state", ["offered", "admission_check"])
+def test_without_a_live_offer_no_deadline_is_promised(state):
+    """R-PUB-3: no offer (or an accepted one without its admission deadline): no deadline invented."""
+    steps = family_steps(state, offer=None if state == "offered" else an_offer(admit_by=None))
+    assert not any("by 20" in step for step in steps)
+
+
+def test_the_answer_counts_the_waiting_points_at_the_moment_asked():
+    """R-PUB-3 with R-Q-3: the portal's answer for a given moment adds a point for every full 30 days
+    waited (§9) to the position's score and its breakdown."""
+    from admissions.services.lookup import lookup_result
+    from tests.spec import WAITING_PERIOD_DAYS, WAITING_POINTS_PER_PERIOD
+
+    start = dt.datetime(2026, 6, 1, 10, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        home = FacilityFactory(code="YX01")
+        add_beds(home, nursing=1)
+        application = queued_application(choices=["YX01"], grade=2)
+        now_score = lookup_result(application).positions[0].score
+    later = start + dt.timedelta(days=2 * WAITING_PERIOD_DAYS, hours=1)
+    [position] = lookup_result(application, now=later).positions
+    assert position.score_breakdown["waiting"] == 2 * WAITING_POINTS_PER_PERIOD
+    assert position.score == now_score + 2 * WAITING_POINTS_PER_PERIOD
+
+
+def test_a_refusal_names_the_wait_in_minutes_and_carries_retry_after():
+    """R-PUB-2: a locked lookup says when to try again, in whole minutes for people and in seconds
+    (retry_after, the API's Retry-After) for programs."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=58, seconds=30), tick=False):
+        from django.utils import translation
+
+        with translation.override("en"), pytest.raises(LookupLocked) as locked:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert locked.value.retry_after == 90
+    assert locked.value.extra == {"retry_after": 90}
+    assert locked.value.message == "Too many failed lookups. Please try again in 2 minutes."
+
+
+def test_a_subject_whose_attempts_are_all_in_flight_is_told_to_wait_at_least_a_second():
+    """R-SEC-4, R-PUB-2: five attempts of one reference still being checked fill its slots; a sixth
+    is refused until the oldest leaves the hour, and never told to retry in less than a second."""
+    from admissions.services import lookup as lookup_module
+
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    reference = unknown_reference()
+    subject = lookup_module._subject_key("reference", reference.upper())
+    with time_machine.travel(start, tick=False):
+        now = start.timestamp()
+        keys = lookup_module._slot_keys(subject, "reference", lookup_module._generation(now))
+        assert len(keys) == LOOKUP_FAILURES_PER_REFERENCE
+        oldest = now - LOOKUP_LOCK_SECONDS + 0.25  # leaves the window in a quarter of a second
+        for n, key in enumerate(keys):
+            cache.set(key, oldest + n, timeout=2 * LOOKUP_LOCK_SECONDS)
+        with pytest.raises(LookupLocked) as refused:
+            public_lookup(reference=reference, code="ABCDEF", client_address=ADDRESS)
+    assert refused.value.retry_after == 1
