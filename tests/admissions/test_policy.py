@@ -352,3 +352,12 @@ def test_a_version_keeps_its_note_and_its_audit_names_every_changed_parameter():
         "changed": {"bar_days": 400, "nursing_target": "0.800"},
         "note": "council 2026/7",
     }
+
+
+@time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
+def test_the_first_version_of_a_database_without_any_is_version_one():
+    """§9: versions are numbered from 1; with none stored the built-in defaults are the base."""
+    Policy.objects.all().delete()
+    policy = policy_create(effective_from=dt.date(2026, 11, 29), parameters={}, actor=actor("admin"))
+    assert policy.version == 1
+    assert policy.parameters["min_age"] == spec.MIN_AGE
