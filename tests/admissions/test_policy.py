@@ -145,11 +145,21 @@ WHOLE_NUMBER_PARAMETERS = [
     "refusal_limit",
     "refusal_window_days",
     "bar_days",
+    "retention_years",
+    "vacancy_alert_days",
+    "out_of_service_alert_days",
+    "admission_extension_working_days",
+    "admission_grace_working_days",
+    "review_request_days",
+    "review_decision_working_days",
+    "reconfirm_interval_days",
+    "reconfirm_grace_days",
 ]
 # A deadline of 0 working days, a limit of 0 refusals, 0 choices or an assessment valid 0 days would
 # make the rule they set meaningless: these start at 1.
 AT_LEAST_ONE = ["max_choices", "offer_response_working_days", "admission_working_days", "refusal_limit"]
-AT_LEAST_ONE += ["assessment_valid_days"]
+AT_LEAST_ONE += ["assessment_valid_days", "retention_years", "vacancy_alert_days", "out_of_service_alert_days"]
+AT_LEAST_ONE += ["review_decision_working_days", "reconfirm_interval_days", "reconfirm_grace_days"]
 
 
 def weights(**changes):
@@ -188,7 +198,9 @@ def test_whole_number_parameters_without_a_floor_take_0_and_100000(name):
 @pytest.mark.parametrize("name", AT_LEAST_ONE)
 def test_counts_and_deadlines_start_at_one(name):
     assert refused({name: 0}) == {name: "must be at least 1"}
-    assert getattr(PolicyParameters.from_json({name: 1}), name) == 1
+    # One year kept must still outlast the refusal window and the bar (R-PRIV-3).
+    short = {"refusal_window_days": 1, "bar_days": 1} if name == "retention_years" else {}
+    assert getattr(PolicyParameters.from_json({name: 1, **short}), name) == 1
 
 
 def test_the_nursing_grade_is_a_grade_from_0_to_4():
@@ -361,3 +373,35 @@ def test_the_first_version_of_a_database_without_any_is_version_one():
     policy = policy_create(effective_from=dt.date(2026, 11, 29), parameters={}, actor=actor("admin"))
     assert policy.version == 1
     assert policy.parameters["min_age"] == spec.MIN_AGE
+
+
+def test_the_later_defaults_of_section_nine_are_spec_s_numbers():
+    """§9 as it grew: R-PRIV-3's retention, R-WATCH-1's alerts, R-OFF-7's extension and grace,
+    R-ASM-6's review, R-CHG-3's reconfirmation, R-CPL-1's couples; against tests/spec.py."""
+    params = policy_in_force().parameters
+    assert (params.retention_years, params.vacancy_alert_days, params.out_of_service_alert_days) == (
+        spec.RETENTION_YEARS,
+        spec.VACANCY_ALERT_DAYS,
+        spec.OUT_OF_SERVICE_ALERT_DAYS,
+    )
+    assert (params.admission_extension_working_days, params.admission_grace_working_days) == (
+        spec.ADMISSION_EXTENSION_WORKING_DAYS,
+        spec.ADMISSION_GRACE_WORKING_DAYS,
+    )
+    assert (params.review_request_days, params.review_decision_working_days) == (
+        spec.REVIEW_REQUEST_DAYS,
+        spec.REVIEW_DECISION_WORKING_DAYS,
+    )
+    assert (params.reconfirm_interval_days, params.reconfirm_grace_days, params.couples_together) == (
+        spec.RECONFIRM_INTERVAL_DAYS,
+        spec.RECONFIRM_GRACE_DAYS,
+        spec.COUPLES_TOGETHER,
+    )
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", None])
+def test_couples_together_is_true_or_false_only(value):
+    """R-CPL-1's switch (§9) is a yes or no; 1 and "true" are not."""
+    assert refused({"couples_together": value}) == {"couples_together": "must be true or false"}
+    assert PolicyParameters.from_json({"couples_together": False}).couples_together is False
+    assert PolicyParameters.from_json({"couples_together": True}).couples_together is True
