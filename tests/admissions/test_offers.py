@@ -219,3 +219,111 @@ def test_withdrawing_an_application_that_holds_an_offer_sends_the_bed_to_the_nex
     withdrawn = Offer.objects.get(pk=offer.pk)
     assert withdrawn.state == "declined" and withdrawn.is_refusal
     assert Offer.objects.get(application=second).bed_id == offer.bed_id
+
+
+# --- the edges of each act, one by one (found unpinned by mutation testing, docs/mutation.md) ------
+def test_an_offer_can_be_accepted_up_to_the_last_second_of_its_deadline():
+    """R-OFF-1: due 9 Nov 23:59:59; accepted at that second, the acceptance time is recorded."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+    deadline = dt.datetime(2026, 11, 9, 23, 59, 59, tzinfo=SHANGHAI)
+    assert offer.respond_by == deadline
+    with time_machine.travel(deadline, tick=False):
+        accepted = offer_accept(offer=offer, actor=actor("facility"))
+    assert accepted.state == "accepted" and accepted.accepted_at == deadline
+    assert Offer.objects.get(pk=offer.pk).accepted_at == deadline
+
+
+def test_an_offer_expires_only_after_its_deadline_and_only_while_pending():
+    """R-OFF-4: at its deadline it is not yet due; a second later it expires as a refusal, once."""
+    from admissions.services.offers import offer_expire
+
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+    deadline = offer.respond_by
+    assert offer_expire(offer=offer, now=deadline) is False
+    assert Offer.objects.get(pk=offer.pk).state == "pending"
+    assert offer_expire(offer=offer, now=deadline + dt.timedelta(seconds=1)) is True
+    expired = Offer.objects.get(pk=offer.pk)
+    assert (expired.state, expired.is_refusal, expired.reason) == ("expired", True, "expired")
+    assert expired.closed_at is not None
+    assert Bed.objects.get(pk=offer.bed_id).status == "vacant"
+    assert offer_expire(offer=offer, now=deadline + dt.timedelta(days=1)) is False
+
+
+def test_the_sweep_expires_every_due_offer_and_counts_them():
+    """R-OFF-4: each due offer, and only the due ones."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        first = offered()
+        second = offered(home_code="YX02", choices=("YX02",), name="李四", date_of_birth=dt.date(1940, 5, 5))
+    with time_machine.travel(dt.datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI)):
+        later = offered(home_code="YX03", choices=("YX03",), name="王五", date_of_birth=dt.date(1939, 6, 6))
+    assert offers_expire_due(now=first.respond_by + dt.timedelta(seconds=1)) == 2
+    states = dict(Offer.objects.filter(pk__in=[first.pk, second.pk, later.pk]).values_list("pk", "state"))
+    assert states == {first.pk: "expired", second.pk: "expired", later.pk: "pending"}
+
+
+def test_a_decline_keeps_its_reason_short_and_its_words_whole_and_frees_the_bed():
+    """R-OFF-4: a decline is a refusal; the reason column holds 40 characters, the note every word;
+    with nobody else waiting the bed is vacant again."""
+    offer = offered()
+    words = "  the home is too far from my son who visits every day after work  "
+    offer_decline(offer=offer, reason=words, actor=actor("facility"))
+    declined = Offer.objects.get(pk=offer.pk)
+    assert declined.reason == words.strip()[:40] and len(declined.reason) == 40
+    assert declined.note == words and declined.closed_at is not None and declined.is_refusal
+    assert Bed.objects.get(pk=offer.bed_id).status == "vacant"
+    other = offered(home_code="YX02", choices=("YX02",), name="李四", date_of_birth=dt.date(1940, 5, 5))
+    offer_decline(offer=other, actor=actor("facility"))
+    assert Offer.objects.get(pk=other.pk).reason == "declined" and Offer.objects.get(pk=other.pk).note == ""
+
+
+def test_admission_may_be_dated_today_or_back_to_the_acceptance_day_but_not_before():
+    """SPEC §5 admit: the admission date is not in the future and not before the acceptance."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
+        offer = offered()
+        offer_accept(offer=offer, actor=actor("facility"))
+    with time_machine.travel(dt.datetime(2026, 11, 4, 10, 0, tzinfo=SHANGHAI)):
+        with pytest.raises(InvalidInput) as early:
+            offer_admit(offer=offer, admitted_on=dt.date(2026, 11, 1), actor=actor("facility"))
+        assert list(early.value.errors) == ["admitted_on"]
+        with pytest.raises(InvalidInput) as future:
+            offer_admit(offer=offer, admitted_on=dt.date(2026, 11, 5), actor=actor("facility"))
+        assert list(future.value.errors) == ["admitted_on"]
+        assert Offer.objects.get(pk=offer.pk).state == "accepted"
+        round_before = Bed.objects.get(pk=offer.bed_id).occupancy_round
+        offer_admit(offer=offer, admitted_on=dt.date(2026, 11, 2), actor=actor("facility"))
+    occupancy = Occupancy.objects.get(offer=offer)
+    assert occupancy.admitted_on == dt.date(2026, 11, 2) and occupancy.bed_id == offer.bed_id
+    bed = Bed.objects.get(pk=offer.bed_id)
+    assert (bed.status, bed.occupancy_round) == ("occupied", round_before + 1)
+    admitted = Offer.objects.get(pk=offer.pk)
+    assert admitted.state == "admitted" and admitted.closed_at is not None
+    event = Application.objects.get(pk=offer.application_id).events.get(transition="admit")
+    assert event.data["admitted_on"] == "2026-11-02" and event.data["facility"] == "YX01"
+
+
+def test_admission_without_a_date_is_dated_today():
+    """SPEC §5 admit: the date defaults to today (Asia/Shanghai)."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 23, 30, tzinfo=SHANGHAI)):
+        offer = offered()
+        offer_accept(offer=offer, actor=actor("facility"))
+        offer_admit(offer=offer, actor=actor("facility"))
+    assert Occupancy.objects.get(offer=offer).admitted_on == dt.date(2026, 11, 2)
+
+
+def test_a_check_failed_for_another_reason_is_no_refusal_and_the_bed_goes_on():
+    """R-OFF-4: only a no-show counts as a refusal; the bed goes to the next candidate either way."""
+    offer = offered(grade=4)
+    offer_accept(offer=offer, actor=actor("facility"))
+    second = queued_application(grade=2, choices=["YX01"])
+    _, (decision,) = offer_fail_check(offer=offer, reason="other", note="family moved away", actor=actor("facility"))
+    failed = Offer.objects.get(pk=offer.pk)
+    assert (failed.state, failed.is_refusal, failed.reason, failed.note) == (
+        "failed_check",
+        False,
+        "other",
+        "family moved away",
+    )
+    assert decision.chosen["reference"] == second.reference
+    assert Application.objects.get(pk=offer.application_id).state == "waiting"
