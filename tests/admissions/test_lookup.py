@@ -546,3 +546,51 @@ def test_a_subject_whose_attempts_are_all_in_flight_is_told_to_wait_at_least_a_s
         with pytest.raises(LookupLocked) as refused:
             public_lookup(reference=reference, code="ABCDEF", client_address=ADDRESS)
     assert refused.value.retry_after == 1
+
+
+def test_failures_on_both_sides_of_the_hour_mark_lock_for_a_full_hour():
+    """R-PUB-2: failures *within an hour*, wherever the clock's hour starts: four at 20:30 and a fifth
+    at 21:10 lock the reference for an hour from the fifth (not only until the first four age out)."""
+    start = dt.datetime(2026, 11, 2, 20, 30, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=40), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+        with pytest.raises(LookupLocked) as locked:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert locked.value.retry_after == LOOKUP_LOCK_SECONDS
+
+
+def test_the_lock_holds_for_its_hour_after_the_failures_that_set_it_leave_the_window():
+    """R-PUB-2: locked for an hour from the failure that reached the limit: four failures at 20:00,
+    the fifth at 20:50; at 21:10 the first four are out of the window, the lock still holds."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=50), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=70), tick=False):
+        with pytest.raises(LookupLocked) as locked:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert locked.value.retry_after == 40 * 60
+    with time_machine.travel(start + dt.timedelta(minutes=110, seconds=1), tick=False):
+        assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
+
+
+def test_an_accepted_offer_shows_the_admission_deadline():
+    """R-PUB-3, R-OFF-1: once accepted, the answer gives the admission deadline and the check's step."""
+    from admissions.services.offers import offer_accept
+
+    home = FacilityFactory(code="YX01", name="越秀区老人院", address="越秀区 2 号")
+    add_beds(home, nursing=1, status="vacant")
+    application = queued_application(choices=["YX01"], grade=3)
+    offer = offer_accept(offer=Offer.objects.get(application=application, state="pending"), actor=actor("facility"))
+    code = app_services.lookup_code_issue(application=application, actor=actor("intake"))
+    result = public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert result.state == "admission_check" and result.offer.state == "accepted"
+    assert result.offer.admit_by == offer.admit_by is not None
+    assert any("越秀区 2 号" in step for step in result.next_steps)
