@@ -507,6 +507,7 @@ def test_the_answer_counts_the_waiting_points_at_the_moment_asked():
     later = start + dt.timedelta(days=2 * WAITING_PERIOD_DAYS, hours=1)
     [position] = lookup_result(application, now=later).positions
     assert position.score_breakdown["waiting"] == 2 * WAITING_POINTS_PER_PERIOD
+    assert (position.facility, position.care_level) == ("YX01", "nursing")  # grade 2 (R-CARE-1)
     assert position.score == now_score + 2 * WAITING_POINTS_PER_PERIOD
 
 
