@@ -562,6 +562,11 @@ def test_failures_on_both_sides_of_the_hour_mark_lock_for_a_full_hour():
         with pytest.raises(LookupLocked) as locked:
             public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
     assert locked.value.retry_after == LOOKUP_LOCK_SECONDS
+    # 21:40: the four of 20:30 have left the window; the lock set at 21:10 holds until 22:10.
+    with time_machine.travel(start + dt.timedelta(minutes=70), tick=False):
+        with pytest.raises(LookupLocked) as still:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert still.value.retry_after == 30 * 60
 
 
 def test_the_lock_holds_for_its_hour_after_the_failures_that_set_it_leave_the_window():
