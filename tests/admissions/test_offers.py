@@ -246,6 +246,8 @@ def test_an_offer_expires_only_after_its_deadline_and_only_while_pending():
     assert offer_expire(offer=offer, now=deadline + dt.timedelta(seconds=1)) is True
     expired = Offer.objects.get(pk=offer.pk)
     assert (expired.state, expired.is_refusal, expired.reason) == ("expired", True, "expired")
+    event = Application.objects.get(pk=offer.application_id).events.get(transition="expire_offer")
+    assert event.data == {"offer": offer.pk}
     assert expired.closed_at is not None
     assert Bed.objects.get(pk=offer.bed_id).status == "vacant"
     assert offer_expire(offer=offer, now=deadline + dt.timedelta(days=1)) is False
@@ -301,6 +303,7 @@ def test_admission_may_be_dated_today_or_back_to_the_acceptance_day_but_not_befo
     assert admitted.state == "admitted" and admitted.closed_at is not None
     event = Application.objects.get(pk=offer.application_id).events.get(transition="admit")
     assert event.data["admitted_on"] == "2026-11-02" and event.data["facility"] == "YX01"
+    assert Application.objects.get(pk=offer.application_id).closing_reason == "admitted"
 
 
 def test_admission_without_a_date_is_dated_today():
