@@ -376,8 +376,8 @@ def test_the_first_version_of_a_database_without_any_is_version_one():
 
 
 def test_the_later_defaults_of_section_nine_are_spec_s_numbers():
-    """§9 as it grew: R-PRIV-3's retention, R-WATCH-1's alerts, R-OFF-7's extension and grace,
-    R-ASM-6's review, R-CHG-3's reconfirmation, R-CPL-1's couples; against tests/spec.py."""
+    """§9 as it grew: the retention (R-PRIV-3), the alerts (R-WATCH-1), the admission extension and
+    grace (R-OFF-7), and the review, reconfirmation and couples parameters; against tests/spec.py."""
     params = policy_in_force().parameters
     assert (params.retention_years, params.vacancy_alert_days, params.out_of_service_alert_days) == (
         spec.RETENTION_YEARS,
@@ -401,7 +401,7 @@ def test_the_later_defaults_of_section_nine_are_spec_s_numbers():
 
 @pytest.mark.parametrize("value", [1, 0, "true", None])
 def test_couples_together_is_true_or_false_only(value):
-    """R-CPL-1's switch (§9) is a yes or no; 1 and "true" are not."""
+    """§9's couples_together is a yes or no; 1 and "true" are not."""
     assert refused({"couples_together": value}) == {"couples_together": "must be true or false"}
     assert PolicyParameters.from_json({"couples_together": False}).couples_together is False
     assert PolicyParameters.from_json({"couples_together": True}).couples_together is True
