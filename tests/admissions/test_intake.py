@@ -616,3 +616,46 @@ def test_an_id_number_with_non_ascii_digits_is_refused_not_a_crash_r_app_1():
     assert "applicant.id_number" in id_number_errors(
         "４４０１０４１９４１０３０２００２X", date_of_birth=None, sex=None
     )
+
+
+# --- found unpinned by mutation testing (docs/mutation.md, intake) ---------------------------------
+def test_a_correction_to_the_id_number_of_a_person_with_an_open_application_is_refused_r_app_5():
+    """R-APP-5 holds for a correction too: the draft cannot become a second open application of
+    another person; the draft's own open state does not count against itself."""
+    first, _ = create()
+    second, _ = create(submit=False)
+    with pytest.raises(Conflict) as caught:
+        services.application_update(
+            application=second, data=intake(id_number=first.applicant.id_number), actor=actor("intake")
+        )
+    assert first.reference in caught.value.errors["applicant.id_number"][0]
+    second.refresh_from_db()
+    corrected = services.application_update(
+        application=second, data=intake(id_number=second.applicant.id_number, name="陈秀英"), actor=actor("intake")
+    )
+    assert corrected.state == "draft"
+
+
+def test_the_channel_reason_names_the_verified_category_r_app_8():
+    """R-APP-8: the channel's reason (shown to the family, R-PUB-3) names the category that gave it."""
+    application = queued_application(
+        choices=["YX01"], categories=[{"code": "dibao", "evidence": "低保证 2024-001"}], verify=("dibao",)
+    )
+    assert application.channel_reason["because"] == "dibao"
+    assert application.channel_reason["verified_categories"] == ["dibao"]
+
+
+def test_a_duplicate_review_without_any_note_is_refused_r_app_10(namesakes):
+    first, second = namesakes
+    for note in ("", None):
+        with pytest.raises(InvalidInput) as caught:
+            services.duplicate_review_record(
+                application=second,
+                other_reference=first.reference,
+                match="name_dob",
+                decision="dismissed",
+                note=note,
+                actor=actor("intake"),
+            )
+        assert "note" in caught.value.errors
+    assert not DuplicateReview.objects.exists()
