@@ -659,3 +659,24 @@ def test_a_duplicate_review_without_any_note_is_refused_r_app_10(namesakes):
             )
         assert "note" in caught.value.errors
     assert not DuplicateReview.objects.exists()
+
+
+def test_a_man_entered_for_a_womans_id_number_is_refused_on_the_sex_field_r_app_1():
+    """R-APP-1 both ways: "M" against an even digit 17 as well as "F" against an odd one."""
+    error = refused(InvalidInput, id_number=id_number(BORN, sex="F"), date_of_birth=BORN, sex="M")
+    assert "sex digit" in error.errors["applicant.sex"][0]
+
+
+def test_a_category_with_an_evidence_file_and_no_reference_is_taken_r_app_8():
+    """R-APP-8: the evidence is a document reference *or* a file."""
+    application, _ = create(categories=[{"code": "dibao", "evidence": "", "evidence_file": "evidence/dibao.pdf"}])
+    claim = application.category_claims.get(code="dibao")
+    assert (claim.evidence, claim.evidence_file.name) == ("", "evidence/dibao.pdf")
+
+
+def test_an_application_records_how_it_came_in():
+    """SPEC §10 audit: the channel an application was created through (web, api)."""
+    application, _ = services.application_create(
+        data=intake(choices=["YX01"]), submit=True, actor=actor("intake"), via="api"
+    )
+    assert application.created_via == "api"
