@@ -626,12 +626,17 @@ def test_a_correction_to_the_id_number_of_a_person_with_an_open_application_is_r
     second, _ = create(submit=False)
     with pytest.raises(Conflict) as caught:
         services.application_update(
-            application=second, data=intake(id_number=first.applicant.id_number), actor=actor("intake")
+            application=second,
+            data=intake(id_number=first.applicant.id_number, choices=["YX01"]),
+            actor=actor("intake"),
+            reason="the receipt showed a typing error",
         )
     assert first.reference in caught.value.errors["applicant.id_number"][0]
     second.refresh_from_db()
     corrected = services.application_update(
-        application=second, data=intake(id_number=second.applicant.id_number, name="陈秀英"), actor=actor("intake")
+        application=second,
+        data=intake(id_number=second.applicant.id_number, name="陈秀英", choices=["YX01"]),
+        actor=actor("intake"),
     )
     assert corrected.state == "draft"
 
