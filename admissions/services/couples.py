@@ -46,7 +46,9 @@ class CoupleView:
 
 def couple_of(application: Application | int) -> CoupleView | None:
     """The live couple of an application and its partner, or None (R-CPL-1)."""
-    pk = application.pk if isinstance(application, Application) else application
+    pk = application if isinstance(application, int) else application.pk
+    if pk is None:  # not saved: in no couple
+        return None
     member = CoupleMember.objects.filter(application_id=pk, live=True).select_related("couple").first()
     if member is None:
         return None

@@ -405,7 +405,7 @@ def family_steps(state, *, offer=None, valid_until=None, now=None):
     from admissions.services.lookup import next_steps
 
     assessment = SimpleNamespace(valid_until=valid_until) if valid_until is not None else None
-    application = SimpleNamespace(state=state, current_assessment=assessment)
+    application = SimpleNamespace(pk=None, state=state, current_assessment=assessment)
     with translation.override("en"):
         return next_steps(application, offer=offer, now=now or dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC))
 

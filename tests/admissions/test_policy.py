@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from admissions.models import Policy
+from admissions.models import Policy, PolicyActivation
 from admissions.policy import PolicyError, PolicyParameters
 from admissions.selectors import policy_in_force
 from admissions.services.policy import policy_create
@@ -369,6 +369,7 @@ def test_a_version_keeps_its_note_and_its_audit_names_every_changed_parameter():
 @time_machine.travel(dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC))
 def test_the_first_version_of_a_database_without_any_is_version_one():
     """§9: versions are numbered from 1; with none stored the built-in defaults are the base."""
+    PolicyActivation.objects.all().delete()  # R-POL-1's record of each version coming into force
     Policy.objects.all().delete()
     policy = policy_create(effective_from=dt.date(2026, 11, 29), parameters={}, actor=actor("admin"))
     assert policy.version == 1
