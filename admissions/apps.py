@@ -24,3 +24,11 @@ class AdmissionsConfig(AppConfig):
         from admissions.services.policy import policy_activate_due
 
         policy_activation_register(policy_activate_due)
+
+        # R-ALLOC-3: a home's own nursing target changed (facilities cannot import the allocation).
+        from admissions.services.allocation import allocation_after_nursing_target_change
+        from facilities.signals import nursing_target_changed
+
+        nursing_target_changed.connect(
+            allocation_after_nursing_target_change, dispatch_uid="admissions.allocation.nursing_target"
+        )

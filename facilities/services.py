@@ -13,6 +13,7 @@ from core.errors import Conflict, InvalidInput
 from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 
 from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
+from .signals import nursing_target_changed
 
 EDITABLE = ("name", "district", "level", "address", "phone", "accepting_applications", "nursing_target")
 
@@ -132,4 +133,12 @@ def facility_update(*, facility: Facility, values: dict, user=None, actor_name: 
         after = _snapshot(facility, cleaned)
         if before != after:
             _audit(facility, action="facility_update", before=before, after=after, user=user, actor_name=actor_name)
+        if before.get("nursing_target", after.get("nursing_target")) != after.get("nursing_target"):
+            # R-ALLOC-3: a lower target frees self-care headroom; admissions allocates the blocked beds.
+            nursing_target_changed.send(
+                sender=Facility,
+                facility=facility,
+                before=before["nursing_target"],
+                after=after["nursing_target"],
+            )
     return facility

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
@@ -627,3 +628,16 @@ def allocation_run_for_application(*, application: Application, trigger: str, ac
         # One application joined the queue: beds go to whoever ranks first, and once a bed type finds
         # nobody the rest of that type are not walked again (a home may have many empty beds).
         allocation_run(facility=facility, trigger=trigger, actor=actor, until_nobody=True)
+
+
+def allocation_after_nursing_target_change(*, facility: Facility, before, after, **kwargs) -> None:
+    """R-ALLOC-3: a home's own nursing target changed (in the caller's transaction). A lower target
+    raises the self-care cap (R-NQ-1), so every vacant bed the quota had blocked is allocated again;
+    with a higher one nobody new qualifies and nothing is walked."""
+    policy_target = policy_in_force().parameters.nursing_target  # what None means: the policy's
+    target_before = policy_target if before is None else Decimal(before)
+    target_after = policy_target if after is None else Decimal(after)
+    if target_after >= target_before:
+        return
+    if Bed.objects.filter(facility=facility, status=BedStatus.VACANT).exists():
+        allocation_run(facility=facility, trigger="nursing_target_lowered")

@@ -34,3 +34,29 @@ def test_a_self_care_holder_leaving_refills_the_general_bed_the_quota_blocked():
     refill = Offer.objects.get(application=self_care, state="pending")
     assert refill.bed_id == general.pk
     assert Bed.objects.get(pk=general.pk).status == "reserved"
+
+
+def test_lowering_a_homes_nursing_target_refills_the_general_bed_the_quota_blocked():
+    """R-ALLOC-3: "the target is lowered" grows the headroom. 100 beds at 0.78 → cap 22, all held;
+    at 0.77 → cap 23 (SPEC's rounding), so the blocked general bed goes to the self-care applicant."""
+    from decimal import Decimal
+
+    from facilities.services import facility_update
+    from tests.spec import NURSING_TARGET
+
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=77, holder="nursing")
+    add_beds(home, general=22, holder="self_care")
+    add_beds(home, general=1, status="vacant")
+    self_care = queued_application(grade=0, choices=["YX01"])
+    general = Bed.objects.get(facility=home, status="vacant")
+    assert AllocationDecision.objects.filter(bed=general).latest("sequence").chosen is None  # blocked
+    assert not Offer.objects.filter(application=self_care).exists()
+
+    facility_update(facility=home, values={"nursing_target": "0.95"}, actor_name="admin")  # higher: nothing
+    assert not Offer.objects.filter(application=self_care).exists()
+    facility_update(facility=home, values={"nursing_target": str(NURSING_TARGET - Decimal("0.01"))}, actor_name="admin")
+
+    offer = Offer.objects.get(application=self_care, state="pending")
+    assert offer.bed_id == general.pk
+    assert AllocationDecision.objects.filter(bed=general).latest("sequence").trigger == "nursing_target_lowered"
