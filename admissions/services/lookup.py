@@ -31,6 +31,7 @@ import hmac
 import logging
 import math
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -154,6 +155,13 @@ def public_lookup(*, reference: str, code: str, client_address: str) -> LookupRe
     return lookup_result(public_application_match(reference=reference, code=code, client_address=client_address))
 
 
+def family_typed(value: object) -> str:
+    """What a family typed, as the system writes it: full-width digits, letters and dashes (a Chinese
+    input method's default) read as their half-width forms (NFKC), spaces around dropped, capitals.
+    Without it "２０２６－０００１２３" is "not found" and counts towards the lockout (R-PUB-2)."""
+    return unicodedata.normalize("NFKC", str(value)).strip().upper()
+
+
 def public_application_match(*, reference: str, code: str, client_address: str) -> Application:
     """R-PUB-1, R-PUB-2: the application this reference and code name, under the lookup's rate limits.
     Every public act by a family that holds the code (the lookup, a re-confirmation: R-CHG-3) goes
@@ -165,8 +173,8 @@ def public_application_match(*, reference: str, code: str, client_address: str) 
     of its limited slots atomically (`cache.add`); a lookup that cannot claim one is refused without
     checking the code, so a parallel burst tests at most as many codes as the limit allows. A lookup
     that succeeds gives its slots back; a failed one keeps them (it is a failure)."""
-    reference = str(reference).strip().upper()
-    code = "".join(str(code).split()).replace("-", "").upper()
+    reference, code = family_typed(reference), family_typed(code)
+    code = "".join(code.split()).replace("-", "")
     subjects = {
         "address": _subject_key("address", client_address or "unknown"),
         "reference": _subject_key("reference", reference),

@@ -110,7 +110,7 @@ def test_a_malformed_code_is_the_same_not_found_as_a_wrong_one(bad_code):
     )
 
 
-@pytest.mark.parametrize("bad_reference", ["", "2026-000001\x00", "x" * 10_000, "２０２６-000001", "' OR 1=1 --"])
+@pytest.mark.parametrize("bad_reference", ["", "2026-000001\x00", "x" * 10_000, "' OR 1=1 --"])
 def test_a_malformed_reference_is_the_same_not_found(bad_reference):
     """R-PUB-1: any mismatch is the same answer, never an error."""
     _, code = submitted()

@@ -85,6 +85,20 @@ def test_the_lookup_answers_with_the_fields_of_api_md(client):
     assert application.applicant.id_number not in text and "陈秀英" not in text
 
 
+def full_width(text: str) -> str:
+    """As a Chinese input method types it: digits, letters and '-' in their full-width forms."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_full_width_digits_and_letters_find_the_application_like_half_width_ones(client):
+    """Issue 15: "２０２６－０００１２３" is the reference the receipt shows; it is found, with a code typed
+    full-width and in small letters, and a mistyped one counts as one failure like any other (R-PUB-2)."""
+    application, code = submitted()
+    response = lookup(client, full_width(application.reference), " " + full_width(code.lower()) + " ")
+    assert response.status_code == 200
+    assert response.json()["reference"] == application.reference
+
+
 def test_a_stale_token_does_not_stop_a_public_lookup(client):
     """Public endpoints attempt no authentication."""
     application, code = submitted()

@@ -40,7 +40,14 @@ from admissions.models import Application, ApplicationState, Channel
 from admissions.public import public_board, public_facilities
 from admissions.selectors import policy_in_force
 from admissions.services.allocation import SkipReason
-from admissions.services.lookup import LookupLocked, LookupNotFound, LookupResult, lookup_result, public_lookup
+from admissions.services.lookup import (
+    LookupLocked,
+    LookupNotFound,
+    LookupResult,
+    family_typed,
+    lookup_result,
+    public_lookup,
+)
 from admissions.services.reconfirmation import awaiting_confirmation, public_reconfirm
 from config.proxies import client_address
 from core.errors import DomainError
@@ -146,7 +153,7 @@ class LookupForm(forms.Form):
 
 def plausible_reference(value: object) -> str:
     """The value if it has the plain shape of a reference, else "": the only input ever shown again."""
-    value = str(value or "").strip()
+    value = family_typed(value or "")
     return value if REFERENCE_SHAPE.fullmatch(value) else ""
 
 
