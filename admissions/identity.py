@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
+
+# The provinces of GB/T 2260 (the first two digits of the place code): a number from any other
+# "province" (99, say) is mistyped, whatever its check character says.
+PROVINCE_CODES = frozenset(
+    {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"}
+    | {"41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65"}
+    | {"71", "81", "82"}
+)
 
 
 def normalise_id_number(value: str) -> str:
@@ -26,7 +35,7 @@ def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str 
     # isascii: "¹" and "١" are digits to str.isdigit but not to int().
     if not number.isascii() or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         return {"applicant.id_number": [_("must be 17 digits and a final digit or X")]}
-    if number[:6].startswith("0") or number[:2] in {"00", "10", "20", "30", "40", "60", "70", "80", "90"}:
+    if number[:2] not in PROVINCE_CODES:
         return {"applicant.id_number": [_("the first six digits are not a place code")]}
     if ric.calc_check_digit(number) != number[17]:
         return {"applicant.id_number": [_("the check character is wrong")]}
@@ -34,6 +43,8 @@ def id_number_errors(id_number: str, *, date_of_birth: dt.date | None, sex: str 
         born = ric.get_birth_date(number)
     except StdnumError:
         return {"applicant.id_number": [_("digits 7–14 are not a valid birth date")]}
+    if born > timezone.localdate():
+        return {"applicant.id_number": [_("digits 7–14 are a birth date in the future")]}
     errors: dict[str, list[str]] = {}
     if date_of_birth is not None and born != date_of_birth:
         errors["applicant.date_of_birth"] = [

@@ -44,7 +44,7 @@ from admissions.selectors import get_application, policy_in_force
 from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
-from core.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
+from core.errors import Conflict, DomainError, InvalidInput, NotPermitted, RuleViolation, WrongState
 from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.models import District, Facility, FacilityLevel
 
@@ -386,6 +386,25 @@ def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk:
             extra={"open_application": open_one.reference},
             rule="R-APP-5",
         )
+
+
+def identity_live_problems(id_number: str, *, on: dt.date, exclude_pk: int | None = None) -> list[str]:
+    """What submitting would refuse about this person, for the live check as the officer types a
+    valid ID number: under the minimum age (R-APP-2), barred (R-APP-6), an open application
+    (R-APP-5). Reads only; the same checks as submit, so the two never disagree."""
+    problems = []
+    min_age = policy_in_force(on).parameters.min_age
+    age = age_on(birth_date_from_id_number(id_number), on)
+    if age < min_age:
+        problems.append(
+            gettext("The applicant is %(age)s: applicants must be at least %(min_age)s on the application date.")
+            % {"age": age, "min_age": min_age}
+        )
+    try:
+        _check_bar_and_open(applicant_for_id_number(id_number), on=on, exclude_pk=exclude_pk)
+    except DomainError as refused:
+        problems.append(refused.message)
+    return problems
 
 
 def _next_reference(year: int) -> str:

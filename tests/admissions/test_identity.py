@@ -61,7 +61,9 @@ def test_a_number_that_is_not_17_ascii_digits_and_a_digit_or_x_is_refused(bad):
 
 
 @pytest.mark.parametrize(
-    "place", ["010104", "000000", "100104", "200104", "300104", "400104", "600104", "700104", "800104", "900104"]
+    "place",
+    ["010104", "000000", "100104", "200104", "300104", "400104", "600104", "700104", "800104", "900104"]
+    + ["990104", "190104", "470104", "720104"],  # issue 15: province 99 passed the live check
 )
 def test_a_place_code_no_province_has_is_refused(place):
     """R-APP-1: the first two digits name a province (11–82); 0x and x0 name none."""
@@ -81,6 +83,14 @@ def test_a_wrong_check_character_is_refused_saying_so():
     wrong = good[:17] + ("0" if good[17] != "0" else "1")
     errors = id_number_errors(wrong, date_of_birth=BORN, sex="M")
     assert list(errors) == [FIELD] and "check character" in errors[FIELD][0]
+
+
+def test_a_birth_date_in_the_future_is_refused_as_such(time_machine):
+    """R-APP-1, issue 15: a number born in 2030 is a typing mistake, said as one (not "must be 60")."""
+    time_machine.move_to(dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))), tick=False)
+    errors = id_number_errors(number(born=dt.date(2030, 1, 1)), date_of_birth=None, sex=None)
+    assert list(errors) == [FIELD] and "future" in errors[FIELD][0]
+    assert id_number_errors(number(born=dt.date(2026, 12, 3)), date_of_birth=None, sex=None) == {}
 
 
 def test_digits_that_are_not_a_date_are_refused_as_a_birth_date():

@@ -22,6 +22,7 @@ from admissions.services import assessments as asm_services
 from admissions.services.applications import lookup_code_matches
 from facilities.models import Facility
 from facilities.roles import roles_assign
+from tests import spec
 from tests.factories import (
     FacilityFactory,
     actor,
@@ -454,6 +455,48 @@ def test_the_id_check_fills_in_the_birth_date_and_sex(homes):
     assert 'id="id_date_of_birth_wrap" hx-swap-oob="true"' in page
     assert 'value="1941-03-02"' in page
     assert re.search(r'<option value="M" selected>', page)
+
+
+def test_the_id_check_says_at_once_what_submitting_would_refuse(homes):
+    """Issue 15 with R-APP-2 and R-APP-5: under 60 on the application date, or a person with an open
+    application, is said as the officer types the ID number, not only at submit."""
+    young = (
+        client_as("intake")
+        .post(
+            reverse("staff:check_identity"),
+            {"id_number": id_number(timezone.localdate().replace(year=timezone.localdate().year - 59), sex="F")},
+            headers={"HX-Request": "true", "HX-Trigger-Name": "id_number"},
+        )
+        .content.decode()
+    )
+    assert f"applicants must be at least {spec.MIN_AGE}" in young
+    number = id_number(BORN, sex="F")
+    first = submitted_application(id_number=number, date_of_birth=BORN, sex="F", choices=["YX01"])
+    again = (
+        client_as("intake")
+        .post(
+            reverse("staff:check_identity"),
+            {"id_number": number},
+            headers={"HX-Request": "true", "HX-Trigger-Name": "id_number"},
+        )
+        .content.decode()
+    )
+    assert f"already has an open application, {first.reference}" in again
+
+
+def test_clearing_the_id_number_clears_the_birth_date_and_sex_it_filled_in(homes):
+    page = (
+        client_as("intake")
+        .post(
+            reverse("staff:check_identity"),
+            {"id_number": "", "date_of_birth": "1941-03-02", "sex": "M"},
+            headers={"HX-Request": "true", "HX-Trigger-Name": "id_number"},
+        )
+        .content.decode()
+    )
+    assert 'id="id_date_of_birth_wrap" hx-swap-oob="true"' in page
+    assert 'value="1941-03-02"' not in page
+    assert not re.search(r'<option value="M" selected>', page)
 
 
 def test_the_id_check_is_for_intake_only_by_a_post_with_the_csrf_token(homes):

@@ -395,11 +395,23 @@ def check_identity(request):
     typed_born = _date_or_none(query.get("date_of_birth"))
     # On the correction page (R-CHG-1) the application being corrected is not its own duplicate.
     excluded = Application.objects.filter(reference=(request.GET.get("exclude") or "")[:20]).first()
+    # What submit would refuse about this person, said now rather than at the end (issue 15).
+    problems = (
+        services.identity_live_problems(
+            id_number, on=timezone.localdate(), exclude_pk=excluded.pk if excluded else None
+        )
+        if valid
+        else []
+    )
+    # Triggered by the ID number field: its birth date and sex are filled in, or cleared with it.
+    cleared = not id_number.strip() and request.headers.get("HX-Trigger-Name") == "id_number"
     duplicates = possible_duplicates(
         typed("name", 100), born or typed_born, typed("phone", 30), exclude_application=excluded
     )
     kept = {key: value for key, value in query.items() if key.startswith("duplicate_")}
     initial = {**kept, "date_of_birth": born or typed_born, "sex": sex or query.get("sex", "")}
+    if cleared:
+        initial.update(date_of_birth=None, sex="")
     form = IntakeForm(initial=initial, params=policy_in_force().parameters, duplicates=duplicates)
     form.enable_live_checks(reverse("staff:check_identity"))
     mismatch = []
@@ -414,8 +426,9 @@ def check_identity(request):
             "id_errors": [text for texts in (errors or {}).values() for text in texts],
             "born": born,
             "sex_label": _sex_label(sex or ""),
-            "fill": valid and request.headers.get("HX-Trigger-Name") == "id_number",
+            "fill": (valid and request.headers.get("HX-Trigger-Name") == "id_number") or cleared,
             "mismatch": mismatch,
+            "problems": problems,
         },
     )
 
