@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.models.offers import DischargeReason
 from core.forms import ServiceForm
+from facilities.models import BedStatus, BedType
 
 
 class FacilityServiceForm(ServiceForm):
@@ -46,3 +47,21 @@ class OutOfServiceForm(FacilityServiceForm):
 
 class ReturnToServiceForm(FacilityServiceForm):
     """Nothing to fill in: the button is the whole act."""
+
+
+class BedSearchForm(forms.Form):
+    """The bed board's search and filters (issue 15): a GET form, so a result can be bookmarked."""
+
+    q = forms.CharField(
+        label=_("Find a bed"),
+        required=False,
+        max_length=100,
+        help_text=_("A resident's name, an application reference or a bed code."),
+    )
+    status = forms.ChoiceField(label=_("Bed status"), required=False)
+    bed_type = forms.ChoiceField(label=_("Bed type"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Any status")), *BedStatus.choices]
+        self.fields["bed_type"].choices = [("", _("Any type")), *BedType.choices]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
@@ -39,7 +39,8 @@ from admissions.models import (
 )
 from admissions.models.offers import DischargeReason
 from admissions.selectors import (
-    beds_with_occupants,
+    bed_board,
+    bed_board_counts,
     facility_figures,
     policy_in_force,
     queue_for_facility,
@@ -54,12 +55,13 @@ from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of
 from web.access import allowed_url, staff_page
-from web.forms.facilities import DischargeForm, OutOfServiceForm, ReturnToServiceForm
+from web.forms.facilities import BedSearchForm, DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 LIST_PAGE_SIZE = 50
 QUEUE_PAGE_SIZE = 25
 DECISIONS_PAGE_SIZE = 10
+BED_PAGE_SIZE = 50
 
 # R-ALLOC-1's skip reasons and R-ALLOC-3's triggers, in plain words.
 SKIP_REASON_WORDS = {
@@ -231,7 +233,16 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     [figures] = facility_figures([facility], policy=policy)
     quota = figures.quota
     can_act = bool(roles_of(request.user) & bed_action.allowed_roles)
-    groups = _bed_board(facility, user=request.user, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
+    search = BedSearchForm(request.GET)
+    wanted = search.cleaned_data if search.is_valid() else {}
+    filters = {"search": wanted.get("q", ""), "status": wanted.get("status", "")}
+    filters["bed_type"] = wanted.get("bed_type", "")
+    filtering = any(filters.values())
+    beds = bed_board(facility, **filters)
+    bed_page = Paginator(beds, BED_PAGE_SIZE).get_page(request.GET.get("bed_page")) if filtering else None
+    board = dict(user=request.user, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
+    groups = [] if filtering else _bed_board(facility, beds, **board)
+    counts = bed_board_counts(facility)
     context = {
         "facility": facility,
         "district": facility.district.name(translation.get_language() or "zh-hans"),
@@ -243,7 +254,16 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
         "general_blocked": quota.headroom == 0,
         "can_act": can_act,
         "bed_groups": groups,
-        "bed_summary": [{"label": g["label"], "counts": [len(s["beds"]) for s in g["all_statuses"]]} for g in groups],
+        "bed_summary": [
+            {"label": label, "counts": [counts.get((bed_type, s), 0) for s in BedStatus.values]}
+            for bed_type, label in BedType.choices
+        ],
+        "search_form": search,
+        "filtering": filtering,
+        "bed_page": bed_page,
+        "bed_rows": _bed_items(facility, bed_page, **board) if filtering else [],
+        "bed_page_query": _query_without(request.GET, "bed_page"),
+        "queue_open": figures_queue_length(facility),
         "status_labels": BedStatus.labels,
         "allocate_token": form_token_issue(),
         "status_message": status_message,
@@ -255,22 +275,32 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     return render(request, "staff/facilities/detail.html", context)
 
 
-def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
-    """Beds grouped by type, then status; each with its occupant or the application it is offered
-    to, "blocked by the quota" for a vacant general bed while the self-care headroom is 0 (R-NQ-1),
-    and the form of the act its status allows."""
+def _query_without(query, name: str) -> str:
+    """The page's query string without `name` (the pager adds its own), for links that keep a
+    search and its filters."""
+    kept = query.copy()
+    kept.pop(name, None)
+    return kept.urlencode()
+
+
+def figures_queue_length(facility: Facility) -> int:
+    return QueueEntry.objects.filter(facility=facility, status=QueueEntryStatus.OPEN).count()
+
+
+def _bed_items(facility: Facility, beds, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
+    """Each bed with its occupant or the application it is offered to, "blocked by the quota" for a
+    vacant general bed while the self-care headroom is 0 (R-NQ-1), and the form of the act its status
+    allows."""
     live_offer = Offer.objects.filter(bed=OuterRef("pk"), state__in=LIVE_OFFER_STATES)
-    beds = (
-        beds_with_occupants(Bed.objects.filter(facility=facility))
-        .annotate(
-            offer_id=Subquery(live_offer.values("pk")[:1]),
-            offered_to=Subquery(live_offer.values("application__reference")[:1]),
-            offered_with=Subquery(live_offer.values("partner_offer__application__reference")[:1]),  # R-CPL-3
-        )
-        .order_by("code")
+    if not isinstance(beds, QuerySet):  # a page of beds
+        beds = bed_board(facility).filter(pk__in=[bed.pk for bed in beds])
+    beds = beds.annotate(
+        offer_id=Subquery(live_offer.values("pk")[:1]),
+        offered_to=Subquery(live_offer.values("application__reference")[:1]),
+        offered_with=Subquery(live_offer.values("partner_offer__application__reference")[:1]),  # R-CPL-3
     )
     application_url = link_maker("staff:application")
-    grouped: dict[tuple[str, str], list[dict]] = {(t, s): [] for t in BedType.values for s in BedStatus.values}
+    items = []
     for bed in beds:
         item = {
             "bed": bed,
@@ -298,7 +328,15 @@ def _bed_board(facility: Facility, *, user, blocked: bool, can_act: bool, bound)
                 summary=summary,
                 submit=submit,
             )
-        grouped[(bed.bed_type, bed.status)].append(item)
+        items.append(item)
+    return items
+
+
+def _bed_board(facility: Facility, beds, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
+    """Beds grouped by type, then status (the board of cards, shown when nothing is searched)."""
+    grouped: dict[tuple[str, str], list[dict]] = {(t, s): [] for t in BedType.values for s in BedStatus.values}
+    for item in _bed_items(facility, beds, user=user, blocked=blocked, can_act=can_act, bound=bound):
+        grouped[(item["bed"].bed_type, item["bed"].status)].append(item)
     return [
         {
             "type": bed_type,

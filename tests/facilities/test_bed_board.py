@@ -1,0 +1,151 @@
+"""The bed board of a large home (issue 15): search by resident name, application reference or bed
+code (full-width input read as half-width), filters by status and type in the query string, summary
+figures at the top, occupants named for the home's own staff, the queue one click away. The
+page stays the home's own: a facility officer of another home still gets 403 (SPEC §10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from admissions.models import Occupancy
+from admissions.selectors import bed_board
+from facilities.models import Bed, BedStatus, Facility
+from facilities.roles import roles_assign
+from tests.factories import FacilityFactory, add_beds, queued_application
+
+pytestmark = pytest.mark.django_db
+
+
+def client_as(*roles: str, facility: Facility | None = None) -> Client:
+    user = User.objects.create_user(f"{'-'.join(roles)}-{User.objects.count()}")
+    roles_assign(user=user, roles=list(roles), facility=facility)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def home() -> Facility:
+    return FacilityFactory(code="YX01", name="越秀区福利院")
+
+
+@pytest.fixture
+def officer(home) -> Client:
+    return client_as("facility", facility=home)
+
+
+@pytest.fixture
+def resident(home):
+    """A resident, 李桂兰, in bed B0002 of a home of five occupied nursing beds and two vacant general ones."""
+    beds = add_beds(home, nursing=5, status=BedStatus.OCCUPIED)
+    add_beds(home, general=2, status=BedStatus.VACANT)
+    FacilityFactory(code="TH09")  # chosen home with no beds: no offer is made on approval
+    application = queued_application(name="李桂兰", choices=["TH09"])
+    Occupancy.objects.create(
+        bed=beds[1], facility=home, application=application, care_level="nursing", admitted_on=dt.date(2026, 1, 5)
+    )
+    return application
+
+
+def board(client: Client, home: Facility, **query) -> str:
+    response = client.get(reverse("staff:facility", args=[home.code]), query)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def found(page: str) -> list[str]:
+    """The bed codes in the table of beds found."""
+    table = re.search(r'<table class="bed-table".*?</table>', page, re.S)
+    return re.findall(r'<th scope="row">(B\d{4})</th>', table.group(0)) if table else []
+
+
+def test_a_search_by_the_residents_name_finds_their_bed_and_names_them(home, officer, resident):
+    page = board(officer, home, q="桂兰")
+    assert found(page) == ["B0002"]
+    assert "李桂兰" in page and resident.reference in page
+
+
+def test_a_search_by_the_application_reference_finds_the_bed_in_any_case_and_full_width(home, officer, resident):
+    assert found(board(officer, home, q=resident.reference.lower())) == ["B0002"]
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in resident.reference)
+    assert found(board(officer, home, q=f"　{full_width} ")) == ["B0002"]
+
+
+def test_a_search_by_bed_code_finds_the_bed(home, officer, resident):
+    assert found(board(officer, home, q="ｂ０００６")) == ["B0006"]
+
+
+def test_filters_by_status_and_type_narrow_the_beds_and_a_search_that_matches_nothing_says_so(home, officer, resident):
+    assert found(board(officer, home, status="vacant")) == ["B0006", "B0007"]
+    assert found(board(officer, home, bed_type="nursing")) == ["B0001", "B0002", "B0003", "B0004", "B0005"]
+    assert found(board(officer, home, status="vacant", bed_type="nursing")) == []
+    assert "No bed matches" in board(officer, home, status="vacant", bed_type="nursing")
+    assert found(board(officer, home, q="B000", status="occupied", bed_type="nursing")) == [
+        "B0001",
+        "B0002",
+        "B0003",
+        "B0004",
+        "B0005",
+    ]
+
+
+def test_the_search_is_done_in_the_database_query(home, resident):
+    assert list(bed_board(home, search="李桂兰").values_list("code", flat=True)) == ["B0002"]
+    assert bed_board(home, status="out_of_service").count() == 0
+
+
+def test_an_unknown_filter_value_is_an_error_on_its_field_and_not_a_500(home, officer, resident):
+    page = board(officer, home, status="sleeping")
+    assert 'class="error-summary"' in page and "Bed status" in page
+    assert "R-" not in re.sub(r"<[^>]+>", "", page).replace("R-Q", "")  # no rule codes for people
+
+
+def test_results_are_paged_and_the_pages_keep_the_filters(home, officer):
+    add_beds(home, general=60, status=BedStatus.VACANT)
+    page = board(officer, home, status="vacant")
+    assert len(found(page)) == 50
+    assert "status=vacant&amp;bed_page=2#beds" in page
+    assert len(found(board(officer, home, status="vacant", bed_page="2"))) == 10
+
+
+def test_the_figures_and_a_link_to_the_queue_are_at_the_top(home, officer, resident):
+    page = board(officer, home)
+    top = page[: page.index('id="facility-live"')]
+    assert 'href="#queue"' in top
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", top))
+    assert figures["Beds"] == "7" and figures["Occupied"] == "5" and figures["Vacant"] == "2"
+
+
+def test_a_reviewer_sees_the_residents_name_on_the_board(home, resident):
+    page = board(client_as("reviewer"), home)
+    assert "李桂兰" in page
+
+
+def test_a_facility_officer_of_another_home_may_not_search_this_one(home, resident):
+    stranger = client_as("facility", facility=FacilityFactory(code="GZ02"))
+    response = stranger.get(reverse("staff:facility", args=[home.code]), {"q": "李桂兰"})
+    assert response.status_code == 403
+    assert "李桂兰" not in response.content.decode()
+
+
+def test_the_search_and_the_figures_are_in_chinese(home, officer, resident):
+    with translation.override("zh-hans"):
+        url = reverse("staff:facility", args=[home.code])
+    page = officer.get(url, {"q": "李"}).content.decode()
+    assert '<html lang="zh-hans">' in page
+    for words in ("查找床位", "床位状态", "找到 1 张床位", "轮候队列"):
+        assert words in page, words
+    assert found(page) == ["B0002"]
+
+
+def test_a_bed_found_carries_its_act(home, officer, resident):
+    page = board(officer, home, q="B0002")
+    bed = Bed.objects.get(facility=home, code="B0002")
+    assert reverse("staff:bed_action", args=[home.code, bed.pk, "discharge"]) in page
