@@ -17,6 +17,8 @@ from admissions.models import Occupancy, Offer, OfferState
 from admissions.services.offers import offer_accept
 from facilities.models import BedStatus, Facility
 from facilities.roles import roles_assign
+from tests import spec
+from web.views import offers as offer_views
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
 pytestmark = pytest.mark.django_db
@@ -49,9 +51,11 @@ def act_url(offer: Offer, action: str) -> str:
     return reverse(f"staff:offer_{action.replace('-', '_')}", args=[offer.pk])
 
 
-def act(client: Client, offer: Offer, action: str, token: str = "tok-1", **fields):
+def act(client: Client, offer: Offer, action: str, token: str = "tok-1", confirm: str = "yes", **fields):
+    """The act's POST; `confirm` is the confirmation page's hidden field (issue 15: a decline is
+    recorded only by the confirming POST)."""
     data = {f"{action}-{name}": value for name, value in fields.items()}
-    return client.post(act_url(offer, action), {**data, "form_token": token})
+    return client.post(act_url(offer, action), {**data, "form_token": token, "confirm": confirm})
 
 
 # --- the list --------------------------------------------------------------------------------------
@@ -240,3 +244,75 @@ def test_the_offer_page_is_in_chinese_by_default():
     assert not url.startswith("/en/")
     page = client_as("intake").get(url).content.decode()
     assert '<html lang="zh-hans">' in page and "待处理" in page
+
+
+# --- confirmation before a decline (issue 15; R-OFF-4, R-OFF-5) -------------------------------------
+def test_the_first_decline_post_changes_nothing_and_says_it_counts_as_a_refusal_r_off_4():
+    offer = offered()
+    client = client_as("intake")
+    with translation.override("en"):
+        response = act(client, offer, "decline", token="first", confirm="", reason="too far")
+    assert response.status_code == 200
+    page = response.content.decode()
+    offer.refresh_from_db()
+    assert offer.state == OfferState.PENDING
+    assert not offer.application.events.filter(transition="decline_offer").exists()
+    assert f"It will be refusal 1 of {spec.REFUSAL_LIMIT} allowed in {spec.REFUSAL_WINDOW_DAYS} days (now 0)" in page
+    assert "The bed goes to the next person in the queue." in page
+    assert "cannot apply again" not in page
+    assert 'name="confirm" value="yes"' in page and 'value="first"' in page and "too far" in page
+    assert "R-OFF" not in page
+
+
+def test_the_decline_that_reaches_the_limit_says_the_application_is_removed_and_the_bar_r_off_5(monkeypatch):
+    """The person already has limit - 1 refusals in the window (the selector's count, set here)."""
+    offer = offered()
+    monkeypatch.setattr(offer_views, "refusals_of_person", lambda application, **kwargs: spec.REFUSAL_LIMIT - 1)
+    with translation.override("en"):
+        page = act(client_as("intake"), offer, "decline", confirm="").content.decode()
+    assert f"refusal {spec.REFUSAL_LIMIT} of {spec.REFUSAL_LIMIT} allowed" in page
+    assert f"cannot apply again for {spec.BAR_DAYS} days" in page
+    offer.refresh_from_db()
+    assert offer.state == OfferState.PENDING
+
+
+def test_the_confirming_post_records_the_decline_once_and_redirects_r_off_4():
+    offer = offered()
+    client = client_as("intake")
+    first = act(client, offer, "decline", token="one", confirm="", reason="too far")
+    assert first.status_code == 200
+    response = act(client, offer, "decline", token="one", reason="too far")
+    assert response.status_code == 302 and response["Location"] == reverse("staff:offer", args=[offer.pk])
+    offer.refresh_from_db()
+    assert offer.state == OfferState.DECLINED and offer.is_refusal
+    assert offer.application.events.filter(transition="decline_offer").count() == 1
+
+
+def test_a_first_decline_post_on_an_accepted_offer_changes_nothing_and_names_the_state_by_its_label():
+    offer = accepted()
+    client = client_as("intake")
+    with translation.override("en"):
+        response = act(client, offer, "decline", confirm="")
+        assert response.status_code == 302
+        page = client.get(response["Location"]).content.decode()
+    offer.refresh_from_db()
+    assert offer.state == OfferState.ACCEPTED
+    assert f"the offer is {OfferState.ACCEPTED.label}" in page
+
+
+def test_a_decline_without_words_shows_a_plain_reason_not_the_raw_value():
+    offer = offered()
+    client = client_as("intake")
+    act(client, offer, "decline")
+    with translation.override("en"):
+        page = client.get(reverse("staff:offer", args=[offer.pk])).content.decode()
+    assert "the family declined" in page
+    assert "<dd>declined</dd>" not in page
+
+
+def test_the_decline_confirmation_page_is_in_chinese_with_the_count_r_off_5():
+    offer = offered()
+    with translation.override("zh-hans"):
+        page = act(client_as("intake"), offer, "decline", confirm="").content.decode()
+    assert "登记拒绝前请核对" in page
+    assert f"{spec.REFUSAL_WINDOW_DAYS}天内允许的{spec.REFUSAL_LIMIT}次中的第1次" in page

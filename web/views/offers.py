@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from admissions.models import LIVE_OFFER_STATES, Offer, OfferState
+from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.services.offers import (
     FAIL_CHECK_REASONS,
     OFFER_ACTIONS,
@@ -51,7 +52,12 @@ FAIL_CHECK_WORDS = {
     "care_need_changed": gettext_lazy("the care need has changed (a new assessment is needed)"),
     "other": gettext_lazy("another reason"),
     "partner_left": gettext_lazy("the spouse's application ended, so the joint offer was withdrawn (not a refusal)"),
+    # The reason stored when the family gave none, or when the time to answer ran out (issue 15: the
+    # page showed the raw value).
+    "declined": gettext_lazy("the family declined"),
+    "expired": gettext_lazy("no answer in time"),
 }
+CONFIRMED = "yes"
 
 
 # --- forms ------------------------------------------------------------------------------------------
@@ -260,9 +266,54 @@ def _act(action: str, offer: Offer, data: dict, actor: Actor) -> str:
     return _("The failed admission check is recorded. %(next)s") % {"next": _next_words(decisions)}
 
 
+def _decline_consequences(offer: Offer) -> dict:
+    """What recording the decline will do (R-OFF-4, R-OFF-5), read from the selector that counts
+    refusals; nothing is written."""
+    params = policy_in_force().parameters
+    before = refusals_of_person(offer.application, params=params)
+    return {
+        "refusals_before": before,
+        "refusals_after": before + 1,
+        "refusal_limit": params.refusal_limit,
+        "window_days": params.refusal_window_days,
+        "bar_days": params.bar_days,
+        "reaches_limit": before + 1 >= params.refusal_limit,
+    }
+
+
+def _confirm_decline(request, offer: Offer, back: str):
+    """Issue 15: the first POST shows what a decline will do; only the confirming POST (with
+    `confirm`) calls the service. The form token is passed on unclaimed."""
+    form = DeclineForm(request.POST, prefix="decline")
+    if "decline" not in _actions_for(request.user, offer):
+        messages.error(
+            request,
+            _("A decline cannot be recorded: the offer is %(state)s.") % {"state": offer.get_state_display()},
+        )
+        return redirect(back)
+    if not form.is_valid():
+        return _render_offer(request, offer, bound=("decline", form))
+    return render(
+        request,
+        "staff/offers/confirm_decline.html",
+        {
+            "offer": offer,
+            "application": offer.application,
+            "back": back,
+            "url": reverse("staff:offer_decline", args=[offer.pk]),
+            "token": request.POST.get("form_token") or form_token_issue(),
+            "reason": form.cleaned_data.get("reason", ""),
+            "confirmed": CONFIRMED,
+            **_decline_consequences(offer),
+        },
+    )
+
+
 def _take(request, pk: int, action: str):
     offer = _offer_for(request, pk)
     back = reverse("staff:offer", args=[offer.pk])
+    if action == "decline" and request.POST.get("confirm") != CONFIRMED:
+        return _confirm_decline(request, offer, back)
     token = request.POST.get("form_token")
     earlier = form_token_claim(request, token)
     if earlier is not None:
