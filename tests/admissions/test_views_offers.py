@@ -18,8 +18,8 @@ from admissions.services.offers import offer_accept
 from facilities.models import BedStatus, Facility
 from facilities.roles import roles_assign
 from tests import spec
-from web.views import offers as offer_views
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
+from web.views import offers as offer_views
 
 pytestmark = pytest.mark.django_db
 
