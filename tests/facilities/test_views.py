@@ -39,10 +39,13 @@ def bed_url(bed: Bed, action: str) -> str:
     return reverse("staff:bed_action", args=[bed.facility.code, bed.pk, action])
 
 
-def discharge(client: Client, bed: Bed, *, reason: str = "deceased", date: str = "", token: str = "t-1", **extra):
+def discharge(
+    client: Client, bed: Bed, *, reason: str = "deceased", date: str = "", token: str = "t-1", confirm="yes", **extra
+):
+    """The discharge's POST; `confirm` is the confirmation page's hidden field (issue 15)."""
     return client.post(
         bed_url(bed, "discharge"),
-        {f"bed{bed.pk}-reason": reason, f"bed{bed.pk}-date": date, "form_token": token},
+        {f"bed{bed.pk}-reason": reason, f"bed{bed.pk}-date": date, "form_token": token, "confirm": confirm},
         **extra,
     )
 
@@ -331,5 +334,40 @@ def test_the_home_page_is_in_chinese_by_default_and_a_refusal_too(home, officer)
     page = officer.get(url).content.decode()
     assert '<html lang="zh-hans">' in page and "空置" in page
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
-    refused = officer.post(action, {f"bed{bed.pk}-reason": "deceased", f"bed{bed.pk}-date": tomorrow}).content
+    refused = officer.post(
+        action, {f"bed{bed.pk}-reason": "deceased", f"bed{bed.pk}-date": tomorrow, "confirm": "yes"}
+    ).content
     assert "不得晚于今天" in refused.decode()
+
+
+# --- confirmation before a discharge (issue 15, R-BED-2) ------------------------------------------
+def test_the_first_discharge_post_changes_nothing_and_says_the_bed_is_offered_at_once_r_bed_2(home, officer):
+    (bed,) = add_beds(home, nursing=1, status="occupied")
+    response = discharge(officer, bed, reason="deceased", token="first", confirm="")
+    assert response.status_code == 200
+    page = response.content.decode()
+    bed.refresh_from_db()
+    assert bed.status == BedStatus.OCCUPIED
+    assert "The bed becomes vacant and is offered at once to the next person in the queue." in page
+    assert 'name="confirm" value="yes"' in page and 'value="first"' in page and 'value="deceased"' in page
+    confirmed = discharge(officer, bed, reason="deceased", token="first")
+    assert confirmed.status_code == 302
+    bed.refresh_from_db()
+    assert bed.status == BedStatus.VACANT
+
+
+def test_a_first_discharge_post_without_a_reason_shows_the_field_error_and_changes_nothing(home, officer):
+    (bed,) = add_beds(home, nursing=1, status="occupied")
+    response = discharge(officer, bed, reason="", confirm="")
+    assert response.status_code == 200
+    assert "Check before recording the discharge" not in response.content.decode()
+    bed.refresh_from_db()
+    assert bed.status == BedStatus.OCCUPIED
+
+
+def test_the_discharge_confirmation_page_is_in_chinese(home, officer):
+    (bed,) = add_beds(home, nursing=1, status="occupied")
+    with translation.override("zh-hans"):
+        action = bed_url(bed, "discharge")
+    page = officer.post(action, {f"bed{bed.pk}-reason": "deceased", "form_token": "zh"}).content.decode()
+    assert "登记离院前请核对" in page and "立即分配给轮候队列中的下一位" in page

@@ -460,10 +460,30 @@ def bed_action(request, code: str, bed_id: int, action: str):
         raise Http404
     back = f"{reverse('staff:facility', args=[facility.code])}#bed-{bed.pk}"
     token = request.POST.get("form_token")
+    form = BED_FORMS[action](request.POST, prefix=f"bed{bed.pk}")
+    if action == "discharge" and request.POST.get("confirm") != "yes" and bed.status == BedStatus.OCCUPIED:
+        # Issue 15: the first POST shows what the discharge will do; only the confirming POST
+        # (with `confirm`) calls the service. Nothing is written here; the token passes on unclaimed.
+        if form.is_valid():
+            return render(
+                request,
+                "staff/facilities/confirm_discharge.html",
+                {
+                    "facility": facility,
+                    "bed": bed,
+                    "back": back,
+                    "url": request.path,
+                    "token": token or form_token_issue(),
+                    "prefix": f"bed{bed.pk}",
+                    "reason": form.cleaned_data["reason"],
+                    "reason_label": dict(form.fields["reason"].choices).get(form.cleaned_data["reason"], ""),
+                    "date": form.cleaned_data.get("date"),
+                },
+            )
+        token = None  # the form's errors are shown below; the token was not claimed
     earlier = form_token_claim(request, token)
     if earlier is not None:
         return _answer(request, facility, earlier or back, _("This was sent twice; it was done once."))
-    form = BED_FORMS[action](request.POST, prefix=f"bed{bed.pk}")
     if form.is_valid():
         try:
             message = _bed_act(action, bed, form.cleaned_data, Actor.for_user(request.user))
