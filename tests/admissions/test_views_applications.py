@@ -792,3 +792,38 @@ def test_the_receipt_is_for_intake_only(homes):
 def test_the_districts_are_data_named_in_the_page_language(homes):
     page = client_as("intake").get(reverse("staff:application_new")).content.decode()
     assert district("yuexiu").name_en in page
+
+
+# --- confirmation before a withdrawal (issue 15; R-OFF-5) --------------------------------------------
+def test_the_first_withdraw_post_changes_nothing_and_says_the_application_leaves_every_queue(homes):
+    application = submitted_application(choices=["YX01"])
+    url = reverse("staff:application_transition", args=[application.reference, "withdraw"])
+    client = client_as("intake")
+    with translation.override("en"):
+        response = client.post(url, {"form_token": "t-withdraw", "reason": "moved away"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The application leaves every queue." in page
+    assert "counts as declining" not in page
+    assert 'name="confirm" value="yes"' in page and "moved away" in page
+    application.refresh_from_db()
+    assert application.state == "submitted"
+    confirmed = client.post(url, {"form_token": "t-withdraw", "reason": "moved away", "confirm": "yes"})
+    assert confirmed.status_code == 302
+    application.refresh_from_db()
+    assert application.state == "withdrawn"
+    assert application.events.filter(transition="withdraw").count() == 1
+
+
+def test_withdrawing_with_a_pending_offer_says_it_counts_as_a_decline_with_the_count_r_off_5(homes):
+    add_beds(Facility.objects.get(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(choices=["YX01"])
+    assert application.offers.filter(state="pending").exists()
+    url = reverse("staff:application_transition", args=[application.reference, "withdraw"])
+    with translation.override("en"):
+        page = client_as("intake").post(url, {"form_token": "t-w2", "reason": "moved away"}).content.decode()
+    assert "withdrawing counts as declining it" in page
+    assert f"refusal 1 of {spec.REFUSAL_LIMIT} allowed in {spec.REFUSAL_WINDOW_DAYS} days (now 0)" in page
+    assert "The bed goes to the next person in the queue." in page
+    application.refresh_from_db()
+    assert application.offers.filter(state="pending").exists()

@@ -769,6 +769,36 @@ def application_detail(request, reference: str):
     return render(request, "staff/applications/detail.html", _detail_context(request, application))
 
 
+def _confirm_withdraw(request, application, form, token, here):
+    """Issue 15: the first POST shows what a withdrawal will do (R-OFF-5: with a live offer it
+    counts as a decline, and may reach the limit); only the confirming POST calls the service.
+    Nothing is written here; the form token passes on unclaimed."""
+    from admissions.selectors import policy_in_force, refusals_of_person
+    from admissions.services.closing import live_offer
+
+    params = policy_in_force().parameters
+    offer = live_offer(application)
+    before = refusals_of_person(application, params=params)
+    return render(
+        request,
+        "staff/applications/confirm_withdraw.html",
+        {
+            "application": application,
+            "back": here,
+            "url": request.path,
+            "token": token or form_token_issue(),
+            "reason": form.cleaned_data.get("reason", ""),
+            "offer": offer,
+            "refusals_before": before,
+            "refusals_after": before + 1,
+            "refusal_limit": params.refusal_limit,
+            "window_days": params.refusal_window_days,
+            "bar_days": params.bar_days,
+            "reaches_limit": offer is not None and before + 1 >= params.refusal_limit,
+        },
+    )
+
+
 @staff_page(*STAFF)
 @require_POST
 def application_transition(request, reference: str, transition: str):
@@ -784,6 +814,8 @@ def application_transition(request, reference: str, transition: str):
         request.POST, transition=transition, action=spec["label"], reason_required=spec["reason"] == "required"
     )
     token = request.POST.get("form_token")
+    if transition == "withdraw" and request.POST.get("confirm") != "yes" and form.is_valid():
+        return _confirm_withdraw(request, application, form, token, here)
     earlier = _earlier_result(request, token)
     if earlier is not None:
         return redirect(earlier or here)
