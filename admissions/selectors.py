@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from django.utils.translation import gettext
 from assessments.models import Assessment
 from core.errors import NotFound, NotPermitted
 from core.phones import InvalidPhone, normalise_phone
+from core.typing import as_typed
 from facilities.models import Bed, Facility, Role
 from facilities.roles import facility_of, roles_of
 from facilities.selectors import (
@@ -633,9 +633,8 @@ def beds_with_occupants(beds: QuerySet[Bed]) -> QuerySet[Bed]:
 
 
 def bed_search_term(value) -> str:
-    """What a person typed in the bed board's search box: full-width letters, digits and dashes
-    (a Chinese input method's default) read as their half-width forms (NFKC), spaces around dropped."""
-    return unicodedata.normalize("NFKC", str(value or "")).strip()
+    """What a person typed in the bed board's search box (core.typing)."""
+    return as_typed(value or "")
 
 
 def bed_board(facility: Facility, *, search: str = "", status: str = "", bed_type: str = "") -> QuerySet[Bed]:

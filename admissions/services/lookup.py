@@ -31,7 +31,6 @@ import hmac
 import logging
 import math
 import time
-import unicodedata
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -53,6 +52,7 @@ from admissions.models import (
 from admissions.public import mask_reference
 from admissions.selectors import policy_in_force, positions_for_application
 from core.errors import DomainError, NotFound
+from core.typing import as_typed
 
 from .applications import (
     LOOKUP_CODE_ALPHABET,
@@ -159,7 +159,7 @@ def family_typed(value: object) -> str:
     """What a family typed, as the system writes it: full-width digits, letters and dashes (a Chinese
     input method's default) read as their half-width forms (NFKC), spaces around dropped, capitals.
     Without it "２０２６－０００１２３" is "not found" and counts towards the lockout (R-PUB-2)."""
-    return unicodedata.normalize("NFKC", str(value)).strip().upper()
+    return as_typed(value).upper()
 
 
 def public_application_match(*, reference: str, code: str, client_address: str) -> Application:
