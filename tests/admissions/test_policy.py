@@ -406,3 +406,23 @@ def test_couples_together_is_true_or_false_only(value):
     assert refused({"couples_together": value}) == {"couples_together": "must be true or false"}
     assert PolicyParameters.from_json({"couples_together": False}).couples_together is False
     assert PolicyParameters.from_json({"couples_together": True}).couples_together is True
+
+
+def test_the_channel_is_the_highest_any_verified_category_gives_and_a_centenarian_is_priority_at_least():
+    """R-APP-8: 低保 → special, 优抚 → priority, none → ordinary; aged 100 (not 99) on the approval date →
+    priority at least, never lowering a special channel; a code the mapping no longer names → ordinary."""
+    params = PolicyParameters()
+    assert params.channel_of(verified_codes=[], age=80) == ("ordinary", None)
+    assert params.channel_of(verified_codes=["youfu", "dibao"], age=80) == ("special", "dibao")
+    assert params.channel_of(verified_codes=["youfu"], age=None) == ("priority", "youfu")
+    assert params.channel_of(verified_codes=[], age=100) == ("priority", "centenarian")
+    assert params.channel_of(verified_codes=[], age=99) == ("ordinary", None)
+    assert params.channel_of(verified_codes=["dibao"], age=101) == ("special", "dibao")
+    assert params.channel_of(verified_codes=["retired_code"], age=70) == ("ordinary", None)
+
+
+def test_bad_score_weights_are_refused_saying_what_is_missing():
+    """R-Q-3 weights, §9: the refusal names the score weights and says what they must have."""
+    with pytest.raises(PolicyError) as refused:
+        PolicyParameters.from_json({"score_weights": {"care": {}}})
+    assert refused.value.errors["score_weights"] == "must have care, age, family and waiting"
