@@ -215,6 +215,33 @@ def seal(decision, *, previous, facility_code: str, bed_code: str, subjects: dic
     decision.keyed_hash = keyed_hash(decision, previous.keyed_hash if previous is not None else None, key)
 
 
+# --- the plain hash of R-ALLOC-2, beside the keyed one --------------------------------------------
+def decision_hash(payload: dict) -> str:
+    """SHA-256 of the decision's content and the previous hash, in a canonical JSON form."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def decision_payload(decision) -> dict:
+    """What the hash covers: everything the decision says (R-ALLOC-2). verify_decisions uses it too."""
+    payload = {
+        "facility": decision.facility_id,
+        "sequence": decision.sequence,
+        "bed": decision.bed_id,
+        "made_at": decision.made_at.astimezone(dt.UTC).isoformat(),
+        "policy_version": decision.policy_version,
+        "trigger": decision.trigger,
+        "chosen": decision.chosen,
+        "skipped": decision.skipped,
+        "quota_before": decision.quota_before,
+        "quota_after": decision.quota_after,
+        "previous_hash": decision.previous_hash,
+    }
+    partner_decision_id = getattr(decision, "partner_decision_id", None)  # a bulk writer's row may lack it
+    if partner_decision_id is not None:  # R-CPL-2; absent before couples, so old hashes hold
+        payload["partner_decision"] = partner_decision_id
+    return payload
+
+
 def decision_references(decision) -> list[str]:
     rows = ([decision.chosen] if decision.chosen else []) + list(decision.skipped)
     return [str(row.get("reference", "")) for row in rows]
@@ -281,7 +308,6 @@ class Heads:
 
 
 def _decision_problem(decision, previous, keys: dict[str, bytes]) -> str | None:
-    from admissions.services.allocation import decision_hash, decision_payload
 
     if previous is None:
         expected_previous_hash, expected_sequence = None, 1

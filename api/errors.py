@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import DomainError
+from core.errors import RETRY_AFTER_SECONDS, DomainError, database_busy
 
 logger = logging.getLogger("api")
 PROBLEM = "application/problem+json"
@@ -113,6 +113,14 @@ def exception_handler(exc, context):
             detail or TITLES.get(exc.status_code, ""),
             headers=headers,
             extra=getattr(exc, "extra", None),
+        )
+    if database_busy(exc):
+        logger.warning("Database busy in %s: %s", context.get("view").__class__.__name__ if context else "?", exc)
+        set_rollback()
+        return problem(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            _("The system is busy; please try again in a few seconds."),
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     logger.exception("Unhandled error in %s", context.get("view").__class__.__name__ if context else "?")
     set_rollback()

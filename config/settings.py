@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "config.malformed_input.MalformedInputMiddleware",  # NUL, lone surrogates, deep JSON: 400 (R-SEC-1)
+    "config.busy.DatabaseBusyMiddleware",  # a lock wait that ran out: 503 with Retry-After, not 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

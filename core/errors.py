@@ -88,3 +88,22 @@ class NotFound(DomainError):
 def field_errors(**fields: str | list[str]) -> dict[str, list[str]]:
     """field_errors(choices="at most 2") → {"choices": ["at most 2"]}."""
     return {name.replace("__", "."): [msg] if isinstance(msg, str) else list(msg) for name, msg in fields.items()}
+
+
+# SQLSTATEs of a lock wait that ended without the lock: PostgreSQL's lock_timeout (55P03) and the
+# victim of a deadlock (40P01). SQLite says "database is locked" when its busy timeout runs out.
+BUSY_SQLSTATES = frozenset({"55P03", "40P01"})
+RETRY_AFTER_SECONDS = 5
+
+
+def database_busy(exc: BaseException) -> bool:
+    """The database could not give this request a lock in time: nothing was written (the
+    transaction rolled back), and the same request a few seconds later will most likely pass. It is
+    answered 503 with Retry-After (api/errors.py, config/busy.py), not 500: nothing is broken."""
+    from django.db import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.__cause__, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc)

@@ -3,7 +3,7 @@
 Homes, beds, residents, staff, and applications in every state of SPEC §5, each row what the
 services would have written: the rules are not copied here but called — the grade comes from
 `assessments.grading`, the channel from `channel_for`, the queue scores from `base_score_parts`,
-the quota cap from `self_care_cap`, the decision hashes from `decision_hash`, the deadlines from
+the quota cap from `self_care_cap`, the decision hashes from `decision_hash` (admissions.chain), the deadlines from
 `deadline_after`, the lookup-code hashes from `lookup_code_hash`. Only the writing is in bulk
 (batches of INSERTs by executemany, COPY on PostgreSQL, with primary keys chosen here so that
 nothing has to be read back), because one service call per row would take hours at 100,000
@@ -44,7 +44,7 @@ from django.db.models import Max
 from django.utils import timezone
 from stdnum.cn import ric
 
-from admissions.chain import CHANNEL_OF_RANK, seal
+from admissions.chain import CHANNEL_OF_RANK, decision_hash, decision_payload, seal
 from admissions.identity import age_on
 from admissions.models import (
     AllocationDecision,
@@ -73,7 +73,6 @@ from admissions.people import (
 )
 from admissions.quiet import quiet_loggers
 from admissions.selectors import policy_in_force, waiting_points
-from admissions.services.allocation import decision_hash, decision_payload
 from admissions.services.applications import LOOKUP_CODE_ALPHABET, channel_for, lookup_code_hash
 from admissions.services.beds import bed_discharge
 from admissions.services.offers import offer_accept

@@ -186,6 +186,8 @@ class AllocationDecision(AppendOnlyModel):
         ordering = ["-made_at", "-id"]
         verbose_name = _("allocation decision")
         verbose_name_plural = _("allocation decisions")
+        # A bed's newest decision, read for every vacant bed at the start of each allocation run.
+        indexes = [models.Index(fields=["bed", "-sequence"], name="decision_newest_of_bed")]
         constraints = [
             models.UniqueConstraint(fields=["facility", "sequence"], name="decision_sequence_per_facility"),
             models.CheckConstraint(

@@ -9,16 +9,16 @@ still true when the offer is written (R-NQ-1, R-NQ-3).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from admissions.chain import decision_hash, decision_payload, decision_references, seal, subjects_at
 from admissions.models import (
     AllocationDecision,
     Application,
@@ -165,40 +165,15 @@ def _choose(
     return None, skipped
 
 
-def decision_hash(payload: dict) -> str:
-    """SHA-256 of the decision's content and the previous hash, in a canonical JSON form."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def decision_payload(decision: AllocationDecision) -> dict:
-    """What the hash covers: everything the decision says (R-ALLOC-2). verify_decisions uses it too."""
-    payload = {
-        "facility": decision.facility_id,
-        "sequence": decision.sequence,
-        "bed": decision.bed_id,
-        "made_at": decision.made_at.astimezone(dt.UTC).isoformat(),
-        "policy_version": decision.policy_version,
-        "trigger": decision.trigger,
-        "chosen": decision.chosen,
-        "skipped": decision.skipped,
-        "quota_before": decision.quota_before,
-        "quota_after": decision.quota_after,
-        "previous_hash": decision.previous_hash,
-    }
-    partner_decision_id = getattr(decision, "partner_decision_id", None)  # a bulk writer's row may lack it
-    if partner_decision_id is not None:  # R-CPL-2; absent before couples, so old hashes hold
-        payload["partner_decision"] = partner_decision_id
-    return payload
-
-
 def _pairs(skipped: list[dict]) -> list[tuple[str, str]]:
     return sorted((str(row.get("reference")), str(row.get("reason"))) for row in skipped)
 
 
-def _same_empty_decision(bed: Bed, *, skipped: list[dict], quota_before: Quota, quota_after: Quota):
-    """The bed's last decision when it too chose nobody, with the same (reference, reason) pairs and
-    the same quota figures (ranks and scores may differ: waiting points move them); else None."""
-    last = AllocationDecision.objects.filter(bed=bed).order_by("-sequence").first()
+def _same_empty_decision(
+    last: AllocationDecision | None, *, skipped: list[dict], quota_before: Quota, quota_after: Quota
+):
+    """`last` (the bed's last decision) when it too chose nobody, with the same (reference, reason)
+    pairs and the same quota figures (ranks and scores may differ: waiting points move them); else None."""
     if (
         last is None
         or last.chosen is not None
@@ -208,49 +183,6 @@ def _same_empty_decision(bed: Bed, *, skipped: list[dict], quota_before: Quota, 
     ):
         return None
     return last
-
-
-def _record_decision(
-    *,
-    facility: Facility,
-    bed: Bed,
-    now,
-    policy: PolicyInForce,
-    trigger: str,
-    chosen: _Candidate | None,
-    chosen_entry: QueueEntry | None,
-    skipped: list[dict],
-    quota_before: Quota,
-    quota_after: Quota,
-    partner_decision: AllocationDecision | None = None,
-) -> AllocationDecision:
-    if chosen is None:
-        # R-ALLOC-2 (amended): nobody again, for the same reasons under the same quota: the bed's
-        # last decision stands, and the attempt is an unhashed confirmation of it.
-        same = _same_empty_decision(bed, skipped=skipped, quota_before=quota_before, quota_after=quota_after)
-        if same is not None:
-            DecisionConfirmation.objects.create(bed=bed, decision=same, at=now, trigger=trigger)
-            same.last_confirmed_at = now
-            return same
-    last = AllocationDecision.objects.filter(facility=facility).order_by("-sequence").first()
-    decision = AllocationDecision(
-        facility=facility,
-        sequence=(last.sequence + 1) if last else 1,
-        bed=bed,
-        made_at=now,
-        policy_version=policy.version,
-        trigger=trigger,
-        chosen_entry=chosen_entry,
-        chosen=chosen.row() if chosen else None,
-        skipped=skipped,
-        quota_before=quota_before.figures(),
-        quota_after=quota_after.figures(),
-        previous_hash=last.hash if last else None,
-        partner_decision=partner_decision,  # R-CPL-2
-    )
-    decision.hash = decision_hash(decision_payload(decision))
-    decision.save()
-    return decision
 
 
 def _lock_waiting_application(application_id: int) -> Application | None:
@@ -338,24 +270,37 @@ def _quota_plus(quota: Quota, care_level: str) -> Quota:
     )
 
 
-def _refused(bed: Bed) -> set[int]:
-    """R-ALLOC-1 refused_this_bed: refused this bed since its last occupant moved in. A failed
-    admission check for another reason is treated alike: the bed is not offered straight back. A
-    joint offer refused is refused by both (R-CPL-2), so neither is offered the other's bed."""
+def _refusals_at(facility: Facility) -> dict[int, set[int]]:
+    """R-ALLOC-1 refused_this_bed, for every vacant bed of the facility at once: {bed id: the
+    applications that refused it since its last occupant moved in}. A failed admission check for
+    another reason is treated alike: the bed is not offered straight back. A joint offer refused is
+    refused by both (R-CPL-2), so neither is offered the other's bed."""
     rows = (
-        Offer.objects.filter(bed=bed, bed_round=bed.occupancy_round)
+        Offer.objects.filter(bed__facility=facility, bed__status=BedStatus.VACANT, bed_round=F("bed__occupancy_round"))
         .filter(Q(is_refusal=True) | Q(state=OfferState.FAILED_CHECK))
         .values_list(
-            "application_id", "partner_offer__application_id", "partner_offer__is_refusal", "partner_offer__state"
+            "bed_id",
+            "application_id",
+            "partner_offer__application_id",
+            "partner_offer__is_refusal",
+            "partner_offer__state",
         )
     )
-    refused = set()
-    for application_id, partner_id, partner_refused, partner_state in rows:
-        refused.add(application_id)
+    refused: dict[int, set[int]] = defaultdict(set)
+    for bed_id, application_id, partner_id, partner_refused, partner_state in rows:
+        refused[bed_id].add(application_id)
         # Not a partner whose offer was only withdrawn because this member left.
         if partner_id is not None and (partner_refused or partner_state == OfferState.FAILED_CHECK):
-            refused.add(partner_id)
+            refused[bed_id].add(partner_id)
     return refused
+
+
+def _last_decisions_at(facility: Facility) -> dict[int, AllocationDecision]:
+    """{bed id: its newest decision}, for every vacant bed of the facility, in one query."""
+    newest = AllocationDecision.objects.filter(bed=OuterRef("pk")).order_by("-sequence").values("pk")[:1]
+    vacant = Bed.objects.filter(facility=facility, status=BedStatus.VACANT).annotate(newest=Subquery(newest))
+    decisions = AllocationDecision.objects.filter(pk__in=vacant.values("newest")).select_related("facility", "bed")
+    return {decision.bed_id: decision for decision in decisions}
 
 
 class _Run:
@@ -370,9 +315,16 @@ class _Run:
         self.nobody_for: dict[str, list[dict]] = {}  # bed type → the skipped rows of a walk that chose nobody
         self.partner_decisions: list[AllocationDecision] = []  # R-CPL-2: the second decisions of joint offers
         self.taken: set[int] = set()  # beds reserved in this run by a joint offer's second half
+        # Read once per run, kept up to date by `_record` (nobody else writes them while the lock is
+        # held); a home may have thousands of vacant beds, and one query each would hold the lock long.
+        self.refused = _refusals_at(facility)
+        self.last_of_bed = _last_decisions_at(facility)
+        self.tip = AllocationDecision.objects.filter(facility=facility).order_by("-sequence").first()
+        self.subjects: dict[str, tuple[str, str]] = {}  # reference → (channel, care level), see _subjects
+        self.confirmations: list[DecisionConfirmation] = []  # written together by `finish`
 
     def allocate(self, bed: Bed) -> AllocationDecision:
-        refused_here = _refused(bed)
+        refused_here = self.refused.get(bed.pk, set())
         if not refused_here and bed.bed_type in self.nobody_for:
             return self._record(bed, chosen=None, skipped=self.nobody_for[bed.bed_type], quota_after=self.quota)
         busy: set[int] = set()
@@ -451,7 +403,7 @@ class _Run:
         # Self-care: a general bed first; a nursing bed only under R-NQ-2 (checked below).
         ordered = sorted(beds, key=lambda b: (b.bed_type == BedType.NURSING, b.pk))
         for candidate_bed in ordered:
-            refused = _refused(candidate_bed)
+            refused = self.refused.get(candidate_bed.pk, set())
             if partner_id in refused:
                 continue
             if not nursing and candidate_bed.bed_type == BedType.NURSING:
@@ -513,19 +465,59 @@ class _Run:
     def _record(
         self, bed: Bed, *, chosen, skipped, quota_after, entry=None, partner_decision=None
     ) -> AllocationDecision:
-        return _record_decision(
+        """Write the decision for `bed`, sealed (R-VER-1/2) against the chain's head this run keeps."""
+        if chosen is None:
+            # R-ALLOC-2 (amended): nobody again, for the same reasons under the same quota: the bed's
+            # last decision stands, and the attempt is an unhashed confirmation of it.
+            same = _same_empty_decision(
+                self.last_of_bed.get(bed.pk), skipped=skipped, quota_before=self.quota, quota_after=quota_after
+            )
+            if same is not None:
+                self.confirmations.append(
+                    DecisionConfirmation(bed=bed, decision=same, at=self.now, trigger=self.trigger)
+                )
+                same.last_confirmed_at = self.now
+                return same
+        tip = self.tip
+        decision = AllocationDecision(
             facility=self.facility,
+            sequence=(tip.sequence + 1) if tip else 1,
             bed=bed,
-            now=self.now,
-            policy=self.policy,
+            made_at=self.now,
+            policy_version=self.policy.version,
             trigger=self.trigger,
-            chosen=chosen,
             chosen_entry=entry,
+            chosen=chosen.row() if chosen else None,
             skipped=skipped,
-            quota_before=self.quota,
-            quota_after=quota_after,
-            partner_decision=partner_decision,
+            quota_before=self.quota.figures(),
+            quota_after=quota_after.figures(),
+            previous_hash=tip.hash if tip else None,
+            partner_decision=partner_decision,  # R-CPL-2
         )
+        decision.hash = decision_hash(decision_payload(decision))
+        seal(
+            decision,
+            previous=tip,
+            facility_code=self.facility.code,
+            bed_code=bed.code,
+            subjects=self._subjects(decision_references(decision)),
+        )
+        decision.save()
+        self.tip = self.last_of_bed[bed.pk] = decision
+        return decision
+
+    def finish(self) -> None:
+        """Write what the run kept for the end (still inside its transaction)."""
+        DecisionConfirmation.objects.bulk_create(self.confirmations, batch_size=500)
+        self.confirmations = []
+
+    def _subjects(self, references: list[str]) -> dict[str, tuple[str, str]]:
+        """subjects_at, remembered for the run: an entry's channel and care level do not change
+        while the facility is locked (the policy's rescore ran before the run began)."""
+        missing = [reference for reference in references if reference not in self.subjects]
+        if missing:
+            self.subjects.update(subjects_at(QueueEntry, self.facility.pk, missing))
+        return {reference: self.subjects[reference] for reference in references if reference in self.subjects}
 
     def allocate_all(self, bed: Bed) -> list[AllocationDecision]:
         """`allocate`, and the second decision of a joint offer it made, if any."""
@@ -591,12 +583,12 @@ def allocation_run(
             decisions.extend(run.allocate_all(vacant_bed))
         if bed is not None or beds is not None:
             decisions += _blocked_beds_allocate(run, facility, done={b.pk for b in vacant} | run.taken)
+        run.finish()
         return decisions
 
 
-def _blocked_by_quota(bed: Bed) -> bool:
+def _blocked_by_quota(last: AllocationDecision | None) -> bool:
     """The bed's last decision chose nobody because the self-care quota was full (R-NQ-1)."""
-    last = AllocationDecision.objects.filter(bed=bed).order_by("-sequence").only("chosen", "skipped").first()
     return (
         last is not None
         and last.chosen is None
@@ -613,7 +605,7 @@ def _blocked_beds_allocate(run: _Run, facility: Facility, *, done: set[int]) -> 
     for blocked_bed in blocked.order_by("id"):
         if run.quota.self_care_held >= run.quota.self_care_cap:
             break
-        if blocked_bed.bed_type in run.nobody_for or not _blocked_by_quota(blocked_bed):
+        if blocked_bed.bed_type in run.nobody_for or not _blocked_by_quota(run.last_of_bed.get(blocked_bed.pk)):
             continue
         decisions.extend(run.allocate_all(blocked_bed))
     return decisions

@@ -123,3 +123,29 @@ def test_the_board_shows_a_bed_once_even_for_empty_decisions_written_before_conf
     assert [d.bed_code for d in board.recent_decisions] == [general_bed.code]
     assert board.recent_decisions[0].sequence == decisions_for(general_bed)[-1].sequence
     assert first_chain_break() is None
+
+
+def _queries_of_a_staff_request(home) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        allocation_run(facility=home, trigger="staff_request")
+    return len(captured.captured_queries)
+
+
+def test_an_empty_attempt_costs_no_query_per_bed_r_alloc_2(home):
+    more = 40
+    """Issue 18 and the fuzzer's timeout: a home with thousands of vacant beds that nobody can take
+    must not hold the facility's lock for a query per bed. Refusals, each bed's last decision and the
+    chain's head are read once per run, and the confirmations are written together, so a run over
+    41 empty beds costs the same queries as a run over one."""
+    queued_application(grade=3, choices=["YX01"])  # nursing level: no general bed suits them
+    allocation_run(facility=home, trigger="staff_request")  # every bed's decision is now written
+    one_bed = _queries_of_a_staff_request(home)
+    add_beds(home, general=more, status="vacant")
+    allocation_run(facility=home, trigger="staff_request")  # the new beds' first decisions
+    before = DecisionConfirmation.objects.count()
+    many_beds = _queries_of_a_staff_request(home)
+    assert DecisionConfirmation.objects.count() - before == 1 + more  # each bed confirmed, none skipped
+    assert many_beds == one_bed

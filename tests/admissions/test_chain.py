@@ -20,11 +20,10 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from admissions import chain
-from admissions.chain import ChainBroken, checkpoint_write
+from admissions.chain import ChainBroken, checkpoint_write, decision_hash, decision_payload
 from admissions.decisions import first_chain_break
 from admissions.models import AllocationDecision, Checkpoint
 from admissions.models.append_only import AppendOnlyError
-from admissions.services.allocation import decision_hash, decision_payload
 from admissions.services.beds import bed_create
 from admissions.tasks import verify_decisions_nightly, write_checkpoint_daily
 from facilities.models import AuditEntry
