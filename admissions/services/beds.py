@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from admissions.models import AllocationDecision, Occupancy
 from admissions.models.offers import DischargeReason
 from core.actor import SYSTEM, Actor
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, RuleViolation
 from facilities.models import Bed, BedStatus, BedType, Facility
 
 from .allocation import allocation_run
@@ -21,6 +21,10 @@ from .locks import lock_facilities
 from .webhooks import bed_vacated_webhook_data, webhooks_enqueue
 
 MAX_BATCH = 2000
+# The largest home the city runs has about 1,500 beds. A count far beyond it is a typing mistake
+# (a batch sent twice, a zero too many), and every vacant bed is walked by each allocation run, so
+# a home's beds are bounded rather than left to grow without limit.
+MAX_BEDS_PER_HOME = 5000
 
 
 def _check_bed_type(bed_type: str) -> None:
@@ -67,6 +71,16 @@ def _beds_add(*, facility: Facility, codes: list[str], bed_type: str, actor: Act
     _check_bed_type(bed_type)
     with transaction.atomic():
         lock_facilities([facility.pk])
+        has = Bed.objects.filter(facility=facility).count()
+        if has + len(codes) > MAX_BEDS_PER_HOME:
+            raise RuleViolation(
+                _("A home has at most %(max)s beds; this one has %(has)s.") % {"max": MAX_BEDS_PER_HOME, "has": has},
+                errors={
+                    "count" if len(codes) > 1 else "code": [
+                        _("at most %(left)s more beds can be added here") % {"left": max(MAX_BEDS_PER_HOME - has, 0)}
+                    ]
+                },
+            )
         taken = set(Bed.objects.filter(facility=facility, code__in=codes).values_list("code", flat=True))
         if taken:
             raise Conflict(

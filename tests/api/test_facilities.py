@@ -752,3 +752,23 @@ def test_a_decision_says_when_an_empty_attempt_last_confirmed_it_r_alloc_2(offic
     assert again[0]["last_confirmed_at"] == "2026-11-03T17:00:00+08:00"
     (listed,) = officer.get(url("facilities/YX01/decisions/")).json()["results"]
     assert listed["last_confirmed_at"] == "2026-11-03T17:00:00+08:00"
+
+
+def test_a_home_holds_at_most_five_thousand_beds(officer, home):
+    """A batch sent twice or a zero too many is refused, in words naming the count, and adds nothing;
+    up to the bound it is added (5,000 beds: three times the largest home the city runs)."""
+    Bed.objects.bulk_create(
+        Bed(facility=home, code=f"X-{i}", bed_type="nursing", status="out_of_service") for i in range(4998)
+    )
+    body = {"bed_type": "general", "count": 3, "prefix": "G"}
+    response = officer.post(url("facilities/YX01/beds/batch/"), body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert_problem(response, 422, "count")
+    assert response.json()["errors"]["count"] == ["at most 2 more beds can be added here"]
+    one = officer.post(url("facilities/YX01/beds/"), {"code": "Y-1", "bed_type": "general"}, format="json")
+    assert one.status_code == 201
+    assert Bed.objects.filter(facility=home).count() == 4999
+    body["count"] = 1
+    assert officer.post(url("facilities/YX01/beds/batch/"), body, format="json").status_code == 201
+    refused = officer.post(url("facilities/YX01/beds/"), {"code": "Y-2", "bed_type": "general"}, format="json")
+    assert_problem(refused, 422, "code")
+    assert Bed.objects.filter(facility=home).count() == 5000
