@@ -151,3 +151,39 @@ def test_the_change_pages_render_in_chinese(homes):
         url = change_url(application, "family-situation")
     html = client.get(url).content.decode()
     assert "更改家庭情况" in html and "Change the family situation" not in html
+
+
+def _timeline_changes(html: str, label: str) -> list[str]:
+    """The lines under the timeline entry labelled `label`: what that event changed."""
+    entry = re.search(rf"<strong>{re.escape(label)}</strong>.*?</li>\s*(?=<li>|</ol>)", html, re.S).group(0)
+    return [re.sub(r"\s+", " ", line).strip() for line in re.findall(r"<li>(.*?)</li>", entry, re.S)]
+
+
+def test_the_timeline_says_what_each_change_after_approval_changed(homes):
+    """R-CHG-2 (STORIES 10): the application page's timeline shows each change's old and new values,
+    masked as SPEC §12 masks them in the event (phones), as it does for corrections (R-CHG-1)."""
+    from admissions.services import changes
+    from tests.factories import actor
+
+    application = queued_application(choices=["YX01"], lives_alone=True, phone="13800000007")
+    changes.application_contact_change(
+        application=application, changes={"applicant.phone": "13800000001"}, actor=actor("intake")
+    )
+    with_her_son = {"lives_alone": False, "no_spouse_no_children": False, "spouse_resident_in": []}
+    changes.application_family_situation_change(
+        application=application, **with_her_son, reason="moved in with her son", actor=actor("intake")
+    )
+    changes.application_choices_change(
+        application=application, choices=["YX01", "YX02"], reason="a home near her son", actor=actor("reviewer")
+    )
+    changes.application_category_claim(
+        application=application, code="dibao", evidence="低保证 2026-9", actor=actor("intake")
+    )
+    html = client_as("intake").get(reverse("staff:application", args=[application.reference])).content.decode()
+    assert _timeline_changes(html, "contact details changed") == ["Phone: 138******07 → 138******01"]
+    assert "13800000001" not in html.split('id="timeline-heading"')[1].split("</ol>")[0]
+    assert _timeline_changes(html, "family situation changed") == ["Lives alone (独居): yes → no"]
+    assert _timeline_changes(html, "chosen homes changed") == ["Homes chosen: YX01 → YX01, YX02"]
+    assert _timeline_changes(html, "categories changed") == [
+        "Category minimum living allowance household (低保): — → claimed"
+    ]

@@ -33,7 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admissions.evidence import EXTENSIONS, evidence_content_type
 from admissions.filters import ApplicationFilter
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
-from admissions.models import Application, ApplicationState, CategoryClaim, Sex
+from admissions.models import Application, ApplicationState, Category, CategoryClaim, CategoryStatus, Sex
 from admissions.models.applications import DuplicateMatch
 from admissions.selectors import (
     application_visible_to,
@@ -52,7 +52,7 @@ from admissions.services.review_requests import review_assigned_to
 from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
-from facilities.models import Facility, Role
+from facilities.models import District, Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers
 from web.access import staff_page
 from web.forms.applications import (
@@ -582,13 +582,16 @@ EVENT_LABELS = {
 }
 
 
-# R-CHG-1: the fields a `corrected` event names, in the words of the intake form.
+# R-CHG-1 and R-CHG-2: the fields a `corrected` event or a change after approval names, in the words
+# of the intake form. The changes after approval name the family situation and the districts without
+# the "applicant." of the corrections.
 CORRECTION_FIELD_LABELS = {
     "applicant.name": gettext_lazy("Name"),
     "applicant.id_number": gettext_lazy("Resident ID number"),
     "applicant.date_of_birth": gettext_lazy("Date of birth"),
     "applicant.sex": gettext_lazy("Sex"),
     "applicant.phone": gettext_lazy("Phone"),
+    "applicant.email": gettext_lazy("Email"),
     "applicant.language": gettext_lazy("Language for messages to the family"),
     "applicant.hukou_district": gettext_lazy("Hukou district"),
     "applicant.residence_district": gettext_lazy("Residence district"),
@@ -608,10 +611,12 @@ CORRECTION_FIELD_LABELS = {
     "choices": gettext_lazy("Homes chosen"),
     "spouse_resident_in": gettext_lazy("The spouse already lives in this home"),
 }
+for _path in ("hukou_district", "residence_district", "lives_alone", "no_spouse_no_children"):
+    CORRECTION_FIELD_LABELS[_path] = CORRECTION_FIELD_LABELS["applicant." + _path]
 
 
 def _change_value(value) -> str:
-    """One old or new value of a correction (already masked in the event), in words."""
+    """One old or new value of a change (already masked in the event), in words."""
     if value is True:
         return str(gettext_lazy("yes"))
     if value is False:
@@ -628,17 +633,31 @@ def _change_value(value) -> str:
     return str(value) if value not in (None, "") else "—"
 
 
-def _correction_rows(event) -> list[dict]:
-    if event.transition != "corrected":
+def _change_row(path: str, change: dict) -> dict:
+    old, new = change.get("old"), change.get("new")
+    if path.startswith("categories."):  # R-CHG-2: one category's status, e.g. claimed → verified
+        code = path.split(".", 1)[1]
+        field = _("Category %(category)s") % {"category": Category(code).label if code in Category.values else code}
+        status = dict(CategoryStatus.choices)
+        return {"field": field, "old": status.get(old, _change_value(old)), "new": status.get(new, _change_value(new))}
+    if path.endswith("_district"):  # a district's code, shown by its name ("other": outside the city)
+        english = translation.get_language() == "en"
+        names = {d.code: d.name_en if english else d.name_zh for d in District.objects.filter(code__in=[old, new])}
+        old, new = names.get(old, old), names.get(new, new)
+    return {
+        "field": CORRECTION_FIELD_LABELS.get(path, path),
+        "old": _change_value(old),
+        "new": _change_value(new),
+    }
+
+
+def _change_rows(event) -> list[dict]:
+    """What a correction before approval (R-CHG-1) or a change after it (R-CHG-2) changed: both
+    events keep {path: {old, new}} under "changes", masked where SPEC §12 says."""
+    changes = (event.data or {}).get("changes")
+    if not isinstance(changes, dict):
         return []
-    return [
-        {
-            "field": CORRECTION_FIELD_LABELS.get(path, path),
-            "old": _change_value(change.get("old")),
-            "new": _change_value(change.get("new")),
-        }
-        for path, change in (event.data or {}).get("changes", {}).items()
-    ]
+    return [_change_row(path, change) for path, change in changes.items() if isinstance(change, dict)]
 
 
 def _state_label(state: str) -> str:
@@ -682,7 +701,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
             "label": EVENT_LABELS.get(event.transition, event.transition),
             "from_label": _state_label(event.from_state) if event.from_state else "",
             "to_label": _state_label(event.to_state),
-            "changes": _correction_rows(event),
+            "changes": _change_rows(event),
         }
         for event in application.events.order_by("at", "id")
     ]
