@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import factory
+import time_machine
 from django.contrib.auth.models import User
 from django.utils import timezone
 from stdnum.cn import ric
@@ -185,3 +186,17 @@ def queued_application(*, grade: int = 2, verify: tuple[str, ...] = (), **overri
         exemption=None,
         actor=actor("reviewer"),
     )
+
+
+def reassessed(application, on: dt.datetime, *, grade: int = 2) -> None:
+    """A new assessment completed and approved at `on` (the `reassess` transition of a queued
+    application), valid for a year from then (R-ASM-5)."""
+    with time_machine.travel(on, tick=False):
+        assessment = asm_services.assessment_create(
+            application=application,
+            assessed_on=on.date(),
+            items=items_with_total(GRADE_TOTALS[grade]),
+            complete=True,
+            actor=actor("assessor"),
+        )
+        asm_services.assessment_approve(assessment=assessment, actor=actor("reviewer"))

@@ -16,7 +16,6 @@ from django.core.cache import cache
 from admissions.models import Application, ApplicationEvent, Notification, Offer, Reconfirmation, WebhookDelivery
 from admissions.policy import PolicyParameters
 from admissions.services import applications as app_services
-from admissions.services import assessments as asm_services
 from admissions.services.allocation import allocation_run
 from admissions.services.lookup import LookupLocked, LookupNotFound, public_lookup
 from admissions.services.reconfirmation import (
@@ -32,7 +31,7 @@ from core.errors import WrongState
 from facilities.models import Facility
 from facilities.roles import roles_assign
 from tests import spec
-from tests.factories import FacilityFactory, actor, add_beds, items_with_total, queued_application
+from tests.factories import FacilityFactory, actor, add_beds, queued_application, reassessed
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -69,19 +68,6 @@ def waiting() -> Application:
         application = queued_application(choices=["YX01"], contact_email="daughter@example.org")
     assert application.state == "waiting" and application.queued_at == QUEUED
     return application
-
-
-def reassessed(application: Application, on: dt.datetime) -> None:
-    """A new approved assessment (the `reassess` transition), valid for a year from `on`."""
-    with at(on):
-        assessment = asm_services.assessment_create(
-            application=application,
-            assessed_on=on.date(),
-            items=items_with_total(58),
-            complete=True,
-            actor=actor("assessor"),
-        )
-        asm_services.assessment_approve(assessment=assessment, actor=actor("reviewer"))
 
 
 def lapsed(application: Application) -> Application:
