@@ -121,3 +121,36 @@ def _reference_data(request):
         from tests.reference_data import ensure_reference_data
 
         ensure_reference_data()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def travel(moment):
+    """The whole process at `moment`, the live server's thread included, the clock running on: the
+    stories that last months move through them (time_machine; chromium keeps its own clock)."""
+    import time_machine
+
+    return time_machine.travel(moment, tick=True)
+
+
+def status_on_a_phone(page_factory, live_server, application):
+    """The family's status page on a phone, in Chinese: a new lookup code (as the intake office gives
+    one) typed after opening the page with the reference, as the receipt's QR code does. Returns the
+    page and the code."""
+    from django.urls import reverse
+    from django.utils import translation
+    from playwright.sync_api import expect
+
+    from admissions.services.applications import lookup_code_issue
+    from tests.factories import actor
+
+    code = lookup_code_issue(application=application, actor=actor("intake"))
+    page = page_factory(viewport=PHONE)
+    with translation.override("zh-hans"):
+        status = reverse("portal:status")
+    page.goto(f"{live_server.url}{status}?reference={application.reference}")
+    page.fill("#id_code", code)
+    page.click("form.lookup-form button[type=submit]")
+    expect(page.locator("h1[data-lookup-done]")).to_be_visible()
+    return page, code

@@ -29,19 +29,17 @@ from playwright.sync_api import expect
 
 from admissions.models import Application, Offer, Reconfirmation
 from admissions.services.admission_deadline import offers_sweep
-from admissions.services.applications import lookup_code_issue
 from admissions.services.beds import bed_discharge
 from admissions.services.reconfirmation import reconfirmation_ask_due
 from facilities.models import Bed
 from tests import spec
-from tests.e2e.conftest import check_page
+from tests.e2e.conftest import check_page, status_on_a_phone, travel
 from tests.e2e.test_staff_story import logged_in, staff_user, visit
 from tests.factories import FacilityFactory, actor, add_beds, district, queued_application, reassessed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PHONE = {"width": 390, "height": 844}
 DAY = dt.timedelta(days=1)
 
 # The story's calendar, inside the working-day calendar the migrations seed (2026 and 2027), with no
@@ -69,11 +67,6 @@ WANG = spec.CARE_POINTS_BY_GRADE[1] + spec.AGE_POINTS[90] + spec.LONELY_POINTS +
 # Mrs Zhao at the new home: grade 2, 85, not alone, queued with Mrs Li.
 ZHAO = spec.CARE_POINTS_BY_GRADE[2] + spec.AGE_POINTS[80] + 10  # 35
 LI_NEW_HOME = LI_AFTER - 10  # the new home counts her waiting time from the change: 0 periods
-
-
-def travel(moment: dt.datetime):
-    """The whole process, the live server's thread included, at `moment` (the clock runs on)."""
-    return time_machine.travel(moment, tick=True)
 
 
 def row_cells(page, table, home: str) -> list[str]:
@@ -246,13 +239,8 @@ def test_a_year_and_more_of_waiting(live_server, page_factory, waiting):
     assert li.events.filter(transition="suspend").latest("at").reason == "not_reconfirmed"
 
     # --- her son confirms on the status page, from his phone ----------------------------------------
-    code = lookup_code_issue(application=li, actor=actor("intake"))
     with travel(SON_CONFIRMS):
-        son = page_factory(viewport=PHONE)
-        son.goto(live_server.url + reverse("portal:status") + f"?reference={li.reference}")
-        son.fill("#id_code", code)
-        son.click("form.lookup-form button[type=submit]")
-        expect(son.locator("h1[data-lookup-done]")).to_be_visible()
+        son, code = status_on_a_phone(page_factory, live_server, li)
         card = son.locator("section.reconfirm")
         expect(card).to_be_visible()
         expect(son.locator("#state-heading")).to_contain_text("暂停")  # suspended, in plain words
@@ -265,6 +253,10 @@ def test_a_year_and_more_of_waiting(live_server, page_factory, waiting):
         first = homes.filter(has_text="广州市老人院")
         # Waiting again with her original date: 5 January 2026 at the first home.
         expect(first).to_contain_text("2026年1月5日")
+        # R-Q-3 on 22 February 2027: 13 full periods since 5 January 2026, alone no more; Mr Wang
+        # (36 + 3 periods) still ahead of her.
+        expect(first.locator(".position")).to_have_text("排在第 2 位")
+        expect(first.locator("dd strong").first).to_have_text(str(LI_AFTER + 3))
         check_page(son, "story10-status-confirmed")
         son.select_option("#language-select", "en")
         son.click("form.language button[type=submit]")
