@@ -248,6 +248,7 @@ def test_a_year_and_more_of_waiting(live_server, page_factory, waiting):
         son.fill("#id_reconfirm_code", code)
         son.click("form.reconfirm-form button[type=submit]")
         expect(son.locator("section.reconfirm")).to_have_count(0)
+        expect(son.locator("ul.messages")).to_contain_text("您将继续轮候，位置保留")
         homes = son.locator("article.home")
         expect(homes).to_have_count(2)
         first = homes.filter(has_text="广州市老人院")
