@@ -32,3 +32,9 @@ class AdmissionsConfig(AppConfig):
         nursing_target_changed.connect(
             allocation_after_nursing_target_change, dispatch_uid="admissions.allocation.nursing_target"
         )
+
+        # Issue 18: every write to a queue (or to what the public lookup shows of it) moves the
+        # home's queue version in its own transaction, so the lookup's cache is never stale.
+        from admissions.services.queue_versions import queue_versions_connect
+
+        queue_versions_connect()

@@ -28,7 +28,7 @@ from .notifications import FormSubmission, Notification, NotificationChannel, No
 from .offers import LIVE_OFFER_STATES, AllocationDecision, DecisionConfirmation, Occupancy, Offer, OfferState
 from .policy import Policy, PolicyActivation
 from .privacy import IdAccess
-from .queue import QueueEntry, QueueEntryOutcome, QueueEntryStatus
+from .queue import QueueChange, QueueEntry, QueueEntryOutcome, QueueEntryStatus
 from .reconfirmation import Reconfirmation, ReconfirmedVia
 from .review_requests import ReviewOutcome, ReviewRequest, ReviewRequestState
 from .webhooks import (
@@ -73,6 +73,7 @@ __all__ = [
     "OfferState",
     "Policy",
     "PolicyActivation",
+    "QueueChange",
     "QueueEntry",
     "QueueEntryOutcome",
     "QueueEntryStatus",

@@ -92,3 +92,22 @@ class QueueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility.code}: {self.application.reference}"
+
+
+class QueueChange(models.Model):
+    """One row for each transaction (and savepoint) that changed a home's queue or anything the
+    public lookup shows of it (issue 18). A home's queue version is the number of its rows: rows are
+    only ever inserted, so the count grows with every commit that changed the queue, and a reader
+    never sees it go back. An UPDATE of one counter row per home would do the same, but a
+    transaction changing two homes' queues in one order and another in the other would deadlock on
+    those rows (an allocation at one home changes the on-hold counts at the applicant's other
+    choice); inserts never wait for each other."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("queue change")
+        verbose_name_plural = _("queue changes")
+
+    def __str__(self) -> str:
+        return f"{self.facility_id}: change {self.pk}"

@@ -49,6 +49,7 @@ from .locks import facility_ids_for, lock_application, lock_facilities
 from .notifications import notify
 from .privacy import applicant_for_id_number
 from .queue import entries_rescore
+from .queue_versions import queue_changed
 from .transitions import available_transitions, reason_required
 from .webhooks import webhooks_enqueue
 
@@ -518,7 +519,10 @@ def application_districts_change(
 
 def _choices_write(application: Application, choices: list[tuple[Facility, bool]]) -> None:
     """The ordered choices replaced (R-APP-7); the queue entries are handled by the caller."""
+    before = set(application.choices.values_list("facility_id", flat=True))
     application.choices.all().delete()
+    # bulk_create sends no signal: the homes gained and lost change their queue versions here.
+    queue_changed(before | {facility.pk for facility, _spouse in choices})
     FacilityChoice.objects.bulk_create(
         FacilityChoice(application=application, facility=facility, rank=rank, spouse_resident=spouse)
         for rank, (facility, spouse) in enumerate(choices, start=1)
@@ -527,6 +531,7 @@ def _choices_write(application: Application, choices: list[tuple[Facility, bool]
 
 def _entries_close_dropped(application: Application, facility_ids: list[int]) -> None:
     """R-Q-1, R-CHG-2: a dropped choice's entry closes with outcome `choice_dropped`, kept on record."""
+    queue_changed(facility_ids)  # update() sends no signal
     application.queue_entries.filter(status=QueueEntryStatus.OPEN, facility_id__in=facility_ids).update(
         status=QueueEntryStatus.CLOSED, outcome=QueueEntryOutcome.CHOICE_DROPPED, closed_at=timezone.now()
     )

@@ -25,17 +25,19 @@ counts are rows in that database.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import hmac
 import logging
 import math
 import time
+from array import array
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from admissions.models import (
@@ -46,6 +48,8 @@ from admissions.models import (
     ApplicationState,
     Category,
     Offer,
+    QueueEntry,
+    QueueEntryStatus,
     ReviewOutcome,
     ReviewRequestState,
 )
@@ -61,6 +65,7 @@ from .applications import (
     lookup_code_rehash,
 )
 from .couples import couple_of
+from .queue_versions import queue_versions_of
 
 logger = logging.getLogger("admissions.lookup")
 
@@ -357,9 +362,90 @@ def _in_window(at: float | None, now: float) -> bool:
     return at is not None and now - FAILURE_WINDOW_SECONDS < at <= now
 
 
-# --- building the answer ---------------------------------------------------------------------------
+# --- the answer, cached (issue 18) ----------------------------------------------------------------
+# A family's answer is read from the cache under a key that changes whenever anything it is built
+# from changes: the application as read by the match (and its version), each of its homes' queue
+# versions (moved in the transaction of every change to that queue: services/queue_versions.py),
+# the next instant any entry of those queues gains a waiting point (R-Q-3), the day (R-Q-5's year of
+# admissions, the policy in force) and the language. So no answer outlives what it shows. The rate
+# limits (R-PUB-2, R-SEC-4) are applied before, by `public_application_match`.
+ANSWER_CACHE_PREFIX = "public-lookup:answer:v1"
+ANSWER_CACHE_SECONDS = 86400  # never longer than the day in its key anyway
+_PHASES_KEPT = 2000  # (home, version) pairs per process; a home of 5,000 entries holds 5,000 ints
+
+
 def lookup_result(application: Application, *, now: dt.datetime | None = None) -> LookupResult:
-    """What R-PUB-3 lets the family see of this one application, and nothing else."""
+    """What R-PUB-3 lets the family see of this one application, and nothing else: from the cache
+    when nothing it shows has changed since it was built."""
+    now = now or timezone.now()
+    # The versions are read before anything the answer is built from: a change committing in
+    # between is stored under the old versions, which no later lookup reads.
+    versions = queue_versions_of(application.pk)
+    period = policy_in_force(timezone.localdate(now)).parameters.waiting_period_days * 86400
+    ticks = [_next_tick(pk, version, period, int(now.timestamp())) for pk, version in versions.items()]
+    assessment = application.current_assessment
+    key_parts = (
+        application.pk,
+        application.version,
+        application.state,
+        application.channel_code,
+        sorted((application.channel_reason or {}).items(), key=str),
+        application.care_level,
+        application.applicant.masked_name,
+        assessment.pk if assessment else None,
+        assessment.care_level if assessment else None,
+        assessment.valid_until if assessment else None,
+        translation.get_language(),
+        timezone.localdate(now),
+        now.date(),
+        sorted(versions.items()),
+        min((tick for tick in ticks if tick is not None), default=None),
+    )
+    key = f"{ANSWER_CACHE_PREFIX}:{hashlib.sha256(repr(key_parts).encode()).hexdigest()}"
+    answer = cache.get(key)
+    if answer is None:
+        answer = lookup_answer(application, now=now)
+        cache.set(key, answer, timeout=ANSWER_CACHE_SECONDS)
+    return answer
+
+
+def _next_tick(facility_id: int, version: int, period: int, now: int) -> int | None:
+    """The next second (after `now`) at which an open entry of this home gains a waiting point
+    (R-Q-3: +1 at every full period since `queued_at`, as `waiting_points` counts whole seconds)."""
+    phases = _phases(facility_id, version, period)
+    if not phases:
+        return None
+    into_period = now % period
+    i = bisect.bisect_right(phases, into_period)
+    return now - into_period + (phases[i] if i < len(phases) else period + phases[0])
+
+
+_phases_by_version: dict[tuple[int, int, int], array] = {}
+
+
+def forget_phases() -> None:
+    """For the tests, whose rolled-back databases give a (home, version) pair again."""
+    _phases_by_version.clear()
+
+
+def _phases(facility_id: int, version: int, period: int) -> array:
+    """Where in the period each open entry of the home gains its points, sorted; kept per process
+    for this version of the queue (a new version is another key, so it is never stale)."""
+    key = (facility_id, version, period)
+    phases = _phases_by_version.get(key)
+    if phases is None:
+        if len(_phases_by_version) >= _PHASES_KEPT:
+            _phases_by_version.clear()
+        epochs = QueueEntry.objects.filter(facility_id=facility_id, status=QueueEntryStatus.OPEN).values_list(
+            "queued_epoch", flat=True
+        )
+        phases = _phases_by_version[key] = array("q", sorted({epoch % period for epoch in epochs}))
+    return phases
+
+
+# --- building the answer ---------------------------------------------------------------------------
+def lookup_answer(application: Application, *, now: dt.datetime | None = None) -> LookupResult:
+    """The answer built from the database (`lookup_result` serves it from the cache)."""
     now = now or timezone.now()
     assessment = application.current_assessment
     offer = (

@@ -1,0 +1,217 @@
+"""The public lookup's answer is cached (issue 18) but never stale: a change to a queue, or a
+waiting-point tick of any entry in it (R-Q-3), shows at the very next lookup (R-Q-4, R-PUB-3); the
+limits (R-PUB-2, R-SEC-4) still apply before a cached answer is given.
+
+The numbers are SPEC's (30 days a waiting point, 5 failures a reference), pinned in tests/spec.py."""
+
+import datetime as dt
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection, connections
+
+from admissions.models import QueueChange
+from admissions.services import applications as app_services
+from admissions.services import lookup as lookup_module
+from admissions.services.lookup import LookupLocked, LookupNotFound, public_lookup
+from admissions.services.queue_versions import queue_versions_of
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
+from tests.spec import LOOKUP_FAILURES_PER_REFERENCE, WAITING_PERIOD_DAYS
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ADDRESS = "203.0.113.7"
+PERIOD = dt.timedelta(days=WAITING_PERIOD_DAYS)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def answers_built(monkeypatch):
+    """How many answers were built from the database rather than served from the cache."""
+    built = []
+    real = lookup_module.lookup_answer
+
+    def counting(application, **kwargs):
+        built.append(application.reference)
+        return real(application, **kwargs)
+
+    monkeypatch.setattr(lookup_module, "lookup_answer", counting)
+    return built
+
+
+def home_with_two_waiting():
+    """Two applications waiting at one full home: `ahead` (higher care grade) before `mine`."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=2)
+    ahead = queued_application(choices=["YX01"], grade=4)
+    mine = queued_application(choices=["YX01"], grade=2)
+    return ahead, mine, app_services.lookup_code_issue(application=mine, actor=actor("intake"))
+
+
+def look(application, code, address=ADDRESS):
+    return public_lookup(reference=application.reference, code=code, client_address=address)
+
+
+@pytest.mark.django_db
+def test_a_second_lookup_with_nothing_changed_is_served_from_the_cache(answers_built):
+    _ahead, mine, code = home_with_two_waiting()
+    first, second = look(mine, code), look(mine, code)
+    assert first == second
+    assert first.positions[0].position == 2
+    assert answers_built == [mine.reference]
+
+
+@pytest.mark.django_db
+def test_a_withdrawal_ahead_shows_at_the_very_next_lookup(answers_built):
+    """R-Q-4: the one ahead leaves the queue; the next lookup says position 1, not the cached 2."""
+    ahead, mine, code = home_with_two_waiting()
+    assert look(mine, code).positions[0].position == 2
+    app_services.application_withdraw(application=ahead, reason="moved away", actor=actor("intake"))
+    assert look(mine, code).positions[0].position == 1
+    assert len(answers_built) == 2
+
+
+@pytest.mark.django_db
+def test_a_suspension_ahead_shows_as_on_hold_at_the_very_next_lookup():
+    """R-Q-4: 'how many of those ahead are suspended' changes with another application's state."""
+    ahead, mine, code = home_with_two_waiting()
+    assert look(mine, code).positions[0].ahead_on_hold == 0
+    app_services.application_suspend(application=ahead, reason="in hospital", actor=actor("intake"))
+    [position] = look(mine, code).positions
+    assert (position.position, position.ahead_on_hold) == (2, 1)
+
+
+@pytest.mark.django_db
+def test_the_own_waiting_point_shows_at_the_second_it_is_gained():
+    """R-Q-3: +1 at each full 30 days since queued_at; the answer cached a second before is not served."""
+    start = dt.datetime(2026, 3, 1, 9, 30, 15, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        _ahead, mine, code = home_with_two_waiting()
+    queued_at = mine.queued_at
+    with time_machine.travel(queued_at + PERIOD - dt.timedelta(seconds=1), tick=False):
+        before = look(mine, code).positions[0]
+        assert look(mine, code).positions[0] == before  # cached, still before the tick
+    with time_machine.travel(queued_at + PERIOD, tick=False):
+        after = look(mine, code).positions[0]
+    assert before.score_breakdown["waiting"] == 0
+    assert after.score_breakdown["waiting"] == 1
+    assert after.score == before.score + 1
+
+
+@pytest.mark.django_db
+def test_another_entrys_waiting_point_moves_the_position_at_the_second_it_is_gained():
+    """R-Q-3, R-Q-2: `other` (queued 80 days earlier, 3 points less for family) catches up with
+    `mine` when its own third period is full, and on a tie the earlier queued_at goes first. Mine's
+    own score does not move at that second, so only the home's next tick can expire the answer."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=1)
+    start = dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        other = queued_application(choices=["YX01"], grade=2)
+    with time_machine.travel(start + dt.timedelta(days=80), tick=False):
+        mine = queued_application(choices=["YX01"], grade=2, lives_alone=True)  # +3 (R-Q-3)
+        code = app_services.lookup_code_issue(application=mine, actor=actor("intake"))
+    others_tick = other.queued_at + 3 * PERIOD
+    with time_machine.travel(others_tick - dt.timedelta(seconds=1), tick=False):
+        before = look(mine, code).positions[0]
+    with time_machine.travel(others_tick, tick=False):
+        after = look(mine, code).positions[0]
+    assert (before.position, after.position) == (1, 2)
+    assert after.score == before.score
+
+
+@pytest.mark.django_db
+def test_the_limits_hold_before_a_cached_answer_is_given():
+    """R-PUB-2, R-SEC-4: with the answer in the cache, a locked reference is still refused (429),
+    even with the right code."""
+    _ahead, mine, code = home_with_two_waiting()
+    assert look(mine, code).positions[0].position == 2
+    for n in range(LOOKUP_FAILURES_PER_REFERENCE):
+        with pytest.raises(LookupNotFound):
+            look(mine, "ZZZZZ" + "ABCDEFGH"[n], address=f"198.51.100.{n}")
+    with pytest.raises(LookupLocked):
+        look(mine, code, address="192.0.2.1")
+
+
+@pytest.mark.django_db
+def test_a_change_moves_the_version_of_every_home_it_touches():
+    """The choke point: a withdrawal (transition, entries closed, event) moves both homes' versions."""
+    FacilityFactory(code="YX01")
+    FacilityFactory(code="YX02")
+    application = queued_application(choices=["YX01", "YX02"], grade=2)
+    before = queue_versions_of(application.pk)
+    app_services.application_suspend(application=application, reason="in hospital", actor=actor("intake"))
+    after = queue_versions_of(application.pk)
+    assert before.keys() == after.keys() and len(before) == 2
+    assert all(after[home] > before[home] for home in before)
+
+
+@pytest.mark.django_db
+def test_a_change_rolled_back_inside_a_transaction_is_written_again_by_the_next():
+    """A home written once per savepoint: a rolled-back savepoint's row goes, so the next change in
+    the same transaction writes its own."""
+    from django.db import transaction
+
+    from admissions.services.queue_versions import queue_changed
+
+    home = FacilityFactory(code="YX01")
+    before = QueueChange.objects.filter(facility=home).count()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                queue_changed([home.pk])
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        queue_changed([home.pk])
+        queue_changed([home.pk])
+    assert QueueChange.objects.filter(facility=home).count() == before + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite serialises all writers")
+def test_no_lookup_started_after_a_change_shows_the_old_position_under_concurrency():
+    """R-Q-4 under load: four threads look up without pause while the one ahead withdraws; every
+    lookup that started after the withdrawal returned shows position 1."""
+    ahead, mine, code = home_with_two_waiting()
+    changed_at: list[float] = []
+    seen: list[tuple[float, int]] = []
+    enough_before, enough_after = threading.Event(), threading.Event()
+    LOOKUPS = 20  # on each side of the change
+
+    def keep_looking(n):
+        try:
+            while not enough_after.is_set():
+                started = time.monotonic()
+                result = look(mine, code, address=f"198.51.100.{n}")
+                seen.append((started, result.positions[0].position))
+                if len(seen) >= LOOKUPS:
+                    enough_before.set()
+                if changed_at and sum(started > changed_at[0] for started, _ in seen) >= LOOKUPS:
+                    enough_after.set()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=keep_looking, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    assert enough_before.wait(timeout=60)
+    app_services.application_withdraw(application=ahead, reason="moved away", actor=actor("intake"))
+    changed_at.append(time.monotonic())
+    assert enough_after.wait(timeout=60)
+    for thread in threads:
+        thread.join(timeout=60)
+    before = [p for started, p in seen if started < changed_at[0]]
+    after = [p for started, p in seen if started > changed_at[0]]
+    assert 2 in before
+    assert len(after) >= LOOKUPS and set(after) == {1}
