@@ -28,15 +28,9 @@ PERIOD = dt.timedelta(days=WAITING_PERIOD_DAYS)
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
 def answers_built(monkeypatch):
-    """How many answers were built from the database rather than served from the cache."""
+    """The answers built from the database rather than served from the cache, from an empty cache
+    (no answer or lockout of another test)."""
     built = []
     real = lookup_module.lookup_answer
 
@@ -45,7 +39,9 @@ def answers_built(monkeypatch):
         return real(application, **kwargs)
 
     monkeypatch.setattr(lookup_module, "lookup_answer", counting)
-    return built
+    cache.clear()
+    yield built
+    cache.clear()
 
 
 def home_with_two_waiting():
