@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0025_webhook_type_labels_without_rule_codes'),
+        ('admissions', '0026_decision_newest_of_bed'),
         ('facilities', '0005_bed_status_since'),
     ]
 
