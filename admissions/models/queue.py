@@ -101,9 +101,11 @@ class QueueChange(models.Model):
     never sees it go back. An UPDATE of one counter row per home would do the same, but a
     transaction changing two homes' queues in one order and another in the other would deadlock on
     those rows (an allocation at one home changes the on-hold counts at the applicant's other
-    choice); inserts never wait for each other."""
+    choice); inserts never wait for each other. No foreign-key constraint either: checking it locks
+    the home's row (KEY SHARE), which waits behind every allocation holding that home FOR UPDATE and
+    broke the one lock order of services/locks.py (deadlocks under concurrent allocations)."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
+    facility = models.ForeignKey(Facility, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
 
     class Meta:
         verbose_name = _("queue change")
