@@ -25,7 +25,7 @@ help:
 	@echo "make docs-check  fail on a stale generated document, a cited rule not in docs/rules.md, a dangling link"
 	@echo "make restore-drill  PostgreSQL backup, restore into a new database, verify_decisions and a lookup"
 	@echo "make mutate MODULE=allocation  mutation testing of one rule module (docs/mutation.md); FRESH=1 starts over, SURVIVORS=1 retries the survivors, SAMPLE=4 runs every 4th mutant"
-	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests (root)"
+	@echo "make e2e-tools  install Debian chromium and axe-core for the browser tests, and wrk for the load test (root)"
 	@echo "make clean  remove .venv, the SQLite database and collected static files"
 
 $(STAMP): $(wildcard requirements/*.txt)
@@ -105,6 +105,8 @@ mutate: $(STAMP)
 e2e-tools:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 	@fc-list :lang=zh 2>/dev/null | grep -q . || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
+	@# wrk drives the load test (make loadtest, tests/simulation/test_loadtest.py) on loopback.
+	@command -v wrk >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 	npm ci --no-audit --no-fund --silent
 
 clean:
