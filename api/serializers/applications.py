@@ -8,8 +8,10 @@ the same dotted field paths (`applicant.id_number`, `choices.1`) the request use
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
+from rest_framework.utils import html
 
 from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
 from admissions.models import Application, ApplicationState, Category, CategoryStatus, Channel, CoupleMode, Sex
@@ -20,7 +22,7 @@ from admissions.services.couples import couples_for
 from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
-from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from api.serializers.fields import ReasonField, StrictBooleanField, StrictCharField, StrictIntegerField
 from api.serializers.review_requests import ReviewRequestOutput
 from facilities.models import CareLevel
 from facilities.roles import sees_full_id_numbers
@@ -202,7 +204,7 @@ def intake_from(validated: dict):
 
 
 class ReasonInput(serializers.Serializer):
-    reason = StrictCharField(max_length=2000)
+    reason = ReasonField()
 
 
 class OptionalReasonInput(serializers.Serializer):
@@ -507,12 +509,44 @@ class EvidenceTooLarge(exceptions.APIException):
     default_detail = f"The evidence file is larger than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MiB."
 
 
+# In a multipart form every part is text, so a client's null arrives as the text "null" (and
+# JavaScript's undefined as "undefined": `FormData.append("evidence", null)` sends exactly that), and
+# DRF takes an empty part for a field left out. Taken as text, "null" became the claim's document
+# reference. A reference is a string that says something, as the schema says, so these are refused;
+# a client with no reference leaves the part out (issue 16).
+FORM_NULLS = ("null", "undefined")
+FORM_REFERENCE_PATTERN = r"^(?!\s*(?:null|undefined)\s*$)\s*\S"
+
+
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": FORM_REFERENCE_PATTERN})
+class FormReferenceField(StrictCharField):
+    """A document reference sent as a form part: text, never empty nor the form spelling of a null."""
+
+    default_error_messages = {
+        "form_null": _("must be a document reference; leave the field out when there is none, do not send null")
+    }
+
+    def get_value(self, dictionary):
+        # DRF would take the empty part for one left out; kept, it is refused as blank.
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip() in FORM_NULLS:
+            self.fail("form_null")
+        return super().to_internal_value(data)
+
+
 class EvidenceUploadInput(serializers.Serializer):
     """POST /applications/{reference}/categories/{code}/evidence/: one file, PDF, JPEG or PNG."""
 
     file = serializers.FileField(help_text="PDF, JPEG or PNG, at most 10 MiB.", max_length=200)
-    evidence = StrictCharField(
-        max_length=255, required=False, allow_blank=True, help_text="A document reference to keep beside the file."
+    evidence = FormReferenceField(
+        max_length=255,
+        required=False,
+        help_text="A document reference to keep beside the file (R-APP-8), e.g. 最低生活保障证 穗民低字第202400123号. "
+        "Leave it out when there is none: the text `null` or `undefined` is refused (400).",
     )
 
     def validate_file(self, upload):

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from admissions.models import Sex
+from admissions.models import Category, Sex
+from admissions.models.applications import Language
 from api.serializers.applications import PositionOutput
-from api.serializers.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from api.serializers.fields import (
+    ReasonField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    WrittenTextField,
+)
 
 VERSION_HELP = "The version you read (or send If-Match); a stale one gets 409."
 REASON_HELP = "Why; kept with the event."
@@ -21,7 +28,7 @@ class ContactApplicantInput(serializers.Serializer):
     phone = StrictCharField(max_length=30, required=False, allow_blank=True)
     email = StrictCharField(max_length=254, required=False, allow_blank=True)
     address = StrictCharField(max_length=255, required=False, allow_blank=True)
-    language = StrictCharField(max_length=10, required=False, help_text="zh-hans or en")
+    language = serializers.ChoiceField(choices=Language.choices, required=False)
 
 
 class ContactPersonInput(serializers.Serializer):
@@ -46,13 +53,13 @@ class PersonalDetailsInput(serializers.Serializer):
 
 class PersonalDetailsChangeInput(_Versioned):
     applicant = PersonalDetailsInput()
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = ReasonField(help_text=REASON_HELP)
 
 
 class DistrictsChangeInput(_Versioned):
     hukou_district = StrictCharField(max_length=40, required=False, help_text="A district code, or `other`.")
     residence_district = StrictCharField(max_length=40, required=False)
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = ReasonField(help_text=REASON_HELP)
     confirm_dropped_choices = StrictBooleanField(
         required=False,
         default=False,
@@ -66,12 +73,12 @@ class FamilySituationChangeInput(_Versioned):
     spouse_resident_in = serializers.ListField(
         child=StrictCharField(max_length=20), max_length=10, help_text="Chosen homes where the spouse lives."
     )
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = ReasonField(help_text=REASON_HELP)
 
 
 class NewCategoryClaimInput(_Versioned):
-    code = StrictCharField(max_length=30)
-    evidence = StrictCharField(max_length=255, required=False, allow_blank=True, help_text="A document reference.")
+    code = serializers.ChoiceField(choices=Category.choices)
+    evidence = WrittenTextField(max_length=255, help_text="A document reference (R-APP-8): a claim needs evidence.")
 
 
 class CategoryVerifyInput(_Versioned):
@@ -80,14 +87,14 @@ class CategoryVerifyInput(_Versioned):
 
 
 class CategoryEndInput(_Versioned):
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = ReasonField(help_text=REASON_HELP)
 
 
 class ChoicesChangeInput(_Versioned):
     choices = serializers.ListField(
         child=StrictCharField(max_length=20), max_length=10, allow_empty=True, help_text="Facility codes, in order."
     )
-    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+    reason = ReasonField(help_text=REASON_HELP)
 
 
 class ChangedApplicationPositions(serializers.Serializer):

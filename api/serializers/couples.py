@@ -5,20 +5,22 @@ from rest_framework import serializers
 
 from admissions.models import CoupleMode
 
-from .fields import StrictCharField
+from .fields import ReasonField, StrictCharField
 
 
 class CoupleCreateSerializer(serializers.Serializer):
     applications = serializers.ListField(
         child=StrictCharField(max_length=40),
+        min_length=2,
+        max_length=2,
         help_text="The references of the two applications, in any order.",
     )
     mode = serializers.ChoiceField(choices=CoupleMode.choices)
-    reason = StrictCharField(max_length=2000)
+    reason = ReasonField()
 
 
 class CoupleUnlinkSerializer(serializers.Serializer):
-    reason = StrictCharField(max_length=2000)
+    reason = ReasonField()
 
 
 class CoupleSerializer(serializers.Serializer):

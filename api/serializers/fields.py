@@ -1,6 +1,8 @@
 """Serializer fields that accept exactly the JSON type the schema says (schemathesis checks that a
 request violating the schema is refused): DRF's own fields would turn 0 into "0" or "true" into True."""
 
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -46,3 +48,25 @@ class StrictURLField(serializers.URLField):
         if self.max_length is not None and len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
+
+
+# What a person must write (a reason, a document reference): DRF trims it and refuses it blank, which a
+# bare minLength cannot say of "   ". The pattern says it in the OpenAPI document, so that a client,
+# and schemathesis, knows a text of spaces is refused (issue 16).
+SAYS_SOMETHING = RegexValidator(r"\S", message=_("must not be blank"))
+
+
+class WrittenTextField(StrictCharField):
+    """A required text that must say something: not blank once trimmed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(SAYS_SOMETHING)
+
+
+class ReasonField(WrittenTextField):
+    """The reason a transition or a change needs (R-FSM-2): at most 2,000 characters."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 2000)
+        super().__init__(**kwargs)

@@ -139,23 +139,27 @@ class ApplicationList(ApplicationApiView, generics.ListAPIView):
 
 
 # --- one application ------------------------------------------------------------------------------
+# The version (ETag) as If-Match carries it: 3, "3" or W/"3"; `*` is any version. One pattern for the
+# parse and the OpenAPI document, so that a header the API refuses is never described as valid.
+_VERSION_TAG_PATTERN = r'^\s*(?:\*|(?:W/)?"?([0-9]{1,10})"?)\s*$'
+_VERSION_TAG = re.compile(_VERSION_TAG_PATTERN)
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": _VERSION_TAG_PATTERN, "example": '"3"'},
     OpenApiParameter.HEADER,
     required=False,
-    description="The version (ETag) you read; a stale one gets 409.",
+    description='The version (ETag) you read, e.g. "3"; a stale one gets 409.',
 )
-_VERSION_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
 
 
 def _expected_version(request, body: dict) -> int | None:
     header = request.headers.get("If-Match")
-    if header is not None and header.strip() != "*":
+    if header is not None:
         match = _VERSION_TAG.match(header)
         if match is None:
             raise ValidationError({"If-Match": ['must be the application\'s version, e.g. "3"']})
-        return int(match.group(1))
+        if match.group(1) is not None:  # not `*`
+            return int(match.group(1))
     return body.get("version")
 
 

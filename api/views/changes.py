@@ -11,6 +11,7 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from admissions.models import Category
 from admissions.selectors import application_visible_to, positions_for_application
 from admissions.services import changes as services
 from api.permissions import role_permission
@@ -22,7 +23,9 @@ from .applications import IF_MATCH, REFERENCE, ApplicationApiView, _expected_ver
 
 Intake = role_permission(Role.INTAKE)
 Reviewer = role_permission(Role.REVIEWER)
-CODE = OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="A category, e.g. dibao")
+CODE = OpenApiParameter(
+    "code", OpenApiTypes.STR, OpenApiParameter.PATH, enum=Category.values, description="A category, e.g. dibao"
+)
 
 WITH_POSITIONS = {
     "allOf": [

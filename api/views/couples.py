@@ -38,6 +38,7 @@ class CoupleList(ApiView):
 
 class CoupleDetail(ApiView):
     permission_classes = [Intake]
+    delete_takes_body = True  # {reason} (API.md): in the OpenAPI document through api.schema.AutoSchema
 
     @extend_schema(
         operation_id="couples_unlink",

@@ -6,6 +6,7 @@ Assertions are on statuses and field paths, never on message text (messages are 
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -781,6 +782,43 @@ def test_an_upload_without_a_file_or_for_an_unknown_category_is_400(intake_offic
     path = url(f"applications/{application.reference}/categories/dibao/evidence/")
     assert_problem(intake_officer.post(path, {}, format="multipart"), 400, "file")
     assert_problem(upload(intake_officer, application.reference, "royalty", PNG), 400, "code")
+
+
+@pytest.mark.parametrize("spelling", ["null", "undefined", " null ", "", "   "])
+def test_a_null_document_reference_beside_an_evidence_file_is_400_not_stored_as_text(intake_officer, spelling):
+    """R-APP-8, issue 16 (schemathesis ST201): a form part is text, so a client's null arrives as "null"
+    (FormData.append("evidence", null)); the schema says the reference is a string, so it is refused
+    rather than kept as the reference "null"."""
+    application = submitted_application(choices=["YX01"], categories=[{"code": "dibao", "evidence": "低保证 2024-001"}])
+    file = io.BytesIO(PNG)
+    file.name = "file.png"
+    path = url(f"applications/{application.reference}/categories/dibao/evidence/")
+    response = intake_officer.post(path, {"file": file, "evidence": spelling}, format="multipart")
+    assert_problem(response, 400, "evidence")
+    claim = CategoryClaim.objects.get(application=application)
+    assert (claim.evidence, bool(claim.evidence_file)) == ("低保证 2024-001", False)
+
+
+def test_a_document_reference_beside_an_evidence_file_is_kept(intake_officer):
+    """R-APP-8: the reference sent with the file (any text but a null's spelling) is the claim's."""
+    application = submitted_application(choices=["YX01"])
+    file = io.BytesIO(PNG)
+    file.name = "file.png"
+    path = url(f"applications/{application.reference}/categories/dibao/evidence/")
+    response = intake_officer.post(path, {"file": file, "evidence": "nullah 2024-7"}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert CategoryClaim.objects.get(application=application).evidence == "nullah 2024-7"
+
+
+def test_the_openapi_document_says_a_null_document_reference_is_not_a_reference(intake_officer):
+    """Issue 16: the schema and the upload agree on what `evidence` takes."""
+    schema = intake_officer.get("/api/schema/?format=json").json()
+    body = schema["paths"]["/api/v1/applications/{reference}/categories/{code}/evidence/"]["post"]["requestBody"]
+    ref = body["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    evidence = schema["components"]["schemas"][ref]["properties"]["evidence"]
+    assert evidence["type"] == "string"
+    sent = ["null", "undefined", " null ", "", "   ", "nullah 2024-7", " 证 1"]
+    assert [text for text in sent if re.search(evidence["pattern"], text)] == ["nullah 2024-7", " 证 1"]
 
 
 def test_an_evidence_upload_sent_as_json_is_415(intake_officer):

@@ -1,0 +1,132 @@
+"""The OpenAPI document says what the API refuses (issue 16): a request the document calls valid is
+not refused for its shape, and a request it calls invalid is. Each test reads the document, then
+asks the API, so neither is taken on the other's word."""
+
+import re
+
+import pytest
+
+from admissions.models import Couple
+from admissions.services.couples import couple_link
+from tests.api.helpers import assert_problem, client_as, url
+from tests.factories import FacilityFactory, actor, add_beds, queued_application
+
+pytestmark = pytest.mark.django_db
+# SPEC R-APP-8's categories.
+CATEGORIES = ["tekun", "dibao", "low_income", "youfu", "family_planning_special", "model_worker", "heroic_deed"]
+# The changes of R-CHG-2 that SPEC says are made "with a reason" (R-FSM-2: a reason is required).
+WITH_A_REASON = ["personal-details/", "districts/", "family-situation/", "choices/", "categories/dibao/end/"]
+
+
+@pytest.fixture
+def document():
+    return client_as("admin").get("/api/schema/?format=json").json()
+
+
+@pytest.fixture
+def home():
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=2, general=2)
+    return home
+
+
+def request_schema(document, path: str, method: str = "post") -> dict:
+    body = document["paths"][f"/api/v1/{path}"][method]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+
+
+def if_match(document) -> str:
+    parameters = document["paths"]["/api/v1/applications/{reference}/contact/"]["post"]["parameters"]
+    return next(p for p in parameters if p["name"] == "If-Match")["schema"]["pattern"]
+
+
+@pytest.mark.parametrize("header", ['"3"', "3", 'W/"3"', "*", " * ", "abc", '"3', "3.0", "", "W/abc"])
+def test_an_if_match_header_is_refused_exactly_when_the_document_says_it_is_malformed(document, home, header):
+    """R-CHG-2 with R-FSM-4: a generated header the pattern allows is read as a version (here a stale one,
+    so 409) or as "any version" (`*`, so 200); one it does not allow is 400 naming If-Match."""
+    application = queued_application(choices=["YX01"])
+    application.version = 2
+    application.save(update_fields=["version"])
+    response = client_as("intake").post(
+        url(f"applications/{application.reference}/contact/"),
+        {"contact": {"name": "李明"}},
+        format="json",
+        HTTP_IF_MATCH=header,
+    )
+    if re.search(if_match(document), header):
+        assert response.status_code in (200, 409), response.content
+    else:
+        assert_problem(response, 400, "If-Match")
+
+
+@pytest.mark.parametrize("tail", WITH_A_REASON)
+def test_a_change_made_with_a_reason_says_so_and_a_blank_one_is_400(document, home, tail):
+    """R-CHG-2, R-FSM-2: the document says `reason` is required and must not be blank, and the API
+    refuses spaces for a reason as it refuses none."""
+    template = re.sub(r"categories/dibao/", "categories/{code}/", f"applications/{{reference}}/{tail}")
+    schema = request_schema(document, template)
+    assert "reason" in schema["required"]
+    assert not re.search(schema["properties"]["reason"]["pattern"], "  \t ")
+    application = queued_application(choices=["YX01"], categories=[{"code": "dibao", "evidence": "低保证 2024-001"}])
+    client = client_as("intake", "reviewer")
+    response = client.post(url(f"applications/{application.reference}/{tail}"), {"reason": "   "}, format="json")
+    assert_problem(response, 400, "reason")
+
+
+def test_a_new_category_claim_names_its_codes_and_needs_its_evidence(document, home):
+    """R-CHG-2, R-APP-8: the document lists the categories and requires evidence; the API refuses an
+    unknown code and a claim without evidence, naming the field."""
+    schema = request_schema(document, "applications/{reference}/categories/")
+    code = schema["properties"]["code"]
+    code = document["components"]["schemas"][code["$ref"].rsplit("/", 1)[1]] if "$ref" in code else code
+    assert sorted(code["enum"]) == sorted(CATEGORIES)
+    assert {"code", "evidence"} <= set(schema["required"])
+    path = document["paths"]["/api/v1/applications/{reference}/categories/{code}/verify/"]["post"]["parameters"]
+    assert sorted(next(p for p in path if p["name"] == "code")["schema"]["enum"]) == sorted(CATEGORIES)
+    application = queued_application(choices=["YX01"])
+    client = client_as("intake")
+    claim = url(f"applications/{application.reference}/categories/")
+    assert_problem(client.post(claim, {"code": "royalty", "evidence": "证 1"}, format="json"), 400, "code")
+    assert_problem(client.post(claim, {"code": "dibao"}, format="json"), 400, "evidence")
+    assert_problem(client.post(claim, {"code": "dibao", "evidence": "  "}, format="json"), 400, "evidence")
+    assert client.post(claim, {"code": "dibao", "evidence": "低保证 2024-001"}, format="json").status_code == 200
+
+
+def test_the_language_of_a_contact_change_is_one_of_the_two(document, home):
+    """R-CHG-2: zh-hans or en, in the document and in the API."""
+    schema = request_schema(document, "applications/{reference}/contact/")
+    applicant = document["components"]["schemas"][schema["properties"]["applicant"]["$ref"].rsplit("/", 1)[1]]
+    language = applicant["properties"]["language"]
+    language = document["components"]["schemas"][language["$ref"].rsplit("/", 1)[1]] if "$ref" in language else language
+    assert sorted(language["enum"]) == ["en", "zh-hans"]
+    application = queued_application(choices=["YX01"])
+    path = url(f"applications/{application.reference}/contact/")
+    response = client_as("intake").post(path, {"applicant": {"language": "fr"}}, format="json")
+    assert_problem(response, 400, "applicant.language")
+
+
+def test_unlinking_a_couple_documents_the_reason_it_needs(document, home):
+    """R-CPL-1: DELETE /couples/{id}/ takes `{reason}` (API.md): the document has that body, and the
+    API refuses the DELETE without it and takes it with one."""
+    body = document["paths"]["/api/v1/couples/{id}/"]["delete"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    assert schema["required"] == ["reason"]
+    first, second = queued_application(choices=["YX01"]), queued_application(choices=["YX01"])
+    couple = couple_link(
+        applications=[first.reference, second.reference], mode="either_first", reason="夫妻", actor=actor("intake-1")
+    )
+    client = client_as("intake")
+    assert_problem(client.delete(url(f"couples/{couple.pk}/"), {}, format="json"), 400, "reason")
+    assert client.delete(url(f"couples/{couple.pk}/"), {"reason": "离婚"}, format="json").status_code == 200
+    assert Couple.objects.get(pk=couple.pk).unlinked_at is not None
+
+
+def test_a_couple_is_two_applications_in_the_document_and_the_api(document, home):
+    """R-CPL-1: exactly two references."""
+    applications = request_schema(document, "couples/")["properties"]["applications"]
+    assert (applications["minItems"], applications["maxItems"]) == (2, 2)
+    only = queued_application(choices=["YX01"])
+    body = {"applications": [only.reference], "mode": "either_first", "reason": "夫妻"}
+    assert_problem(client_as("intake").post(url("couples/"), body, format="json"), 400, "applications")
