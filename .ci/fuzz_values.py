@@ -218,6 +218,8 @@ def values() -> dict[str, str]:
         "FUZZ_POLICY_FROM": (today + dt.timedelta(days=30)).isoformat(),
         "FUZZ_YEAR": str(today.year),
         "FUZZ_ASSESSMENT_DRAFT": first(Assessment.objects.all(), "pk", state="draft"),
+        # PATCH edits a draft that complete/ does not finish first.
+        "FUZZ_ASSESSMENT_DRAFT_EDIT": nth(Assessment.objects.all(), "pk", 1, state="draft"),
         "FUZZ_ASSESSMENT_COMPLETED": first(Assessment.objects.all(), "pk", state="completed"),
     }
 

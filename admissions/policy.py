@@ -41,6 +41,26 @@ class PolicyError(ValueError):
         self.errors = errors
 
 
+# The parameters that must be at least 1 (a limit of 0 days or choices would stop the process); the
+# API's policy serializer reads the same table, so the OpenAPI document gives the same minimum.
+POSITIVE_PARAMETERS = {
+    name: 1
+    for name in (
+        "max_choices",
+        "offer_response_working_days",
+        "admission_working_days",
+        "refusal_limit",
+        "assessment_valid_days",
+        "retention_years",
+        "vacancy_alert_days",
+        "out_of_service_alert_days",
+        "review_decision_working_days",
+        "reconfirm_interval_days",
+        "reconfirm_grace_days",
+    )
+}
+
+
 @dataclass(frozen=True)
 class PolicyParameters:
     min_age: int = 60
@@ -159,19 +179,7 @@ class PolicyParameters:
                 value = values[name]
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
                     errors[name] = _("must be a whole number from %(low)s to %(high)s") % {"low": 0, "high": 100_000}
-        for name, low in (
-            ("max_choices", 1),
-            ("offer_response_working_days", 1),
-            ("admission_working_days", 1),
-            ("refusal_limit", 1),
-            ("assessment_valid_days", 1),
-            ("retention_years", 1),
-            ("vacancy_alert_days", 1),
-            ("out_of_service_alert_days", 1),
-            ("review_decision_working_days", 1),
-            ("reconfirm_interval_days", 1),
-            ("reconfirm_grace_days", 1),
-        ):
+        for name, low in POSITIVE_PARAMETERS.items():
             if name in values and name not in errors and values[name] < low:
                 errors[name] = _("must be at least %(low)s") % {"low": low}
         if "nursing_min_grade" in values and "nursing_min_grade" not in errors and values["nursing_min_grade"] > 4:

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from admissions.models import DayKind, WebhookDeliveryStatus, WebhookEventType
-from admissions.policy import DEFAULT_CHANNEL_MAPPING
+from admissions.policy import DEFAULT_CHANNEL_MAPPING, POSITIVE_PARAMETERS
 
 from .fields import StrictCharField, StrictURLField
 
@@ -120,6 +120,16 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
         for name, field in self.fields.items():
             if name != "effective_from":
                 field.required = False
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # What the policy refuses below 1 (admissions.policy), so the document's minimum is the same.
+        for name, low in POSITIVE_PARAMETERS.items():
+            if name in fields:
+                fields[name] = serializers.IntegerField(
+                    min_value=low, max_value=WHOLE["max_value"], required=False, help_text=fields[name].help_text
+                )
+        return fields
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))

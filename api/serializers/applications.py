@@ -22,7 +22,14 @@ from admissions.services.couples import couples_for
 from admissions.services.privacy import contact_details_visible, id_number_for
 from admissions.services.reconfirmation import reconfirm_due
 from admissions.services.transitions import transitions_for
-from api.serializers.fields import ReasonField, StrictBooleanField, StrictCharField, StrictIntegerField
+from api.serializers.fields import (
+    EmailTextField,
+    PhoneField,
+    ReasonField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+)
 from api.serializers.review_requests import ReviewRequestOutput
 from facilities.models import CareLevel
 from facilities.roles import sees_full_id_numbers
@@ -34,7 +41,7 @@ class ApplicantInput(serializers.Serializer):
     id_number = StrictCharField(max_length=30, help_text="18 characters (GB 11643); the last may be X.")
     date_of_birth = serializers.DateField()
     sex = serializers.ChoiceField(choices=Sex.choices)
-    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
+    phone = PhoneField(max_length=30, required=False, allow_blank=True)
     hukou_district = StrictCharField(
         max_length=40, help_text="A district code of the city, or `other` (with the contributor exemption)."
     )
@@ -49,8 +56,8 @@ class ApplicantInput(serializers.Serializer):
 class ContactInput(serializers.Serializer):
     name = StrictCharField(max_length=100, required=False, allow_blank=True)
     relation = StrictCharField(max_length=40, required=False, allow_blank=True)
-    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
-    email = StrictCharField(
+    phone = PhoneField(max_length=30, required=False, allow_blank=True)
+    email = EmailTextField(
         max_length=254,
         required=False,
         allow_blank=True,

@@ -9,6 +9,8 @@ from admissions.models import Category, Sex
 from admissions.models.applications import Language
 from api.serializers.applications import PositionOutput
 from api.serializers.fields import (
+    EmailTextField,
+    PhoneField,
     ReasonField,
     StrictBooleanField,
     StrictCharField,
@@ -25,8 +27,8 @@ class _Versioned(serializers.Serializer):
 
 
 class ContactApplicantInput(serializers.Serializer):
-    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
-    email = StrictCharField(max_length=254, required=False, allow_blank=True)
+    phone = PhoneField(max_length=30, required=False, allow_blank=True)
+    email = EmailTextField(max_length=254, required=False, allow_blank=True)
     address = StrictCharField(max_length=255, required=False, allow_blank=True)
     language = serializers.ChoiceField(choices=Language.choices, required=False)
 
@@ -34,8 +36,8 @@ class ContactApplicantInput(serializers.Serializer):
 class ContactPersonInput(serializers.Serializer):
     name = StrictCharField(max_length=100, required=False, allow_blank=True)
     relation = StrictCharField(max_length=40, required=False, allow_blank=True)
-    phone = StrictCharField(max_length=30, required=False, allow_blank=True)
-    email = StrictCharField(max_length=254, required=False, allow_blank=True)
+    phone = PhoneField(max_length=30, required=False, allow_blank=True)
+    email = EmailTextField(max_length=254, required=False, allow_blank=True)
 
 
 class ContactChangeInput(_Versioned):

@@ -3,6 +3,7 @@ request violating the schema is refused): DRF's own fields would turn 0 into "0"
 
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -70,3 +71,24 @@ class ReasonField(WrittenTextField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 2000)
         super().__init__(**kwargs)
+
+
+# R-SEC-9 (core/phones.py) accepts a mainland mobile, a landline with its area code, or an
+# international number, checked by libphonenumber, which no pattern can say; this one says the plain
+# spellings of each, so that generated numbers look like phone numbers and a client sees the forms.
+PHONE_SCHEMA = {
+    "type": "string",
+    "maxLength": 30,
+    "pattern": r"^(?:1[3-9][0-9]{9}|0[1-9][0-9]{1,2}-?[2-9][0-9]{6,7}|\+[1-9][0-9]{6,14})$",
+    "example": "13812345678",
+}
+
+
+@extend_schema_field(PHONE_SCHEMA)
+class PhoneField(StrictCharField):
+    """A phone number as text; the service normalises it and refuses what is not a number (R-SEC-9)."""
+
+
+@extend_schema_field({"type": "string", "format": "email", "maxLength": 254, "example": "li.ming@example.com"})
+class EmailTextField(StrictCharField):
+    """An email address as text; the service checks it (R-OFF-6)."""

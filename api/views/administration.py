@@ -27,6 +27,7 @@ from admissions.workdays import calendar_warning, covered_years
 from core.actor import Actor
 from facilities.models import Role
 
+from .. import examples
 from ..base import ApiView
 from ..pagination import OldestFirstCursor, Pages
 from ..permissions import AnyStaff, role_permission
@@ -94,6 +95,7 @@ class PolicyView(ApiView):
     @extend_schema(
         operation_id="policy_create",
         request=PolicyCreateSerializer,
+        examples=examples.POLICY,
         responses={201: PolicyVersionSerializer},
     )
     def post(self, request):

@@ -31,6 +31,7 @@ from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
 from admissions.services.reconfirmation import reconfirm
 from admissions.services.transitions import transitions_for
+from api import examples
 from api.base import LOOKUP_CODE_SHOWN_ONCE, ApiView
 from api.pagination import OldestFirstCursor
 from api.permissions import AnyStaff, role_permission, transition_permission
@@ -125,6 +126,7 @@ class ApplicationList(ApplicationApiView, generics.ListAPIView):
     @extend_schema(
         operation_id="applications_create",
         request=s.ApplicationCreateInput,
+        examples=examples.APPLICATION,
         responses={201: OpenApiResponse(response=s.APPLICATION_CREATED_SCHEMA, description="The application.")},
         description="Register an application (R-APP-1…10); `submit: false` keeps it a draft. The lookup code is in "
         "this answer only. A second open application → 409 with `open_application`; a barred person → 422 with "
@@ -145,7 +147,7 @@ _VERSION_TAG_PATTERN = r'^\s*(?:\*|(?:W/)?"?([0-9]{1,10})"?)\s*$'
 _VERSION_TAG = re.compile(_VERSION_TAG_PATTERN)
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    {"type": "string", "pattern": _VERSION_TAG_PATTERN, "example": '"3"'},
+    {"type": "string", "pattern": _VERSION_TAG_PATTERN},
     OpenApiParameter.HEADER,
     required=False,
     description='The version (ETag) you read, e.g. "3"; a stale one gets 409.',
@@ -183,6 +185,7 @@ class ApplicationDetail(ApplicationApiView):
         summary="Correct what was entered at intake, before approval",
         parameters=[REFERENCE, IF_MATCH],
         request=s.ApplicationPatchInput,
+        examples=examples.CORRECTION,
         responses={200: s.ApplicationOutput},
         description="Corrections before approval (R-CHG-1): in `draft`, `submitted`, `assessment_pending` or "
         "`review`, any field given at intake; an intake officer in all four, a reviewer in `review`. Fields not "
@@ -220,6 +223,7 @@ def _transition_view(name, *, body=None, act, description=""):
             operation_id=f"applications_{name.replace('-', '_')}",
             parameters=[REFERENCE],
             request=body,
+            examples=examples.TRANSITIONS.get(name, []),
             responses={200: s.ApplicationOutput},
             description=description,
         )

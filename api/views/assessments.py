@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from admissions.selectors import application_visible_to
 from admissions.services import assessments as services
+from api import examples
 from api.base import ApiView
 from api.permissions import AnyStaff, role_permission
 from api.serializers import assessments as s
@@ -105,6 +106,7 @@ class ApplicationAssessments(AssessmentApiView, generics.ListAPIView):
         operation_id="applications_assessments_create",
         parameters=[REFERENCE],
         request=s.AssessmentCreateInput,
+        examples=examples.ASSESSMENT,
         responses={201: s.AssessmentOutput},
         description="Record an assessment (a draft; `complete: true` completes it at once, and an application "
         "waiting for it moves to review).",

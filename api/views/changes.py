@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from admissions.models import Category
 from admissions.selectors import application_visible_to, positions_for_application
 from admissions.services import changes as services
+from api import examples
 from api.permissions import role_permission
 from api.serializers import applications as app_s
 from api.serializers import changes as s
@@ -70,7 +71,7 @@ class ChangeView(ApplicationApiView):
         return self.answer(application, positions=positions)
 
 
-def _schema(operation: str, body, description: str, *, positions: bool = False, code: bool = False):
+def _schema(operation: str, body, description: str, *, positions: bool = False, code: bool = False, example=()):
     response = (
         OpenApiResponse(response=WITH_POSITIONS, description="The application, with its new positions.")
         if positions
@@ -80,6 +81,7 @@ def _schema(operation: str, body, description: str, *, positions: bool = False, 
         operation_id=operation,
         parameters=[REFERENCE, *([CODE] if code else []), IF_MATCH],
         request=body,
+        examples=list(example),
         responses={200: response},
         description=f"{description} {REFUSALS}",
     )
@@ -94,6 +96,7 @@ class ContactChange(ChangeView):
         s.ContactChangeInput,
         "R-CHG-2: the applicant's phone, email, address, language and the contact person, at any time "
         "before a final state (offers included); no effect on the queue.",
+        example=examples.CONTACT,
     )
     def post(self, request, reference: str):
         return super().post(request, reference)
@@ -117,6 +120,7 @@ class PersonalDetailsChange(ChangeView):
         "R-CHG-2: name, ID number, birth date, sex, by a reviewer with a reason after approval; the ID number, "
         "age and one-open-application rules are checked again (409 naming the open application).",
         positions=True,
+        example=examples.PERSONAL_DETAILS,
     )
     def post(self, request, reference: str):
         return super().post(request, reference)
@@ -165,6 +169,7 @@ class FamilySituationChange(ChangeView):
         "R-CHG-2: lives alone, no spouse and no children, spouse resident per chosen home; by intake with a "
         "reason while queued with no live offer. Every open entry is rescored at once, `queued_at` kept.",
         positions=True,
+        example=examples.FAMILY_SITUATION,
     )
     def post(self, request, reference: str):
         return super().post(request, reference)
@@ -188,6 +193,7 @@ class CategoryClaim(ChangeView):
         "applications_categories_claim",
         s.NewCategoryClaimInput,
         "R-CHG-2: a new category claimed with evidence while queued; it counts once a reviewer verifies it.",
+        example=examples.CATEGORY_CLAIM,
     )
     def post(self, request, reference: str):
         return super().post(request, reference)
@@ -210,6 +216,7 @@ class CategoryVerify(ChangeView):
         "`queued_at` kept.",
         positions=True,
         code=True,
+        example=examples.CATEGORY_VERIFY,
     )
     def post(self, request, reference: str, code: str):
         return super().post(request, reference, code=code)
@@ -232,6 +239,7 @@ class CategoryEnd(ChangeView):
         "recomputed, `queued_at` kept.",
         positions=True,
         code=True,
+        example=examples.CATEGORY_END,
     )
     def post(self, request, reference: str, code: str):
         return super().post(request, reference, code=code)

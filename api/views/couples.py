@@ -11,6 +11,7 @@ from admissions.services.couples import couple_link, couple_unlink
 from core.actor import Actor
 from facilities.models import Role
 
+from .. import examples
 from ..base import ApiView
 from ..permissions import role_permission
 from ..serializers.couples import CoupleCreateSerializer, CoupleSerializer, CoupleUnlinkSerializer
@@ -44,6 +45,7 @@ class CoupleDetail(ApiView):
         operation_id="couples_unlink",
         parameters=[ID],
         request=CoupleUnlinkSerializer,
+        examples=examples.COUPLE_UNLINK,
         responses={200: CoupleSerializer},
     )
     def delete(self, request, id: int):

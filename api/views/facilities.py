@@ -47,6 +47,7 @@ from core.errors import NotFound
 from facilities.models import Bed, Facility, Role
 from facilities.services import facility_create, facility_update
 
+from .. import examples
 from ..base import ApiView
 from ..pagination import NewestFirstCursor
 from ..permissions import AnyStaff, check_facility_scope, role_permission
@@ -134,7 +135,10 @@ class FacilityListView(ApiView, generics.ListAPIView):
         return self.get_paginated_response(FacilitySerializer(facility_figures(page, policy=policy), many=True).data)
 
     @extend_schema(
-        operation_id="facilities_create", request=FacilityCreateSerializer, responses={201: FacilitySerializer}
+        operation_id="facilities_create",
+        request=FacilityCreateSerializer,
+        examples=examples.FACILITY,
+        responses={201: FacilitySerializer},
     )
     def post(self, request):
         values = _parsed(FacilityCreateSerializer, request)
@@ -155,6 +159,7 @@ class FacilityDetailView(ApiView):
     @extend_schema(
         operation_id="facilities_update",
         request=FacilityUpdateSerializer(partial=True),
+        examples=examples.FACILITY_UPDATE,
         responses=FacilitySerializer,
         description="Any of the writable fields; an own `nursing_target` (R-NQ-1) is audited, null returns "
         "to the policy's value. A lower cap blocks new offers only: nobody holding a bed is displaced.",
@@ -250,6 +255,7 @@ class BedOutOfServiceView(ApiView):
     @extend_schema(
         operation_id="beds_out_of_service",
         request=BedReasonSerializer,
+        examples=examples.BED_OUT_OF_SERVICE,
         responses=BedSerializer,
         description="Only a vacant bed; the self-care cap may fall, nobody is displaced (R-NQ-1).",
     )
@@ -266,6 +272,7 @@ class BedReturnToServiceView(ApiView):
     @extend_schema(
         operation_id="beds_return_to_service",
         request=BedReasonSerializer,
+        examples=examples.BED_RETURN,
         responses=BedSerializer,
         description="Back in service, vacant, and allocated at once (R-ALLOC-3).",
     )

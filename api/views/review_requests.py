@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from admissions.models import ReviewRequest
 from admissions.selectors import application_visible_to
 from admissions.services import review_requests as services
+from api import examples
 from api.base import ApiView
 from api.permissions import role_permission
 from api.serializers import review_requests as s
@@ -61,6 +62,7 @@ class ApplicationReviewRequests(ReviewRequestApiView):
         operation_id="applications_review_requests_create",
         parameters=[REFERENCE],
         request=s.ReviewRequestCreateInput,
+        examples=examples.REVIEW_REQUEST,
         responses={201: s.ReviewRequestOutput},
         description="The family asks, through intake, for a re-review of the latest assessment's outcome, within "
         "review_request_days of being told it; one per assessment (422 otherwise); not for a closed application.",

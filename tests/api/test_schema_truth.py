@@ -130,3 +130,30 @@ def test_a_couple_is_two_applications_in_the_document_and_the_api(document, home
     only = queued_application(choices=["YX01"])
     body = {"applications": [only.reference], "mode": "either_first", "reason": "夫妻"}
     assert_problem(client_as("intake").post(url("couples/"), body, format="json"), 400, "applications")
+
+
+def test_every_request_example_is_a_body_its_own_schema_accepts(document):
+    """Issue 16: the examples a reader copies, and schemathesis sends first, are valid bodies."""
+    import jsonschema
+
+    checked = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            for media, body in content.items():
+                for name, example in body.get("examples", {}).items():
+                    schema = {**body["schema"], "components": document["components"]}
+                    jsonschema.validate(example["value"], schema)
+                    checked.append(f"{method.upper()} {path} {name}")
+    assert len(checked) >= 20
+
+
+def test_the_application_example_is_accepted_as_a_new_application(document):
+    """R-APP-1…8: the example of POST /applications/ registers an application on the demo's homes."""
+    yuexiu = FacilityFactory(code="YX01")
+    add_beds(yuexiu, nursing=2, general=2)
+    body = document["paths"]["/api/v1/applications/"]["post"]["requestBody"]["content"]["application/json"]
+    example = next(iter(body["examples"].values()))["value"]
+    response = client_as("intake").post(url("applications/"), example, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["state"] == "submitted"
