@@ -140,7 +140,7 @@ def test_every_request_example_is_a_body_its_own_schema_accepts(document):
     for path, item in document["paths"].items():
         for method, operation in item.items():
             content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
-            for media, body in content.items():
+            for body in content.values():
                 for name, example in body.get("examples", {}).items():
                     schema = {**body["schema"], "components": document["components"]}
                     jsonschema.validate(example["value"], schema)
@@ -157,3 +157,16 @@ def test_the_application_example_is_accepted_as_a_new_application(document):
     response = client_as("intake").post(url("applications/"), example, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["state"] == "submitted"
+
+
+@pytest.mark.parametrize("name", ["max_choices", "refusal_limit", "offer_response_working_days", "admission_working_days"])
+def test_a_policy_parameter_below_the_documented_minimum_is_refused_and_at_it_is_not(document, name):
+    """SPEC §9: the document's minimum for a new policy version's parameter is the one the API holds to."""
+    schema = document["components"]["schemas"]["PolicyCreateRequest"]["properties"][name]
+    low = schema["minimum"]
+    assert low >= 1
+    admin = client_as("admin")
+    body = {"effective_from": "2099-01-01", name: low - 1}
+    assert_problem(admin.post(url("policy/"), body, format="json"), 400, name)
+    answer = admin.post(url("policy/"), {**body, name: low}, format="json")
+    assert name not in answer.json().get("errors", {}), answer.content
