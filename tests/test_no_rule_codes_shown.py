@@ -139,6 +139,23 @@ def test_the_staff_forms_refusing_bad_input_show_no_rule_code(world, language):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_the_confirmation_pages_before_a_closing_act_show_no_rule_code(world, language):
+    """Issue 15: the pages between the first POST of a rejection, a removal or a withdrawal and the act."""
+    client = staff_client()
+    acts = [
+        (world["submitted"], "reject", {"reason": "not resident"}),
+        (world["queued"], "remove", {"reason": "ineligible", "note": "moved"}),
+        (world["queued"], "withdraw", {"reason": "moved away"}),
+    ]
+    for application, transition, data in acts:
+        with translation.override(language):
+            path = reverse("staff:application_transition", args=[application.reference, transition])
+        page = client.post(path, {"form_token": f"t-{transition}", **data}).content.decode()
+        assert 'name="confirm" value="yes"' in page, transition
+        assert shown_codes(page) == [], (transition, shown_codes(page))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_public_pages_show_no_rule_code(world, language):
     client = Client()
     headers = {"HTTP_ACCEPT_LANGUAGE": language}

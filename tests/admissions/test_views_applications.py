@@ -7,6 +7,7 @@ the right field in the page language, change nothing when refused, and act once 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -686,7 +687,9 @@ def test_a_reviewer_removes_an_application_with_a_reason_code(homes):
     refused = client_as("reviewer").post(url, {"form_token": "t-1", "reason": "bored"})
     assert refused.status_code == 200
     assert "id_remove_reason_error" in refused.content.decode()
-    response = client_as("reviewer").post(url, {"form_token": "t-2", "reason": "deceased", "note": "hospital notice"})
+    response = client_as("reviewer").post(
+        url, {"form_token": "t-2", "reason": "deceased", "note": "hospital notice", "confirm": "yes"}
+    )
     assert response.status_code == 302
     application.refresh_from_db()
     assert application.state == "removed" and application.closing_reason == "deceased"
@@ -794,6 +797,15 @@ def test_the_districts_are_data_named_in_the_page_language(homes):
     assert district("yuexiu").name_en in page
 
 
+def confirm_twice_acts_once(client, url, data, application, transition):
+    """The confirmation page's POST, sent twice (a double click): the act is done once."""
+    for _ in range(2):
+        assert client.post(url, {**data, "confirm": "yes"}).status_code == 302
+    application.refresh_from_db()
+    assert application.state == {"withdraw": "withdrawn", "reject": "rejected"}[transition]
+    assert application.events.filter(transition=transition).count() == 1
+
+
 # --- confirmation before a withdrawal (issue 15; R-OFF-5) --------------------------------------------
 def test_the_first_withdraw_post_changes_nothing_and_says_the_application_leaves_every_queue(homes):
     application = submitted_application(choices=["YX01"])
@@ -808,11 +820,7 @@ def test_the_first_withdraw_post_changes_nothing_and_says_the_application_leaves
     assert 'name="confirm" value="yes"' in page and "moved away" in page
     application.refresh_from_db()
     assert application.state == "submitted"
-    confirmed = client.post(url, {"form_token": "t-withdraw", "reason": "moved away", "confirm": "yes"})
-    assert confirmed.status_code == 302
-    application.refresh_from_db()
-    assert application.state == "withdrawn"
-    assert application.events.filter(transition="withdraw").count() == 1
+    confirm_twice_acts_once(client, url, {"form_token": "t-withdraw", "reason": "moved away"}, application, "withdraw")
 
 
 def test_withdrawing_with_a_pending_offer_says_it_counts_as_a_decline_with_the_count_r_off_5(homes):
@@ -827,3 +835,70 @@ def test_withdrawing_with_a_pending_offer_says_it_counts_as_a_decline_with_the_c
     assert "The bed goes to the next person in the queue." in page
     application.refresh_from_db()
     assert application.offers.filter(state="pending").exists()
+
+
+# --- confirmation before a rejection or a removal (issue 15; SPEC §5, R-CPL-2) -------------------------
+def test_the_first_reject_post_changes_nothing_and_says_it_closes_the_application_without_a_bar(homes):
+    application = submitted_application(choices=["YX01"])
+    url = reverse("staff:application_transition", args=[application.reference, "reject"])
+    client = client_as("intake")
+    with translation.override("en"):
+        response = client.post(url, {"form_token": "t-reject", "reason": "not resident"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Check before rejecting the application" in page
+    assert "The application is rejected and closes." in page and "sets no bar" in page
+    assert 'name="confirm" value="yes"' in page and 'value="t-reject"' in page and "not resident" in page
+    application.refresh_from_db()
+    assert application.state == "submitted" and not application.events.filter(transition="reject").exists()
+    confirm_twice_acts_once(client, url, {"form_token": "t-reject", "reason": "not resident"}, application, "reject")
+
+
+def test_the_first_removal_post_says_the_live_offer_goes_to_the_next_person_and_changes_nothing(homes):
+    add_beds(Facility.objects.get(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(choices=["YX01"])
+    offer = application.offers.get(state="pending")
+    url = reverse("staff:application_transition", args=[application.reference, "remove"])
+    with translation.override("en"):
+        response = client_as("reviewer").post(url, {"form_token": "t-rm", "reason": "ineligible", "note": "moved"})
+    page = response.content.decode()
+    assert "Check before removing the application" in page
+    assert "leaves every queue it is in" in page
+    assert f"Its live offer of bed {offer.bed.code}" in page and "without counting as a refusal" in page
+    assert "No bar is set" in page
+    assert 'name="reason" value="ineligible"' in page and 'name="note" value="moved"' in page
+    application.refresh_from_db()
+    offer.refresh_from_db()
+    assert application.state == "offered" and offer.state == "pending"
+
+
+def test_removing_a_deceased_applicant_names_no_bar_and_a_couple_is_told_the_link_ends_r_cpl_2(homes):
+    from admissions.services.couples import couple_link
+
+    wife = queued_application(choices=["YX01"], name="张秀兰", sex="F")
+    husband = queued_application(choices=["YX01"], name="王建国", sex="M")
+    couple_link(
+        applications=[wife.reference, husband.reference], mode="either_first", reason="x", actor=actor("intake")
+    )
+    url = reverse("staff:application_transition", args=[wife.reference, "remove"])
+    with translation.override("en"):
+        page = html.unescape(
+            client_as("reviewer").post(url, {"form_token": "t", "reason": "deceased"}).content.decode()
+        )
+    assert f"The link with the spouse's application {husband.reference} ends" in page
+    assert "No bar is set" not in page and "live offer" not in page
+
+
+def test_an_incomplete_removal_skips_the_confirmation_and_names_the_field(homes):
+    application = queued_application(choices=["YX01"])
+    url = reverse("staff:application_transition", args=[application.reference, "remove"])
+    page = client_as("reviewer").post(url, {"form_token": "t", "reason": ""}).content.decode()
+    assert 'name="confirm" value="yes"' not in page and "id_remove_reason_error" in page
+
+
+def test_the_removal_confirmation_is_in_chinese(homes):
+    application = queued_application(choices=["YX01"])
+    with translation.override("zh-hans"):
+        url = reverse("staff:application_transition", args=[application.reference, "remove"])
+        page = client_as("reviewer").post(url, {"form_token": "t", "reason": "other"}).content.decode()
+    assert "移出轮候前请核对" in page and "不设禁止申请期" in page

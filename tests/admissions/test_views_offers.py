@@ -316,3 +316,54 @@ def test_the_decline_confirmation_page_is_in_chinese_with_the_count_r_off_5():
         page = act(client_as("intake"), offer, "decline", confirm="").content.decode()
     assert "登记拒绝前请核对" in page
     assert f"{spec.REFUSAL_WINDOW_DAYS}天内允许的{spec.REFUSAL_LIMIT}次中的第1次" in page
+
+
+# --- confirmation before a failed admission check (issue 15; R-OFF-4, R-OFF-5) -------------------------
+def first_fail_check_post(offer: Offer, reason: str, language: str) -> str:
+    """The page the first POST of a failed check answers with, by the home's officer."""
+    with translation.override(language):
+        return act(
+            client_as("facility", facility=offer.facility), offer, "fail-check", confirm="", reason=reason
+        ).content.decode()
+
+
+def test_the_first_no_show_post_changes_nothing_and_says_it_counts_as_a_refusal_r_off_4():
+    offer = accepted()
+    client = client_as("facility", facility=offer.facility)
+    with translation.override("en"):
+        response = act(client, offer, "fail-check", token="nf", confirm="", reason="no_show", note="never came")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Check before recording the failed admission check" in page
+    assert f"It will be refusal 1 of {spec.REFUSAL_LIMIT} allowed in {spec.REFUSAL_WINDOW_DAYS} days (now 0)" in page
+    assert "The bed goes to the next person in the queue." in page and "cannot apply again" not in page
+    assert 'name="fail-check-reason" value="no_show"' in page and "never came" in page and 'value="nf"' in page
+    offer.refresh_from_db()
+    assert offer.state == OfferState.ACCEPTED
+    done = act(client, offer, "fail-check", token="nf", reason="no_show", note="never came")
+    assert done.status_code == 302
+    offer.refresh_from_db()
+    assert offer.state == OfferState.FAILED_CHECK and offer.is_refusal
+
+
+def test_a_no_show_at_the_limit_says_the_application_is_removed_and_the_bar_r_off_5(monkeypatch):
+    from web import confirmation
+
+    offer = accepted()
+    monkeypatch.setattr(confirmation, "refusals_of_person", lambda application, **kwargs: spec.REFUSAL_LIMIT - 1)
+    page = first_fail_check_post(offer, "no_show", "en")
+    assert f"refusal {spec.REFUSAL_LIMIT} of {spec.REFUSAL_LIMIT} allowed" in page
+    assert f"cannot apply again for {spec.BAR_DAYS} days" in page
+
+
+def test_a_changed_care_need_says_a_new_assessment_is_needed_and_is_not_a_refusal():
+    offer = accepted()
+    page = first_fail_check_post(offer, "care_need_changed", "en")
+    assert "goes back for a new assessment" in page and "counts as a refusal" not in page
+    offer.refresh_from_db()
+    assert offer.state == OfferState.ACCEPTED
+
+
+def test_the_failed_check_confirmation_is_in_chinese():
+    page = first_fail_check_post(accepted(), "other", "zh-hans")
+    assert "登记入住核验未通过前请核对" in page

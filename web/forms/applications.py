@@ -456,6 +456,10 @@ class ApplicationSearchForm(forms.Form):
 
 
 # --- the transitions on an application's page -------------------------------------------------------------
+# The staff removal's reasons (SPEC §5) in words: the form's choices and its confirmation page.
+REMOVAL_REASON_WORDS = {"deceased": _("deceased"), "ineligible": _("ineligible"), "other": _("other")}
+
+
 class TransitionForm(StaffForm):
     """One transition's form: a reason where the transition takes one (the service says when it is
     required), and for a removal the reason code and a note."""
@@ -471,10 +475,12 @@ class TransitionForm(StaffForm):
         if action:  # several of these forms share a page: each label names its action
             self.fields["reason"].label = _("%(action)s: reason") % {"action": action}
         if transition == "remove":
-            labels = {"deceased": _("deceased"), "ineligible": _("ineligible"), "other": _("other")}
             self.fields["reason"] = forms.ChoiceField(
                 label=_("Reason for removal"),
-                choices=[("", _("— choose —")), *[(code, labels.get(code, code)) for code in STAFF_REMOVAL_REASONS]],
+                choices=[
+                    ("", _("— choose —")),
+                    *[(code, REMOVAL_REASON_WORDS.get(code, code)) for code in STAFF_REMOVAL_REASONS],
+                ],
                 required=False,
             )
             self.fields["note"] = forms.CharField(

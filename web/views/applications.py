@@ -55,7 +55,9 @@ from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import District, Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers
 from web.access import staff_page
+from web.confirmation import Confirmation, Line, confirmation_page, is_confirmed
 from web.forms.applications import (
+    REMOVAL_REASON_WORDS,
     ApplicationSearchForm,
     CorrectionForm,
     DuplicateReviewForm,
@@ -818,6 +820,96 @@ def _confirm_withdraw(request, application, form, token, here):
     )
 
 
+# Issue 15: the acts that end an application are taken only from their confirmation page.
+CONFIRMED_TRANSITIONS = ("withdraw", "reject", "remove")
+
+
+def _complete(transition: str, form: TransitionForm) -> bool:
+    """Whether the form holds what the act needs, so the confirmation page is worth showing; an
+    incomplete one goes on to the service, whose refusal names the field."""
+    if not form.is_valid():
+        return False
+    reason = (form.cleaned_data.get("reason") or "").strip()
+    if transition == "remove":
+        return reason in REMOVAL_REASON_WORDS
+    return bool(reason) or PAGE_TRANSITIONS[transition]["reason"] != "required"
+
+
+def _closing_lines(application, transition: str, reason: str) -> list[Line]:
+    """What a rejection or a removal will do, in plain words (SPEC §5; R-CPL-2 for a couple)."""
+    from admissions.services.closing import live_offer
+
+    if transition == "reject":
+        return [
+            Line(_("The application is rejected and closes. It is in no queue.")),
+            Line(_("This is not a refusal and sets no bar: to be considered again, the person applies again.")),
+            Line(_("The family is told of the decision.")),
+        ]
+    lines = [Line(_("The application closes and leaves every queue it is in: its places are lost."))]
+    offer = live_offer(application)
+    if offer is not None:
+        lines.append(
+            Line(
+                _(
+                    "Its live offer of bed %(bed)s at %(home)s is withdrawn, without counting as a refusal, and "
+                    "the bed goes to the next person in the queue."
+                )
+                % {"bed": offer.bed.code, "home": offer.facility.name}
+            )
+        )
+    couple = couple_of(application)
+    if couple is not None:
+        lines.append(
+            Line(
+                _("The link with the spouse's application %(reference)s ends: the spouse waits on their own.")
+                % {"reference": couple.partner.reference}
+            )
+        )
+        if offer is not None and offer.partner_offer_id:
+            lines.append(
+                Line(_("The spouse's joint offer is withdrawn too, without a refusal; they keep their place."))
+            )
+    if reason != "deceased":
+        lines.append(Line(_("No bar is set: the person may apply again.")))
+    lines.append(Line(_("The family is told of the decision.")))
+    return lines
+
+
+def _confirm_closing(request, application, transition: str, form: TransitionForm, token, here):
+    """Issue 15: the first POST of a rejection or a removal shows what it will do; nothing is
+    written, the form token passes on unclaimed."""
+    reason = form.cleaned_data.get("reason") or ""
+    note = form.cleaned_data.get("note") or ""
+    if transition == "reject":
+        title, submit = _("Check before rejecting the application"), _("Yes, reject the application")
+        facts = [(_("Reason"), reason)]
+        hidden = [("reason", reason)]
+    else:
+        title, submit = _("Check before removing the application"), _("Yes, remove the application")
+        facts = [(_("Reason for removal"), REMOVAL_REASON_WORDS[reason]), (_("Note on the removal"), note)]
+        hidden = [("reason", reason), ("note", note)]
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=title,
+            back=here,
+            back_label=_("Back to the application"),
+            no_label=_("No, go back to the application"),
+            url=request.path,
+            token=token or form_token_issue(),
+            submit=submit,
+            facts=[
+                (_("Reference"), application.reference),
+                (_("Name"), application.applicant.name),
+                (_("State"), application.get_state_display()),
+                *facts,
+            ],
+            consequences=_closing_lines(application, transition, reason),
+            hidden=hidden,
+        ),
+    )
+
+
 @staff_page(*STAFF)
 @require_POST
 def application_transition(request, reference: str, transition: str):
@@ -833,8 +925,10 @@ def application_transition(request, reference: str, transition: str):
         request.POST, transition=transition, action=spec["label"], reason_required=spec["reason"] == "required"
     )
     token = request.POST.get("form_token")
-    if transition == "withdraw" and request.POST.get("confirm") != "yes" and form.is_valid():
-        return _confirm_withdraw(request, application, form, token, here)
+    if transition in CONFIRMED_TRANSITIONS and not is_confirmed(request) and _complete(transition, form):
+        if transition == "withdraw":
+            return _confirm_withdraw(request, application, form, token, here)
+        return _confirm_closing(request, application, transition, form, token, here)
     earlier = _earlier_result(request, token)
     if earlier is not None:
         return redirect(earlier or here)

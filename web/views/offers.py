@@ -38,6 +38,7 @@ from core.errors import DomainError
 from facilities.models import Facility, Role
 from facilities.roles import roles_of
 from web.access import staff_page
+from web.confirmation import CONFIRMED, Confirmation, Line, confirmation_page, is_confirmed, refusal_lines
 from web.forms.facilities import DateInput, FacilityServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from web.views import facility_pages as facility_views
@@ -57,7 +58,6 @@ FAIL_CHECK_WORDS = {
     "declined": gettext_lazy("the family declined"),
     "expired": gettext_lazy("no answer in time"),
 }
-CONFIRMED = "yes"
 
 
 # --- forms ------------------------------------------------------------------------------------------
@@ -309,11 +309,67 @@ def _confirm_decline(request, offer: Offer, back: str):
     )
 
 
+FAIL_CHECK_OUTCOMES = {
+    "care_need_changed": gettext_lazy(
+        "The application goes back for a new assessment and leaves the queues until it is approved again."
+    ),
+    "other": gettext_lazy("This is not a refusal: the application waits in the queues again, keeping its place."),
+}
+
+
+def _confirm_fail_check(request, offer: Offer, back: str):
+    """Issue 15: the first POST of a failed admission check says what it will do (a no-show is a
+    refusal, R-OFF-4/5; a changed care need means a new assessment); nothing is written, the form
+    token passes on unclaimed."""
+    form = FailCheckForm(request.POST, prefix="fail-check")
+    if "fail-check" not in _actions_for(request.user, offer):
+        messages.error(
+            request,
+            _("A failed admission check cannot be recorded: the offer is %(state)s.")
+            % {"state": offer.get_state_display()},
+        )
+        return redirect(back)
+    if not form.is_valid():
+        return _render_offer(request, offer, bound=("fail-check", form))
+    reason, note = form.cleaned_data["reason"], form.cleaned_data.get("note", "")
+    if reason == "no_show":
+        lines = refusal_lines(offer.application, counted_as=_("Not coming"))
+    else:
+        lines = [Line(str(FAIL_CHECK_OUTCOMES[reason]))]
+    if offer.partner_offer_id:
+        lines.append(Line(_("The spouse's joint offer fails too, for the same reason.")))
+    lines.append(Line(_("The bed goes to the next person in the queue.")))
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=_("Check before recording the failed admission check"),
+            back=back,
+            back_label=_("Back to the offer"),
+            no_label=_("No, go back to the offer"),
+            url=reverse("staff:offer_fail_check", args=[offer.pk]),
+            token=request.POST.get("form_token") or form_token_issue(),
+            submit=_("Yes, record the failed check"),
+            facts=[
+                (_("Reference"), offer.application.reference),
+                (_("Name"), offer.application.applicant.name),
+                (_("Home"), offer.facility.name),
+                (_("Bed"), offer.bed.code),
+                (_("Why the admission check failed"), FAIL_CHECK_WORDS[reason]),
+                (_("Note"), note),
+            ],
+            consequences=lines,
+            hidden=[("fail-check-reason", reason), ("fail-check-note", note)],
+        ),
+    )
+
+
 def _take(request, pk: int, action: str):
     offer = _offer_for(request, pk)
     back = reverse("staff:offer", args=[offer.pk])
-    if action == "decline" and request.POST.get("confirm") != CONFIRMED:
+    if action == "decline" and not is_confirmed(request):
         return _confirm_decline(request, offer, back)
+    if action == "fail-check" and not is_confirmed(request):
+        return _confirm_fail_check(request, offer, back)
     token = request.POST.get("form_token")
     earlier = form_token_claim(request, token)
     if earlier is not None:
