@@ -33,6 +33,7 @@ from tests.factories import (
     intake,
     items_with_total,
     queued_application,
+    reviewed_application,
     submitted_application,
 )
 
@@ -902,3 +903,61 @@ def test_the_removal_confirmation_is_in_chinese(homes):
         url = reverse("staff:application_transition", args=[application.reference, "remove"])
         page = client_as("reviewer").post(url, {"form_token": "t", "reason": "other"}).content.decode()
     assert "移出轮候前请核对" in page and "不设禁止申请期" in page
+
+
+# --- one primary action per state (issue 15) ------------------------------------------------------------
+PRIMARY = re.compile(r'<(?:a|button)[^>]*class="(?:button )?primary"[^>]*>([^<]*)<')
+
+
+def actions_panel(client: Client, application) -> str:
+    page = client.get(reverse("staff:application", args=[application.reference])).content.decode()
+    return html.unescape(page.split('id="actions-heading"')[1].split("</section>")[0])
+
+
+def closing_group(panel: str) -> str:
+    return panel.split('<details class="closing"')[1].split("</details>")[0]
+
+
+def test_a_reviewer_in_review_has_the_approval_as_the_one_primary_action_and_the_closing_acts_apart(homes):
+    application = reviewed_application(choices=["YX01"])
+    with translation.override("en"):
+        panel = actions_panel(client_as("reviewer"), application)
+    assert PRIMARY.findall(panel) == ["Review the assessment and approve into the queue"]
+    closing = closing_group(panel)
+    for label in ("Reject", "Withdraw", "Remove from the waiting list"):
+        assert f">{label}</button>" in closing
+    assert "Return for assessment</button>" in panel and "Return for assessment</button>" not in closing
+    assert panel.index("approve into the queue") < panel.index('<details class="closing"')
+
+
+def test_intake_on_a_submitted_application_has_accept_for_assessment_as_the_one_primary_action(homes):
+    application = submitted_application(choices=["YX01"])
+    with translation.override("en"):
+        panel = actions_panel(client_as("intake"), application)
+    assert PRIMARY.findall(panel) == ["Accept for assessment"]
+    assert ">Reject</button>" in closing_group(panel) and ">Withdraw</button>" in closing_group(panel)
+    assert '<details class="closing" open' not in panel
+
+
+def test_a_suspended_application_has_resume_as_the_one_primary_action(homes):
+    application = app_services.application_suspend(
+        application=queued_application(choices=["YX01"]), reason="in hospital", actor=actor("reviewer")
+    )
+    with translation.override("en"):
+        panel = actions_panel(client_as("reviewer"), application)
+    assert PRIMARY.findall(panel) == ["Resume"]
+
+
+def test_an_offered_application_has_the_offer_as_the_one_primary_action(homes):
+    add_beds(Facility.objects.get(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(choices=["YX01"])
+    with translation.override("en"):
+        panel = actions_panel(client_as("intake"), application)
+    assert PRIMARY.findall(panel) == [f"Open the offer at {homes['YX01'].name}"]
+
+
+def test_a_refused_closing_act_shows_its_group_open_with_the_error(homes):
+    application = submitted_application(choices=["YX01"])
+    url = reverse("staff:application_transition", args=[application.reference, "reject"])
+    page = client_as("intake").post(url, {"form_token": "t", "reason": " "}).content.decode()
+    assert '<details class="closing" open>' in page and "id_reject_reason_error" in closing_group(page)

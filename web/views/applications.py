@@ -504,16 +504,16 @@ def lookup_code_new(request, reference: str):
 # The transitions this page offers, with what their form asks. `approve` lives on the review page,
 # the offer transitions on the offer pages; both are linked instead.
 PAGE_TRANSITIONS = {
-    "submit": {"label": gettext_lazy("Submit"), "reason": None, "style": "primary"},
-    "accept-for-assessment": {"label": gettext_lazy("Accept for assessment"), "reason": None, "style": "primary"},
-    "return-for-assessment": {"label": gettext_lazy("Return for assessment"), "reason": "required", "style": ""},
-    "suspend": {"label": gettext_lazy("Suspend"), "reason": "required", "style": ""},
-    "resume": {"label": gettext_lazy("Resume"), "reason": "optional", "style": "primary"},
-    "reject": {"label": gettext_lazy("Reject"), "reason": "required", "style": "danger"},
-    "withdraw": {"label": gettext_lazy("Withdraw"), "reason": "required", "style": "danger"},
-    "remove": {"label": gettext_lazy("Remove from the waiting list"), "reason": "removal", "style": "danger"},
+    "submit": {"label": gettext_lazy("Submit"), "reason": None},
+    "accept-for-assessment": {"label": gettext_lazy("Accept for assessment"), "reason": None},
+    "return-for-assessment": {"label": gettext_lazy("Return for assessment"), "reason": "required"},
+    "suspend": {"label": gettext_lazy("Suspend"), "reason": "required"},
+    "resume": {"label": gettext_lazy("Resume"), "reason": "optional"},
+    "reject": {"label": gettext_lazy("Reject"), "reason": "required"},
+    "withdraw": {"label": gettext_lazy("Withdraw"), "reason": "required"},
+    "remove": {"label": gettext_lazy("Remove from the waiting list"), "reason": "removal"},
     # Not a state-machine edge: offered while the family is asked to re-confirm (R-CHG-3).
-    "reconfirm": {"label": gettext_lazy("Record that the family still wants to wait"), "reason": None, "style": ""},
+    "reconfirm": {"label": gettext_lazy("Record that the family still wants to wait"), "reason": None},
 }
 
 
@@ -691,7 +691,6 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
             {
                 "name": name,
                 "label": spec["label"],
-                "style": spec["style"],
                 "reason": spec["reason"],
                 "form": form,
                 "url": reverse("staff:application_transition", args=[application.reference, name]),
@@ -734,7 +733,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         {"assessment": a, "url": _url("staff:assessment", a.pk)}
         for a in application.assessments.select_related("assessor", "reviewer").order_by("-assessed_on", "-id")
     ]
-    return {
+    context = {
         "application": application,
         "applicant": application.applicant,
         "id_number": id_number_for(user, application, where="staff:application"),
@@ -780,6 +779,49 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "reconfirmation": ask,
         "couple": couple_of(application),  # R-CPL-3
         "can_link": bool(roles & {Role.INTAKE, Role.ADMIN}) and not application.is_final,
+    }
+    return {**context, **_arranged_actions(application.state, context)}
+
+
+# Issue 15: one primary action per state (GOV.UK: one primary button a page), the next step of the
+# application's usual path; the other acts are secondary, and those that close the application
+# (each behind its confirmation page) are grouped apart, closed until asked for.
+PRIMARY_BY_STATE = {
+    ApplicationState.DRAFT: "correct",
+    ApplicationState.SUBMITTED: "accept-for-assessment",
+    ApplicationState.ASSESSMENT_PENDING: "assessment",
+    ApplicationState.REVIEW: "review",
+    ApplicationState.SUSPENDED: "resume",
+    ApplicationState.OFFERED: "offer",
+    ApplicationState.ADMISSION_CHECK: "offer",
+}
+CLOSING_TRANSITIONS = ("reject", "withdraw", "remove")
+
+
+def _arranged_actions(state: str, context: dict) -> dict:
+    """The page's acts as primary, secondary and closing. A family's answer to the re-confirmation
+    (R-CHG-3) comes first when it is asked for: it is what the officer is there to record."""
+    transitions = context["transitions"]
+    names = {t["name"] for t in transitions}
+    links = {
+        "correct": context["correct_url"],
+        "review": context["review_url"],
+        "assessment": context["new_assessment_url"],
+        "offer": context["offer_url"],
+    }
+    chosen = "reconfirm" if "reconfirm" in names else PRIMARY_BY_STATE.get(state)
+    primary = None
+    if chosen in names:
+        primary = {"name": chosen, "transition": next(t for t in transitions if t["name"] == chosen)}
+    elif links.get(chosen):
+        primary = {"name": chosen, "url": links[chosen]}
+    others = [t for t in transitions if primary is None or t["name"] != primary["name"]]
+    closing = [t for t in others if t["name"] in CLOSING_TRANSITIONS]
+    return {
+        "primary": primary,
+        "secondary": [t for t in others if t["name"] not in CLOSING_TRANSITIONS],
+        "closing": closing,
+        "closing_open": any(t["form"].is_bound for t in closing),  # a refused one shows its error
     }
 
 
