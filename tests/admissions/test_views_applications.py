@@ -961,3 +961,15 @@ def test_a_refused_closing_act_shows_its_group_open_with_the_error(homes):
     url = reverse("staff:application_transition", args=[application.reference, "reject"])
     page = client_as("intake").post(url, {"form_token": "t", "reason": " "}).content.decode()
     assert '<details class="closing" open>' in page and "id_reject_reason_error" in closing_group(page)
+
+
+def test_a_facility_officer_of_another_home_is_not_shown_the_link_to_the_offer(homes):
+    """Issue 15: no link a role may not open (the offer page refuses another home's officer)."""
+    add_beds(Facility.objects.get(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(choices=["YX01", "GZ01"])
+    offer = application.offers.get(state="pending")
+    page = client_as("facility", facility=homes["GZ01"]).get(reverse("staff:application", args=[application.reference]))
+    assert page.status_code == 200
+    assert reverse("staff:offer", args=[offer.pk]) not in page.content.decode()
+    own = client_as("facility", facility=homes["YX01"]).get(reverse("staff:application", args=[application.reference]))
+    assert reverse("staff:offer", args=[offer.pk]) in own.content.decode()

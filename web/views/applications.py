@@ -54,7 +54,7 @@ from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import District, Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers
-from web.access import staff_page
+from web.access import allowed_url, staff_page
 from web.confirmation import Confirmation, Line, confirmation_page, is_confirmed
 from web.forms.applications import (
     REMOVAL_REASON_WORDS,
@@ -67,6 +67,7 @@ from web.forms.applications import (
 )
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from web.views.changes import change_links_for
+from web.views.facility_pages import scoped_home
 from web.views.review_requests import review_requests_context
 
 STAFF = ("intake", "assessor", "reviewer", "facility")
@@ -662,6 +663,17 @@ def _change_rows(event) -> list[dict]:
     return [_change_row(path, change) for path, change in changes.items() if isinstance(change, dict)]
 
 
+def _offer_url(user, offer) -> str | None:
+    """The live offer's page, for those who may open it: a facility officer only at their own home
+    (SPEC §10; the offer page's own check)."""
+    if offer is None or not allowed_url(user, "staff:offer", offer.pk):
+        return None
+    own = scoped_home(user)
+    if own is not None and offer.facility_id != own.pk:
+        return None
+    return reverse("staff:offer", args=[offer.pk])
+
+
 def _state_label(state: str) -> str:
     return str(ApplicationState(state).label) if state in ApplicationState.values else state
 
@@ -744,7 +756,7 @@ def _detail_context(request, application, *, failed: TransitionForm | None = Non
         "review_url": _url("staff:review", application.reference) if "approve" in allowed else None,
         "offer_actions": [t for t in allowed if t in ("accept-offer", "decline-offer", "admit", "fail-check")],
         "live_offer": live_offer,
-        "offer_url": (_url("staff:offer", live_offer.pk) or _url("staff:offers")) if live_offer else None,
+        "offer_url": _offer_url(user, live_offer),
         "positions": positions_for_application(application),
         "claims": [
             {
