@@ -42,9 +42,29 @@ def audit_value(value):
     return str(value)
 
 
+def phone_cleaned(value) -> str:
+    """R-SEC-9: the same rule and normal form as applicants' phones (core/phones.py)."""
+    try:
+        return normalise_phone(value)
+    except InvalidPhone:
+        raise forms.ValidationError(PHONE_RULE, code="phone") from None
+
+
+class DistrictAdminForm(forms.ModelForm):
+    class Meta:
+        model = District
+        fields = "__all__"  # noqa: DJ007 - the admin's own field list decides what is shown
+
+    def clean_office_phone(self):
+        return phone_cleaned(self.cleaned_data.get("office_phone"))
+
+
 @admin.register(District)
 class DistrictAdmin(admin.ModelAdmin):
-    list_display = ("code", "name_zh", "name_en")
+    """The districts and their intake offices, which the public start page lists (issue 15)."""
+
+    form = DistrictAdminForm
+    list_display = ("code", "name_zh", "name_en", "office_phone")
     search_fields = ("code", "name_zh", "name_en")
 
 
@@ -54,11 +74,7 @@ class FacilityAdminForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007 - the admin's own field list decides what is shown
 
     def clean_phone(self):
-        """R-SEC-9: the same rule and normal form as applicants' phones (core/phones.py)."""
-        try:
-            return normalise_phone(self.cleaned_data.get("phone"))
-        except InvalidPhone:
-            raise forms.ValidationError(PHONE_RULE, code="phone") from None
+        return phone_cleaned(self.cleaned_data.get("phone"))
 
 
 @admin.register(Facility)

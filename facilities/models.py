@@ -9,11 +9,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 FACILITY_CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9-]{2,20}$", _("Facility codes are 2–20 characters of A–Z, 0–9 and '-'.")
 )
+
+
+def in_page_language(chinese: str, english: str) -> str:
+    """A text kept in both languages, in the language being rendered (a page's, or a notification's
+    under the applicant's): the English one where it is given, else the Chinese (issue 15)."""
+    return english if english and (get_language() or "").startswith("en") else chinese
 
 
 class District(models.Model):
@@ -22,6 +29,13 @@ class District(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name_zh = models.CharField(_("name (Chinese)"), max_length=60)
     name_en = models.CharField(_("name (English)"), max_length=60)
+    # The district's intake office, where families apply (issue 15: the public start page, the
+    # receipt). Kept by administrators; an office not filled in is not listed.
+    office_address = models.CharField(_("intake office address (Chinese)"), max_length=255, blank=True)
+    office_address_en = models.CharField(_("intake office address (English)"), max_length=255, blank=True)
+    office_phone = models.CharField(_("intake office phone"), max_length=40, blank=True)
+    office_hours = models.CharField(_("intake office opening hours (Chinese)"), max_length=120, blank=True)
+    office_hours_en = models.CharField(_("intake office opening hours (English)"), max_length=120, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -35,6 +49,18 @@ class District(models.Model):
     def name(self, language: str) -> str:
         return self.name_zh if language.startswith("zh") else self.name_en
 
+    @property
+    def local_name(self) -> str:
+        return self.name(get_language() or "")
+
+    @property
+    def local_office_address(self) -> str:
+        return in_page_language(self.office_address, self.office_address_en)
+
+    @property
+    def local_office_hours(self) -> str:
+        return in_page_language(self.office_hours, self.office_hours_en)
+
 
 class FacilityLevel(models.TextChoices):
     CITY = "city", _("city level")
@@ -44,9 +70,12 @@ class FacilityLevel(models.TextChoices):
 class Facility(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True, validators=[FACILITY_CODE_VALIDATOR])
     name = models.CharField(_("name"), max_length=120)
+    # Issue 15: English pages show the home's English name and address where one is given.
+    name_en = models.CharField(_("name (English)"), max_length=120, blank=True)
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="facilities")
     level = models.CharField(_("level"), max_length=10, choices=FacilityLevel.choices)
     address = models.CharField(_("address"), max_length=255, blank=True)
+    address_en = models.CharField(_("address (English)"), max_length=255, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     accepting_applications = models.BooleanField(_("accepting applications"), default=True)
     # The facility's own nursing target (R-NQ-1); null means the policy's value is in force.
@@ -73,6 +102,14 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def local_name(self) -> str:
+        return in_page_language(self.name, self.name_en)
+
+    @property
+    def local_address(self) -> str:
+        return in_page_language(self.address, self.address_en)
 
 
 class BedType(models.TextChoices):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q
 
-from .models import Bed, BedStatus, BedType, CareLevel, Facility
+from .models import Bed, BedStatus, BedType, CareLevel, District, Facility
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,9 @@ def quota_for_facility(facility: Facility, *, nursing_target: Decimal) -> Quota:
     """`nursing_target` is the value in force: the facility's own, or the policy's (admissions
     knows the policy; see admissions.selectors.facility_quota)."""
     return quota_from_counts(bed_counts(facility), nursing_target=nursing_target)
+
+
+def intake_offices() -> list[District]:
+    """The districts whose intake office administrators have filled in (an address or a phone), for
+    the public start page and the receipt (issue 15)."""
+    return list(District.objects.exclude(office_address="", office_phone="").order_by("code"))

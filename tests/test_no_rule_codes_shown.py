@@ -161,11 +161,12 @@ def test_the_public_pages_show_no_rule_code(world, language):
     headers = {"HTTP_ACCEPT_LANGUAGE": language}
     submitted = world["submitted"]
     with translation.override(language):
-        start, boards = reverse("home"), reverse("portal:boards")
+        start, boards, apply = reverse("home"), reverse("portal:boards"), reverse("portal:apply")
         board, status = reverse("portal:board", args=[world["home"].code]), reverse("portal:status")
     pages = [
         client.get(start, **headers),
         client.get(boards, **headers),
+        client.get(apply, **headers),
         client.get(board, **headers),
         client.post(status, {"reference": submitted.reference, "code": world["code"]}, **headers, follow=True),
         client.post(status, {"reference": submitted.reference, "code": "WRONG"}, **headers, follow=True),

@@ -52,6 +52,7 @@ from admissions.services.reconfirmation import awaiting_confirmation, public_rec
 from config.proxies import client_address
 from core.errors import DomainError
 from facilities.models import BedType, CareLevel, Facility, FacilityLevel
+from facilities.selectors import intake_offices
 
 # As the API (api/serializers/public.py): within it, a wrong length or a bad character is the
 # lookup's business; beyond it the input is not a lookup at all (the same calm page, no service call).
@@ -372,6 +373,24 @@ def _result_page(request, result: LookupResult, *, reconfirm_failed: bool = Fals
     )
 
 
+# --- portal:apply: the start page for families (issue 15) ------------------------------------------------
+@require_GET
+def apply_start(request):
+    """Who may apply (R-APP-2, R-APP-3, R-APP-7 as the policy in force says), how, what to bring, and
+    each district's intake office (data kept by administrators)."""
+    params = policy_in_force().parameters
+    return render(
+        request,
+        "portal/apply.html",
+        {
+            "min_age": params.min_age,
+            "max_choices": params.max_choices,
+            "max_city_level_choices": params.max_city_level_choices,
+            "offices": intake_offices(),
+        },
+    )
+
+
 # --- portal:boards, portal:board (R-PUB-4) ------------------------------------------------------------------
 @require_GET
 def boards(request):
@@ -437,6 +456,7 @@ def _month(value: str) -> dt.date | None:
 
 
 urlpatterns = [
+    path("apply/", apply_start, name="apply"),
     path("status/", status, name="status"),
     path("status/close/", status_close, name="status_close"),
     path("status/confirm/", status_reconfirm, name="status_reconfirm"),

@@ -43,7 +43,7 @@ from admissions.services import beds as bed_services
 from admissions.services import offers as offer_services
 from admissions.services.applications import IntakeData
 from core.actor import Actor
-from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility, FacilityLevel
+from facilities.models import Bed, BedStatus, BedType, CareLevel, District, Facility, FacilityLevel
 from facilities.roles import roles_assign
 from facilities.selectors import self_care_cap
 
@@ -76,6 +76,29 @@ DISTRICT_HOMES = [
     ("ZC01", "增城区社会福利院", "zengcheng", "广州市增城区荔城街府佑路168号"),
 ]
 DEMO_FACILITY_CODES = [home[0] for home in CITY_HOMES + DISTRICT_HOMES]
+# Issue 15: English pages show a home's English name and address (made-up demo addresses, as above).
+HOMES_EN = {
+    "GZC01": ("Guangzhou Elderly Home", "83 Yunjing Road, Tonghe, Baiyun District, Guangzhou"),
+    "GZC02": ("Guangzhou Second Elderly Home", "128 Shibei Road, Dashi, Panyu District, Guangzhou"),
+    "GZC03": ("Guangzhou Welfare Home", "399 Nanzhou Road, Haizhu District, Guangzhou"),
+    "YX01": ("Yuexiu District Elderly Home", "316 Dongfeng Middle Road, Yuexiu District, Guangzhou"),
+    "HZ01": ("Haizhu District Social Welfare Home", "542 Jiangnan Avenue South, Haizhu District, Guangzhou"),
+    "LW01": ("Liwan District Elderly Home", "211 Fangcun Avenue Middle, Liwan District, Guangzhou"),
+    "TH01": ("Tianhe District Elderly Home", "88 Longdong North Road, Tianhe District, Guangzhou"),
+    "BY01": ("Baiyun District Elderly Home", "1633 Beitai Road, Taihe, Baiyun District, Guangzhou"),
+    "BY02": ("Baiyun Jianggao Care Home", "26 Jiangtong Road, Jianggao, Baiyun District, Guangzhou"),
+    "HP01": ("Huangpu District Social Welfare Home", "1501 Kaichuang Avenue, Luogang, Huangpu District, Guangzhou"),
+    "PY01": ("Panyu District Social Welfare Home", "50 Fuyu East Road, Shiqiao, Panyu District, Guangzhou"),
+    "PY02": ("Panyu Shawan Care Home", "9 Fuyong Road, Shawan, Panyu District, Guangzhou"),
+    "HD01": ("Huadu District Social Welfare Home", "71 Gongyi Road, Xinhua, Huadu District, Guangzhou"),
+    "NS01": ("Nansha District Care Home", "230 Shinan Avenue, Huangge, Nansha District, Guangzhou"),
+    "CH01": ("Conghua District Elderly Home", "112 Hebin North Road, Jiekou, Conghua District, Guangzhou"),
+    "ZC01": ("Zengcheng District Social Welfare Home", "168 Fuyou Road, Licheng, Zengcheng District, Guangzhou"),
+}
+OFFICE_HOURS = (
+    "周一至周五 9:00–12:00，14:00–17:30（法定节假日除外）",
+    "Monday to Friday, 9:00–12:00 and 14:00–17:30, except public holidays",
+)
 # Homes whose self-care quota is exactly full, each with two vacant general beds the quota blocks
 # (R-NQ-1: "blocked by the quota"), so the facility pages and decisions show that case.
 QUOTA_FULL_HOMES = {"NS01", "CH01"}
@@ -272,10 +295,25 @@ class _Seeder(People):
         self.policy = policy_in_force(self.today)
 
     def run(self, applications: int) -> None:
+        self._intake_offices()
         facilities = self._facilities()
         self._beds(facilities)
         if applications:
             self._applications(applications, facilities)
+
+    # --- the districts' intake offices (issue 15: the start page and the receipt) -------------------
+    def _intake_offices(self) -> None:
+        for number, district in enumerate(sorted(self.districts.values(), key=lambda d: d.code), start=1):
+            district.office_address = f"广州市{district.name_zh}政务服务中心一楼民政综合窗口"
+            district.office_address_en = (
+                f"Civil-affairs window, ground floor, {district.name_en} Government Service Centre, Guangzhou"
+            )
+            district.office_phone = f"0203{number:02d}{self.rng.randint(10000, 99999)}"
+            district.office_hours, district.office_hours_en = OFFICE_HOURS
+        District.objects.bulk_update(
+            self.districts.values(),
+            ["office_address", "office_address_en", "office_phone", "office_hours", "office_hours_en"],
+        )
 
     # --- homes and beds -----------------------------------------------------------------------
     def _facilities(self) -> list[Facility]:
@@ -289,9 +327,11 @@ class _Seeder(People):
                     Facility(
                         code=code,
                         name=name,
+                        name_en=HOMES_EN[code][0],
                         district=self.districts[district],
                         level=level,
                         address=address,
+                        address_en=HOMES_EN[code][1],
                         phone=f"020-{self.rng.choice('38')}{self.rng.randint(1000000, 9999999)}",
                         accepting_applications=True,
                     )
