@@ -170,6 +170,7 @@ CONTEXTS = {
         "address": "越华路 1 号",
         "respond_by": "2026-12-04 23:59",
         "admission_days": 5,
+        "phone": "02083334444",  # issue 15: the home's phone to answer on
     },
     "offer_reminder": {"facility": "越秀区老人院", "respond_by": "2026-12-04 23:59"},
     "offer_accepted": {"facility": "越秀区老人院", "admit_by": "2026-12-11 23:59"},

@@ -21,7 +21,7 @@ from core.actor import SYSTEM, Actor
 from core.errors import InvalidInput, RuleViolation, WrongState
 
 from .events import event_record
-from .notifications import facility_officers_email, notify
+from .notifications import facility_officers_email, home_context, notify
 from .offers import _lock_offer, offer_fail_check, offers_expire_due
 from .reminders import working_day_before
 from .transitions import reason_required
@@ -105,7 +105,7 @@ def offer_extend_admission(*, offer: Offer | int, admit_by: dt.date, reason: str
         notify(
             application=application,
             kind="admission_extended",
-            context={"facility": offer.facility.name, "admit_by": _local(new_deadline)},
+            context={**home_context(offer.facility), "admit_by": _local(new_deadline)},
             dedupe_key=f"admission_extended:{offer.pk}",
         )
     return offer
@@ -217,7 +217,7 @@ def admission_reminders_send(*, now: dt.datetime | None = None) -> int:
             notify(
                 application=locked.application,
                 kind="admission_reminder",
-                context={"facility": locked.facility.name, "admit_by": admit_by},
+                context={**home_context(locked.facility), "admit_by": admit_by},
                 dedupe_key=f"admission_reminder:{locked.pk}:{admit_by}",
             )
             locked.admission_reminder_sent_at = now

@@ -40,7 +40,7 @@ from facilities.selectors import Quota
 
 from .couples import together_partner_ids
 from .locks import lock_facilities
-from .notifications import notify
+from .notifications import home_context, notify
 from .queue import entries_rescore_for_policy
 from .transitions import transition_apply
 from .webhooks import offer_webhook_data, webhooks_enqueue
@@ -238,8 +238,7 @@ def _offer(
         notify_family=False,  # the offer_made message below says more
     )
     context = {
-        "facility": facility.name,
-        "address": facility.address,
+        **home_context(facility),
         "respond_by": timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M"),
         "admission_days": params.admission_working_days,
     }

@@ -23,7 +23,7 @@ from facilities.models import Facility
 
 from .events import event_record
 from .locks import facility_ids_for, lock_application, lock_facilities
-from .notifications import notify
+from .notifications import home_context, notify
 from .queue import entries_open_or_refresh
 from .webhooks import webhooks_enqueue
 
@@ -304,5 +304,5 @@ def couple_spouse_admitted(*, application: Application, facility_id: int, actor:
     notify(
         application=partner,
         kind="spouse_admitted",
-        context={"partner": application.reference, "facility": facility.name},
+        context={"partner": application.reference, **home_context(facility)},
     )

@@ -18,6 +18,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -53,7 +54,28 @@ CHANGE_LABELS = {
 }
 
 
+# Messages about a bed at a home, which end with the home's phone to answer or ask on (issue 15).
+HOME_KINDS = ("offer_made", "joint_offer_made", "offer_reminder", "offer_accepted", "admission_reminder")
+
+
+def home_context(facility) -> dict:
+    """A home in a message's context: its name and address in the language the message is written in
+    (the applicant's; issue 15: English names where given), and its phone."""
+    return {
+        "facility": lazy(lambda: facility.local_name, str)(),
+        "address": lazy(lambda: facility.local_address, str)(),
+        "phone": facility.phone,
+    }
+
+
 def _render(kind: str, context: dict) -> str:
+    text = str(_message(kind, context))
+    if kind in HOME_KINDS and context.get("phone"):
+        text = f"{text} " + _("To answer or to ask about it, call %(facility)s on %(phone)s.") % context
+    return text
+
+
+def _message(kind: str, context: dict) -> str:
     if kind == "application_changed":
         what = CHANGE_LABELS.get(context.get("change"), gettext_lazy("the details"))
         return _(

@@ -26,7 +26,7 @@ from .allocation import allocation_run
 from .closing import application_remove_for_refusals, bed_free
 from .couples import couple_spouse_admitted
 from .locks import lock_application, lock_facilities
-from .notifications import notify
+from .notifications import home_context, notify
 from .queue import entries_close
 from .review_requests import review_pending_apply
 from .transitions import transition_apply
@@ -132,7 +132,7 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
                 application=one_application,
                 kind="offer_accepted",
                 context={
-                    "facility": one.facility.name,
+                    **home_context(one.facility),
                     "admit_by": timezone.localtime(one.admit_by).strftime("%Y-%m-%d %H:%M"),
                 },
             )

@@ -13,7 +13,7 @@ from admissions.models import Application, ApplicationState, Offer, OfferState
 from admissions.selectors import policy_in_force
 from admissions.workdays import is_working_day
 
-from .notifications import notify
+from .notifications import home_context, notify
 
 
 def working_day_before(day: dt.date) -> dt.date:
@@ -41,7 +41,7 @@ def offer_reminders_send(*, now: dt.datetime | None = None) -> int:
                 application=locked.application,
                 kind="offer_reminder",
                 context={
-                    "facility": locked.facility.name,
+                    **home_context(locked.facility),
                     "respond_by": timezone.localtime(locked.respond_by).strftime("%Y-%m-%d %H:%M"),
                 },
                 dedupe_key=f"offer_reminder:{locked.pk}",

@@ -235,7 +235,7 @@ def test_intake_submits_an_application_and_prints_the_receipt_with_the_code_once
     assert code not in str(dict(client.session))
     again = client.get(reverse("staff:receipt", args=[application.reference])).content.decode()
     assert code not in again  # R-PUB-1: shown once, never stored
-    assert "shown only once" in again
+    assert "查询码仅在发放后显示一次" in again  # printed in the family's language (issue 15)
 
 
 def test_intake_records_the_contact_email_and_the_family_hears_by_sms_and_by_email(homes):
@@ -790,7 +790,7 @@ def test_the_receipt_is_for_intake_only(homes):
     assert client_as("reviewer").get(reverse("staff:receipt", args=[application.reference])).status_code == 403
     response = client_as("intake").get(reverse("staff:receipt", args=[application.reference]))
     assert response.status_code == 200
-    assert "shown only once" in response.content.decode()
+    assert "查询码仅在发放后显示一次" in response.content.decode()  # the family's language (issue 15)
 
 
 def test_the_districts_are_data_named_in_the_page_language(homes):

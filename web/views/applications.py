@@ -459,21 +459,25 @@ def _receipt_response(request, application, code: str | None):
 
     status_url = _status_url(request, application)
     choices = list(application.choices.select_related("facility").order_by("rank"))
-    response = render(
-        request,
-        "staff/applications/receipt.html",
-        {
-            "application": application,
-            "lookup_code": code,
-            "choices": choices,
-            "next_steps": next_steps(application, offer=None, now=timezone.now()),
-            "status_url": status_url,
-            "qr": qr_svg(status_url),
-            "issued_on": timezone.localdate(application.submitted_at or application.created_at),
-            "can_reissue": not application.is_final,
-            "token": form_token_issue(),
-        },
-    )
+    # Issue 15: the receipt is the family's, so it is printed in their language, and it names the
+    # intake office of their district (R-APP-3's district) to call.
+    with translation.override(application.applicant.language):
+        response = render(
+            request,
+            "staff/applications/receipt.html",
+            {
+                "application": application,
+                "lookup_code": code,
+                "choices": choices,
+                "next_steps": next_steps(application, offer=None, now=timezone.now()),
+                "status_url": status_url,
+                "qr": qr_svg(status_url),
+                "issued_on": timezone.localdate(application.submitted_at or application.created_at),
+                "can_reissue": not application.is_final,
+                "token": form_token_issue(),
+                "office": District.objects.filter(pk=application.effective_district_id).first(),
+            },
+        )
     # The code is on this page only: never keep a copy in a cache (the browser's included).
     response["Cache-Control"] = "no-store, private"
     return response
