@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 from django.utils import timezone
 
-from facilities.models import Facility
+from facilities.models import Facility, InPageLanguage
 
 from .models import AllocationDecision, QueueEntry, QueueEntryStatus
 from .models.applications import CHANNEL_RANK
@@ -34,7 +34,7 @@ def mask_reference(reference: str) -> str:
 
 # --- the city's homes ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PublicFacility:
+class PublicFacility(InPageLanguage):
     code: str
     name: str
     district: str
@@ -47,6 +47,8 @@ class PublicFacility:
     vacant: int
     queue_length: int
     nursing_share: float | None
+    name_en: str = ""
+    address_en: str = ""
 
 
 def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
@@ -75,6 +77,8 @@ def public_facilities(*, language: str = "zh-hans") -> list[PublicFacility]:
                 vacant=figures.vacant,
                 queue_length=queues.get(facility.pk, 0),
                 nursing_share=figures.quota.nursing_share,
+                name_en=facility.name_en,
+                address_en=facility.address_en,
             )
         )
     return out

@@ -23,6 +23,19 @@ def in_page_language(chinese: str, english: str) -> str:
     return english if english and (get_language() or "").startswith("en") else chinese
 
 
+class InPageLanguage:
+    """A home's name and address as a page or a message shows them (`name`, `name_en`, `address`,
+    `address_en`): the model and the public board's rows."""
+
+    @property
+    def local_name(self) -> str:
+        return in_page_language(self.name, self.name_en)
+
+    @property
+    def local_address(self) -> str:
+        return in_page_language(self.address, self.address_en)
+
+
 class District(models.Model):
     """A district of the city. Data, not code, so another city can run the product (SPEC §2)."""
 
@@ -67,7 +80,7 @@ class FacilityLevel(models.TextChoices):
     DISTRICT = "district", _("district level")
 
 
-class Facility(models.Model):
+class Facility(InPageLanguage, models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True, validators=[FACILITY_CODE_VALIDATOR])
     name = models.CharField(_("name"), max_length=120)
     # Issue 15: English pages show the home's English name and address where one is given.
@@ -102,14 +115,6 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
-
-    @property
-    def local_name(self) -> str:
-        return in_page_language(self.name, self.name_en)
-
-    @property
-    def local_address(self) -> str:
-        return in_page_language(self.address, self.address_en)
 
 
 class BedType(models.TextChoices):

@@ -455,8 +455,8 @@ def lookup_answer(application: Application, *, now: dt.datetime | None = None) -
     if offer is not None:
         live_offer = LookupOffer(
             facility=offer.facility.code,
-            facility_name=offer.facility.name,
-            address=offer.facility.address,
+            facility_name=offer.facility.local_name,
+            address=offer.facility.local_address,
             phone=offer.facility.phone,
             state=offer.state,
             respond_by=offer.respond_by,
@@ -465,7 +465,7 @@ def lookup_answer(application: Application, *, now: dt.datetime | None = None) -
     positions = [
         LookupPosition(
             facility=p.entry.facility.code,
-            facility_name=p.entry.facility.name,
+            facility_name=p.entry.facility.local_name,
             care_level=p.entry.care_level,
             position=p.position,
             ahead_same_care_level=p.ahead_same_care_level,
@@ -628,7 +628,10 @@ def _couple_steps(application: Application, *, now: dt.datetime) -> list[str]:
                     "On %(date)s a bed at %(home)s reached this application, but no second bed there suited the "
                     "spouse, so it was not offered. Your place in the queue is kept."
                 )
-                % {"date": timezone.localtime(decision.made_at).strftime("%Y-%m-%d"), "home": decision.facility.name}
+                % {
+                    "date": timezone.localtime(decision.made_at).strftime("%Y-%m-%d"),
+                    "home": decision.facility.local_name,
+                }
             )
             break
     return steps

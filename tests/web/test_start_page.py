@@ -89,3 +89,42 @@ def test_an_administrator_cannot_save_an_office_phone_that_is_not_a_phone_r_sec_
     client.post(url, {**data, "office_phone": "020-8300 1234"})
     place.refresh_from_db()
     assert place.office_phone == "02083001234"
+
+
+# --- English home names (issue 15) ----------------------------------------------------------------------
+def test_english_pages_show_a_homes_english_name_and_address_and_chinese_pages_the_chinese_ones():
+    from tests.factories import FacilityFactory
+
+    FacilityFactory(
+        code="YX01",
+        name="越秀区老人院",
+        name_en="Yuexiu Elderly Home",
+        address="越华路 1 号",
+        address_en="1 Yuehua Road",
+    )
+    FacilityFactory(code="YX02", name="越秀区颐养院", name_en="")
+    for page_name, args in (("portal:boards", []), ("portal:board", ["YX01"])):
+        with translation.override("en"):
+            english = html.unescape(Client().get(reverse(page_name, args=args)).content.decode())
+        with translation.override("zh-hans"):
+            chinese = html.unescape(Client().get(reverse(page_name, args=args)).content.decode())
+        assert "Yuexiu Elderly Home" in english and "1 Yuehua Road" in english, page_name
+        assert "越秀区老人院" not in english.split("<main")[1], page_name
+        assert "越秀区老人院" in chinese and "Yuexiu Elderly Home" not in chinese, page_name
+    with translation.override("en"):
+        boards = Client().get(reverse("portal:boards")).content.decode()
+    assert "越秀区颐养院" in boards  # no English name given: the Chinese one
+
+
+def test_the_demo_homes_have_english_names_and_the_districts_intake_offices(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from facilities.models import District, Facility
+
+    settings.DEBUG = True  # seed_demo refuses to run without it
+    call_command("seed_demo", applications=0, stdout=StringIO())
+    homes = Facility.objects.all()
+    assert homes.exists() and not homes.filter(name_en="").exists() and not homes.filter(address_en="").exists()
+    assert not District.objects.filter(office_phone="").exists()

@@ -53,7 +53,7 @@ def facility_choices() -> list:
     city, by_district = [], {}
     homes = Facility.objects.filter(accepting_applications=True).select_related("district").order_by("name", "code")
     for facility in homes:
-        label = f"{facility.name} ({district_name(facility.district)})"
+        label = f"{facility.local_name} ({district_name(facility.district)})"
         if facility.level == FacilityLevel.CITY:
             city.append((facility.code, label))
         else:

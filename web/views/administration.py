@@ -254,7 +254,7 @@ def targets(request):
             query = f"?{request.GET.urlencode()}" if request.GET else ""
             return f"{reverse('staff:admin_targets')}{query}#target-{facility.code}"
 
-        message = _("The nursing target of %(home)s is saved.") % {"home": facility.name}
+        message = _("The nursing target of %(home)s is saved.") % {"home": facility.local_name}
         response = _submit(request, bound, act, message)
         if response is not None:
             return response

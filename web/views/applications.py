@@ -912,7 +912,7 @@ def _closing_lines(application, transition: str, reason: str) -> list[Line]:
                     "Its live offer of bed %(bed)s at %(home)s is withdrawn, without counting as a refusal, and "
                     "the bed goes to the next person in the queue."
                 )
-                % {"bed": offer.bed.code, "home": offer.facility.name}
+                % {"bed": offer.bed.code, "home": offer.facility.local_name}
             )
         )
     couple = couple_of(application)

@@ -352,7 +352,7 @@ def _confirm_fail_check(request, offer: Offer, back: str):
             facts=[
                 (_("Reference"), offer.application.reference),
                 (_("Name"), offer.application.applicant.name),
-                (_("Home"), offer.facility.name),
+                (_("Home"), offer.facility.local_name),
                 (_("Bed"), offer.bed.code),
                 (_("Why the admission check failed"), FAIL_CHECK_WORDS[reason]),
                 (_("Note"), note),
