@@ -199,3 +199,28 @@ def test_every_kind_of_notification_reads_in_both_languages(kind):
         assert str(value) in chinese
     if kind == "state_changed":
         assert "轮候中" in chinese and "waiting in the queue" in english
+
+
+# --- Django's own strings in Chinese (issue 15) -----------------------------------------------------------
+@pytest.mark.django_db
+def test_djangos_own_messages_are_in_chinese_the_password_rules_a_required_field_and_the_admin(client):
+    """Django's bundled zh_Hans catalogue answers for its own strings (LANGUAGE_CODE zh-hans, the
+    locale middleware): the password validators (R-SEC-2: at least 12 characters), a form's required
+    field, and the admin."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_superuser("root", password="correct horse battery")
+    client.force_login(user)
+    with translation.override("zh-hans"):
+        from django.urls import reverse
+
+        password_url, admin_url = reverse("password_change"), reverse("admin:index")
+    page = client.get(password_url).content.decode()
+    assert "你的密码必须包含至少 12 个字符。" in page
+    refused = client.post(password_url, {"old_password": "", "new_password1": "", "new_password2": ""})
+    assert "该字段是必填项。" in refused.content.decode()
+    short = client.post(
+        password_url, {"old_password": "correct horse battery", "new_password1": "short", "new_password2": "short"}
+    ).content.decode()
+    assert "密码太短，至少需要 12 个字符。" in short and "too short" not in short
+    assert "站点管理" in client.get(admin_url).content.decode()
