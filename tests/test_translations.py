@@ -157,7 +157,8 @@ def test_the_offer_notification_of_a_chinese_speaking_applicant_is_in_chinese(dj
     assert application.applicant.language == "zh-hans"
     offer = Offer.objects.get(application=application, state="pending")
     body = Notification.objects.get(application=application, kind="offer_made").body
-    respond_by = timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M")
+    local = timezone.localtime(offer.respond_by)
+    respond_by = f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"  # the one Chinese format (issue 15)
     assert body.startswith("【床位通知】")
     for fact in (application.reference, "越秀区老人院", "越秀区越华路 1 号", respond_by, "5 个工作日"):
         assert fact in body

@@ -18,6 +18,7 @@ from admissions.models import Offer, OfferState
 from admissions.selectors import policy_in_force
 from admissions.workdays import deadline_after, end_of_working_day
 from core.actor import SYSTEM, Actor
+from core.dates import shown_datetime_later
 from core.errors import InvalidInput, RuleViolation, WrongState
 
 from .events import event_record
@@ -31,7 +32,7 @@ logger = logging.getLogger("admissions.offers")
 
 
 def _local(moment: dt.datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return shown_datetime_later(moment)
 
 
 def extension_limit(offer: Offer) -> dt.datetime:
@@ -213,11 +214,13 @@ def admission_reminders_send(*, now: dt.datetime | None = None) -> int:
             )
             if locked is None:
                 continue
-            admit_by = _local(locked.admit_by)
+            # The key, and the officers' email in both languages at once, take the deadline in one
+            # neutral form; the family's message in their language's (issue 15).
+            admit_by = f"{timezone.localtime(locked.admit_by):%Y-%m-%d %H:%M}"
             notify(
                 application=locked.application,
                 kind="admission_reminder",
-                context={**home_context(locked.facility), "admit_by": admit_by},
+                context={**home_context(locked.facility), "admit_by": _local(locked.admit_by)},
                 dedupe_key=f"admission_reminder:{locked.pk}:{admit_by}",
             )
             locked.admission_reminder_sent_at = now

@@ -34,6 +34,7 @@ from admissions.policy import PolicyInForce
 from admissions.selectors import QueueStep, facility_quota, policy_in_force, queue_walk
 from admissions.workdays import deadline_after
 from core.actor import SYSTEM, Actor
+from core.dates import shown_datetime_later
 from core.errors import Conflict, NotFound
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 from facilities.selectors import Quota
@@ -239,7 +240,7 @@ def _offer(
     )
     context = {
         **home_context(facility),
-        "respond_by": timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M"),
+        "respond_by": shown_datetime_later(offer.respond_by),
         "admission_days": params.admission_working_days,
     }
     if partner is not None:  # R-CPL-2: a joint offer; the message names both

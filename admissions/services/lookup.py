@@ -55,6 +55,7 @@ from admissions.models import (
 )
 from admissions.public import mask_reference
 from admissions.selectors import policy_in_force, positions_for_application
+from core.dates import shown_date, shown_datetime
 from core.errors import DomainError, NotFound
 from core.typing import as_typed
 
@@ -526,7 +527,7 @@ def _channel_reason(application: Application) -> str | None:
 
 
 def _local(moment: dt.datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return shown_datetime(moment)
 
 
 def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.datetime) -> list[str]:
@@ -629,7 +630,7 @@ def _couple_steps(application: Application, *, now: dt.datetime) -> list[str]:
                     "spouse, so it was not offered. Your place in the queue is kept."
                 )
                 % {
-                    "date": timezone.localtime(decision.made_at).strftime("%Y-%m-%d"),
+                    "date": shown_date(decision.made_at),
                     "home": decision.facility.local_name,
                 }
             )

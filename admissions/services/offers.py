@@ -19,6 +19,7 @@ from admissions.models.queue import QueueEntryOutcome
 from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.workdays import deadline_after
 from core.actor import SYSTEM, Actor
+from core.dates import shown_datetime_later
 from core.errors import InvalidInput, NotFound, WrongState
 from facilities.models import BedStatus
 
@@ -133,7 +134,7 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
                 kind="offer_accepted",
                 context={
                     **home_context(one.facility),
-                    "admit_by": timezone.localtime(one.admit_by).strftime("%Y-%m-%d %H:%M"),
+                    "admit_by": shown_datetime_later(one.admit_by),
                 },
             )
     return offer

@@ -48,6 +48,7 @@ from admissions.models.reconfirmation import unconfirmed_applications, unconfirm
 from admissions.policy import PolicyParameters
 from admissions.selectors import policy_in_force
 from core.actor import SYSTEM, Actor
+from core.dates import shown_date_later
 from core.errors import WrongState
 from facilities.models import Role
 
@@ -145,7 +146,7 @@ def awaiting_confirmation(application: Application) -> Reconfirmation | None:
 
 
 def _respond_by_text(ask: Reconfirmation) -> str:
-    return timezone.localtime(ask.respond_by).strftime("%Y-%m-%d")
+    return shown_date_later(ask.respond_by)
 
 
 def _webhook_data(application: Application, ask: Reconfirmation) -> dict:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from admissions.models import Application, ApplicationState, Offer, OfferState
 from admissions.selectors import policy_in_force
 from admissions.workdays import is_working_day
+from core.dates import shown_datetime_later
 
 from .notifications import home_context, notify
 
@@ -42,7 +43,7 @@ def offer_reminders_send(*, now: dt.datetime | None = None) -> int:
                 kind="offer_reminder",
                 context={
                     **home_context(locked.facility),
-                    "respond_by": timezone.localtime(locked.respond_by).strftime("%Y-%m-%d %H:%M"),
+                    "respond_by": shown_datetime_later(locked.respond_by),
                 },
                 dedupe_key=f"offer_reminder:{locked.pk}",
             )

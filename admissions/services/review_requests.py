@@ -41,6 +41,7 @@ from admissions.selectors import policy_in_force
 from admissions.workdays import deadline_after
 from assessments.models import Assessment, AssessmentState
 from core.actor import SYSTEM, Actor
+from core.dates import shown_date_later
 from core.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from facilities.models import Role
 from facilities.roles import roles_of
@@ -260,7 +261,7 @@ def review_request_create(*, application: Application, reason: str, actor: Actor
         notify(
             application=application,
             kind="review_requested",
-            context={"due_by": timezone.localtime(review_request.due_by).strftime("%Y-%m-%d")},
+            context={"due_by": shown_date_later(review_request.due_by)},
         )
     return review_request
 

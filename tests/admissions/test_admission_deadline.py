@@ -70,7 +70,7 @@ def test_the_family_and_the_facility_are_reminded_one_working_day_before_admit_b
         assert admission_reminders_send() == 1
         assert admission_reminders_send() == 0  # once
     reminder = Notification.objects.get(application_id=accepted.application_id, kind="admission_reminder")
-    assert "2026-03-09 23:59" in reminder.body
+    assert "2026年3月9日 23:59" in reminder.body  # the one Chinese date format (issue 15)
     assert [m.to for m in mail.outbox] == [["officer@yx01.example"]]
 
 
@@ -127,7 +127,7 @@ def test_one_extension_by_the_homes_officer_with_a_reason_at_most_five_working_d
         body = assert_problem(
             officer.post(path, {"reason": "hospital", "admit_by": too_far.isoformat()}, format="json"), 422, "admit_by"
         )
-        assert "2026-03-16 23:59" in body["errors"]["admit_by"][0] and body["type"] == "/problems/R-OFF-7"
+        assert "2026年3月16日 23:59" in body["errors"]["admit_by"][0] and body["type"] == "/problems/R-OFF-7"
         accepted.refresh_from_db()
         assert accepted.admit_by == ADMIT_BY and accepted.admit_by_extended_at is None
         answer = officer.post(

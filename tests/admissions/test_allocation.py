@@ -421,7 +421,7 @@ def test_an_offer_made_by_a_staff_request_is_recorded_in_its_event_its_message_a
     messages = Notification.objects.exclude(pk__in=messages_before)
     assert set(messages.values_list("kind", flat=True)) == {"offer_made"}
     notification = messages.first()
-    for words in ("Yuexiu Home", "8 Jiefang Road", "2026-10-13 23:59", "5"):
+    for words in ("Yuexiu Home", "8 Jiefang Road", "2026年10月13日 23:59", "5"):
         assert re.search(rf"(?<![A-Za-z0-9]){re.escape(words)}(?![A-Za-z0-9])", notification.body), words
 
     (delivery,) = WebhookDelivery.objects.filter(type="offer.made")

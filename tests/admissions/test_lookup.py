@@ -469,7 +469,7 @@ def test_an_offered_family_reads_the_deadline_in_local_time_the_home_and_the_ref
     from tests.spec import REFUSAL_LIMIT, REFUSAL_WINDOW_DAYS
 
     steps = family_steps("offered", offer=an_offer())
-    assert steps[0] == "Answer the offer by 2026-06-05 23:30 by calling Yuexiu Home at 020-8888 0000."
+    assert steps[0] == "Answer the offer by 5 June 2026, 23:30 by calling Yuexiu Home at 020-8888 0000."
     assert f"after {REFUSAL_LIMIT} refusals within {REFUSAL_WINDOW_DAYS} days" in steps[1]
     assert len(steps) == 2
     assert family_steps("offered", offer=an_offer(phone=""))[0].endswith("at —.")
@@ -479,7 +479,7 @@ def test_an_admission_check_family_reads_where_to_come_and_by_when():
     """R-PUB-3, R-OFF-1: the home, its address and the admission deadline in local time."""
     steps = family_steps("admission_check", offer=an_offer(state="accepted"))
     assert steps == [
-        "Come to Yuexiu Home, 2 Yuexiu Road, for the admission check by 2026-06-12 09:05.",
+        "Come to Yuexiu Home, 2 Yuexiu Road, for the admission check by 12 June 2026, 09:05.",
         "Bring the resident ID card, the receipt and recent medical records.",
     ]
     assert family_steps("admission_check", offer=an_offer(address=""))[0].startswith("Come to Yuexiu Home, —,")

@@ -229,7 +229,8 @@ def test_the_worker_emails_an_offer_to_a_local_smtp_server(tmp_path):
     )
     text = message.get_content()
     assert f"A bed is offered to application {application.reference} at Yuexiu Home (越秀区 9 号)" in text
-    assert timezone.localtime(offer.respond_by).strftime("%Y-%m-%d %H:%M") in text
+    local = timezone.localtime(offer.respond_by)
+    assert f"{local.day} {local:%B %Y, %H:%M}" in text  # the one English format (issue 15)
     offer_email.refresh_from_db()
     assert (offer_email.status, offer_email.attempts, offer_email.last_error) == ("sent", 1, "")
 
