@@ -44,6 +44,7 @@ from admissions.selectors import get_application, policy_in_force
 from admissions.services.privacy import applicant_for_id_number, applicant_identify_again
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
+from core.dates import shown_date
 from core.errors import Conflict, DomainError, InvalidInput, NotPermitted, RuleViolation, WrongState
 from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.models import District, Facility, FacilityLevel
@@ -367,7 +368,7 @@ def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk:
     if applicant is None:
         return
     if applicant.barred_until and applicant.barred_until > on:
-        until = applicant.barred_until.isoformat()
+        until = shown_date(applicant.barred_until)  # in words, as every date (issue 15); ISO in `extra`
         raise RuleViolation(
             gettext("This person may not apply until %(date)s.") % {"date": until},
             errors={"applicant.id_number": [gettext("barred until %(date)s") % {"date": until}]},

@@ -586,7 +586,7 @@ def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.d
         if valid_until is not None:
             steps.append(
                 gettext("The assessment is valid until %(date)s; a new one is needed after that.")
-                % {"date": valid_until.isoformat()}
+                % {"date": shown_date(valid_until)}
             )
     return steps
 

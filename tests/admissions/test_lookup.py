@@ -446,7 +446,7 @@ def test_each_state_tells_the_family_its_own_next_step(state, first_words):
     for an offer mention the assessment's end."""
     steps = family_steps(state, valid_until=dt.date(2027, 5, 31))
     assert steps[0].startswith(first_words)
-    valid_step = "The assessment is valid until 2027-05-31; a new one is needed after that."
+    valid_step = "The assessment is valid until 31 May 2027; a new one is needed after that."
     assert (valid_step in steps) == (state in ("waiting", "suspended"))
     assert (valid_step == steps[-1]) == (state in ("waiting", "suspended"))
 

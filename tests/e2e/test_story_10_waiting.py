@@ -262,7 +262,9 @@ def test_a_year_and_more_of_waiting(live_server, page_factory, waiting):
         son.select_option("#language-select", "en")
         son.click("form.language button[type=submit]")
         expect(son.locator("html")).to_have_attribute("lang", "en")
-        expect(son.locator("article.home").filter(has_text="广州市老人院")).to_contain_text("Jan. 5, 2026")
+        expect(son.locator("article.home").filter(has_text="广州市老人院")).to_contain_text(
+            "5 January 2026"
+        )  # the one English format (issue 15)
         check_page(son, "story10-status-confirmed-en")
     li.refresh_from_db()
     assert (li.state, li.queued_at) == ("waiting", QUEUED)

@@ -141,7 +141,7 @@ def test_husband_and_wife_placed_together(live_server, page_factory):
         family, _code = status_on_a_phone(page_factory, live_server, husband)
         steps = family.locator("section.next")
         expect(steps).to_contain_text("越秀区老人院")
-        expect(steps).to_contain_text("2026-05-11")
+        expect(steps).to_contain_text("2026年5月11日")  # the one Chinese format (issue 15)
         expect(family.locator("article.home .position")).to_have_text("排在第 1 位")  # his place is kept
         check_page(family, "story11-status-zh")
         family.select_option("#language-select", "en")

@@ -49,3 +49,20 @@ def test_the_status_page_with_an_offer_says_each_date_in_the_one_format_of_its_l
     text = html.unescape(TAG.sub(" ", page))
     assert text.count(deadline) >= 2, deadline  # the offer's facts and the next steps say it alike
     assert ISO_DATE.findall(text) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_status_page_of_a_waiting_family_says_the_assessments_end_in_the_one_format(language):
+    """R-ASM-5: the next steps name the day the assessment runs out (it said 2027-04-13)."""
+    cache.clear()
+    FacilityFactory(code="YX01")
+    application = queued_application(choices=["YX01"])
+    code = lookup_code_issue(application=application, actor=actor("intake"))
+    with translation.override(language):
+        url = reverse("portal:status")
+        valid_until = shown_date(application.current_assessment.valid_until)
+    page = Client().post(url, {"reference": application.reference, "code": code}, follow=True).content.decode()
+    text = html.unescape(TAG.sub(" ", page))
+    assert valid_until in text
+    assert ISO_DATE.findall(text) == []
