@@ -42,6 +42,7 @@ from admissions.models import (
     Offer,
     Policy,
     PolicyActivation,
+    QueueChange,
     QueueEntry,
     Reconfirmation,
     ReferenceCounter,
@@ -698,3 +699,15 @@ class CoupleMemberAdmin(ReadOnlyAdmin):
     search_fields = ("application__reference",)
     list_select_related = ("couple", "application")
     raw_id_fields = ("couple", "application")
+
+
+@admin.register(QueueChange)
+class QueueChangeAdmin(ReadOnlyAdmin):
+    """Issue 18: one row per transaction that changed a home's queue; a home's queue version (what
+    the public lookup's cache is keyed on) is the count of its rows. Read-only: a row added or
+    removed by hand would serve a stale or needlessly rebuilt answer."""
+
+    list_display = ("id", "facility")
+    list_filter = ("facility",)
+    list_select_related = ("facility",)
+    show_full_result_count = False

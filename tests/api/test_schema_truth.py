@@ -159,7 +159,9 @@ def test_the_application_example_is_accepted_as_a_new_application(document):
     assert response.json()["state"] == "submitted"
 
 
-@pytest.mark.parametrize("name", ["max_choices", "refusal_limit", "offer_response_working_days", "admission_working_days"])
+@pytest.mark.parametrize(
+    "name", ["max_choices", "refusal_limit", "offer_response_working_days", "admission_working_days"]
+)
 def test_a_policy_parameter_below_the_documented_minimum_is_refused_and_at_it_is_not(document, name):
     """SPEC §9: the document's minimum for a new policy version's parameter is the one the API holds to."""
     schema = document["components"]["schemas"]["PolicyCreateRequest"]["properties"][name]
