@@ -58,6 +58,7 @@ from .closing import (
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities, lock_facilities
 from .queue import entries_open_or_refresh
+from .reconfirmation import reconfirmation_record_on_resume
 from .transitions import (
     CORRECTION_ROLES_BY_STATE,
     available_transitions,
@@ -914,6 +915,8 @@ def application_resume(*, application: Application, reason: str = "", actor: Act
                 errors={"assessment": [gettext("expired")]},
                 rule="R-ASM-5",
             )
+        # R-CHG-3: resuming an application paused for want of a confirmation is that confirmation.
+        reconfirmation_record_on_resume(application, actor=actor)
         transition_apply(application, "resume", actor=actor, reason=(reason or "").strip())
         allocation_run_for_application(application=application, trigger="application_resumed", actor=actor)
     return application

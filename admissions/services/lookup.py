@@ -50,6 +50,7 @@ from admissions.models import (
     Offer,
     QueueEntry,
     QueueEntryStatus,
+    ReconfirmedVia,
     ReviewOutcome,
     ReviewRequestState,
 )
@@ -67,6 +68,7 @@ from .applications import (
 )
 from .couples import couple_of
 from .queue_versions import queue_versions_of
+from .reconfirmation import FAMILY, awaiting_confirmation, reconfirm, reconfirm_due
 
 logger = logging.getLogger("admissions.lookup")
 
@@ -153,12 +155,25 @@ class LookupResult:
     positions: list[LookupPosition] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
     re_reviews: list[LookupReReview] = field(default_factory=list)
+    # R-CHG-3: the day by which the family must confirm while they are asked (past once paused for
+    # want of it), else, while waiting, the day of the next ask (`reconfirm_due`, as on the
+    # application of the staff API); and whether they are asked now.
+    reconfirm_due: dt.date | None = None
+    reconfirm_requested: bool = False
 
 
 # --- the service ------------------------------------------------------------------------------------
 def public_lookup(*, reference: str, code: str, client_address: str) -> LookupResult:
     """R-PUB-1…3: the application that matches, as the family may see it (`public_application_match`)."""
     return lookup_result(public_application_match(reference=reference, code=code, client_address=client_address))
+
+
+def public_reconfirm(*, reference: str, code: str, client_address: str) -> Application:
+    """R-CHG-3: the family confirms they still want to wait, with the reference and lookup code,
+    under the lookup's rate limits (R-PUB-2, R-SEC-4): a wrong code is a failed lookup. Raises
+    LookupLocked / LookupNotFound."""
+    application = public_application_match(reference=reference, code=code, client_address=client_address)
+    return reconfirm(application=application, actor=FAMILY, via=ReconfirmedVia.FAMILY)
 
 
 def family_typed(value: object) -> str:
@@ -494,6 +509,8 @@ def lookup_answer(application: Application, *, now: dt.datetime | None = None) -
         positions=positions,
         next_steps=next_steps(application, offer=live_offer, now=now),
         re_reviews=_re_reviews(application),
+        reconfirm_due=reconfirm_due(application),
+        reconfirm_requested=awaiting_confirmation(application) is not None,
     )
 
 

@@ -12,10 +12,11 @@ confirmation, the family is asked (SMS and email, in their language) whether the
 - The first ask is due at the later of `queued_at` + the interval and 30 days after the rule took
   effect (settings.RECONFIRMATION_IN_FORCE_FROM), spread over the following 30 days by reference.
 - `reconfirm` records a confirmation by staff (API, application page) or by the family
-  (`public_reconfirm`: the status page and `POST /public/reconfirm/`, under the lookup's rate
-  limits). An application suspended `not_reconfirmed` resumes (`queued_at` kept) when its
-  assessment is still valid; otherwise the confirmation is recorded, it stays suspended and the
-  intake officers are told.
+  (`public_reconfirm` in services/lookup.py: the status page and `POST /public/reconfirm/`, under
+  the lookup's rate limits). An application suspended `not_reconfirmed` resumes (`queued_at` kept)
+  when its assessment is still valid; otherwise the confirmation is recorded, it stays suspended and
+  the intake officers are told. Staff resuming it with the ordinary Resume do so on the family's
+  word: `application_resume` records that as a confirmation (`reconfirmation_record_on_resume`).
 
 "Unconfirmed" (boards, dashboard, watchdog): asked and not yet confirmed, plus suspended
 `not_reconfirmed` (`unconfirmed_applications`).
@@ -55,7 +56,6 @@ from facilities.models import Role
 from .allocation import allocation_run_for_application
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities
-from .lookup import public_application_match
 from .notifications import notify
 from .transitions import transition_apply
 from .webhooks import webhooks_enqueue
@@ -441,11 +441,17 @@ def reconfirm(*, application: Application | int, actor: Actor, via: str = Reconf
     return application
 
 
-def public_reconfirm(*, reference: str, code: str, client_address: str) -> Application:
-    """The family confirms with the reference and lookup code, under the lookup's rate limits
-    (R-PUB-2, R-SEC-4): a wrong code is a failed lookup. Raises LookupLocked / LookupNotFound."""
-    application = public_application_match(reference=reference, code=code, client_address=client_address)
-    return reconfirm(application=application, actor=FAMILY, via=ReconfirmedVia.FAMILY)
+def reconfirmation_record_on_resume(application: Application, *, actor: Actor) -> bool:
+    """R-CHG-3: staff resume an application suspended `not_reconfirmed` only on the family's word
+    that they still want to wait, so the ordinary Resume is recorded as a staff confirmation (the
+    next ask counts from it; it is no longer "unconfirmed"). The caller holds the application's
+    lock and takes the resume edge itself. Returns whether a confirmation was recorded."""
+    ask = open_reconfirmation(application)
+    if ask is None or ask.lapsed_at is None or application.state != S.SUSPENDED:
+        return False
+    _confirm_row(ask, now=timezone.now(), via=ReconfirmedVia.STAFF, actor=actor)
+    _record_confirmed_event(application, ask, actor=actor, via=ReconfirmedVia.STAFF, by_resume=True)
+    return True
 
 
 __all__ = [
@@ -453,9 +459,9 @@ __all__ = [
     "awaiting_confirmation",
     "first_ask_due",
     "next_ask_due",
-    "public_reconfirm",
     "reconfirm",
     "reconfirm_due",
+    "reconfirmation_record_on_resume",
     "reconfirmation_ask_due",
     "spread_days",
     "unconfirmed_applications",

@@ -23,8 +23,7 @@ from rest_framework.views import APIView
 from admissions.chain import public_keys
 from admissions.models import AllocationDecision, Checkpoint
 from admissions.public import public_board, public_facilities
-from admissions.services.lookup import LookupLocked, lookup_result, public_lookup
-from admissions.services.reconfirmation import public_reconfirm
+from admissions.services.lookup import LookupLocked, lookup_result, public_lookup, public_reconfirm
 from api.pagination import NewestFirstCursor, OldestFirstCursor
 from api.serializers.public import (
     PublicBoardSerializer,

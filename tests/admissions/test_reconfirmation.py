@@ -17,9 +17,8 @@ from admissions.models import Application, ApplicationEvent, Notification, Offer
 from admissions.policy import PolicyParameters
 from admissions.services import applications as app_services
 from admissions.services.allocation import allocation_run
-from admissions.services.lookup import LookupLocked, LookupNotFound, public_lookup
+from admissions.services.lookup import LookupLocked, LookupNotFound, public_lookup, public_reconfirm
 from admissions.services.reconfirmation import (
-    public_reconfirm,
     reconfirm,
     reconfirm_due,
     reconfirmation_ask_due,
@@ -173,6 +172,43 @@ def test_confirming_after_the_suspension_resumes_it_with_queued_at_kept(waiting)
     transitions = list(ApplicationEvent.objects.filter(application=application).values_list("transition", flat=True))
     assert transitions[-2:] == ["reconfirmed", "resume"]
     assert list(unconfirmed_applications()) == []
+
+
+def test_staff_resuming_an_application_suspended_not_reconfirmed_is_recorded_as_its_confirmation(waiting):
+    """R-CHG-3: the ordinary Resume of an application paused for want of a confirmation is taken on
+    the family's word: a staff confirmation is recorded before the resume, it is no longer
+    unconfirmed, and the next ask falls reconfirm_interval_days after it (not a cancelled ask)."""
+    reassessed(waiting, QUEUED + 300 * DAY)
+    application = lapsed(waiting)
+    resumed_at = GRACE_ENDS + 5 * DAY
+    with at(resumed_at):
+        app_services.application_resume(
+            application=application, reason="The daughter called: they still want to wait.", actor=actor("intake")
+        )
+    application.refresh_from_db()
+    assert application.state == "waiting" and application.queued_at == QUEUED
+    ask = Reconfirmation.objects.get(application=application)
+    assert ask.confirmed_at == resumed_at and ask.confirmed_via == "staff" and ask.cancelled_at is None
+    transitions = list(ApplicationEvent.objects.filter(application=application).values_list("transition", flat=True))
+    assert transitions[-2:] == ["reconfirmed", "resume"]
+    assert list(unconfirmed_applications()) == []
+    assert sweep(resumed_at + DAY)["cancelled"] == 0
+    next_ask = resumed_at + spec.RECONFIRM_INTERVAL_DAYS * DAY
+    assert sweep(next_ask - MINUTE)["asked"] == 0
+    assert sweep(next_ask + MINUTE)["asked"] == 1
+
+
+def test_resuming_an_application_suspended_for_another_reason_records_no_confirmation(waiting):
+    """R-CHG-3: only a pause for want of a confirmation is confirmed by resuming it; a hospital stay
+    is not: the open ask stays unanswered."""
+    reassessed(waiting, QUEUED + 300 * DAY)
+    sweep(ASKED)
+    with at(ASKED + DAY):
+        app_services.application_suspend(application=waiting, reason="in hospital", actor=actor("intake"))
+    with at(ASKED + 2 * DAY):
+        app_services.application_resume(application=waiting, reason="home again", actor=actor("intake"))
+    assert not ApplicationEvent.objects.filter(application=waiting, transition="reconfirmed").exists()
+    assert Reconfirmation.objects.get(application=waiting).confirmed_at is None
 
 
 def test_confirming_after_the_assessment_expired_is_recorded_but_it_stays_suspended_and_staff_are_told(

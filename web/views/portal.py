@@ -47,8 +47,9 @@ from admissions.services.lookup import (
     family_typed,
     lookup_result,
     public_lookup,
+    public_reconfirm,
 )
-from admissions.services.reconfirmation import awaiting_confirmation, public_reconfirm
+from admissions.services.reconfirmation import awaiting_confirmation
 from config.proxies import client_address
 from core.errors import DomainError
 from facilities.models import BedType, CareLevel, Facility, FacilityLevel
