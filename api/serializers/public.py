@@ -7,7 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from admissions.models import ApplicationState, Channel, OfferState
+from admissions.models import ApplicationState, Channel, OfferState, ReviewOutcome, ReviewRequestState
 from facilities.models import BedType, CareLevel, FacilityLevel
 
 from .fields import StrictCharField
@@ -77,6 +77,21 @@ class PublicLookupPositionSerializer(serializers.Serializer):
     estimated_wait = PublicEstimatedWaitSerializer(allow_null=True, help_text="Null when there is not enough history.")
 
 
+class PublicReviewRequestSerializer(serializers.Serializer):
+    """A re-review as the family sees it: no staff names (R-PUB-3)."""
+
+    state = serializers.ChoiceField(choices=ReviewRequestState.choices)
+    state_label = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    due_by = serializers.DateTimeField(help_text="When the decision is due.")
+    outcome = serializers.ChoiceField(choices=ReviewOutcome.choices, allow_null=True)
+    outcome_label = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    applied = serializers.BooleanField(
+        help_text="A changed outcome has been applied (false while it waits for a live offer to end)."
+    )
+
+
 class PublicLookupResultSerializer(serializers.Serializer):
     reference = serializers.CharField()
     state = inline_enum(ApplicationState.values)
@@ -90,6 +105,18 @@ class PublicLookupResultSerializer(serializers.Serializer):
     offer = PublicLookupOfferSerializer(allow_null=True, help_text="The live offer (pending or accepted), if any.")
     positions = PublicLookupPositionSerializer(many=True)
     next_steps = serializers.ListField(child=serializers.CharField())
+    reconfirm_due = serializers.DateField(
+        allow_null=True,
+        help_text="R-CHG-3: while the family is asked to confirm they still want to wait, the day by which they "
+        "must (past once the application is paused for want of it); otherwise, while waiting, the day of the next "
+        "ask; else null.",
+    )
+    reconfirm_requested = serializers.BooleanField(
+        help_text="The family is asked now: POST /public/reconfirm/ with the same reference and code confirms."
+    )
+    review_requests = PublicReviewRequestSerializer(
+        source="re_reviews", many=True, help_text="Re-reviews of the assessment, newest first (R-ASM-6)."
+    )
 
 
 class PublicFacilitySerializer(serializers.Serializer):

@@ -131,3 +131,34 @@ def test_the_public_confirmation_is_rate_limited_like_the_lookup(asked):
     lookup = public.post(url("public/lookup/"), {"reference": asked.reference, "code": code}, format="json")
     assert lookup.status_code == 429  # one set of limits for both
     assert Reconfirmation.objects.get(application=asked).confirmed_at is None
+
+
+def test_the_public_lookup_shows_the_day_to_confirm_by_and_that_the_family_is_asked(asked):
+    """R-CHG-3 on the family's lookup (API.md `reconfirm_due`, as on the application): while asked,
+    the day the grace runs out and `reconfirm_requested`; once confirmed, the day of the next ask."""
+    code = app_services.lookup_code_issue(application=asked, actor=actor("intake"))
+    public = client_as()
+    with time_machine.travel(ASKED + dt.timedelta(days=1), tick=False):
+        body = public.post(url("public/lookup/"), {"reference": asked.reference, "code": code}, format="json").json()
+    assert body["reconfirm_due"] == GRACE_ENDS.date().isoformat()
+    assert body["reconfirm_requested"] is True
+    confirmed_at = ASKED + dt.timedelta(days=2)
+    with time_machine.travel(confirmed_at, tick=False):
+        body = public.post(url("public/reconfirm/"), {"reference": asked.reference, "code": code}, format="json").json()
+    assert body["reconfirm_requested"] is False
+    next_ask = confirmed_at + dt.timedelta(days=spec.RECONFIRM_INTERVAL_DAYS)
+    assert body["reconfirm_due"] == next_ask.date().isoformat()
+
+
+def test_the_public_lookup_of_an_application_outside_the_queue_has_no_reconfirm_due():
+    """R-CHG-3: nothing to confirm before the application is queued."""
+    FacilityFactory(code="YX01")
+    application, code = app_services.application_create(
+        data=intake(choices=["YX01"]), submit=True, actor=actor("intake")
+    )
+    body = (
+        client_as()
+        .post(url("public/lookup/"), {"reference": application.reference, "code": code}, format="json")
+        .json()
+    )
+    assert body["reconfirm_due"] is None and body["reconfirm_requested"] is False

@@ -10,9 +10,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from admissions.models import ReviewRequest
+from admissions.services import applications as app_services
 from facilities.roles import roles_assign
 from tests.api.helpers import assert_problem, client_as, url
-from tests.factories import GRADE_TOTALS, FacilityFactory, items_with_total, queued_application
+from tests.factories import GRADE_TOTALS, FacilityFactory, actor, items_with_total, queued_application
 
 pytestmark = pytest.mark.django_db
 RULE_CODE = re.compile(r"R-[A-Z]+-\d")
@@ -120,3 +121,30 @@ def test_an_unknown_re_review_is_a_404():
     assert_problem(
         client_as("reviewer").post(url("review-requests/999/assign/"), {"assessor": "x"}, format="json"), 404
     )
+
+
+def test_the_family_s_lookup_shows_each_re_review_and_its_outcome_without_staff_names(application):
+    """R-ASM-6, R-PUB-3: `POST /public/lookup/` answers `review_requests` (as on the application):
+    the state and due date while it runs, then the outcome; never the assessor's or reviewer's name."""
+    code = app_services.lookup_code_issue(application=application, actor=actor("intake"))
+    public = client_as()
+
+    def looked_up() -> dict:
+        answer = public.post(url("public/lookup/"), {"reference": application.reference, "code": code}, format="json")
+        assert answer.status_code == 200, answer.content
+        return answer.json()
+
+    review = ask(application).json()
+    shown = looked_up()["review_requests"]
+    assert [(r["state"], r["outcome"], r["due_by"]) for r in shown] == [("requested", None, review["due_by"])]
+    new_id = assigned_and_reassessed(review["id"], grade=3)
+    decided = client_as("reviewer", username="second-reviewer").post(
+        url(f"review-requests/{review['id']}/decide/"), {"assessment": new_id}, format="json"
+    )
+    assert decided.status_code == 200, decided.content
+    body = looked_up()
+    [shown] = body["review_requests"]
+    assert shown["state"] == "decided" and shown["outcome"] == "changed" and shown["applied"] is True
+    assert shown["decided_at"] and shown["outcome_label"]
+    text = str(body)
+    assert "second-assessor" not in text and "second-reviewer" not in text
