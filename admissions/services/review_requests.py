@@ -12,7 +12,9 @@
   assessment is stored approved but does not become current (validity and age points stay the
   first's); changed, it is applied as `reassess` at once (care level, channel and scores recomputed,
   `queued_at` kept, allocation runs, R-ALLOC-3), or when a live offer ends (`review_pending_apply`,
-  called by the offer services).
+  called by the offer services). An application back in `assessment_pending` after being queued
+  (its admission check found the care need changed) goes straight back to the queue; one never
+  queued goes on to `review` for its approval.
 
 Each act is an event with its reason; the family is notified; a decision writes a
 `review_request.decided` webhook delivery.
@@ -46,10 +48,12 @@ from core.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViol
 from facilities.models import Role
 from facilities.roles import roles_of
 
+from .allocation import allocation_run_for_application
 from .assessments import _reassess
 from .events import event_record
 from .locks import lock_application, lock_application_with_facilities
 from .notifications import notify
+from .queue import entries_open_or_refresh
 from .transitions import transition_apply
 from .webhooks import webhooks_enqueue
 
@@ -327,8 +331,11 @@ def _apply_changed(review_request: ReviewRequest, application: Application, *, a
     }
     if application.state in APPLY_NOW_STATES:
         _reassess(application, new, policy=policy_in_force(), actor=actor, data=data)
+    elif application.state == S.ASSESSMENT_PENDING and application.queued_at is not None:
+        _requeue(application, new, actor=actor, data=data)
     elif application.state == S.ASSESSMENT_PENDING:
-        # The first assessment was rejected: the new one is approved, so the application goes on to review.
+        # Never queued (the first assessment was rejected before approval): the new one is approved,
+        # so the application goes on to review, where a reviewer verifies its categories and approves it.
         application.current_assessment = new
         transition_apply(application, "complete_assessment", actor=actor, data=data)
     elif application.state in OFFER_STATES:
@@ -339,6 +346,22 @@ def _apply_changed(review_request: ReviewRequest, application: Application, *, a
     review_request.applied_at = timezone.now()
     review_request.save(update_fields=["applied_at"])
     return True
+
+
+def _requeue(application: Application, new: Assessment, *, actor: Actor, data: dict) -> None:
+    """A changed outcome for an application that was queued and went back for assessment (its
+    admission check found the care need changed): applied as `reassess`, at once (R-ASM-6). The
+    approved assessment it waited for is the re-review's, and its categories and channel were
+    decided at its first approval, so nothing is left for a reviewer: it takes the two edges of
+    SPEC §5 (complete_assessment, approve) in this transaction, back in the queue with its
+    `queued_at`, entries reopened and rescored, allocation run (R-ALLOC-3)."""
+    policy = policy_in_force()
+    application.current_assessment = new
+    # One message for the family: the state it ends in, not the moment in review between.
+    transition_apply(application, "complete_assessment", actor=actor, data=data, notify_family=False)
+    transition_apply(application, "approve", actor=actor, data={**data, "channel": application.channel_code})
+    entries_open_or_refresh(application=application, policy=policy)
+    allocation_run_for_application(application=application, trigger="application_reassessed", actor=actor)
 
 
 def review_request_decide(

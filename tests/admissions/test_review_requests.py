@@ -10,7 +10,7 @@ from django.utils import timezone
 from admissions.models import AllocationDecision, Application, Notification, Offer, ReviewRequest, WebhookDelivery
 from admissions.services import applications as app_services
 from admissions.services import assessments as asm_services
-from admissions.services.offers import offer_decline
+from admissions.services.offers import offer_accept, offer_decline, offer_fail_check
 from admissions.services.review_requests import (
     review_request_assign,
     review_request_create,
@@ -344,3 +344,66 @@ def test_changed_while_an_offer_is_live_is_applied_when_the_offer_ends():
     assert review.applied_at is not None
     assert application.current_assessment_id == review.new_assessment_id
     assert application.current_assessment.grade == 4
+
+
+def test_changed_after_the_admission_check_found_the_care_need_changed_queues_it_again_at_once():
+    """R-ASM-6: changed is applied as reassess at once, also while the application is back in
+    assessment_pending after being queued (fail_admission_check `care_need_changed`): no second
+    approval into the queue; back to waiting with queued_at kept, its entry reopened and rescored
+    with the new grade, and allocation run (R-ALLOC-3), here offering it a vacant bed."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=1, status="vacant")
+    application = queued_application(grade=2, choices=["YX01"])
+    queued_at = application.queued_at
+    before = application.queue_entries.get().base_score
+    offer = Offer.objects.get(application=application, state="pending")
+    review = requested(application)
+    offer_accept(offer=offer, actor=actor("facility"))
+    offer_fail_check(offer=offer, reason="care_need_changed", actor=actor("facility"))
+    application.refresh_from_db()
+    assert application.state == "assessment_pending"
+    add_beds(home, nursing=1, status="vacant")  # another bed: the failed one it is not offered again
+    review = review_request_decide(
+        review_request=reassessed(review, grade=4), outcome="changed", actor=actor("reviewer-2")
+    )
+    assert review.applied_at is not None
+    application.refresh_from_db()
+    assert application.current_assessment_id == review.new_assessment_id
+    assert application.queued_at == queued_at
+    transitions = list(application.events.values_list("transition", flat=True))
+    assert transitions[transitions.index("review_decided") :][:3] == [
+        "review_decided",
+        "complete_assessment",
+        "approve",
+    ]
+    entry = application.queue_entries.get()
+    assert entry.queued_at == queued_at
+    assert entry.base_score == before + spec.CARE_POINTS_BY_GRADE[4] - spec.CARE_POINTS_BY_GRADE[2]
+    assert AllocationDecision.objects.filter(trigger="application_reassessed", chosen_entry=entry).exists()
+    assert application.state == "offered"
+
+
+def test_changed_for_an_application_never_queued_goes_on_to_review_for_its_approval():
+    """R-ASM-6 with SPEC §5: the first assessment was rejected before approval; the changed outcome
+    approves the new one and the application goes on to review (complete_assessment), where a
+    reviewer verifies its categories and approves it into the queue."""
+    FacilityFactory(code="YX01")
+    application = app_services.application_accept_for_assessment(
+        application=submitted_application(choices=["YX01"]), actor=actor("intake")
+    )
+    first = asm_services.assessment_create(
+        application=application,
+        assessed_on=timezone.localdate(),
+        items=items_with_total(GRADE_TOTALS[1]),
+        complete=True,
+        actor=actor("assessor"),
+    )
+    asm_services.assessment_reject(assessment=first, reason="Not what we saw", actor=actor("reviewer"))
+    review = review_request_decide(
+        review_request=reassessed(requested(application), grade=3), actor=actor("reviewer-2")
+    )
+    assert review.outcome == "changed" and review.applied_at is not None
+    application.refresh_from_db()
+    assert application.state == "review" and application.queued_at is None
+    assert application.current_assessment_id == review.new_assessment_id
+    assert not application.queue_entries.exists()
