@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # files only, never a window; before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .simulator import RunResult  # noqa: E402
+from .simulator import LIFE_WHILE_WAITING, RunResult  # noqa: E402
 
 CSV_NAME = "admissions.csv"
 REPORT_NAME = "report.md"
@@ -337,6 +337,20 @@ def _markdown(
     ]  # fmt: skip
     del kinds
     lines += _table(header, rows)
+    lines += [
+        "## Life while waiting",
+        "",
+        "What happened to people while they waited, counted from their applications' events (issue 13). "
+        "An application suspended for want of a re-confirmation keeps its place but is skipped by every "
+        "allocation (`suspended`) until the family confirms; a no-show nobody records holds its bed until "
+        "the admission deadline and its grace have passed, then the bed goes to the next candidate.",
+        "",
+    ]
+    life_rows = [[title, *[_total(r, kind) for r in results]] for kind, title in LIFE_WHILE_WAITING]
+    life_rows.append(
+        ["unconfirmed at the end (asked, or suspended not confirmed)", *[r.unconfirmed_at_end for r in results]]
+    )
+    lines += _table(["", *labels], life_rows)
     lines += ["## Admissions and the queue", "", f"![admissions and queue]({charts['flow']})", ""]
     lines += ["## Did the rules hold?", ""]
     for result in results:
@@ -424,6 +438,12 @@ def _queue_end(result: RunResult) -> int | str:
 def _vacant_end(result: RunResult) -> int:
     last = _months(result)[-1]
     return sum(row["vacant"] for row in result.shares if row["month"] == last)
+
+
+def life_while_waiting_text(result: RunResult) -> str:
+    """The life-while-waiting totals of one run on one line (the command's output)."""
+    totals = [f"{_total(result, kind)} {title}" for kind, title in LIFE_WHILE_WAITING]
+    return "; ".join([*totals, f"{result.unconfirmed_at_end} unconfirmed at the end"])
 
 
 def _counter_text(counter: Counter) -> str:

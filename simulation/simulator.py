@@ -57,6 +57,7 @@ from admissions.models import (
     FINAL_STATES,
     AllocationDecision,
     Application,
+    ApplicationEvent,
     ApplicationState,
     CalendarYear,
     CoupleMember,
@@ -65,6 +66,9 @@ from admissions.models import (
     Occupancy,
     Offer,
     OfferState,
+    Reconfirmation,
+    ReconfirmedVia,
+    ReviewRequest,
 )
 from admissions.people import GRADE_WEIGHTS, People
 from admissions.policy import PolicyError, PolicyParameters
@@ -75,8 +79,12 @@ from admissions.services import beds as bed_services
 from admissions.services import calendar as calendar_services
 from admissions.services import offers as offer_services
 from admissions.services import reminders as reminder_services
+from admissions.services import review_requests as review_services
+from admissions.services.admission_deadline import offers_sweep
+from admissions.services.changes import application_family_situation_change
 from admissions.services.outbox import outbox_held
 from admissions.services.policy import policy_create
+from admissions.services.reconfirmation import FAMILY, reconfirm, reconfirmation_ask_due, unconfirmed_applications
 from admissions.workdays import is_working_day
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
@@ -123,6 +131,17 @@ class Rates:
     days_to_review: tuple[int, int] = (1, 7)
     days_to_answer: tuple[int, int] = (1, 4)
     days_to_admit: tuple[int, int] = (1, 4)
+    # Life while waiting (issue 13). Assumptions, like the rest: no published figures.
+    reconfirm_in_time: float = 0.85  # families who confirm within the grace when asked (R-CHG-3)
+    reconfirm_late: float = 0.50  # of the others, those who confirm after the suspension `not_reconfirmed`
+    days_to_reconfirm: tuple[int, int] = (1, 21)
+    days_late_reconfirm: tuple[int, int] = (3, 60)
+    re_review_asked: float = 0.04  # of assessment outcomes told (approval, reassessment), R-ASM-6
+    re_review_grade_changed: float = 0.40  # of re-reviews, the second assessor finds another grade
+    # Of accepted offers: nobody comes and the home records nothing; the system fails the check with
+    # `no_show` once the deadline and its grace have passed (R-OFF-7).
+    no_show_unrecorded: float = 0.03
+    family_changes_per_year: float = 0.03  # R-CHG-2: the spouse dies (lives alone now), or moves in with family
 
     def as_rows(self) -> list[tuple[str, str]]:
         """The assumptions in words, for the report."""
@@ -149,6 +168,23 @@ class Rates:
                 f"no-show at the admission check {self.no_show:.0%}",
             ),
             ("Reassessment before expiry", f"{1 - self.reassessment_missed:.0%} (the rest 15–45 days late)"),
+            (
+                "Re-confirmation when asked (R-CHG-3)",
+                f"{self.reconfirm_in_time:.0%} confirm within the grace "
+                f"({self.days_to_reconfirm[0]}–{self.days_to_reconfirm[1]} days); of the others "
+                f"{self.reconfirm_late:.0%} confirm after the suspension, {self.days_late_reconfirm[0]}–"
+                f"{self.days_late_reconfirm[1]} days late, by phoning the intake office (its Resume)",
+            ),
+            (
+                "Re-review asked for (R-ASM-6)",
+                f"{self.re_review_asked:.0%} of approvals and reassessments; the grade changed in "
+                f"{self.re_review_grade_changed:.0%}",
+            ),
+            (
+                "No-show nobody records (R-OFF-7)",
+                f"{self.no_show_unrecorded:.0%} of accepted offers: the system fails the check after the grace",
+            ),
+            ("Change of family situation (R-CHG-2)", f"{self.family_changes_per_year:.0%} a year of open applications"),
         ]
 
     def leaving_rate(self, care_level: str) -> float:
@@ -408,6 +444,7 @@ class RunResult:
     notifications_written: int = 0
     dispatches_suppressed: Counter = field(default_factory=Counter)
     refused_acts: Counter = field(default_factory=Counter)  # service refusals the simulator met, by kind
+    unconfirmed_at_end: int = 0  # asked and not confirmed, or suspended `not_reconfirmed` (R-CHG-3)
     seconds: float = 0.0
     peak_memory_mib: float = 0.0
 
@@ -440,6 +477,21 @@ def _poisson(rng: random.Random, mean: float) -> int:
 EXPIRY, REMINDERS, NEWS, DESK, WARD, ANSWERS, CHECKS = (0, 30), (8, 0), (9, 0), (10, 0), (11, 0), (15, 0), (23, 0)
 STAFF_PHASES = (DESK, ANSWERS)
 SIMULATION_USERS = ("intake", "assessor", "reviewer", "facility", "admin")
+# R-ASM-6: a re-review is assessed by someone who took no part in the first assessment and decided by
+# another reviewer than the one who approved it: a second assessor and a second reviewer.
+SECOND_OPINION = {"assessor_2": Role.ASSESSOR, "reviewer_2": Role.REVIEWER}
+# What happened to people while they waited, counted from their events (issue 13): kind → title.
+LIFE_WHILE_WAITING = [
+    ("reconfirm_asked", "re-confirmation asked (R-CHG-3)"),
+    ("reconfirmed", "confirmed by the family or staff"),
+    ("reconfirmed_by_offer", "confirmed by a live offer"),
+    ("suspended_not_reconfirmed", "suspended, not confirmed in time"),
+    ("re_review_requested", "re-review asked for (R-ASM-6)"),
+    ("re_review_changed", "re-review: grade changed"),
+    ("re_review_upheld", "re-review: upheld"),
+    ("no_show_by_deadline", "no-show failed by the system after the grace (R-OFF-7)"),
+    ("family_situation_changed", "family situation changed, rescored (R-CHG-2)"),
+]
 
 
 class Simulation:
@@ -469,6 +521,7 @@ class Simulation:
         self.seen_offer_id = 0
         self.seen_occupancy_id = 0
         self.reassessments: set[int] = set()  # assessment ids whose renewal is scheduled
+        self.seen_reconfirmation_id = 0
         self.result: RunResult | None = None
 
     # --- the clock and the schedule ------------------------------------------------------------
@@ -503,6 +556,9 @@ class Simulation:
         )
         self._at(self.start, EXPIRY)
         self.actors = {name: Actor.for_user(_simulation_user(name)) for name in SIMULATION_USERS}
+        self.actors.update(
+            {name: Actor.for_user(_simulation_user(role, name=name)) for name, role in SECOND_OPINION.items()}
+        )
         self.result.calendar = calendar_cover(
             range(self.start.year, self.end.year + 2), actor=self.actors["admin"]
         )  # +1: deadlines of the last offers run into the next year
@@ -540,9 +596,11 @@ class Simulation:
     def _day(self, day: dt.date, self_care: dict[int, int]) -> dict[int, int]:
         working = is_working_day(day)
         self._at(day, EXPIRY)
-        offer_services.offers_expire_due()
+        offers_sweep()  # expiry (R-OFF-4) and overdue admissions (R-OFF-7), as the beat schedule runs it
         self._at(day, REMINDERS)
         reminder_services.offer_reminders_send()
+        reconfirmation_ask_due()  # R-CHG-3: ask, remind, suspend `not_reconfirmed`
+        self._notice_reconfirmation_asks(day)
         self._at(day, NEWS)
         for kind, key in self._due(NEWS, day):
             self._news(kind, key, day)
@@ -603,6 +661,7 @@ class Simulation:
             ("die", "death", self.rates.waiting_deaths_per_year),
             ("withdraw", "withdraw", self.rates.withdrawals_per_year),
             ("suspend", "suspend", self.rates.suspensions_per_year),
+            ("family_change", "family_change", self.rates.family_changes_per_year),
         ):
             days = _exponential_days(self.rng(ref, fate), per_year)
             self._plan(NEWS, today + dt.timedelta(days=days), kind, application.pk)
@@ -644,6 +703,11 @@ class Simulation:
                 low, high = self.rates.suspension_days
                 back = day + dt.timedelta(days=self.rng(application.reference, "resume", day).randint(low, high))
                 self._plan(NEWS, back, "resume", application.pk)
+        elif kind == "family_change":
+            self._family_change(application, day)
+        elif kind == "reconfirm":
+            # R-CHG-3: the family confirms on the status page (the service behind its lookup-code check).
+            self._act("reconfirm", reconfirm, application=application, actor=FAMILY, via=ReconfirmedVia.FAMILY)
         elif kind == "resume" and application.state == S.SUSPENDED:
             done = self._act(
                 "resume",
@@ -713,6 +777,10 @@ class Simulation:
                 )
         elif kind == "approve":
             self._approve(application, rng)
+        elif kind == "reconfirm_late":
+            self._reconfirm_late(application)
+        elif kind in ("review_request", "review_assess", "review_decide"):
+            self._re_review(kind, application, day)
         elif kind == "reassess":
             if application.state in (S.OFFERED, S.ADMISSION_CHECK):  # busy with an offer: a week later
                 self._plan(DESK, day + dt.timedelta(days=7), "reassess", application_id)
@@ -722,11 +790,16 @@ class Simulation:
                 plan["grade"] = min(4, plan.get("grade", 2) + 1)
             assessment = self._assess(application, day)
             if assessment is not None:
-                self._act("reassess", assessment_services.assessment_approve, assessment=assessment, actor=reviewer)
+                approved = self._act(
+                    "reassess", assessment_services.assessment_approve, assessment=assessment, actor=reviewer
+                )
+                if approved is not None:
+                    self._maybe_ask_re_review(application, day, approved.pk)
 
-    def _assess(self, application: Application, day: dt.date) -> Assessment | None:
+    def _assess(self, application: Application, day: dt.date, *, assessor: str = "assessor") -> Assessment | None:
         plan = self.plans.setdefault(application.pk, {"grade": 2})
-        self.people.rng = self.rng(application.reference, "items", day)
+        # The first assessor's draw as before; a second assessor (a re-review) draws their own.
+        self.people.rng = self.rng(application.reference, "items", day, *([] if assessor == "assessor" else [assessor]))
         items, coma = self.people.items(plan["grade"])
         return self._act(
             "assess",
@@ -736,7 +809,132 @@ class Simulation:
             items=items,
             coma=coma,
             complete=True,
-            actor=self.actors["assessor"],
+            actor=self.actors[assessor],
+        )
+
+    # --- re-reviews (R-ASM-6) --------------------------------------------------------------------
+    def _maybe_ask_re_review(self, application: Application, day: dt.date, assessment_id: int) -> None:
+        """Some families, told the outcome (approval into the queue, a reassessment), ask for a
+        re-review within the window."""
+        rng = self.rng(application.reference, "re_review", assessment_id)
+        if rng.random() < self.rates.re_review_asked:
+            window = self.policy.parameters.review_request_days
+            self._plan(
+                DESK, day + dt.timedelta(days=rng.randint(1, max(1, window - 5))), "review_request", application.pk
+            )
+
+    def _re_review(self, kind: str, application: Application, day: dt.date) -> None:
+        """Asked through the intake office, assigned to a second assessor, assessed, decided by a
+        second reviewer: each step through its service, a few days apart."""
+        rng = self.rng(application.reference, kind, day)
+        review = ReviewRequest.objects.filter(application=application).order_by("-pk").first()
+        if kind == "review_request":
+            review = self._act(
+                "re_review",
+                review_services.review_request_create,
+                application=application,
+                reason="simulated: the family thinks the grade is wrong",
+                actor=self.actors["intake"],
+            )
+            if review is None:
+                return
+            assigned = self._act(
+                "re_review_assign",
+                review_services.review_request_assign,
+                review_request=review,
+                assessor=self.actors["assessor_2"].user,
+                actor=self.actors["reviewer"],
+            )
+            if assigned is not None:
+                self._plan(
+                    DESK,
+                    day + dt.timedelta(days=rng.randint(*self.rates.days_to_assess)),
+                    "review_assess",
+                    application.pk,
+                )
+        elif kind == "review_assess" and review is not None and review.new_assessment_id is None:
+            plan = self.plans.setdefault(application.pk, {"grade": 2})
+            if rng.random() < self.rates.re_review_grade_changed:
+                plan["grade"] = plan["grade"] + 1 if plan["grade"] < 4 else plan["grade"] - 1
+            if self._assess(application, day, assessor="assessor_2") is not None:
+                self._plan(
+                    DESK,
+                    day + dt.timedelta(days=rng.randint(*self.rates.days_to_review)),
+                    "review_decide",
+                    application.pk,
+                )
+        elif kind == "review_decide" and review is not None and review.outcome is None:
+            self._act(
+                "re_review_decide",
+                review_services.review_request_decide,
+                review_request=review,
+                reason="simulated: decided on the second assessment",
+                actor=self.actors["reviewer_2"],
+            )
+
+    # --- re-confirmation (R-CHG-3) ---------------------------------------------------------------
+    def _notice_reconfirmation_asks(self, day: dt.date) -> None:
+        """Each family asked today confirms within the grace, late (after the suspension), or never."""
+        for ask in (
+            Reconfirmation.objects.filter(pk__gt=self.seen_reconfirmation_id, asked_at__isnull=False)
+            .select_related("application")
+            .order_by("pk")
+        ):
+            self.seen_reconfirmation_id = ask.pk
+            rng = self.rng(ask.application.reference, "reconfirm", ask.pk)
+            if rng.random() < self.rates.reconfirm_in_time:
+                when = min(
+                    day + dt.timedelta(days=rng.randint(*self.rates.days_to_reconfirm)),
+                    timezone.localdate(ask.respond_by) - dt.timedelta(days=1),
+                )
+                self._plan(NEWS, when, "reconfirm", ask.application_id)
+            elif rng.random() < self.rates.reconfirm_late:
+                late = rng.randint(*self.rates.days_late_reconfirm)
+                self._plan(
+                    DESK,
+                    timezone.localdate(ask.respond_by) + dt.timedelta(days=late),
+                    "reconfirm_late",
+                    ask.application_id,
+                )
+
+    def _reconfirm_late(self, application: Application) -> None:
+        """The family phones after the suspension: the officer's Resume records the confirmation
+        (R-CHG-3); with the assessment expired, the confirmation alone (it stays suspended)."""
+        if application.state != S.SUSPENDED:
+            return
+        resumed = self._act(
+            "reconfirm_late",
+            application_services.application_resume,
+            application=application,
+            reason="simulated: the family phoned; they still want to wait",
+            actor=self.actors["intake"],
+        )
+        if resumed is None:
+            self._act("reconfirm", reconfirm, application=application, actor=self.actors["intake"])
+
+    # --- changes of circumstances (R-CHG-2) ------------------------------------------------------
+    def _family_change(self, application: Application, day: dt.date) -> None:
+        if application.state in (S.OFFERED, S.ADMISSION_CHECK):  # not while an offer is live: a week later
+            self._plan(NEWS, day + dt.timedelta(days=7), "family_change", application.pk)
+            return
+        if application.state not in (S.WAITING, S.SUSPENDED):
+            return
+        spouse_resident_in = list(
+            application.choices.filter(spouse_resident=True).values_list("facility__code", flat=True)
+        )
+        self._act(
+            "family_change",
+            application_family_situation_change,
+            application=application,
+            lives_alone=not application.lives_alone,
+            no_spouse_no_children=application.no_spouse_no_children,
+            spouse_resident_in=spouse_resident_in,
+            reason=(
+                "simulated: moved in with the family"
+                if application.lives_alone
+                else "simulated: the spouse died; lives alone now"
+            ),
+            actor=self.actors["intake"],
         )
 
     def _approve(self, application: Application, rng: random.Random) -> None:
@@ -757,7 +955,7 @@ class Simulation:
         exemption = None
         if application.contributor_exemption_requested and application.hukou_district_id is None:
             exemption = {"granted": True, "note": "simulated: contribution to the city confirmed"}
-        self._act(
+        approved = self._act(
             "approve",
             application_services.application_approve,
             application=application,
@@ -765,6 +963,8 @@ class Simulation:
             exemption=exemption,
             actor=reviewer,
         )
+        if approved is not None and approved.state != S.REJECTED:
+            self._maybe_ask_re_review(approved, timezone.localdate(), approved.current_assessment_id)
 
     def _plan_reassessments(self, day: dt.date) -> None:
         """R-ASM-5: most queued people are reassessed before their assessment expires; some late."""
@@ -841,7 +1041,10 @@ class Simulation:
             self._plan(WARD, max(day, self.start) + dt.timedelta(days=stay), "leave", occupancy.pk)
 
     def _plan_admission(self, offer: Offer, rng: random.Random, day: dt.date) -> None:
-        kind = "no_show" if rng.random() < self.rates.no_show else "admit"
+        draw = rng.random()
+        if self.rates.no_show <= draw < self.rates.no_show + self.rates.no_show_unrecorded:
+            return  # nobody comes, nobody records it: the sweep fails the check after the grace (R-OFF-7)
+        kind = "no_show" if draw < self.rates.no_show else "admit"
         when = min(day + dt.timedelta(days=rng.randint(*self.rates.days_to_admit)), timezone.localdate(offer.admit_by))
         self._plan(ANSWERS, when, kind, offer.pk)
 
@@ -913,12 +1116,38 @@ class Simulation:
             result.monthly.setdefault(month_key(discharged_on), Counter())[f"residents_{reason}"] += 1
         for created in Application.objects.filter(created_via="simulation").values_list("created_at", flat=True):
             result.monthly.setdefault(month_key(timezone.localdate(created)), Counter())["applied"] += 1
+        for kind, at in life_while_waiting_events(begin, finish):
+            result.monthly.setdefault(month_key(timezone.localdate(at)), Counter())[kind] += 1
+        result.unconfirmed_at_end = unconfirmed_applications().count()
         result.decisions = AllocationDecision.objects.filter(made_at__gte=begin).count()
         result.offers = Offer.objects.filter(made_at__gte=begin).count()
         result.notifications_written = Notification.objects.filter(created_at__gte=begin).count()
         result.untraced = admissions_untraced(start)
         broken = first_chain_break()
         result.chain_break = None if broken is None else f"decision {broken.decision.pk}: {broken.problem}"
+
+
+def life_while_waiting_events(begin: dt.datetime, finish: dt.datetime) -> Iterator[tuple[str, dt.datetime]]:
+    """(kind of LIFE_WHILE_WAITING, when) for each event of the run that is one of them: counted
+    from the applications' events, as the database has them, not from what the simulator meant."""
+    events = ApplicationEvent.objects.filter(at__gte=begin, at__lt=finish)
+    simple = {
+        "reconfirmation_requested": "reconfirm_asked",
+        "review_requested": "re_review_requested",
+        "family_situation_changed": "family_situation_changed",
+    }
+    for transition, at in events.filter(transition__in=simple).values_list("transition", "at"):
+        yield simple[transition], at
+    for via, at in events.filter(transition="reconfirmed").values_list("data__via", "at"):
+        yield ("reconfirmed_by_offer" if via == ReconfirmedVia.OFFER else "reconfirmed"), at
+    for at in events.filter(transition="suspend", reason="not_reconfirmed").values_list("at", flat=True):
+        yield "suspended_not_reconfirmed", at
+    for outcome, at in events.filter(transition="review_decided").values_list("data__outcome", "at"):
+        yield f"re_review_{outcome}", at
+    for at in events.filter(transition="fail_admission_check", actor_kind="system", data__reason="no_show").values_list(
+        "at", flat=True
+    ):
+        yield "no_show_by_deadline", at
 
 
 def admission_rows(*, start: dt.date, end: dt.date, label: str) -> list[dict]:
@@ -973,11 +1202,12 @@ def city_summary() -> dict:
     }
 
 
-def _simulation_user(role: str) -> User:
-    """The simulated staff member of `role`, in that role's group: the services check each step
-    against the role table (ROLES_BY_TRANSITION) as they do for real staff."""
+def _simulation_user(role: str, *, name: str | None = None) -> User:
+    """The simulated staff member of `role` (named `simulation-<name or role>`), in that role's group:
+    the services check each step against the role table (ROLES_BY_TRANSITION) as they do for real staff."""
     user, _ = User.objects.get_or_create(
-        username=f"simulation-{role}", defaults={"is_staff": True, "is_superuser": role == Role.ADMIN}
+        username=f"simulation-{(name or role).replace('_', '-')}",
+        defaults={"is_staff": True, "is_superuser": role == Role.ADMIN},
     )
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user

@@ -19,6 +19,7 @@ from admissions.decisions import first_chain_break
 from admissions.models import (
     AllocationDecision,
     Application,
+    ApplicationEvent,
     ApplicationState,
     CalendarDay,
     CalendarYear,
@@ -26,7 +27,9 @@ from admissions.models import (
     Occupancy,
     Offer,
     OfferState,
+    ReviewRequest,
 )
+from admissions.services.admission_deadline import no_show_due
 from admissions.services.notifications import notify
 from facilities.models import Bed, BedStatus
 from simulation.report import CSV_COLUMNS
@@ -161,6 +164,47 @@ def test_deaths_withdrawals_and_refusals_on_the_list_are_counted_as_the_database
     assert summary_row(report, "removals: died waiting")[0] == str(deaths)
     assert summary_row(report, "removals: withdrawn")[0] == str(withdrawals)
     assert summary_row(report, "refusals: declined")[0] == str(declines)
+
+
+def test_life_while_waiting_happens_through_the_services_and_is_counted_as_the_database_has_it(two_policies, kept):
+    """Issue 13 in the simulated city: families asked to re-confirm (R-CHG-3; some do not, and are
+    suspended `not_reconfirmed`), re-reviews (R-ASM-6), no-shows nobody records failed by the system
+    (R-OFF-7) and changes of family situation (R-CHG-2); the report's rows are the database's events."""
+    report = (two_policies / "report.md").read_text()
+    with kept("default"):
+        events = ApplicationEvent.objects.filter(at__gte=BEGIN)
+        counted = {
+            "re-confirmation asked (R-CHG-3)": events.filter(transition="reconfirmation_requested").count(),
+            "confirmed by the family or staff": events.filter(transition="reconfirmed")
+            .exclude(data__via="offer")
+            .count(),
+            "suspended, not confirmed in time": events.filter(transition="suspend", reason="not_reconfirmed").count(),
+            "re-review asked for (R-ASM-6)": events.filter(transition="review_requested").count(),
+            "re-review: grade changed": events.filter(transition="review_decided", data__outcome="changed").count(),
+            "no-show failed by the system after the grace (R-OFF-7)": events.filter(
+                transition="fail_admission_check", actor_kind="system", data__reason="no_show"
+            ).count(),
+            "family situation changed, rescored (R-CHG-2)": events.filter(
+                transition="family_situation_changed"
+            ).count(),
+        }
+        # R-ASM-6: each re-review asked for was assigned at once to the second assessor, who took no part.
+        for review in ReviewRequest.objects.filter(requested_at__gte=BEGIN).select_related("assessment", "assessor"):
+            assert review.assessor.username == "simulation-assessor-2"
+            assert review.assessor_id not in (review.assessment.assessor_id, review.assessment.reviewer_id)
+        for event in events.filter(transition="fail_admission_check", actor_kind="system"):
+            offer = Offer.objects.get(pk=event.data["offer"])
+            assert event.at > no_show_due(offer)  # R-OFF-7: never before the deadline and its grace
+    for title, count in counted.items():
+        assert summary_row(report, title)[0] == str(count), title
+    for title in (
+        "re-confirmation asked (R-CHG-3)",
+        "confirmed by the family or staff",
+        "suspended, not confirmed in time",
+        "re-review asked for (R-ASM-6)",
+        "family situation changed, rescored (R-CHG-2)",
+    ):
+        assert counted[title] > 0, title
 
 
 def test_residents_leave_through_the_discharge_service_and_their_beds_are_offered_again(kept):

@@ -20,7 +20,7 @@ from django.db import connections
 from django.utils import timezone
 
 from simulation.generator import GeneratorError, check_sizes
-from simulation.report import write_outputs
+from simulation.report import life_while_waiting_text, write_outputs
 from simulation.simulator import (
     DEFAULT_POLICY,
     LOCAL,
@@ -169,6 +169,7 @@ class Command(BaseCommand):
                 f"  {result.policy.label}: {len(result.admissions)} admissions, {len(result.violations)} rule "
                 f"violations, {result.seconds:.0f} s, peak memory {result.peak_memory_mib:.0f} MiB"
             )
+            self.stdout.write(f"    while waiting: {life_while_waiting_text(result)}")
         peak = max([peak_memory_mib(), *(r.peak_memory_mib for r in results)])
         report = write_outputs(results, out, elapsed_seconds=elapsed, peak_memory_mib=peak, jobs=jobs)
         self.stdout.write(self.style.SUCCESS(f"Report: {report} ({elapsed:.0f} s, peak memory {peak:.0f} MiB)"))
