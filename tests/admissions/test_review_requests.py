@@ -69,6 +69,24 @@ def reassessed(review: ReviewRequest, grade: int, *, by: str = "second-assessor"
     return review
 
 
+def rejected_before_approval() -> tuple[Application, object]:
+    """An application whose first assessment a reviewer rejected on care need: back in
+    assessment_pending, never queued. Returns it and the rejected assessment."""
+    FacilityFactory(code="YX01")
+    application = app_services.application_accept_for_assessment(
+        application=submitted_application(choices=["YX01"]), actor=actor("intake")
+    )
+    first = asm_services.assessment_create(
+        application=application,
+        assessed_on=timezone.localdate(),
+        items=items_with_total(GRADE_TOTALS[1]),
+        complete=True,
+        actor=actor("assessor"),
+    )
+    asm_services.assessment_reject(assessment=first, reason="Not what we saw", actor=actor("reviewer"))
+    return application, first
+
+
 # --- the request ----------------------------------------------------------------------------------------
 def test_a_re_review_may_be_asked_for_on_the_last_day_of_the_window_after_approval_into_the_queue():
     """R-ASM-6: within review_request_days (30) of being told the outcome (approval into the queue)."""
@@ -101,19 +119,8 @@ def test_a_re_review_asked_for_the_day_after_the_window_is_refused_and_changes_n
 
 def test_the_window_of_a_rejected_assessment_counts_from_its_rejection():
     """R-ASM-6: a rejection on care need (the application goes back for assessment) may be re-reviewed."""
-    FacilityFactory(code="YX01")
     with time_machine.travel(dt.datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)):
-        application = app_services.application_accept_for_assessment(
-            application=submitted_application(choices=["YX01"]), actor=actor("intake")
-        )
-        first = asm_services.assessment_create(
-            application=application,
-            assessed_on=timezone.localdate(),
-            items=items_with_total(GRADE_TOTALS[1]),
-            complete=True,
-            actor=actor("assessor"),
-        )
-        asm_services.assessment_reject(assessment=first, reason="Not what we saw", actor=actor("reviewer"))
+        application, first = rejected_before_approval()
     application.refresh_from_db()
     assert application.state == "assessment_pending"
     with time_machine.travel(
@@ -387,18 +394,7 @@ def test_changed_for_an_application_never_queued_goes_on_to_review_for_its_appro
     """R-ASM-6 with SPEC §5: the first assessment was rejected before approval; the changed outcome
     approves the new one and the application goes on to review (complete_assessment), where a
     reviewer verifies its categories and approves it into the queue."""
-    FacilityFactory(code="YX01")
-    application = app_services.application_accept_for_assessment(
-        application=submitted_application(choices=["YX01"]), actor=actor("intake")
-    )
-    first = asm_services.assessment_create(
-        application=application,
-        assessed_on=timezone.localdate(),
-        items=items_with_total(GRADE_TOTALS[1]),
-        complete=True,
-        actor=actor("assessor"),
-    )
-    asm_services.assessment_reject(assessment=first, reason="Not what we saw", actor=actor("reviewer"))
+    application, _first = rejected_before_approval()
     review = review_request_decide(
         review_request=reassessed(requested(application), grade=3), actor=actor("reviewer-2")
     )
