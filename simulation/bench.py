@@ -17,6 +17,9 @@ What it measures:
   R-BED-1 and R-OFF-3 checked over the whole database (simulation/checks.py);
 - R-POL-1: a policy version effective today brought into force over every open entry (the act, to
   its COMMIT; then the allocation it starts, timed apart);
+- issue 14: allocating one bed at the largest home with the generator's ~3 % couples linked, then
+  with every couple unlinked (the real `couple_unlink`), the same home and queue: how much worse the
+  couples make it (target ≤ 10 %). Last, since it unlinks the city's couples;
 - `generate_city` itself, when this run builds the city: wall time, and the peak memory of its
   process (resource.getrusage of the child).
 
@@ -54,6 +57,8 @@ from facilities.models import Bed, Facility
 from .checks import rule_violations
 from .generator import _quiet, generate_city, require_migrated
 
+OPEN_STATES = ("waiting", "suspended", "offered", "admission_check")  # queued (R-Q-1)
+
 # The scale of SPEC §11 at 100,000 applications; smaller scales shrink it in proportion.
 FULL_SCALE = {"facilities": 200, "beds": 60_000, "applications": 100_000}
 
@@ -67,7 +72,9 @@ TARGETS = {
     "generate_city": "≤ 3 min, peak memory ≤ 1 GiB",
     "watchdog_report": "p95 ≤ 2 s",
     "policy_act": "≤ 60 s at 200,000 open entries on PostgreSQL (R-POL-1)",
+    "allocate_one_bed_couples": "p50 and p95 ≤ 10 % worse with ~3 % couples than without (issue 14)",
 }
+COUPLES_WORSE_LIMIT = 0.10
 PROCESSES = 8
 CONCURRENT_ALLOCATIONS = 1000
 
@@ -133,6 +140,7 @@ class Bench:
             self._allocate_one()
             self._concurrent()
             self._policy_act()
+            self._couples_comparison()
         self._generate_figure()
         self.results["bench_peak_memory_mib"] = _peak_rss_mib(resource.RUSAGE_SELF)
         return self.results
@@ -326,6 +334,77 @@ class Bench:
             offers_made=offers,
         )
 
+    def _couples_comparison(self) -> None:
+        """Issue 14: does R-CPL-2 (a together couple takes a bed only with a second one for the
+        partner; a vacancy where one waits walks every vacant bed again) slow the allocation? One bed
+        at a time at the largest home, as `allocate_one_bed`, first with the couples the generator
+        linked, then after unlinking them all through `couple_unlink`: the same home, beds and queue
+        (but the offers the first half made). Measured in that order, so whatever warms up helps
+        the run without couples: the comparison errs against couples."""
+        from admissions.models import Couple
+        from admissions.services.couples import couple_unlink
+        from core.errors import DomainError
+
+        home = self._largest()
+        n = max(20, self.samples // 4)
+        beds = self._leaving([home.pk], 2 * (n + 5))
+        n = len(beds) // 2 - 5
+        if n < 5:
+            self.results["figures"]["allocate_one_bed_couples"] = {
+                "skipped": f"too few residents left at {home.code} to measure twice",
+                "target": TARGETS["allocate_one_bed_couples"],
+                "met": None,
+                "floor_constant_view_ms": self.floors["constant_view"],
+                "floor_pk_read_ms": self.floors["pk_read"],
+            }
+            return
+        officer = Actor(kind="system", name="bench")
+        live = Couple.objects.filter(unlinked_at__isnull=True)
+        couples = {"couples": live.count(), "together": live.filter(mode="together").count()}
+        couples["together_waiting_here"] = (
+            live.filter(
+                mode="together",
+                members__application__queue_entries__facility=home,
+                members__application__queue_entries__status="open",
+            )
+            .distinct()
+            .count()
+        )
+        couples["share_of_open_applications"] = round(
+            2 * couples["couples"] / max(1, Application.objects.filter(state__in=OPEN_STATES).count()), 4
+        )
+
+        def measured(part: list[int]) -> dict:
+            def allocate(i: int):
+                bed_discharge(bed=Bed(pk=part[i], facility_id=home.pk), reason="deceased", actor=officer)
+
+            return _time(allocate, len(part) - 5)
+
+        with_couples = measured(beds[: n + 5])
+        for couple_id in list(live.values_list("pk", flat=True)):
+            try:
+                couple_unlink(couple=couple_id, reason="bench: the same city without couples", actor=officer)
+            except DomainError:  # refused (say, a joint offer is live): it stays linked, and is counted
+                pass
+        couples["left_linked"] = live.count()
+        without = measured(beds[n + 5 :])
+        worse = {k: round(with_couples[k] / max(without[k], 0.001) - 1, 3) for k in ("p50_ms", "p95_ms", "p99_ms")}
+        self._figure(
+            "allocate_one_bed_couples",
+            with_couples,
+            met=worse["p50_ms"] <= COUPLES_WORSE_LIMIT and worse["p95_ms"] <= COUPLES_WORSE_LIMIT,
+            facility=home.code,
+            without_couples=without,
+            worse_with_couples=worse,
+            **couples,
+            what="bed_discharge at the largest home with the couples linked, then after unlinking every couple",
+        )
+        self.out(
+            f"Couples: allocate one bed p50 {with_couples['p50_ms']} ms with {couples['couples']} couples, "
+            f"{without['p50_ms']} ms without ({worse['p50_ms']:+.1%}); p95 {with_couples['p95_ms']} / "
+            f"{without['p95_ms']} ms ({worse['p95_ms']:+.1%})"
+        )
+
     def _concurrent(self) -> None:
         if connection.vendor != "postgresql":
             self.results["figures"]["concurrent_allocations"] = {
@@ -502,6 +581,13 @@ def table(results: dict) -> str:
         constant, pk = f.get("floor_constant_view_ms", {}), f.get("floor_pk_read_ms", {})
         if "skipped" in f:
             measured, ratio = f"— {f['skipped']}", ""
+        elif name == "allocate_one_bed_couples":
+            w, worse = f["without_couples"], f["worse_with_couples"]
+            measured = (
+                f"with {f['couples']} couples p50 {f['p50_ms']} / p95 {f['p95_ms']} ms; without p50 {w['p50_ms']} / "
+                f"p95 {w['p95_ms']} ms ({worse['p50_ms']:+.1%} / {worse['p95_ms']:+.1%})"
+            )
+            ratio = f"×{f['ratio_to_constant_view']['p95_ms']} (p95) constant"
         elif "p95_ms" in f:
             measured = f"p50 {f['p50_ms']} / p95 {f['p95_ms']} / p99 {f['p99_ms']} ms"
             r = f["ratio_to_constant_view"]

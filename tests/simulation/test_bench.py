@@ -24,6 +24,7 @@ FIGURES = {
     "generate_city",
     "watchdog_report",
     "policy_act",
+    "allocate_one_bed_couples",
 }
 
 
@@ -55,6 +56,16 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
         assert "PostgreSQL only" in concurrent["skipped"]
     act = figures["policy_act"]  # R-POL-1
     assert act["open_entries"] > 0 and act["scores_changed"] == act["open_entries"]
+    couples = figures["allocate_one_bed_couples"]  # issue 14: with the generator's couples, then without
+    assert couples["couples"] > 0 and couples["left_linked"] == 0
+    assert 0 < couples["share_of_open_applications"] < 0.1
+    for timing in (couples, couples["without_couples"]):
+        assert timing["p50_ms"] <= timing["p95_ms"] <= timing["p99_ms"] and timing["n"] >= 5
+    assert set(couples["worse_with_couples"]) == {"p50_ms", "p95_ms", "p99_ms"}
+    assert couples["met"] is (
+        couples["worse_with_couples"]["p50_ms"] <= 0.10 and couples["worse_with_couples"]["p95_ms"] <= 0.10
+    )
+    assert "allocate_one_bed_couples" in table(results)
     assert "policy_act" in table(results)
     assert "public_lookup" in table(results)
 
