@@ -58,8 +58,12 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
     assert act["open_entries"] > 0 and act["scores_changed"] == act["open_entries"]
     couples = figures["allocate_one_bed_couples"]  # issue 14: with the generator's couples, then without
     assert couples["couples"] > 0 and couples["left_linked"] == 0
+    assert couples["p50_ms"] == round(
+        (couples["with_couples_before"]["p50_ms"] + couples["with_couples_after"]["p50_ms"]) / 2, 2
+    )
     assert 0 < couples["share_of_open_applications"] < 0.1
-    for timing in (couples, couples["without_couples"]):
+    assert 0 <= couples["linked_again"] <= couples["couples"]  # a tiny city offers the couples beds meanwhile
+    for timing in (couples["with_couples_before"], couples["without_couples"], couples["with_couples_after"]):
         assert timing["p50_ms"] <= timing["p95_ms"] <= timing["p99_ms"] and timing["n"] >= 5
     assert set(couples["worse_with_couples"]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert couples["met"] is (
