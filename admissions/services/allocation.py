@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -303,6 +304,29 @@ def _last_decisions_at(facility: Facility) -> dict[int, AllocationDecision]:
     return {decision.bed_id: decision for decision in decisions}
 
 
+class _Walk:
+    """One walk of the queue, read as far as someone asks and replayed after that. A couple's skip
+    walks the same queue again, and the partner's place needs the whole of it (R-CPL-2): without
+    this each `together` member met read the home's whole queue again. Its data stay true while the
+    facility is locked, except for an application changed under the run (`busy`): then the run
+    starts a new walk."""
+
+    def __init__(self, steps: Iterator[QueueStep]):
+        self._steps = steps
+        self._read: list[QueueStep] = []
+
+    def __iter__(self) -> Iterator[QueueStep]:
+        index = 0
+        while True:
+            if index == len(self._read):
+                step = next(self._steps, None)
+                if step is None:
+                    return
+                self._read.append(step)
+            yield self._read[index]
+            index += 1
+
+
 class _Run:
     """What one allocation run knows while it holds the facility's lock: nobody else can change
     this facility's beds meanwhile, so the quota is read once and kept up to date here, and a bed
@@ -329,8 +353,10 @@ class _Run:
             return self._record(bed, chosen=None, skipped=self.nobody_for[bed.bed_type], quota_after=self.quota)
         busy: set[int] = set()
         couple_skips: dict[int, str] = {}
+        queue = None
         while True:
-            queue = queue_walk(self.facility, now=self.now, policy=self.policy)
+            if queue is None:
+                queue = _Walk(queue_walk(self.facility, now=self.now, policy=self.policy))
             chosen, skipped = _choose(
                 bed,
                 queue,
@@ -348,6 +374,7 @@ class _Run:
             if locked is None:
                 # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
                 busy.add(chosen.step.application_id)
+                queue = None
                 continue
             entry = QueueEntry.objects.get(pk=chosen.step.entry_id)
             entry.application = locked
@@ -355,7 +382,7 @@ class _Run:
             partner_id = together_partner_ids([locked.pk]).get(locked.pk)
             place = None
             if partner_id is not None:
-                place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy)
+                place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy, queue=queue)
                 if place is None:
                     # R-CPL-2: no second bed here suits the partner: skipped, keeping their place.
                     couple_skips[locked.pk] = SkipReason.PARTNER_BED_UNAVAILABLE
@@ -378,11 +405,11 @@ class _Run:
             return decision
 
     def _partner_place(
-        self, bed: Bed, first: _Candidate, partner_id: int, *, quota: Quota, busy: set[int]
+        self, bed: Bed, first: _Candidate, partner_id: int, *, quota: Quota, busy: set[int], queue: _Walk
     ) -> _PartnerPlace | None:
         """R-CPL-2: a second vacant bed at this home that suits the partner (their own care level,
         R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers)."""
-        steps = list(queue_walk(self.facility, now=self.now, policy=self.policy))
+        steps = list(queue)
         ranked = [_Candidate(step=step, rank=rank) for rank, step in enumerate(steps, start=1)]
         partner = next((c for c in ranked if c.step.application_id == partner_id), None)
         if partner is None:

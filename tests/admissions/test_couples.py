@@ -354,3 +354,28 @@ def test_the_family_status_says_they_wait_together_and_why_no_bed_was_offered():
     assert "waits together with the spouse" in steps
     assert "no second bed there suited the spouse" in steps
     assert "R-CPL" not in steps and _husband.reference not in steps  # the partner's reference is masked
+
+
+def test_a_couple_skipped_on_a_bed_does_not_make_the_allocation_read_the_queue_again(monkeypatch):
+    """R-CPL-2 at the cost issue 14 allows (≤ 10 % over singles): a `together` member met first and
+    skipped partner_bed_unavailable on the one vacant nursing bed, and the queue is still read once
+    for that bed (each such skip used to read the home's whole queue twice more)."""
+    from admissions.services import allocation
+
+    facility = home()
+    wife, husband, _couple = couple_at()
+    queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))
+    reads = []
+    real_walk = allocation.queue_walk
+
+    def counted(*args, **kwargs):
+        reads.append(1)
+        return real_walk(*args, **kwargs)
+
+    monkeypatch.setattr(allocation, "queue_walk", counted)
+    bed = Bed.objects.filter(facility=facility, bed_type="nursing").first()
+    decisions = bed_discharge_all(bed=bed, reason="deceased")[1]
+    skipped = {row["reference"]: row["reason"] for d in decisions for row in d.skipped}
+    assert skipped[wife.reference] == "partner_bed_unavailable"
+    assert live_offer(husband) is None
+    assert len(reads) == len(decisions) == 1  # one walk per bed walked, however many couple skips
