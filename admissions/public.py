@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from facilities.models import Facility, InPageLanguage
 
+from .dashboard import facility_figures
 from .models import AllocationDecision, QueueEntry, QueueEntryStatus
 from .models.applications import CHANNEL_RANK
-from .selectors import facility_figures, policy_in_force, queue_for_facility
+from .selectors import policy_in_force, queue_for_facility
 
 RECENT_DECISIONS = 20
 CHANNEL_OF_RANK = {rank: channel for channel, rank in CHANNEL_RANK.items()}

@@ -20,9 +20,9 @@ from django.utils import timezone
 from facilities.models import CareLevel, Facility
 from facilities.selectors import Quota
 
+from .dashboard import facility_figures
 from .models import Channel, Occupancy, Offer, OfferState, QueueEntry, QueueEntryStatus
 from .models.applications import CHANNEL_RANK
-from .selectors import facility_figures
 
 # "The last 12 months", as R-Q-5 counts admissions for the estimated wait.
 REPORT_WINDOW_DAYS = 365

@@ -44,6 +44,7 @@ from django.utils.translation import gettext
 
 from facilities.models import Bed, BedStatus, BedType, CareLevel, Facility
 
+from .dashboard import admissions_overdue
 from .models import (
     AllocationDecision,
     ApplicationEvent,
@@ -58,7 +59,7 @@ from .models import (
 from .models.queue import QueueEntry, QueueEntryStatus
 from .models.reconfirmation import unconfirmed_applications
 from .policy import PolicyParameters
-from .selectors import admissions_overdue, policy_in_force
+from .selectors import policy_in_force
 
 MANUAL_TRIGGER = "staff_request"  # "allocate now" on the facility page and the API (R-ALLOC-3)
 FAIL_CHECK_TRANSITIONS = ("fail_admission_check", "fail_admission_check_care_need_changed")
@@ -261,7 +262,7 @@ def allocation_decisions(facilities: QuerySet[Facility], period: Period, *, manu
 
 def overdue_admissions(facilities: QuerySet[Facility], *, now: dt.datetime) -> QuerySet:
     """R-OFF-7: accepted offers whose admission deadline has passed, not yet admitted or failed: the
-    dashboards' selector (admissions.selectors.admissions_overdue) for these homes, longest overdue first."""
+    dashboards' selector (admissions.dashboard.admissions_overdue) for these homes, longest overdue first."""
     return admissions_overdue(now=now).filter(facility__in=facilities)
 
 

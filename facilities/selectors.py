@@ -2,7 +2,7 @@
 (`HELD_BY_SELF_CARE`, `HELD_BY_NURSING`, counted by `bed_counts_by_facility`), the cap
 (`self_care_cap`) and the quota built from them (`quota_from_counts`). The allocation enforces the rule
 (admissions/services/allocation.py); every page, the API, the public board, the reports and the
-simulator read these figures through admissions.selectors.facility_figures / facility_quota."""
+simulator read these figures through admissions.dashboard.facility_figures / admissions.selectors.facility_quota."""
 
 from __future__ import annotations
 

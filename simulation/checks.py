@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from admissions.dashboard import facility_figures
 from admissions.models import Application, Occupancy, Offer
-from admissions.selectors import facility_figures
 from facilities.models import Bed, Facility
 
 LIVE = Q(state__in=["pending", "accepted"])

@@ -52,6 +52,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from admissions.dashboard import facility_figures
 from admissions.decisions import first_chain_break
 from admissions.models import (
     FINAL_STATES,
@@ -72,7 +73,6 @@ from admissions.models import (
 )
 from admissions.people import GRADE_WEIGHTS, People
 from admissions.policy import PolicyError, PolicyParameters
-from admissions.selectors import facility_figures
 from admissions.services import applications as application_services
 from admissions.services import assessments as assessment_services
 from admissions.services import beds as bed_services

@@ -18,19 +18,16 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from admissions.dashboard import with_refusals_in_window
 from admissions.filters import ApplicationFilter
 from admissions.models import Application, Category
 from admissions.models.reconfirmation import with_reconfirmation
-from admissions.selectors import (
-    application_visible_to,
-    applications_visible_to,
-    positions_for_application,
-    with_refusals_in_window,
-)
+from admissions.selectors import positions_for_application
 from admissions.services import applications as services
 from admissions.services.assessments import application_return_for_assessment
 from admissions.services.reconfirmation import reconfirm
 from admissions.services.transitions import transitions_for
+from admissions.visibility import application_visible_to, applications_visible_to
 from api import examples
 from api.base import LOOKUP_CODE_SHOWN_ONCE, ApiView
 from api.pagination import OldestFirstCursor

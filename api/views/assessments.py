@@ -12,8 +12,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from admissions.selectors import application_visible_to
 from admissions.services import assessments as services
+from admissions.visibility import application_visible_to
 from api import examples
 from api.base import ApiView
 from api.permissions import AnyStaff, role_permission

@@ -12,8 +12,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from admissions.models import Category
-from admissions.selectors import application_visible_to, positions_for_application
+from admissions.selectors import positions_for_application
 from admissions.services import changes as services
+from admissions.visibility import application_visible_to
 from api import examples
 from api.permissions import role_permission
 from api.serializers import applications as app_s

@@ -23,17 +23,10 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from admissions.dashboard import beds_with_occupants, facility_figures
 from admissions.models import AllocationDecision, DecisionConfirmation, QueueEntry
 from admissions.policy import PolicyInForce
-from admissions.selectors import (
-    QUEUE_ORDER,
-    beds_with_occupants,
-    facility_figures,
-    policy_in_force,
-    position_for_entry,
-    queue_for_facility,
-    score_breakdown,
-)
+from admissions.selectors import QUEUE_ORDER, policy_in_force, position_for_entry, queue_for_facility, score_breakdown
 from admissions.services.allocation import allocation_run
 from admissions.services.beds import (
     bed_create,

@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from admissions.selectors import application_visible_to
 from admissions.services.privacy import applicant_export, id_accesses_for_application
+from admissions.visibility import application_visible_to
 from api.base import ApiView
 from api.pagination import NewestFirstCursor
 from api.permissions import role_permission

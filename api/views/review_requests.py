@@ -14,8 +14,8 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from admissions.models import ReviewRequest
-from admissions.selectors import application_visible_to
 from admissions.services import review_requests as services
+from admissions.visibility import application_visible_to
 from api import examples
 from api.base import ApiView
 from api.permissions import role_permission

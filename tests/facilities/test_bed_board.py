@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from admissions.dashboard import bed_board
 from admissions.models import Occupancy
-from admissions.selectors import bed_board
 from facilities.models import Bed, BedStatus, Facility
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, add_beds, queued_application

@@ -13,12 +13,12 @@ from django import forms
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from admissions.dashboard import PossibleDuplicate
 from admissions.evidence import EVIDENCE_MAX_BYTES, evidence_content_type, evidence_too_large
 from admissions.identity import birth_date_from_id_number, id_number_errors, normalise_id_number, sex_from_id_number
 from admissions.models import ApplicationState, Category, Channel, Sex
 from admissions.models.applications import DuplicateDecision, Language
 from admissions.policy import PolicyParameters
-from admissions.selectors import PossibleDuplicate
 from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData
 from facilities.models import District, Facility, FacilityLevel
 from web.forms.base import StaffForm

@@ -30,18 +30,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from admissions.dashboard import possible_duplicates
 from admissions.evidence import EXTENSIONS, evidence_content_type
 from admissions.filters import ApplicationFilter
 from admissions.identity import birth_date_from_id_number, id_number_errors, sex_from_id_number
 from admissions.models import Application, ApplicationState, Category, CategoryClaim, CategoryStatus, Sex
 from admissions.models.applications import DuplicateMatch
-from admissions.selectors import (
-    application_visible_to,
-    applications_visible_to,
-    policy_in_force,
-    positions_for_application,
-    possible_duplicates,
-)
+from admissions.selectors import policy_in_force, positions_for_application
 from admissions.services import applications as services
 from admissions.services.assessments import ASSESSABLE_STATES, application_return_for_assessment
 from admissions.services.couples import couple_of
@@ -50,6 +45,7 @@ from admissions.services.privacy import contact_details_visible, id_accesses_for
 from admissions.services.reconfirmation import awaiting_confirmation, reconfirm
 from admissions.services.review_requests import review_assigned_to
 from admissions.services.transitions import CORRECTION_ROLES_BY_STATE, may_correct, transitions_for
+from admissions.visibility import application_visible_to, applications_visible_to
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import District, Facility, Role
@@ -90,7 +86,7 @@ def _url(name: str, *args) -> str | None:
 
 def _visible(request, reference: str):
     """The application, if this user may see it: 404 when unknown, 403 for a facility officer
-    whose home it did not choose (the API's rule, admissions.selectors.application_visible_to)."""
+    whose home it did not choose (the API's rule, admissions.visibility.application_visible_to)."""
     try:
         return application_visible_to(request.user, reference)
     except NotFound as exc:

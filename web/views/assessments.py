@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from admissions.models import QUEUED_STATES, Application, Category
-from admissions.selectors import applications_visible_to, get_application, positions_for_application
+from admissions.selectors import get_application, positions_for_application
 from admissions.services.applications import application_approve
 from admissions.services.assessments import (
     ASSESSABLE_STATES,
@@ -36,6 +36,7 @@ from admissions.services.assessments import (
 from admissions.services.privacy import id_number_for
 from admissions.services.review_requests import review_assigned_to
 from admissions.services.transitions import available_transitions, roles_for_transition
+from admissions.visibility import applications_visible_to
 from assessments.models import Assessment, AssessmentState
 from core.actor import Actor
 from core.errors import DomainError, NotFound

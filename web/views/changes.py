@@ -25,9 +25,10 @@ from django.utils.translation import gettext_lazy
 from admissions.models import Category, CategoryStatus, Sex
 from admissions.models.applications import NON_FINAL_STATES, Language
 from admissions.previews import change_preview
-from admissions.selectors import application_visible_to, policy_in_force
+from admissions.selectors import policy_in_force
 from admissions.services import changes as services
 from admissions.services.applications import channel_for
+from admissions.visibility import application_visible_to
 from core.actor import Actor
 from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import District, Facility, Role

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from admissions.models import FINAL_STATES, Application, CoupleMode
-from admissions.selectors import application_visible_to
 from admissions.services.couples import couple_link, couple_of, couple_unlink
+from admissions.visibility import application_visible_to
 from core.actor import Actor
 from core.errors import DomainError, NotFound
 from web.access import staff_page

@@ -17,18 +17,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from admissions.models import ApplicationState
-from admissions.selectors import (
+from admissions.dashboard import (
     admissions_overdue,
     application_counts_by_state,
-    applications_visible_to,
     assessments_expiring,
     facility_figures,
     offers_due_by,
-    policy_in_force,
 )
+from admissions.models import ApplicationState
+from admissions.selectors import policy_in_force
 from admissions.services.reconfirmation import unconfirmed_listing
 from admissions.services.review_requests import review_requests_overdue
+from admissions.visibility import applications_visible_to
 from admissions.workdays import add_working_days, calendar_warning, end_of_working_day
 from facilities.models import Facility, Role
 from facilities.roles import facility_of, roles_of

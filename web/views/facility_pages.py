@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from admissions.dashboard import bed_board, bed_board_counts, facility_figures
 from admissions.models import (
     LIVE_OFFER_STATES,
     AllocationDecision,
@@ -38,14 +39,7 @@ from admissions.models import (
     QueueEntryStatus,
 )
 from admissions.models.offers import DischargeReason
-from admissions.selectors import (
-    bed_board,
-    bed_board_counts,
-    facility_figures,
-    policy_in_force,
-    queue_for_facility,
-    score_breakdown,
-)
+from admissions.selectors import policy_in_force, queue_for_facility, score_breakdown
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
 from admissions.services.couples import couples_for

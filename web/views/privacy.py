@@ -31,8 +31,8 @@ from admissions.models import (
     Offer,
     QueueEntry,
 )
-from admissions.selectors import application_visible_to
 from admissions.services.privacy import applicant_export, applicant_for_id_number
+from admissions.visibility import application_visible_to
 from assessments.models import Assessment
 from core.errors import NotFound, NotPermitted
 from facilities.roles import sees_full_id_numbers

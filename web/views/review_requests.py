@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from admissions.models import Application, ReviewOutcome, ReviewRequest, ReviewRequestState
-from admissions.selectors import applications_visible_to, get_application, policy_in_force
+from admissions.selectors import get_application, policy_in_force
 from admissions.services import review_requests as services
+from admissions.visibility import applications_visible_to
 from admissions.workdays import deadline_after
 from core.actor import Actor
 from core.errors import DomainError, NotFound
