@@ -68,7 +68,14 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "queue": (
         "admissions/selectors.py",
-        ["tests/admissions/test_queue.py", "tests/admissions/test_allocation.py", "tests/admissions/test_policy.py"],
+        [
+            "tests/admissions/test_queue.py",
+            "tests/admissions/test_allocation.py",
+            "tests/admissions/test_policy.py",
+            # The policy in force (R-POL-1) and the refusals counted (R-OFF-5) are read here too.
+            "tests/admissions/test_policy_activation.py",
+            "tests/admissions/test_refusals_per_person.py",
+        ],
     ),
     "offers": (
         "admissions/services/offers.py",

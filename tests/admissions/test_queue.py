@@ -8,7 +8,7 @@ import time_machine
 
 from admissions.models import Occupancy, Policy, QueueEntry
 from admissions.policy import PolicyParameters
-from admissions.selectors import position_for_entry, positions_for_application, queue_for_facility
+from admissions.selectors import position_for_entry, positions_for_application, queue_for_facility, queue_walk
 from admissions.services import applications as app_services
 from facilities.models import Bed
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
@@ -186,3 +186,79 @@ def test_a_new_policy_version_rescores_the_queue_from_its_effective_date(home):
         (position,) = positions_for_application(application)
     assert position.score_breakdown == {"care": 25, "age": 0, "family": 0, "waiting": 2}
     assert QueueEntry.objects.get(application=application).policy_version == 2
+
+
+def test_an_entry_of_a_later_channel_tied_on_score_and_time_is_not_ahead_even_with_a_lower_reference(home):
+    """R-Q-4 over R-Q-2: position counts only entries that rank ahead; the reference breaks a tie
+    within a channel only. An ordinary entry with the same score, queued at the same instant and a
+    lower reference, stays behind a special one."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        ordinary = queued_application(grade=3, choices=["YX01"])
+        special = queued_application(grade=3, choices=["YX01"], **DIBAO)
+    assert ordinary.queued_at == special.queued_at  # the clock stood still: queued in the same instant
+    assert ordinary.reference < special.reference
+    assert order(home) == [special.reference, ordinary.reference]
+    with time_machine.travel(dt.datetime(2026, 11, 3, 9, 0, tzinfo=SHANGHAI), tick=False):
+        (first,) = positions_for_application(special)
+        (second,) = positions_for_application(ordinary)
+    assert first.score == second.score == 30 + 5  # care grade 3, aged 85 (R-Q-3)
+    assert (first.position, first.ahead_same_care_level) == (1, 0)
+    assert (second.position, second.ahead_same_care_level) == (2, 1)
+
+
+def test_nobody_ahead_waits_zero_to_one_month_a_range_not_a_promise(home):
+    """R-Q-5: with six admissions in the year (enough history) and nobody ahead, the estimate is
+    still a range, 0 to 1 month, never "0 months"."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        me = queued_application(grade=3, choices=["YX01"])
+        for i, bed in enumerate(Bed.objects.filter(facility=home)[:6]):
+            Occupancy.objects.create(bed=bed, facility=home, care_level="nursing", admitted_on=dt.date(2026, 1 + i, 3))
+        (position,) = positions_for_application(me)
+    assert position.position == 1
+    assert position.estimated_wait == {"months_low": 0, "months_high": 1}
+
+
+def test_the_positions_follow_the_order_of_the_choices_not_the_home_codes(home):
+    """R-PUB-3 with R-APP-7: the family reads its positions home by home in its order of preference."""
+    add_beds(FacilityFactory(code="YX02"), nursing=2)  # occupied: nobody is offered a bed
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        me = queued_application(grade=3, choices=["YX02", "YX01"])
+        positions = positions_for_application(me)
+    assert [p.entry.facility.code for p in positions] == ["YX02", "YX01"]
+
+
+def test_the_estimated_wait_counts_the_admissions_of_the_same_care_level_only(home):
+    """R-Q-5: the divisor is the home's admissions *of that care level*: six self-care admissions
+    are no history for a nursing entry."""
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        me = queued_application(grade=3, choices=["YX01"])  # nursing
+        for i, bed in enumerate(Bed.objects.filter(facility=home)[:6]):
+            Occupancy.objects.create(
+                bed=bed, facility=home, care_level="self_care", admitted_on=dt.date(2026, 1 + i, 3)
+            )
+        (position,) = positions_for_application(me)
+    assert position.estimated_wait is None
+
+
+def test_a_closed_entry_has_no_position(home):
+    """R-Q-4 counts open entries; the family's positions (R-PUB-3) list its open entries only."""
+    add_beds(FacilityFactory(code="YX02"), nursing=2)
+    with time_machine.travel(dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        me = queued_application(grade=3, choices=["YX01", "YX02"])
+        # R-CHG-2: the reviewer drops YX02 from the choices; the entry is closed, never deleted (R-Q-1).
+        QueueEntry.objects.filter(application=me, facility__code="YX02").update(
+            status="closed", outcome="choice_dropped", closed_at=dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+        )
+        positions = positions_for_application(me)
+    assert [p.entry.facility.code for p in positions] == ["YX01"]
+
+
+def test_the_walk_scores_the_queue_at_the_moment_it_is_given(home):
+    """R-Q-3: the score can be recomputed at any moment; an allocation walks the queue as at its own
+    `now`, with the waiting points of that moment, whatever the clock says meanwhile."""
+    t0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(t0, tick=False):
+        queued_application(grade=3, choices=["YX01"])
+    with time_machine.travel(t0 + dt.timedelta(days=1), tick=False):
+        (step,) = queue_walk(home, now=t0 + dt.timedelta(days=61))
+    assert step.score == 30 + 5 + 2  # care grade 3, aged 85, two full periods of 30 days
