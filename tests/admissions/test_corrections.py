@@ -335,3 +335,31 @@ def test_a_correction_bumps_the_version_r_chg_1():
     version = Application.objects.get(pk=application.pk).version
     corrected(application, contact_name="儿子")
     assert Application.objects.get(pk=application.pk).version == version + 1
+
+
+# --- found unpinned by mutation testing (docs/mutation.md, intake) ---------------------------------
+def test_the_event_names_each_changed_field_by_its_path_family_sex_and_categories_r_chg_1():
+    """R-CHG-1: a corrected sex (with the ID number that carries it), family situation (R-APP-9) and
+    category are each recorded under the field path the API uses, old and new."""
+    application = draft(categories=[{"code": "dibao", "evidence": "低保证 2024-001"}])
+    corrected(
+        application,
+        id_number=id_number(BORN, sex="M"),
+        sex="M",
+        no_spouse_no_children=True,
+        categories=[{"code": "youfu", "evidence": "优抚证 7"}],
+        reason="the officer misread the card",
+    )
+    changes = Application.objects.get(pk=application.pk).events.get(transition="corrected").data["changes"]
+    assert changes["applicant.sex"] == {"old": "F", "new": "M"}
+    assert changes["applicant.no_spouse_no_children"] == {"old": False, "new": True}
+    assert [claim["code"] for claim in changes["categories"]["old"]] == ["dibao"]
+    assert [claim["code"] for claim in changes["categories"]["new"]] == ["youfu"]
+
+
+def test_a_reason_of_2000_characters_is_taken_and_one_more_is_refused_r_chg_1():
+    application = submitted_application(choices=["YX01"])
+    error = refused(InvalidInput, application, id_number=id_number(BORN, sex="F"), reason="x" * 2001)
+    assert set(error.errors) == {"reason"}
+    corrected(application, id_number=id_number(BORN, sex="F"), reason="x" * 2000)
+    assert len(Application.objects.get(pk=application.pk).events.get(transition="corrected").reason) == 2000

@@ -5,6 +5,8 @@ written (SPEC §10: a rejected input changes nothing).
 """
 
 import datetime as dt
+import hashlib
+import hmac
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +27,7 @@ from admissions.models.applications import DuplicateReview
 from admissions.policy import PolicyParameters
 from admissions.services import applications as services
 from admissions.services.applications import LOOKUP_CODE_ALPHABET
-from core.errors import Conflict, InvalidInput, RuleViolation
+from core.errors import Conflict, InvalidInput, RuleViolation, WrongState
 from tests import spec
 from tests.factories import (
     FacilityFactory,
@@ -685,3 +687,95 @@ def test_an_application_records_how_it_came_in():
         data=intake(choices=["YX01"]), submit=True, actor=actor("intake"), via="api"
     )
     assert application.created_via == "api"
+
+
+def test_an_exemption_decision_without_granted_or_refused_is_refused_naming_it_r_app_3():
+    """R-APP-3: the reviewer must say granted or refused; a note alone decides nothing."""
+    application = reviewed_application(choices=["HZ01"], **EXEMPT)
+    with pytest.raises(InvalidInput) as caught:
+        services.application_approve(
+            application=application,
+            categories=[],
+            exemption={"note": "City model worker 1988, file 12."},
+            actor=actor("reviewer"),
+        )
+    assert "exemption" in caught.value.errors
+    application.refresh_from_db()
+    assert (application.state, application.contributor_exemption_granted) == ("review", None)
+
+
+def test_a_verified_category_records_who_verified_it_and_when_r_app_8(time_machine):
+    """R-APP-8: a category counts once a reviewer verifies it; the claim keeps who and when (SPEC §10 audit)."""
+    time_machine.move_to(at(dt.date(2026, 11, 2), hour=15), tick=False)
+    application = reviewed_application(choices=["YX01"], categories=[{"code": "dibao", "evidence": "低保证 2024-118"}])
+    reviewer = actor("the-reviewer")
+    services.application_approve(
+        application=application,
+        categories=[{"code": "dibao", "verified": True, "note": "certificate seen"}],
+        exemption=None,
+        actor=reviewer,
+    )
+    claim = application.category_claims.get(code="dibao")
+    assert (claim.status, claim.note, claim.verified_by) == ("verified", "certificate seen", reviewer.user)
+    assert claim.verified_at == at(dt.date(2026, 11, 2), hour=15)
+
+
+def test_a_correction_keeps_the_familys_chosen_language_r_chg_1():
+    """R-CHG-1: a correction changes what was corrected; an English-speaking family keeps English."""
+    application, _ = services.application_create(
+        data=intake(choices=["YX01"], language="en"), submit=True, actor=actor("intake")
+    )
+    services.application_update(
+        application=application,
+        data=intake(id_number=application.applicant.id_number, choices=["YX01"], language="en", phone="13800000001"),
+        actor=actor("intake"),
+    )
+    application.applicant.refresh_from_db()
+    assert (application.applicant.phone, application.applicant.language) == ("13800000001", "en")
+
+
+def test_a_finished_application_gets_no_new_lookup_code_naming_its_state_r_fsm_3():
+    """R-FSM-3: refused with 409, naming the current state and no transitions; the old code is kept."""
+    application, code = create()
+    services.application_withdraw(application=application, reason="moved away", actor=actor("intake"))
+    with pytest.raises(WrongState) as caught:
+        services.lookup_code_issue(application=application, actor=actor("intake"))
+    assert caught.value.status == 409
+    assert (caught.value.current_state, caught.value.available_transitions) == ("withdrawn", [])
+    application.refresh_from_db()
+    assert services.lookup_code_matches(application, code)
+
+
+def test_a_second_open_application_is_refused_under_the_rule_code_r_app_5():
+    """The API problem's `type` names the rule (API.md): R-APP-5, as SPEC writes it."""
+    first, _ = create()
+    assert refused(Conflict, id_number=first.applicant.id_number, choices=["YX02"]).rule == "R-APP-5"
+
+
+@pytest.mark.parametrize("field", ["phone", "contact_phone"])
+def test_a_phone_that_is_no_phone_number_is_refused_in_words_naming_the_field_r_sec_9(field):
+    error = refused(InvalidInput, **{field: "call me"})
+    path = {"phone": "applicant.phone", "contact_phone": "contact.phone"}[field]
+    (message,) = error.errors[path]
+    assert "phone number" in message
+
+
+def test_a_contact_update_bumps_the_version_and_records_the_fields_it_changed_r_fsm_2():
+    application, _ = create()
+    version = application.version
+    services.application_contact_update(
+        application=application, changes={"contact_name": "儿子"}, actor=actor("admin"), via="admin"
+    )
+    application.refresh_from_db()
+    assert (application.contact_name, application.version) == ("儿子", version + 1)
+    event = application.events.last()
+    assert (event.transition, event.from_state, event.to_state) == ("update", "submitted", "submitted")
+    assert event.data == {"fields": ["contact_name"], "via": "admin"}
+
+
+def test_the_lookup_code_hash_is_hmac_sha256_of_reference_and_code_in_capitals_r_pub_1(settings):
+    """R-PUB-1 / R-SEC-8: a stored hash is HMAC-SHA256 under the key of "reference:CODE" (the code in
+    capitals, as issued), so every hash stored so far keeps matching whatever case the family types."""
+    settings.LOOKUP_CODE_KEYS = ["the-newest-key"]
+    expected = hmac.new(b"the-newest-key", b"2026-000123:ABC234", hashlib.sha256).hexdigest()
+    assert services.lookup_code_hash("2026-000123", " abc234 ") == expected
