@@ -40,7 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[str, list[str]]] = {
     "allocation": (
         "admissions/services/allocation.py",
-        ["tests/admissions/test_allocation.py"],
+        [
+            "tests/admissions/test_allocation.py",
+            # Couples' joint offers (R-CPL-2), the quota's blocked beds after a target change
+            # (R-ALLOC-3) and the confirmations of an unchanged empty decision (R-ALLOC-2) are
+            # allocated here too; these files take about 10 s together.
+            "tests/admissions/test_couples.py",
+            "tests/admissions/test_headroom.py",
+            "tests/admissions/test_allocation_confirmations.py",
+        ],
     ),
     "quota": (
         "facilities/selectors.py",

@@ -674,3 +674,17 @@ def test_a_new_policy_version_is_in_force_for_the_first_allocation_on_its_date_a
     assert decision.chosen["reference"] == grade_2.reference
     assert QueueEntry.objects.get(application=grade_4).policy_version == policy.version
     assert QueueEntry.objects.get(application=elsewhere).policy_version == policy.version
+
+
+def test_the_public_form_of_a_decision_names_each_persons_channel_and_care_level_r_ver_2():
+    """R-VER-2: the published decision keeps, for the chosen and every skipped person, their entry's
+    channel and care level at this home (what an allocation run reads once for all its decisions)."""
+    home = home_full(nursing=9, general=0)
+    nursing = queued_application(grade=2, choices=["YX01"])
+    self_care = queued_application(grade=0, choices=["YX01"])
+    (decision,) = allocation_run(facility=home, trigger="bed_added", beds=add_beds(home, general=1, status="vacant"))
+    assert decision.chosen["reference"] == self_care.reference
+    assert [row["reference"] for row in decision.skipped] == [nursing.reference]
+    chosen, (skipped,) = decision.public["chosen"], decision.public["skipped"]
+    assert (chosen["channel"], chosen["care_level"]) == ("ordinary", "self_care")
+    assert (skipped["channel"], skipped["care_level"]) == ("ordinary", "nursing")

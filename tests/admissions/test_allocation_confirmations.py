@@ -149,3 +149,16 @@ def test_an_empty_attempt_costs_no_query_per_bed_r_alloc_2(home):
     many_beds = _queries_of_a_staff_request(home)
     assert DecisionConfirmation.objects.count() - before == 1 + more  # each bed confirmed, none skipped
     assert many_beds == one_bed
+
+
+def test_another_person_skipped_for_the_same_reason_writes_a_new_decision_r_alloc_2(home, general_bed):
+    """The pairs compared are (reference, reason): one nursing applicant withdrawn and another come,
+    both skipped for bed_type_mismatch, is a different decision, not a confirmation."""
+    with time_machine.travel(T0, tick=False):
+        first_applicant = queued_application(grade=3, choices=["YX01"])
+        app_services.application_withdraw(application=first_applicant, reason="moved away", actor=actor("intake"))
+        second_applicant = queued_application(grade=3, choices=["YX01"])
+    first, second = decisions_for(general_bed)
+    assert [row["reference"] for row in first.skipped] == [first_applicant.reference]
+    assert [row["reference"] for row in second.skipped] == [second_applicant.reference]
+    assert not DecisionConfirmation.objects.exists()

@@ -23,6 +23,7 @@ from admissions.models import (
 )
 from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.services import applications as app_services
+from admissions.services.allocation import allocation_run
 from admissions.services.beds import bed_discharge, bed_discharge_all
 from admissions.services.couples import couple_link, couple_of, couple_unlink
 from admissions.services.lookup import lookup_result
@@ -379,3 +380,54 @@ def test_a_couple_skipped_on_a_bed_does_not_make_the_allocation_read_the_queue_a
     assert skipped[wife.reference] == "partner_bed_unavailable"
     assert live_offer(husband) is None
     assert len(reads) == len(decisions) == 1  # one walk per bed walked, however many couple skips
+
+
+# --- found unpinned by mutation testing (docs/mutation.md, allocation) ----------------------------
+def test_a_joint_offer_tells_each_family_who_the_partner_is_r_cpl_2():
+    """R-CPL-2: the second half's message is a joint offer naming the partner (name and reference)."""
+    _facility, wife, husband, _couple, _hers, _his = joint_offer()
+    message = Notification.objects.get(application=husband, kind="joint_offer_made")
+    assert wife.reference in message.body
+    assert Notification.objects.filter(application=wife, kind="joint_offer_made").exists()
+
+
+def test_a_self_care_partner_gets_no_nursing_bed_a_nursing_entry_below_could_take_r_cpl_2_r_nq_2():
+    """R-NQ-2 holds for the partner's bed: the self-care husband may not take the second nursing bed
+    while a nursing-level entry (ranked below the couple) could be offered it, so the couple waits
+    (partner_bed_unavailable) and the nursing entry gets a bed."""
+    facility = home()
+    wife, husband, _couple = couple_at()
+    single = queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))
+    two_nursing_beds = Bed.objects.filter(facility=facility, bed_type="nursing").values_list("pk", flat=True)[:2]
+    Bed.objects.filter(pk__in=list(two_nursing_beds)).update(status="vacant", holder_care_level=None)
+    decisions = allocation_run(facility=facility, trigger="staff_request")
+    assert live_offer(wife) is None and live_offer(husband) is None
+    assert live_offer(single).bed.bed_type == "nursing"
+    reasons = {row["reference"]: row["reason"] for row in decisions[0].skipped}
+    assert reasons[wife.reference] == "partner_bed_unavailable"
+
+
+def test_a_nursing_level_partner_waits_for_a_nursing_bed_not_a_general_one_r_cpl_2_r_nq_2():
+    """R-NQ-2: a nursing applicant gets only a nursing bed, as the second half of a joint offer too."""
+    facility = home()
+    wife = queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1940, 1, 1), sex="F")
+    husband = queued_application(grade=3, choices=["YX01"], date_of_birth=dt.date(1939, 1, 1), sex="M")
+    couple_link(
+        applications=[wife.reference, husband.reference], mode="together", reason="married", actor=actor("intake")
+    )
+    Bed.objects.filter(facility=facility, bed_type="general").update(status="vacant", holder_care_level=None)
+    free(facility, "nursing")
+    assert live_offer(wife) is None and live_offer(husband) is None
+    assert not Offer.objects.filter(bed__bed_type="general", care_level="nursing").exists()
+
+
+def test_after_a_joint_offer_is_declined_neither_is_offered_the_others_bed_even_unlinked_r_cpl_2():
+    """R-CPL-2 with R-ALLOC-1 refused_this_bed: a joint offer refused is refused by both, for both
+    beds, so once unlinked the self-care husband is still not offered the nursing bed his wife refused
+    (nobody else waits, so R-NQ-2 alone would let him have it)."""
+    facility, wife, husband, couple, hers, _his = joint_offer()
+    offer_decline(offer=hers, reason="too far", actor=actor("intake"))
+    couple_unlink(couple=couple, reason="they now wish to move separately", actor=actor("intake"))
+    allocation_run(facility=facility, trigger="staff_request")
+    assert live_offer(husband) is None or live_offer(husband).bed_id != hers.bed_id
+    assert live_offer(wife) is None or live_offer(wife).bed_id != hers.bed_id

@@ -60,3 +60,20 @@ def test_lowering_a_homes_nursing_target_refills_the_general_bed_the_quota_block
     offer = Offer.objects.get(application=self_care, state="pending")
     assert offer.bed_id == general.pk
     assert AllocationDecision.objects.filter(bed=general).latest("sequence").trigger == "nursing_target_lowered"
+
+
+def test_a_home_target_equal_to_the_policys_allocates_nothing_r_alloc_3():
+    """R-ALLOC-3: only a *lower* target grows the headroom; writing down the target already in force
+    (the policy's, §9) walks no bed: no decision and no confirmation is written."""
+    from admissions.models import DecisionConfirmation
+    from facilities.services import facility_update
+    from tests.spec import NURSING_TARGET
+
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=77, holder="nursing")
+    add_beds(home, general=22, holder="self_care")
+    add_beds(home, general=1, status="vacant")
+    queued_application(grade=0, choices=["YX01"])  # blocked by the quota: one empty decision
+    before = (AllocationDecision.objects.count(), DecisionConfirmation.objects.count())
+    facility_update(facility=home, values={"nursing_target": str(NURSING_TARGET)}, actor_name="admin")
+    assert (AllocationDecision.objects.count(), DecisionConfirmation.objects.count()) == before
