@@ -250,6 +250,8 @@ def test_two_vacant_beds_make_a_joint_offer_with_the_same_deadlines_and_a_partne
     decisions = free(facility, "general")
     by_ref = {d.chosen["reference"]: d for d in decisions if d.chosen}
     assert set(by_ref) >= {wife.reference, husband.reference}
+    # The partner's bed is taken by the joint offer: the run does not walk it again as a vacancy.
+    assert len(decisions) == 2 and len({d.bed_id for d in decisions}) == 2
     hers, his = live_offer(wife), live_offer(husband)
     assert hers and his and hers.state == his.state == "pending"
     assert hers.respond_by == his.respond_by
@@ -257,6 +259,7 @@ def test_two_vacant_beds_make_a_joint_offer_with_the_same_deadlines_and_a_partne
     assert his.bed.bed_type == "general" and hers.bed.bed_type == "nursing"
     second = AllocationDecision.objects.get(pk=his.decision_id)
     assert second.partner_decision_id == hers.decision_id
+    assert second.chosen_entry.application_id == husband.pk  # R-ALLOC-2: the chosen entry, recorded
     assert second.skipped and all(row["reason"] == "couple_partner" for row in second.skipped)
     assert all(row["rank"] < second.chosen["rank"] for row in second.skipped)
     assert wife.reference in {row["reference"] for row in second.skipped}
