@@ -149,3 +149,13 @@ def test_a_bed_found_carries_its_act(home, officer, resident):
     page = board(officer, home, q="B0002")
     bed = Bed.objects.get(facility=home, code="B0002")
     assert reverse("staff:bed_action", args=[home.code, bed.pk, "discharge"]) in page
+
+
+def test_the_table_and_the_cards_record_a_discharge_through_its_confirmation_page(home, officer, resident):
+    """R-BED-2: the discharge form posts as a page (its confirmation), never by htmx, whether the bed is
+    shown as a card or as a row of the table of beds found; the table and the cards share one form."""
+    discharge = reverse("staff:bed_action", args=[home.code, resident.occupancy.bed_id, "discharge"])
+    for page in (board(officer, home), board(officer, home, q="桂兰")):
+        form = re.search(rf'<form method="post" action="{re.escape(discharge)}"[^>]*>', page)
+        assert form is not None
+        assert "hx-post" not in form.group(0)
