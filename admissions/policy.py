@@ -108,6 +108,12 @@ class PolicyParameters:
         order = {"special": 0, "priority": 1, "ordinary": 2}
         return min(candidates, key=lambda c: order[c[0]])
 
+    def refusal_limit_reached(self, refusals: int) -> bool:
+        """R-OFF-5: with this many refusals in the window the application is removed and the person
+        barred. The one comparison: the offers service (after a refusal), a withdrawal with a live
+        offer (counting it) and the confirmation pages (saying what one more would do) ask here."""
+        return refusals >= self.refusal_limit
+
     def care_points(self, grade: int) -> int:
         return int(self.score_weights["care"][str(grade)])
 

@@ -64,7 +64,7 @@ def refusal_lines(application, *, counted_as: str) -> list[Line]:
             }
         )
     ]
-    if before + 1 >= params.refusal_limit:
+    if params.refusal_limit_reached(before + 1):
         lines.append(
             Line(
                 _(

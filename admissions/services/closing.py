@@ -128,7 +128,7 @@ def application_withdraw_apply(application: Application, *, reason: str, actor: 
     offer = live_offer(application)
     if offer is not None:
         params = policy_in_force().parameters
-        if refusals_of_person(application, params=params) + 1 >= params.refusal_limit:
+        if params.refusal_limit_reached(refusals_of_person(application, params=params) + 1):
             application_removal_apply(
                 application, reason="refusal_limit", note=reason, actor=SYSTEM, offer_as_refusal=True
             )

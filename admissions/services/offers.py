@@ -98,7 +98,7 @@ def _after_refusals(pairs: list[tuple[Offer, Application]], trigger: str = "offe
     then allocated in one run."""
     params = policy_in_force().parameters
     for _offer, application in pairs:
-        if refusals_in_window(application) >= params.refusal_limit:
+        if params.refusal_limit_reached(refusals_in_window(application)):
             application_remove_for_refusals(application=application)
     if len(pairs) == 1:
         return allocation_run(facility=pairs[0][0].facility, bed=pairs[0][0].bed, trigger=trigger)

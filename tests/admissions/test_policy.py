@@ -426,3 +426,11 @@ def test_bad_score_weights_are_refused_saying_what_is_missing():
     with pytest.raises(PolicyError) as refused:
         PolicyParameters.from_json({"score_weights": {"care": {}}})
     assert refused.value.errors["score_weights"] == "must have care, age, family and waiting"
+
+
+def test_the_refusal_limit_is_reached_at_the_third_refusal_not_before_r_off_5():
+    """SPEC §9: refusal_limit 3. The one comparison every caller asks (offers, withdrawal,
+    confirmation pages): two refusals leave the person waiting, the third removes and bars them."""
+    params = PolicyParameters()
+    assert [params.refusal_limit_reached(n) for n in range(5)] == [False, False, False, True, True]
+    assert PolicyParameters(refusal_limit=1).refusal_limit_reached(1)

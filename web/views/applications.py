@@ -869,7 +869,7 @@ def _confirm_withdraw(request, application, form, token, here):
             "refusal_limit": params.refusal_limit,
             "window_days": params.refusal_window_days,
             "bar_days": params.bar_days,
-            "reaches_limit": offer is not None and before + 1 >= params.refusal_limit,
+            "reaches_limit": offer is not None and params.refusal_limit_reached(before + 1),
         },
     )
 

@@ -277,7 +277,7 @@ def _decline_consequences(offer: Offer) -> dict:
         "refusal_limit": params.refusal_limit,
         "window_days": params.refusal_window_days,
         "bar_days": params.bar_days,
-        "reaches_limit": before + 1 >= params.refusal_limit,
+        "reaches_limit": params.refusal_limit_reached(before + 1),
     }
 
 
