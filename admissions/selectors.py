@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 
 from assessments.models import Assessment
 from core.errors import NotFound
-from facilities.models import Facility
+from facilities.models import District, Facility, FacilityLevel
 from facilities.selectors import (
     Quota,
     quota_for_facility,
@@ -142,6 +142,17 @@ def refusals_of_person(application: Application, *, params: PolicyParameters, no
     return Offer.objects.filter(
         refusals_counted(params=params, now=now), application__applicant_id=application.applicant_id
     ).count()
+
+
+def homes_to_choose(district: District | None) -> QuerySet[Facility]:
+    """R-APP-7: the homes an applicant of `district` may choose (services.applications
+    choice_district): every city-level home and the district-level homes of that district, each
+    accepting applications. None (no district given yet): the city-level homes only. The intake form
+    lists these; the service still checks whatever is posted."""
+    level = Q(level=FacilityLevel.CITY)
+    if district is not None:
+        level |= Q(level=FacilityLevel.DISTRICT, district=district)
+    return Facility.objects.filter(level, accepting_applications=True).select_related("district")
 
 
 def get_application(reference: str) -> Application:

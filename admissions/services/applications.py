@@ -227,6 +227,13 @@ def _facilities(data: IntakeData) -> tuple[list[Facility], dict[str, list[str]]]
     return facilities, errors
 
 
+def choice_district(hukou: District | None, residence: District | None) -> District | None:
+    """R-APP-7 read with R-APP-3: the district whose district-level homes the applicant may choose,
+    the hukou district, or for a hukou outside the city (None) the residence district that stands in
+    for it. The intake form lists the homes of this district (selectors.homes_to_choose)."""
+    return hukou if hukou is not None else residence
+
+
 def _choice_rule_errors(
     facilities: list[Facility], *, district_id: int | None, params, accepting_checked_for: set[int] | None = None
 ) -> dict[str, list[str]]:
@@ -338,7 +345,8 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
         if not data.no_serious_mental_disorder:
             rule_errors["declarations.no_serious_mental_disorder"] = [gettext("must be declared to submit")]
         if not facility_errors:
-            district_id = hukou.pk if hukou else (residence.pk if residence else None)
+            district = choice_district(hukou, residence)
+            district_id = district.pk if district else None
             rule_errors.update(_choice_rule_errors(facilities, district_id=district_id, params=params))
     return hukou, residence, facilities, format_errors, rule_errors
 

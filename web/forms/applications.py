@@ -19,7 +19,8 @@ from admissions.identity import birth_date_from_id_number, id_number_errors, nor
 from admissions.models import ApplicationState, Category, Channel, Sex
 from admissions.models.applications import DuplicateDecision, Language
 from admissions.policy import PolicyParameters
-from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData
+from admissions.selectors import homes_to_choose
+from admissions.services.applications import STAFF_REMOVAL_REASONS, IntakeData, choice_district
 from facilities.models import District, Facility, FacilityLevel
 from web.forms.base import StaffForm
 
@@ -48,22 +49,28 @@ def evidence_file_problem(upload) -> str | None:
     return None
 
 
-def facility_choices() -> list:
-    """The homes accepting applications (R-APP-7), grouped: city level, then district level by district."""
+def facility_choices(homes, *, blank=True) -> list:
+    """Homes for a choice's list, grouped: city level, then district level by district."""
     city, by_district = [], {}
-    homes = Facility.objects.filter(accepting_applications=True).select_related("district").order_by("name", "code")
-    for facility in homes:
+    for facility in sorted(homes, key=lambda f: (f.name, f.code)):
         label = f"{facility.local_name} ({district_name(facility.district)})"
         if facility.level == FacilityLevel.CITY:
             city.append((facility.code, label))
         else:
             by_district.setdefault(district_name(facility.district), []).append((facility.code, label))
-    groups: list = [("", _("— none —"))]
+    groups: list = [("", _("— none —"))] if blank else []
     if city:
         groups.append((str(_("City level")), city))
     for name in sorted(by_district):
         groups.append((str(_("District level: %(district)s") % {"district": name}), by_district[name]))
     return groups
+
+
+def district_for_choices(hukou_code: str, residence_code: str) -> District | None:
+    """The district whose district-level homes are listed (R-APP-7 with R-APP-3, as the service
+    reads it: services.applications.choice_district), from the codes the form holds."""
+    known = {d.code: d for d in District.objects.filter(code__in={hukou_code, residence_code} - {"", OTHER_DISTRICT})}
+    return choice_district(known.get(hukou_code), known.get(residence_code))
 
 
 class IntakeForm(StaffForm):
@@ -148,7 +155,11 @@ class IntakeForm(StaffForm):
         ]
         self.fields["residence_district"].choices = [("", _("— none —")), *named]
         for code, label in Category.choices:
-            self.fields[f"category_{code}"] = forms.BooleanField(label=label, required=False)
+            # Its evidence is shown once the box is ticked (static/css/applications.css, GOV.UK's
+            # conditional reveal without a script).
+            self.fields[f"category_{code}"] = forms.BooleanField(
+                label=label, required=False, widget=forms.CheckboxInput(attrs={"aria-controls": f"evidence-{code}"})
+            )
             self.fields[f"evidence_{code}"] = forms.CharField(
                 label=_("Document reference"), max_length=255, required=False
             )
@@ -158,11 +169,21 @@ class IntakeForm(StaffForm):
                 help_text=_("PDF, JPEG or PNG, at most %(size)s MiB.") % {"size": EVIDENCE_MAX_BYTES // (1024 * 1024)},
                 widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
             )
-        homes = facility_choices()
         self.choice_count = params.max_choices
+        # The lists offer the homes this applicant may choose (R-APP-7), and each list the home it
+        # holds: a draft may hold another (R-CHG-1), and a home posted by hand reaches the service,
+        # which refuses it in words on its field.
+        district = district_for_choices(self._value("hukou_district"), self._value("residence_district"))
+        self.district_chosen = district is not None
+        allowed = list(homes_to_choose(district))
+        allowed_codes = {home.code for home in allowed}
         for n in range(1, params.max_choices + 1):
+            chosen = self._value(f"choice_{n}")
+            kept = (
+                [] if chosen in allowed_codes else list(Facility.objects.filter(code=chosen).select_related("district"))
+            )
             self.fields[f"choice_{n}"] = forms.ChoiceField(
-                label=_("Home choice %(n)s") % {"n": n}, required=False, choices=homes
+                label=_("Home choice %(n)s") % {"n": n}, required=False, choices=facility_choices([*allowed, *kept])
             )
             self.fields[f"spouse_resident_{n}"] = forms.BooleanField(
                 label=_("The spouse already lives in this home"), required=False
@@ -182,6 +203,33 @@ class IntakeForm(StaffForm):
         # Filled by clean(): which category and choice each position of the service's lists came from.
         self._category_at: list[str] = []
         self._choice_at: list[int] = []
+
+    def _value(self, name: str) -> str:
+        """What the form holds for `name`: as sent, or else as it was filled in."""
+        value = self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
+        return str(value or "")[:20]
+
+    @staticmethod
+    def homes_after_district_change(query, *, choice_count: int) -> tuple[dict, list[str]]:
+        """The home lists' part of the form (staff:intake_homes, htmx) after the district changed:
+        its initial values, with the homes the applicant may no longer choose (R-APP-7) taken off,
+        and those homes' names, to say so."""
+        initial = {name: str(query.get(name) or "")[:20] for name in ("hukou_district", "residence_district")}
+        allowed = set(
+            homes_to_choose(district_for_choices(initial["hukou_district"], initial["residence_district"])).values_list(
+                "code", flat=True
+            )
+        )
+        dropped = []
+        for n in range(1, choice_count + 1):
+            code = str(query.get(f"choice_{n}") or "")[:20]
+            spouse = query.get(f"spouse_resident_{n}") == "on"
+            if code and code not in allowed:
+                home = Facility.objects.filter(code=code).first()
+                dropped.append(home.local_name if home else code)
+                code, spouse = "", False
+            initial.update({f"choice_{n}": code, f"spouse_resident_{n}": spouse})
+        return initial, dropped
 
     @staticmethod
     def choice_rule(params: PolicyParameters) -> str:
@@ -218,6 +266,22 @@ class IntakeForm(StaffForm):
                 attrs.update({"hx-trigger": "input changed delay:600ms, change", "hx-target": "#id-check"})
             else:
                 attrs.update({"hx-trigger": "change", "hx-swap": "none"})
+
+    def enable_home_filter(self, url: str) -> None:
+        """htmx: the homes' lists follow the district (R-APP-7). A change of the hukou or residence
+        district asks staff:intake_homes for the "Homes chosen" part again, by GET with the district
+        and home codes only (no personal data in the address, R-PRIV-2)."""
+        for name in ("hukou_district", "residence_district"):
+            self.fields[name].widget.attrs.update(
+                {
+                    "hx-get": url,
+                    "hx-trigger": "change",
+                    "hx-target": "#homes-chosen",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#id_hukou_district, #id_residence_district, #homes-chosen",
+                    "aria-controls": "homes-chosen",
+                }
+            )
 
     # --- the sections, for the template ---------------------------------------------------------
     def categories(self) -> list[dict]:

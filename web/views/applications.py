@@ -187,7 +187,20 @@ def _intake_form(request, data=None, files=None, **kwargs) -> IntakeForm:
         )
     form = IntakeForm(data, files, params=params, duplicates=duplicates, **kwargs)
     form.enable_live_checks(reverse("staff:check_identity"))
+    form.enable_home_filter(reverse("staff:intake_homes"))
     return form
+
+
+@staff_page("intake", "reviewer")
+@require_GET
+def intake_homes(request):
+    """htmx, on the intake and correction forms: the "Homes chosen" part again after the district
+    changed, listing only the homes the applicant may choose (R-APP-7) and saying which chosen
+    homes were taken off. Reads only district and home codes."""
+    params = policy_in_force().parameters
+    initial, dropped = IntakeForm.homes_after_district_change(request.GET, choice_count=params.max_choices)
+    form = IntakeForm(initial=initial, params=params)
+    return render(request, "staff/applications/_choices.html", {"form": form, "dropped": dropped})
 
 
 @staff_page("intake")
@@ -268,6 +281,7 @@ def _correction_form(request, application, data=None, files=None, **kwargs) -> C
         )
     form = CorrectionForm(data, files, params=policy_in_force().parameters, duplicates=duplicates, **kwargs)
     form.enable_live_checks(reverse("staff:check_identity") + "?" + urlencode({"exclude": application.reference}))
+    form.enable_home_filter(reverse("staff:intake_homes"))
     return form
 
 
@@ -1078,6 +1092,7 @@ urlpatterns = [
     path("applications/", application_list, name="applications"),
     path("applications/new/", application_new, name="application_new"),
     path("applications/new/check-id/", check_identity, name="check_identity"),
+    path("applications/new/homes/", intake_homes, name="intake_homes"),
     path("applications/<str:reference>/correct/", application_correct, name="application_correct"),
     path("applications/<str:reference>/", application_detail, name="application"),
     path("applications/<str:reference>/receipt/", receipt, name="receipt"),
