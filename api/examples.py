@@ -82,9 +82,11 @@ FACILITY = request(
     {
         "code": "TH09",
         "name": "天河区第九社会福利院",
+        "name_en": "Tianhe District No. 9 Social Welfare Home",
         "district": "tianhe",
         "level": "district",
         "address": "天河区天河北路 9 号",
+        "address_en": "9 Tianhe North Road, Tianhe District",
         "phone": "020-38001234",
         "accepting_applications": True,
         "nursing_target": 0.78,

@@ -15,7 +15,19 @@ from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from .models import FACILITY_CODE_VALIDATOR, AuditEntry, District, Facility, FacilityLevel
 from .signals import nursing_target_changed
 
-EDITABLE = ("name", "district", "level", "address", "phone", "accepting_applications", "nursing_target")
+EDITABLE = (
+    "name",
+    "name_en",
+    "district",
+    "level",
+    "address",
+    "address_en",
+    "phone",
+    "accepting_applications",
+    "nursing_target",
+)
+# Issue 15: what English pages and messages show where given; blank falls back to the Chinese.
+OPTIONAL_TEXT_LENGTHS = {"name_en": 120, "address": 255, "address_en": 255}
 
 
 def _clean(values: dict) -> dict:
@@ -38,9 +50,9 @@ def _clean(values: dict) -> dict:
             if value not in FacilityLevel.values:
                 errors[name] = [_("must be city or district")]
             cleaned[name] = value
-        elif name == "address":
+        elif name in OPTIONAL_TEXT_LENGTHS:
             value = str(value or "").strip()
-            if len(value) > 255:
+            if len(value) > OPTIONAL_TEXT_LENGTHS[name]:
                 errors[name] = [_("is too long")]
             cleaned[name] = value
         elif name == "phone":

@@ -42,6 +42,10 @@ class StrictNumberField(serializers.FloatField):
 
 
 # --- facility ---------------------------------------------------------------------------------
+NAME_EN_HELP = "The home's name in English, shown on English pages and in English messages; blank: the Chinese name."
+ADDRESS_EN_HELP = "The address in English, shown on English pages and in English messages; blank: the Chinese address."
+
+
 class BedCountsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     in_service = serializers.IntegerField()
@@ -65,9 +69,11 @@ class QuotaSerializer(serializers.Serializer):
 class FacilitySerializer(serializers.Serializer):
     code = serializers.CharField(source="facility.code")
     name = serializers.CharField(source="facility.name")
+    name_en = serializers.CharField(source="facility.name_en", help_text=NAME_EN_HELP)
     district = serializers.CharField(source="facility.district.code")
     level = serializers.ChoiceField(source="facility.level", choices=FacilityLevel.choices)
     address = serializers.CharField(source="facility.address")
+    address_en = serializers.CharField(source="facility.address_en", help_text=ADDRESS_EN_HELP)
     phone = serializers.CharField(source="facility.phone")
     accepting_applications = serializers.BooleanField(source="facility.accepting_applications")
     nursing_target = serializers.FloatField(help_text="The target in force: the facility's own, or the policy's.")
@@ -84,9 +90,15 @@ class FacilityUpdateSerializer(serializers.Serializer):
     """PATCH: any of the writable fields. `nursing_target: null` returns to the policy's value."""
 
     name = StrictCharField(max_length=_max_length(Facility, "name"))
+    name_en = StrictCharField(
+        max_length=_max_length(Facility, "name_en"), allow_blank=True, required=False, help_text=NAME_EN_HELP
+    )
     district = StrictCharField(max_length=_max_length(District, "code"))
     level = serializers.ChoiceField(choices=FacilityLevel.choices)
     address = StrictCharField(max_length=_max_length(Facility, "address"), allow_blank=True, required=False)
+    address_en = StrictCharField(
+        max_length=_max_length(Facility, "address_en"), allow_blank=True, required=False, help_text=ADDRESS_EN_HELP
+    )
     phone = StrictCharField(max_length=_max_length(Facility, "phone"), allow_blank=True, required=False)
     accepting_applications = StrictBooleanField(required=False)
     nursing_target = StrictNumberField(min_value=0, max_value=1, allow_null=True, required=False)

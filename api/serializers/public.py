@@ -10,6 +10,7 @@ from rest_framework import serializers
 from admissions.models import ApplicationState, Channel, OfferState, ReviewOutcome, ReviewRequestState
 from facilities.models import BedType, CareLevel, FacilityLevel
 
+from .facilities import ADDRESS_EN_HELP, NAME_EN_HELP
 from .fields import StrictCharField
 
 # Long enough for any mistyped reference or code: within it, a wrong length or a bad character is
@@ -122,10 +123,12 @@ class PublicLookupResultSerializer(serializers.Serializer):
 class PublicFacilitySerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
+    name_en = serializers.CharField(help_text=NAME_EN_HELP)
     district = serializers.CharField()
     district_name = serializers.CharField()
     level = serializers.ChoiceField(choices=FacilityLevel.choices)
     address = serializers.CharField()
+    address_en = serializers.CharField(help_text=ADDRESS_EN_HELP)
     phone = serializers.CharField()
     accepting_applications = serializers.BooleanField()
     beds_in_service = serializers.IntegerField()

@@ -73,9 +73,11 @@ def test_any_staff_lists_facilities_with_bed_counts_and_the_quota_in_force(home)
     assert row == {
         "code": "YX01",
         "name": "越秀区老人院",
+        "name_en": "",
         "district": "yuexiu",
         "level": "district",
         "address": "1 Example Road",
+        "address_en": "",
         "phone": "",
         "accepting_applications": True,
         "nursing_target": 0.78,
@@ -136,6 +138,32 @@ def test_an_admin_creates_a_facility_and_the_act_is_audited_under_their_name(adm
     assert body["beds"]["total"] == 0
     audit = AuditEntry.objects.get(action="facility_create", object_key="GZC09")
     assert audit.user == admin.user and audit.actor_name == admin.user.username
+
+
+def test_a_facility_s_english_name_and_address_are_set_changed_and_read(admin):
+    """Issue 15: what English pages show (Facility.name_en, address_en), through the API as well:
+    written on create and PATCH, read back, blank allowed, too long refused naming the field."""
+    body = {
+        "code": "GZC09",
+        "name": "广州市第九老人院",
+        "district": "tianhe",
+        "level": "city",
+        "address": "天河路 1 号",
+    }
+    body.update(name_en="Guangzhou No. 9 Home for the Aged", address_en="1 Tianhe Road")
+    response = admin.post(url("facilities/"), body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["name_en"] == "Guangzhou No. 9 Home for the Aged"
+    assert response.json()["address_en"] == "1 Tianhe Road"
+    response = admin.patch(url("facilities/GZC09/"), {"address_en": "9 Tianhe Road"}, format="json")
+    assert response.status_code == 200 and response.json()["address_en"] == "9 Tianhe Road"
+    facility = Facility.objects.get(code="GZC09")
+    assert (facility.name_en, facility.address_en) == ("Guangzhou No. 9 Home for the Aged", "9 Tianhe Road")
+    assert admin.get(url("facilities/GZC09/")).json()["name_en"] == "Guangzhou No. 9 Home for the Aged"
+    assert admin.patch(url("facilities/GZC09/"), {"name_en": ""}, format="json").json()["name_en"] == ""
+    assert_problem(admin.patch(url("facilities/GZC09/"), {"name_en": "x" * 121}, format="json"), 400, "name_en")
+    audit = AuditEntry.objects.filter(action="facility_update", object_key="GZC09").order_by("id").first()
+    assert audit.changes["after"] == {"address_en": "9 Tianhe Road"}
 
 
 def test_a_facility_created_with_its_own_target_shows_it_in_force(admin):

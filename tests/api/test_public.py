@@ -206,7 +206,7 @@ def test_other_methods_on_the_lookup_are_405(client):
 # --- GET /public/facilities/ ------------------------------------------------------------------------
 def test_the_facilities_list_shows_public_figures(client):
     """R-PUB-4 city page: vacancies, queue lengths and nursing share."""
-    home = FacilityFactory(code="YX01", name="越秀区老人院")
+    home = FacilityFactory(code="YX01", name="越秀区老人院", name_en="Yuexiu District Home", address_en="1 Example Rd")
     add_beds(home, nursing=3)  # occupied by nursing-level people
     add_beds(home, general=1, holder="self_care")
     add_beds(home, general=2, status="out_of_service")
@@ -218,6 +218,9 @@ def test_the_facilities_list_shows_public_figures(client):
     assert set(rows) == {"YX01", "GZC01"}
     yx = rows["YX01"]
     assert yx["name"] == "越秀区老人院"
+    # Issue 15: the English name and address the English pages show, blank where none is given.
+    assert (yx["name_en"], yx["address_en"]) == ("Yuexiu District Home", "1 Example Rd")
+    assert (rows["GZC01"]["name_en"], rows["GZC01"]["address_en"]) == ("", "")
     assert yx["district"] == "yuexiu" and yx["level"] == "district"
     assert (yx["beds_in_service"], yx["vacant"], yx["queue_length"]) == (4, 0, 1)
     assert yx["nursing_share"] == 0.75
