@@ -816,7 +816,8 @@ def test_the_first_withdraw_post_changes_nothing_and_says_the_application_leaves
         response = client.post(url, {"form_token": "t-withdraw", "reason": "moved away"})
     assert response.status_code == 200
     page = response.content.decode()
-    assert "The application leaves every queue." in page
+    assert "The application closes and leaves every queue it is in" in page
+    assert "This is not a refusal and sets no bar" in page
     assert "counts as declining" not in page
     assert 'name="confirm" value="yes"' in page and "moved away" in page
     application.refresh_from_db()
@@ -836,6 +837,28 @@ def test_withdrawing_with_a_pending_offer_says_it_counts_as_a_decline_with_the_c
     assert "The bed goes to the next person in the queue." in page
     application.refresh_from_db()
     assert application.offers.filter(state="pending").exists()
+
+
+def test_withdrawing_after_accepting_says_it_counts_as_not_coming_and_at_the_limit_the_bar_r_off_5(homes, monkeypatch):
+    """R-OFF-5: a withdrawal after accepting counts as a no-show; the person already has limit - 1
+    refusals in the window (the selector's count, set here), so this one removes and bars."""
+    from admissions.services.offers import offer_accept
+    from web import confirmation
+
+    add_beds(Facility.objects.get(code="YX01"), nursing=1, status="vacant")
+    application = queued_application(choices=["YX01"])
+    offer = offer_accept(offer=application.offers.get(state="pending"), actor=actor("intake"))
+    monkeypatch.setattr(confirmation, "refusals_of_person", lambda application, **kwargs: spec.REFUSAL_LIMIT - 1)
+    url = reverse("staff:application_transition", args=[application.reference, "withdraw"])
+    with translation.override("en"):
+        page = client_as("intake").post(url, {"form_token": "t-w3", "reason": "moved away"}).content.decode()
+    assert f"It has accepted the offer of bed {offer.bed.code}" in page and "counts as not coming" in page
+    assert f"refusal {spec.REFUSAL_LIMIT} of {spec.REFUSAL_LIMIT} allowed" in page
+    assert f"cannot apply again for {spec.BAR_DAYS} days" in page
+    assert "The bed goes to the next person in the queue." in page
+    assert "This is not a refusal" not in page
+    offer.refresh_from_db()
+    assert offer.state == "accepted"
 
 
 # --- confirmation before a rejection or a removal (issue 15; SPEC §5, R-CPL-2) -------------------------

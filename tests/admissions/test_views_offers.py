@@ -19,7 +19,7 @@ from facilities.models import BedStatus, Facility
 from facilities.roles import roles_assign
 from tests import spec
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
-from web.views import offers as offer_views
+from web import confirmation
 
 pytestmark = pytest.mark.django_db
 
@@ -267,7 +267,7 @@ def test_the_first_decline_post_changes_nothing_and_says_it_counts_as_a_refusal_
 def test_the_decline_that_reaches_the_limit_says_the_application_is_removed_and_the_bar_r_off_5(monkeypatch):
     """The person already has limit - 1 refusals in the window (the selector's count, set here)."""
     offer = offered()
-    monkeypatch.setattr(offer_views, "refusals_of_person", lambda application, **kwargs: spec.REFUSAL_LIMIT - 1)
+    monkeypatch.setattr(confirmation, "refusals_of_person", lambda application, **kwargs: spec.REFUSAL_LIMIT - 1)
     with translation.override("en"):
         page = act(client_as("intake"), offer, "decline", confirm="").content.decode()
     assert f"refusal {spec.REFUSAL_LIMIT} of {spec.REFUSAL_LIMIT} allowed" in page

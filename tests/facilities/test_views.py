@@ -356,6 +356,21 @@ def test_the_first_discharge_post_changes_nothing_and_says_the_bed_is_offered_at
     assert bed.status == BedStatus.VACANT
 
 
+def test_the_discharge_confirmation_names_the_resident_and_the_day(home, officer):
+    """Issue 15: who leaves, on which day, in the page's date format (shared confirmation page)."""
+    from admissions.services.offers import offer_accept, offer_admit
+    from tests.factories import actor
+
+    (bed,) = add_beds(home, nursing=1, status="vacant")
+    resident = queued_application(choices=[home.code], name="陈秀英")
+    offer = offer_accept(offer=resident.offers.get(state="pending"), actor=actor("intake"))
+    offer_admit(offer=offer, actor=actor("facility"))
+    with translation.override("en"):
+        page = discharge(officer, bed, reason="discharged", date="2026-03-04", confirm="").content.decode()
+    assert "<dd>陈秀英 · " + resident.reference + "</dd>" in page
+    assert "<dd>4 March 2026</dd>" in page and f'name="bed{bed.pk}-date" value="2026-03-04"' in page
+
+
 def test_a_first_discharge_post_without_a_reason_shows_the_field_error_and_changes_nothing(home, officer):
     (bed,) = add_beds(home, nursing=1, status="occupied")
     response = discharge(officer, bed, reason="", confirm="")

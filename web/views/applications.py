@@ -51,7 +51,7 @@ from core.errors import DomainError, NotFound, NotPermitted
 from facilities.models import District, Facility, Role
 from facilities.roles import facility_of, roles_of, sees_full_id_numbers
 from web.access import allowed_url, staff_page
-from web.confirmation import Confirmation, Line, confirmation_page, is_confirmed
+from web.confirmation import Confirmation, Line, confirmation_page, is_confirmed, refusal_lines
 from web.forms.applications import (
     REMOVAL_REASON_WORDS,
     ApplicationSearchForm,
@@ -858,33 +858,69 @@ def application_detail(request, reference: str):
     return render(request, "staff/applications/detail.html", _detail_context(request, application))
 
 
-def _confirm_withdraw(request, application, form, token, here):
-    """Issue 15: the first POST shows what a withdrawal will do (R-OFF-5: with a live offer it
-    counts as a decline, and may reach the limit); only the confirming POST calls the service.
-    Nothing is written here; the form token passes on unclaimed."""
-    from admissions.selectors import policy_in_force, refusals_of_person
+def _withdraw_lines(application) -> list[Line]:
+    """What a withdrawal will do (R-OFF-5: with a pending offer it counts as declining it, after
+    accepting one as not coming, and may reach the limit; R-CPL-2 for a couple)."""
+    from admissions.models import OfferState
     from admissions.services.closing import live_offer
 
-    params = policy_in_force().parameters
+    lines = [Line(_("The application closes and leaves every queue it is in: its places are lost."))]
     offer = live_offer(application)
-    before = refusals_of_person(application, params=params)
-    return render(
+    if offer is None:
+        lines.append(Line(_("This is not a refusal and sets no bar: the person may apply again.")))
+    else:
+        words = {"bed": offer.bed.code, "home": offer.facility.local_name}
+        if offer.state == OfferState.PENDING:
+            lines.append(
+                Line(_("It holds a live offer of bed %(bed)s at %(home)s: withdrawing counts as declining it.") % words)
+            )
+        else:
+            lines.append(
+                Line(
+                    _("It has accepted the offer of bed %(bed)s at %(home)s: withdrawing counts as not coming.") % words
+                )
+            )
+        lines += refusal_lines(application, counted_as=_("The withdrawal"))
+        if offer.partner_offer_id:
+            lines.append(
+                Line(_("The spouse's joint offer is withdrawn too, without a refusal; they keep their place."))
+            )
+        lines.append(Line(_("The bed goes to the next person in the queue.")))
+    couple = couple_of(application)
+    if couple is not None:
+        lines.append(
+            Line(
+                _("The link with the spouse's application %(reference)s ends: the spouse waits on their own.")
+                % {"reference": couple.partner.reference}
+            )
+        )
+    lines.append(Line(_("The family is told of the decision.")))
+    return lines
+
+
+def _confirm_withdraw(request, application, form, token, here):
+    """Issue 15: the first POST shows what a withdrawal will do; only the confirming POST calls the
+    service. Nothing is written here; the form token passes on unclaimed."""
+    reason = form.cleaned_data.get("reason", "")
+    return confirmation_page(
         request,
-        "staff/applications/confirm_withdraw.html",
-        {
-            "application": application,
-            "back": here,
-            "url": request.path,
-            "token": token or form_token_issue(),
-            "reason": form.cleaned_data.get("reason", ""),
-            "offer": offer,
-            "refusals_before": before,
-            "refusals_after": before + 1,
-            "refusal_limit": params.refusal_limit,
-            "window_days": params.refusal_window_days,
-            "bar_days": params.bar_days,
-            "reaches_limit": offer is not None and params.refusal_limit_reached(before + 1),
-        },
+        Confirmation(
+            title=_("Check before withdrawing the application"),
+            back=here,
+            back_label=_("Back to the application"),
+            no_label=_("No, go back to the application"),
+            url=request.path,
+            token=token or form_token_issue(),
+            submit=_("Yes, withdraw the application"),
+            facts=[
+                (_("Reference"), application.reference),
+                (_("Name"), application.applicant.name),
+                (_("State"), application.get_state_display()),
+                (_("Reason"), reason),
+            ],
+            consequences=_withdraw_lines(application),
+            hidden=[("reason", reason)],
+        ),
     )
 
 

@@ -45,10 +45,12 @@ from admissions.services.beds import bed_discharge, bed_return_to_service, bed_t
 from admissions.services.couples import couples_for
 from admissions.services.reconfirmation import unconfirmed_applications
 from core.actor import Actor
+from core.dates import shown_date
 from core.errors import DomainError, NotPermitted
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of
 from web.access import allowed_url, staff_page
+from web.confirmation import Confirmation, Line, confirmation_page
 from web.forms.facilities import BedSearchForm, DischargeForm, OutOfServiceForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
@@ -442,6 +444,39 @@ def _answer(request, facility: Facility, url: str, message: str):
     return redirect(url)
 
 
+def _confirm_discharge(request, facility: Facility, bed: Bed, form, *, token, back: str):
+    """Issue 15: what a discharge will do (R-BED-2: the stay ends, the bed is allocated at once);
+    only the page's own POST acts."""
+    prefix = f"bed{bed.pk}"
+    occupant = bed_board(facility).filter(pk=bed.pk).first()
+    resident = " · ".join(part for part in (occupant.occupant_name, occupant.occupant) if part) if occupant else ""
+    reason, date = form.cleaned_data["reason"], form.cleaned_data.get("date")
+    return confirmation_page(
+        request,
+        Confirmation(
+            title=_("Check before recording the discharge"),
+            back=back,
+            back_label=_("Back to the home"),
+            no_label=_("No, go back to the home"),
+            url=request.path,
+            token=token or form_token_issue(),
+            submit=_("Yes, record the discharge"),
+            facts=[
+                (_("Home"), facility.local_name),
+                (_("Bed"), bed.code),
+                (_("Resident"), resident),
+                (_("Reason for leaving"), dict(form.fields["reason"].choices).get(reason, "")),
+                (_("Date of leaving"), shown_date(date) if date else _("Today")),
+            ],
+            consequences=[
+                Line(_("The resident's stay in this bed ends.")),
+                Line(_("The bed becomes vacant and is offered at once to the next person in the queue.")),
+            ],
+            hidden=[(f"{prefix}-reason", reason), (f"{prefix}-date", date.isoformat() if date else "")],
+        ),
+    )
+
+
 @staff_page(Role.FACILITY)
 @require_POST
 def bed_action(request, code: str, bed_id: int, action: str):
@@ -459,21 +494,7 @@ def bed_action(request, code: str, bed_id: int, action: str):
         # Issue 15: the first POST shows what the discharge will do; only the confirming POST
         # (with `confirm`) calls the service. Nothing is written here; the token passes on unclaimed.
         if form.is_valid():
-            return render(
-                request,
-                "staff/facilities/confirm_discharge.html",
-                {
-                    "facility": facility,
-                    "bed": bed,
-                    "back": back,
-                    "url": request.path,
-                    "token": token or form_token_issue(),
-                    "prefix": f"bed{bed.pk}",
-                    "reason": form.cleaned_data["reason"],
-                    "reason_label": dict(form.fields["reason"].choices).get(form.cleaned_data["reason"], ""),
-                    "date": form.cleaned_data.get("date"),
-                },
-            )
+            return _confirm_discharge(request, facility, bed, form, token=token, back=back)
         token = None  # the form's errors are shown below; the token was not claimed
     earlier = form_token_claim(request, token)
     if earlier is not None:

@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from admissions.models import LIVE_OFFER_STATES, Offer, OfferState
-from admissions.selectors import policy_in_force, refusals_of_person
 from admissions.services.offers import (
     FAIL_CHECK_REASONS,
     OFFER_ACTIONS,
@@ -38,7 +37,7 @@ from core.errors import DomainError
 from facilities.models import Facility, Role
 from facilities.roles import roles_of
 from web.access import staff_page
-from web.confirmation import CONFIRMED, Confirmation, Line, confirmation_page, is_confirmed, refusal_lines
+from web.confirmation import Confirmation, Line, confirmation_page, is_confirmed, refusal_lines
 from web.forms.facilities import DateInput, FacilityServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 from web.views import facility_pages as facility_views
@@ -266,23 +265,9 @@ def _act(action: str, offer: Offer, data: dict, actor: Actor) -> str:
     return _("The failed admission check is recorded. %(next)s") % {"next": _next_words(decisions)}
 
 
-def _decline_consequences(offer: Offer) -> dict:
-    """What recording the decline will do (R-OFF-4, R-OFF-5), read from the selector that counts
-    refusals; nothing is written."""
-    params = policy_in_force().parameters
-    before = refusals_of_person(offer.application, params=params)
-    return {
-        "refusals_before": before,
-        "refusals_after": before + 1,
-        "refusal_limit": params.refusal_limit,
-        "window_days": params.refusal_window_days,
-        "bar_days": params.bar_days,
-        "reaches_limit": params.refusal_limit_reached(before + 1),
-    }
-
-
 def _confirm_decline(request, offer: Offer, back: str):
-    """Issue 15: the first POST shows what a decline will do; only the confirming POST (with
+    """Issue 15: the first POST shows what a decline will do (R-OFF-4: a refusal, the bed to the
+    next person; R-OFF-5: at the limit the removal and the bar); only the confirming POST (with
     `confirm`) calls the service. The form token is passed on unclaimed."""
     form = DeclineForm(request.POST, prefix="decline")
     if "decline" not in _actions_for(request.user, offer):
@@ -293,19 +278,31 @@ def _confirm_decline(request, offer: Offer, back: str):
         return redirect(back)
     if not form.is_valid():
         return _render_offer(request, offer, bound=("decline", form))
-    return render(
+    reason = form.cleaned_data.get("reason", "")
+    lines = refusal_lines(offer.application, counted_as=_("The decline"))
+    if offer.partner_offer_id:  # R-CPL-2: one decline is one refusal for each
+        lines.append(Line(_("The spouse's joint offer is declined too, and counts as a refusal for them.")))
+    lines.append(Line(_("The bed goes to the next person in the queue.")))
+    return confirmation_page(
         request,
-        "staff/offers/confirm_decline.html",
-        {
-            "offer": offer,
-            "application": offer.application,
-            "back": back,
-            "url": reverse("staff:offer_decline", args=[offer.pk]),
-            "token": request.POST.get("form_token") or form_token_issue(),
-            "reason": form.cleaned_data.get("reason", ""),
-            "confirmed": CONFIRMED,
-            **_decline_consequences(offer),
-        },
+        Confirmation(
+            title=_("Check before recording the decline"),
+            back=back,
+            back_label=_("Back to the offer"),
+            no_label=_("No, go back to the offer"),
+            url=reverse("staff:offer_decline", args=[offer.pk]),
+            token=request.POST.get("form_token") or form_token_issue(),
+            submit=_("Yes, record the decline"),
+            facts=[
+                (_("Reference"), offer.application.reference),
+                (_("Name"), offer.application.applicant.name),
+                (_("Home"), offer.facility.local_name),
+                (_("Bed"), offer.bed.code),
+                (_("What the family said"), reason),
+            ],
+            consequences=lines,
+            hidden=[("decline-reason", reason)],
+        ),
     )
 
 
