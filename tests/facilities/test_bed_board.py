@@ -19,6 +19,7 @@ from admissions.models import Occupancy
 from facilities.models import Bed, BedStatus, Facility
 from facilities.roles import roles_assign
 from tests.factories import FacilityFactory, add_beds, queued_application
+from web.views.facility_pages import BED_PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -156,6 +157,90 @@ def test_the_table_and_the_cards_record_a_discharge_through_its_confirmation_pag
     shown as a card or as a row of the table of beds found; the table and the cards share one form."""
     discharge = reverse("staff:bed_action", args=[home.code, resident.occupancy.bed_id, "discharge"])
     for page in (board(officer, home), board(officer, home, q="桂兰")):
-        form = re.search(rf'<form method="post" action="{re.escape(discharge)}"[^>]*>', page)
+        form = re.search(rf'<form method="post" action="{re.escape(discharge)}(\?[^"]*)?"[^>]*>', page)
         assert form is not None
         assert "hx-post" not in form.group(0)
+
+
+# --- paging the board of a large home (issue 15) -------------------------------------------------
+def cards(page: str) -> list[str]:
+    """The bed codes on the board's cards, in the page's order."""
+    return re.findall(r'<li class="bed bed-\w+" id="bed-\d+">\s*<p class="bed-head"><strong>(B\d{4})</strong>', page)
+
+
+@pytest.fixture
+def large_home(home):
+    """More beds than one page holds: nursing beds occupied, then general vacant, then nursing
+    vacant and general out of service, added in an order that is not the board's."""
+    add_beds(home, general=10, status=BedStatus.OUT_OF_SERVICE)
+    add_beds(home, nursing=BED_PAGE_SIZE + 30, status=BedStatus.OCCUPIED)
+    add_beds(home, general=20, status=BedStatus.VACANT)
+    add_beds(home, nursing=5, status=BedStatus.VACANT)
+    return home
+
+
+def test_the_unfiltered_board_of_a_large_home_shows_one_page_of_cards_and_pages_through_all(large_home, officer):
+    total = Bed.objects.filter(facility=large_home).count()
+    assert total > 2 * BED_PAGE_SIZE
+    pages, seen = -(-total // BED_PAGE_SIZE), []
+    for number in range(1, pages + 1):
+        page = board(officer, large_home, bed_page=number)
+        on_page = cards(page)
+        assert len(on_page) == (BED_PAGE_SIZE if number < pages else total - BED_PAGE_SIZE * (pages - 1))
+        seen += on_page
+        assert f"Page {number} of {pages}" in page
+        assert (f"bed_page={number + 1}#beds" in page) == (number < pages)
+        # The summary figures at the top and the queue one click away, on every page.
+        assert '<dl class="facility-figures">' in page and '<a href="#queue">' in page
+    assert sorted(seen) == sorted(Bed.objects.filter(facility=large_home).values_list("code", flat=True))
+    # By type (nursing first), then status in the order of the board, then code: groups run on.
+    expected = list(bed_board(large_home, grouped=True).values_list("code", flat=True))
+    assert seen == expected
+    assert seen[:5] == sorted(
+        Bed.objects.filter(facility=large_home, bed_type="nursing", status="vacant").values_list("code", flat=True)
+    )
+
+
+def test_a_group_heading_counts_the_home_s_beds_of_its_kind_not_the_page_s(large_home, officer):
+    page = board(officer, large_home)
+    occupied = Bed.objects.filter(facility=large_home, bed_type="nursing", status=BedStatus.OCCUPIED).count()
+    assert f'<h4 id="beds-nursing-occupied">occupied ({occupied})</h4>' in page
+    assert len(cards(page)) == BED_PAGE_SIZE < 5 + occupied
+
+
+def test_a_small_home_s_board_has_no_pager(home, officer, resident):
+    page = board(officer, home)
+    assert len(cards(page)) == 7 and "Pages of the bed board" not in page
+
+
+def test_a_search_pages_and_its_pager_keeps_the_search(large_home, officer):
+    page = board(officer, large_home, q="B0", status="occupied")
+    occupied = Bed.objects.filter(facility=large_home, status=BedStatus.OCCUPIED).count()
+    assert len(found(page)) == BED_PAGE_SIZE and cards(page) == []
+    assert "q=B0&amp;status=occupied&amp;bed_page=2#beds" in page
+    second = board(officer, large_home, q="B0", status="occupied", bed_page=2)
+    assert len(found(second)) == occupied - BED_PAGE_SIZE
+
+
+def test_an_act_on_a_bed_of_the_second_page_comes_back_to_that_page(large_home, officer):
+    second = board(officer, large_home, bed_page=2)
+    vacant = Bed.objects.get(
+        facility=large_home,
+        code=[c for c in cards(second) if Bed.objects.get(facility=large_home, code=c).status == BedStatus.VACANT][0],
+    )
+    action = reverse("staff:bed_action", args=[large_home.code, vacant.pk, "out-of-service"])
+    assert f'action="{action}?bed_page=2"' in second
+    response = officer.post(
+        f"{action}?bed_page=2", {f"bed{vacant.pk}-reason": "repairs", "form_token": "p2"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert cards(response.content.decode()) == cards(board(officer, large_home, bed_page=2))
+    vacant.refresh_from_db()
+    assert vacant.status == BedStatus.OUT_OF_SERVICE
+
+
+def test_the_paged_board_reads_in_chinese(large_home, officer):
+    with translation.override("zh-hans"):
+        page = officer.get(reverse("staff:facility", args=[large_home.code])).content.decode()
+    total = Bed.objects.filter(facility=large_home).count()
+    assert f"第1至{BED_PAGE_SIZE}张床位，共{total}张" in page and 'aria-label="床位一览分页"' in page

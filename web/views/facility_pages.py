@@ -234,11 +234,21 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
     filters = {"search": wanted.get("q", ""), "status": wanted.get("status", "")}
     filters["bed_type"] = wanted.get("bed_type", "")
     filtering = any(filters.values())
-    beds = bed_board(facility, **filters)
-    bed_page = Paginator(beds, BED_PAGE_SIZE).get_page(request.GET.get("bed_page")) if filtering else None
-    board = dict(user=request.user, blocked=quota.headroom == 0, can_act=can_act, bound=bound)
-    groups = [] if filtering else _bed_board(facility, beds, **board)
+    beds = bed_board(facility, **filters, grouped=not filtering)
+    if bound is not None and not filtering:  # a refused act: its bed alone, with the form's errors
+        beds, filtering = bed_board(facility).filter(pk=bound[0]), True
+    # Issue 15: the board pages as the table of beds found does, so a 1,500-bed home shows one page
+    # of cards; an act on a bed comes back to the same page (its form's URL keeps the query).
+    bed_page = Paginator(beds, BED_PAGE_SIZE).get_page(request.GET.get("bed_page"))
+    board = dict(
+        user=request.user,
+        blocked=quota.headroom == 0,
+        can_act=can_act,
+        bound=bound,
+        query=_query_without(request.GET, "form_token"),
+    )
     counts = bed_board_counts(facility)
+    groups = [] if filtering else _bed_board(facility, bed_page, counts=counts, **board)
     context = {
         "facility": facility,
         "district": facility.district.name(translation.get_language() or "zh-hans"),
@@ -258,6 +268,7 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
         "filtering": filtering,
         "bed_page": bed_page,
         "bed_rows": _bed_items(facility, bed_page, **board) if filtering else [],
+        "bed_board_paged": not filtering and bed_page.has_other_pages(),
         "bed_page_query": _query_without(request.GET, "bed_page"),
         "queue_open": figures_queue_length(facility),
         "status_labels": BedStatus.labels,
@@ -283,7 +294,7 @@ def figures_queue_length(facility: Facility) -> int:
     return QueueEntry.objects.filter(facility=facility, status=QueueEntryStatus.OPEN).count()
 
 
-def _bed_items(facility: Facility, beds, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
+def _bed_items(facility: Facility, beds, *, user, blocked: bool, can_act: bool, bound, query: str = "") -> list[dict]:
     """Each bed with its occupant or the application it is offered to, "blocked by the quota" for a
     vacant general bed while the self-care headroom is 0 (R-NQ-1), and the form of the act its status
     allows."""
@@ -317,7 +328,8 @@ def _bed_items(facility: Facility, beds, *, user, blocked: bool, can_act: bool, 
             summary, submit = BED_ACTION_WORDS[action]
             item.update(
                 action=action,
-                action_url=reverse("staff:bed_action", args=[facility.code, bed.pk, action]),
+                action_url=reverse("staff:bed_action", args=[facility.code, bed.pk, action])
+                + (f"?{query}" if query else ""),
                 form=form,
                 open=is_open,
                 token=form_token_issue(),
@@ -328,23 +340,27 @@ def _bed_items(facility: Facility, beds, *, user, blocked: bool, can_act: bool, 
     return items
 
 
-def _bed_board(facility: Facility, beds, *, user, blocked: bool, can_act: bool, bound) -> list[dict]:
-    """Beds grouped by type, then status (the board of cards, shown when nothing is searched)."""
+def _bed_board(facility: Facility, beds, *, counts: dict, **board) -> list[dict]:
+    """One page of beds grouped by type, then status (the board of cards, shown when nothing is
+    searched); each group names how many beds of its kind the whole home has (`counts`)."""
     grouped: dict[tuple[str, str], list[dict]] = {(t, s): [] for t in BedType.values for s in BedStatus.values}
-    for item in _bed_items(facility, beds, user=user, blocked=blocked, can_act=can_act, bound=bound):
+    for item in _bed_items(facility, beds, **board):
         grouped[(item["bed"].bed_type, item["bed"].status)].append(item)
+
+    def group(bed_type: str, status: str, label) -> dict:
+        return {
+            "status": status,
+            "label": label,
+            "beds": grouped[(bed_type, status)],
+            "total": counts.get((bed_type, status), 0),
+        }
+
     return [
         {
             "type": bed_type,
             "label": type_label,
-            "all_statuses": [
-                {"status": s, "label": label, "beds": grouped[(bed_type, s)]} for s, label in BedStatus.choices
-            ],
-            "statuses": [
-                {"status": s, "label": label, "beds": grouped[(bed_type, s)]}
-                for s, label in BedStatus.choices
-                if grouped[(bed_type, s)]
-            ],
+            "all_statuses": [group(bed_type, s, label) for s, label in BedStatus.choices],
+            "statuses": [group(bed_type, s, label) for s, label in BedStatus.choices if grouped[(bed_type, s)]],
         }
         for bed_type, type_label in BedType.choices
     ]
@@ -458,7 +474,7 @@ def _confirm_discharge(request, facility: Facility, bed: Bed, form, *, token, ba
             back=back,
             back_label=_("Back to the home"),
             no_label=_("No, go back to the home"),
-            url=request.path,
+            url=request.get_full_path(),
             token=token or form_token_issue(),
             submit=_("Yes, record the discharge"),
             facts=[
@@ -487,7 +503,8 @@ def bed_action(request, code: str, bed_id: int, action: str):
     bed = Bed.objects.filter(pk=bed_id, facility=facility).first()
     if bed is None:
         raise Http404
-    back = f"{reverse('staff:facility', args=[facility.code])}#bed-{bed.pk}"
+    kept = _query_without(request.GET, "form_token")  # the board's page, search and filters
+    back = f"{reverse('staff:facility', args=[facility.code])}{'?' + kept if kept else ''}#bed-{bed.pk}"
     token = request.POST.get("form_token")
     form = BED_FORMS[action](request.POST, prefix=f"bed{bed.pk}")
     if action == "discharge" and request.POST.get("confirm") != "yes" and bed.status == BedStatus.OCCUPIED:
