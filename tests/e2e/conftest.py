@@ -154,3 +154,19 @@ def status_on_a_phone(page_factory, live_server, application):
     page.click("form.lookup-form button[type=submit]")
     expect(page.locator("h1[data-lookup-done]")).to_be_visible()
     return page, code
+
+
+def staff_page_on_a_phone(page_factory, live_server, username: str, password: str, *, language: str):
+    """A new phone-sized browser context in `language`, logged in as `username` through the login page."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    with translation.override(language):
+        login = reverse("login")
+    page = page_factory(viewport=PHONE, locale="zh-CN" if language == "zh-hans" else "en-GB")
+    page.goto(live_server.url + login)
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form.form button[type=submit]")
+    page.wait_for_load_state()
+    return page

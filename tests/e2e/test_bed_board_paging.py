@@ -12,7 +12,7 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from facilities.models import Bed, BedStatus
-from tests.e2e.conftest import PHONE, check_page
+from tests.e2e.conftest import check_page, staff_page_on_a_phone
 from tests.e2e.test_staff_story import PASSWORD, staff_user
 from tests.factories import FacilityFactory, add_beds
 from web.views.facility_pages import BED_PAGE_SIZE
@@ -28,13 +28,8 @@ def test_a_facility_officer_pages_through_the_board_of_a_large_home(live_server,
     total = Bed.objects.filter(facility=home).count()
     staff_user("e2e-facility", ["facility"], facility=home)
     with translation.override(language):
-        login, board = reverse("login"), reverse("staff:facility", args=[home.code])
-    page = page_factory(viewport=PHONE, locale="zh-CN" if language == "zh-hans" else "en-GB")
-    page.goto(live_server.url + login)
-    page.fill("#id_username", "e2e-facility")
-    page.fill("#id_password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_load_state()
+        board = reverse("staff:facility", args=[home.code])
+    page = staff_page_on_a_phone(page_factory, live_server, "e2e-facility", PASSWORD, language=language)
 
     page.goto(live_server.url + board)
     expect(page.locator("dl.facility-figures")).to_be_visible()

@@ -14,7 +14,7 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from admissions.models import Application
-from tests.e2e.conftest import PHONE, check_page
+from tests.e2e.conftest import check_page, staff_page_on_a_phone
 from tests.e2e.test_staff_story import PASSWORD, staff_user
 from tests.factories import FacilityFactory, district, id_number
 
@@ -32,13 +32,8 @@ def test_the_intake_form_offers_the_district_s_homes_and_evidence_on_demand(live
     FacilityFactory(code="HZ01", name="海珠区老人院", name_en="Haizhu District Home", district=district("haizhu"))
     staff_user("e2e-intake", ["intake"])
     with translation.override(language):
-        login, new = reverse("login"), reverse("staff:application_new")
-    page = page_factory(viewport=PHONE, locale="zh-CN" if language == "zh-hans" else "en-GB")
-    page.goto(live_server.url + login)
-    page.fill("#id_username", "e2e-intake")
-    page.fill("#id_password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_load_state()
+        new = reverse("staff:application_new")
+    page = staff_page_on_a_phone(page_factory, live_server, "e2e-intake", PASSWORD, language=language)
     page.goto(live_server.url + new)
     expect(page.locator("main h1")).to_be_visible()
 

@@ -886,42 +886,22 @@ def _withdraw_lines(application) -> list[Line]:
                 Line(_("The spouse's joint offer is withdrawn too, without a refusal; they keep their place."))
             )
         lines.append(Line(_("The bed goes to the next person in the queue.")))
-    couple = couple_of(application)
-    if couple is not None:
-        lines.append(
-            Line(
-                _("The link with the spouse's application %(reference)s ends: the spouse waits on their own.")
-                % {"reference": couple.partner.reference}
-            )
-        )
+    lines += _couple_link_ends(application)
     lines.append(Line(_("The family is told of the decision.")))
     return lines
 
 
-def _confirm_withdraw(request, application, form, token, here):
-    """Issue 15: the first POST shows what a withdrawal will do; only the confirming POST calls the
-    service. Nothing is written here; the form token passes on unclaimed."""
-    reason = form.cleaned_data.get("reason", "")
-    return confirmation_page(
-        request,
-        Confirmation(
-            title=_("Check before withdrawing the application"),
-            back=here,
-            back_label=_("Back to the application"),
-            no_label=_("No, go back to the application"),
-            url=request.path,
-            token=token or form_token_issue(),
-            submit=_("Yes, withdraw the application"),
-            facts=[
-                (_("Reference"), application.reference),
-                (_("Name"), application.applicant.name),
-                (_("State"), application.get_state_display()),
-                (_("Reason"), reason),
-            ],
-            consequences=_withdraw_lines(application),
-            hidden=[("reason", reason)],
-        ),
-    )
+def _couple_link_ends(application) -> list[Line]:
+    """R-CPL-2: an application that closes ends its couple's link."""
+    couple = couple_of(application)
+    if couple is None:
+        return []
+    return [
+        Line(
+            _("The link with the spouse's application %(reference)s ends: the spouse waits on their own.")
+            % {"reference": couple.partner.reference}
+        )
+    ]
 
 
 # Issue 15: the acts that end an application are taken only from their confirmation page.
@@ -940,9 +920,12 @@ def _complete(transition: str, form: TransitionForm) -> bool:
 
 
 def _closing_lines(application, transition: str, reason: str) -> list[Line]:
-    """What a rejection or a removal will do, in plain words (SPEC §5; R-CPL-2 for a couple)."""
+    """What a withdrawal, a rejection or a removal will do, in plain words (SPEC §5; R-CPL-2 for a
+    couple)."""
     from admissions.services.closing import live_offer
 
+    if transition == "withdraw":
+        return _withdraw_lines(application)
     if transition == "reject":
         return [
             Line(_("The application is rejected and closes. It is in no queue.")),
@@ -961,18 +944,10 @@ def _closing_lines(application, transition: str, reason: str) -> list[Line]:
                 % {"bed": offer.bed.code, "home": offer.facility.local_name}
             )
         )
-    couple = couple_of(application)
-    if couple is not None:
-        lines.append(
-            Line(
-                _("The link with the spouse's application %(reference)s ends: the spouse waits on their own.")
-                % {"reference": couple.partner.reference}
-            )
-        )
-        if offer is not None and offer.partner_offer_id:
-            lines.append(
-                Line(_("The spouse's joint offer is withdrawn too, without a refusal; they keep their place."))
-            )
+    couple_lines = _couple_link_ends(application)
+    lines += couple_lines
+    if couple_lines and offer is not None and offer.partner_offer_id:
+        lines.append(Line(_("The spouse's joint offer is withdrawn too, without a refusal; they keep their place.")))
     if reason != "deceased":
         lines.append(Line(_("No bar is set: the person may apply again.")))
     lines.append(Line(_("The family is told of the decision.")))
@@ -980,11 +955,15 @@ def _closing_lines(application, transition: str, reason: str) -> list[Line]:
 
 
 def _confirm_closing(request, application, transition: str, form: TransitionForm, token, here):
-    """Issue 15: the first POST of a rejection or a removal shows what it will do; nothing is
-    written, the form token passes on unclaimed."""
+    """Issue 15: the first POST of a withdrawal, a rejection or a removal shows what it will do;
+    nothing is written, the form token passes on unclaimed."""
     reason = form.cleaned_data.get("reason") or ""
     note = form.cleaned_data.get("note") or ""
-    if transition == "reject":
+    if transition == "withdraw":
+        title, submit = _("Check before withdrawing the application"), _("Yes, withdraw the application")
+        facts = [(_("Reason"), reason)]
+        hidden = [("reason", reason)]
+    elif transition == "reject":
         title, submit = _("Check before rejecting the application"), _("Yes, reject the application")
         facts = [(_("Reason"), reason)]
         hidden = [("reason", reason)]
@@ -1030,8 +1009,6 @@ def application_transition(request, reference: str, transition: str):
     )
     token = request.POST.get("form_token")
     if transition in CONFIRMED_TRANSITIONS and not is_confirmed(request) and _complete(transition, form):
-        if transition == "withdraw":
-            return _confirm_withdraw(request, application, form, token, here)
         return _confirm_closing(request, application, transition, form, token, here)
     earlier = _earlier_result(request, token)
     if earlier is not None:

@@ -283,25 +283,36 @@ def _confirm_decline(request, offer: Offer, back: str):
     if offer.partner_offer_id:  # R-CPL-2: one decline is one refusal for each
         lines.append(Line(_("The spouse's joint offer is declined too, and counts as a refusal for them.")))
     lines.append(Line(_("The bed goes to the next person in the queue.")))
+    return _offer_confirmation(
+        request,
+        offer,
+        back,
+        title=_("Check before recording the decline"),
+        url=reverse("staff:offer_decline", args=[offer.pk]),
+        submit=_("Yes, record the decline"),
+        facts=[(_("What the family said"), reason)],
+        consequences=lines,
+        hidden=[("decline-reason", reason)],
+    )
+
+
+def _offer_confirmation(request, offer: Offer, back: str, *, facts: list, **page):
+    """An act on an offer's confirmation page (issue 15): who, which home and bed, then `facts`."""
     return confirmation_page(
         request,
         Confirmation(
-            title=_("Check before recording the decline"),
             back=back,
             back_label=_("Back to the offer"),
             no_label=_("No, go back to the offer"),
-            url=reverse("staff:offer_decline", args=[offer.pk]),
             token=request.POST.get("form_token") or form_token_issue(),
-            submit=_("Yes, record the decline"),
             facts=[
                 (_("Reference"), offer.application.reference),
                 (_("Name"), offer.application.applicant.name),
                 (_("Home"), offer.facility.local_name),
                 (_("Bed"), offer.bed.code),
-                (_("What the family said"), reason),
+                *facts,
             ],
-            consequences=lines,
-            hidden=[("decline-reason", reason)],
+            **page,
         ),
     )
 
@@ -336,27 +347,16 @@ def _confirm_fail_check(request, offer: Offer, back: str):
     if offer.partner_offer_id:
         lines.append(Line(_("The spouse's joint offer fails too, for the same reason.")))
     lines.append(Line(_("The bed goes to the next person in the queue.")))
-    return confirmation_page(
+    return _offer_confirmation(
         request,
-        Confirmation(
-            title=_("Check before recording the failed admission check"),
-            back=back,
-            back_label=_("Back to the offer"),
-            no_label=_("No, go back to the offer"),
-            url=reverse("staff:offer_fail_check", args=[offer.pk]),
-            token=request.POST.get("form_token") or form_token_issue(),
-            submit=_("Yes, record the failed check"),
-            facts=[
-                (_("Reference"), offer.application.reference),
-                (_("Name"), offer.application.applicant.name),
-                (_("Home"), offer.facility.local_name),
-                (_("Bed"), offer.bed.code),
-                (_("Why the admission check failed"), FAIL_CHECK_WORDS[reason]),
-                (_("Note"), note),
-            ],
-            consequences=lines,
-            hidden=[("fail-check-reason", reason), ("fail-check-note", note)],
-        ),
+        offer,
+        back,
+        title=_("Check before recording the failed admission check"),
+        url=reverse("staff:offer_fail_check", args=[offer.pk]),
+        submit=_("Yes, record the failed check"),
+        facts=[(_("Why the admission check failed"), FAIL_CHECK_WORDS[reason]), (_("Note"), note)],
+        consequences=lines,
+        hidden=[("fail-check-reason", reason), ("fail-check-note", note)],
     )
 
 
