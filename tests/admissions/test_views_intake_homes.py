@@ -159,3 +159,11 @@ def test_each_category_s_evidence_is_tied_to_its_box(homes):
         intake_post(token_of(client.get(reverse("staff:application_new"))), category_dibao="on"),
     )
     assert '<div class="category has-error">' in response.content.decode()
+
+
+def test_garbage_in_the_homes_part_s_query_is_no_error(homes):
+    """R-SEC-1: unknown and overlong codes give the city-level homes; a NUL byte is a 400, never a 500."""
+    part = homes_part(client_as("intake"), hukou_district="nowhere", residence_district="x" * 500, choice_1="?" * 99)
+    assert offered(part) == {"GZ01"}
+    response = client_as("intake").get(reverse("staff:intake_homes"), {"hukou_district": "yue\x00xiu"})
+    assert response.status_code == 400

@@ -66,6 +66,12 @@ def facility_choices(homes, *, blank=True) -> list:
     return groups
 
 
+def typed_code(value) -> str:
+    """A district or home code as the browser sent it, for a look-up: never a NUL (PostgreSQL
+    refuses one in a query, R-SEC-1), never longer than a code."""
+    return str(value or "").replace("\x00", "")[:20]
+
+
 def district_for_choices(hukou_code: str, residence_code: str) -> District | None:
     """The district whose district-level homes are listed (R-APP-7 with R-APP-3, as the service
     reads it: services.applications.choice_district), from the codes the form holds."""
@@ -207,14 +213,14 @@ class IntakeForm(StaffForm):
     def _value(self, name: str) -> str:
         """What the form holds for `name`: as sent, or else as it was filled in."""
         value = self.data.get(self.add_prefix(name)) if self.is_bound else self.initial.get(name)
-        return str(value or "")[:20]
+        return typed_code(value)
 
     @staticmethod
     def homes_after_district_change(query, *, choice_count: int) -> tuple[dict, list[str]]:
         """The home lists' part of the form (staff:intake_homes, htmx) after the district changed:
         its initial values, with the homes the applicant may no longer choose (R-APP-7) taken off,
         and those homes' names, to say so."""
-        initial = {name: str(query.get(name) or "")[:20] for name in ("hukou_district", "residence_district")}
+        initial = {name: typed_code(query.get(name)) for name in ("hukou_district", "residence_district")}
         allowed = set(
             homes_to_choose(district_for_choices(initial["hukou_district"], initial["residence_district"])).values_list(
                 "code", flat=True
@@ -222,7 +228,7 @@ class IntakeForm(StaffForm):
         )
         dropped = []
         for n in range(1, choice_count + 1):
-            code = str(query.get(f"choice_{n}") or "")[:20]
+            code = typed_code(query.get(f"choice_{n}"))
             spouse = query.get(f"spouse_resident_{n}") == "on"
             if code and code not in allowed:
                 home = Facility.objects.filter(code=code).first()
