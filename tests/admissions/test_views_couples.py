@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -43,6 +44,8 @@ def test_intake_finds_the_spouse_by_name_checks_the_answers_and_links_the_couple
     page = f"/staff/applications/{wife.reference}/couple/link/"
     found = client.get(page, {"q": "建国"})
     assert found.status_code == 200 and husband.reference in found.content.decode()
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", found.content.decode(), flags=re.S)
+    assert headers and all(re.sub(r"<[^>]+>", "", h).strip() for h in headers)  # a screen reader names every column
     form = client.get(page, {"partner": husband.reference})
     assert form.status_code == 200
     answers = {"partner": husband.reference, "mode": "together", "reason": "married 1962"}
