@@ -306,4 +306,4 @@ def _fail_one(offer: Offer, application: Application, *, reason: str, note: str,
         entries_close(application=application, outcome_here=QueueEntryOutcome.REASSESSMENT)
     else:
         transition_apply(application, "fail_admission_check", actor=actor, reason=note or reason, data=data)
-        review_pending_apply(application=application)  # R-ASM-6: a changed re-review waited for the offer
+    review_pending_apply(application=application)  # R-ASM-6: a changed re-review waited for the offer

@@ -460,6 +460,8 @@ def review_pending_apply(*, application: Application, actor: Actor = SYSTEM) -> 
         .order_by("decided_at", "id")
         .last()
     )
-    if pending is None or application.state not in APPLY_NOW_STATES:
+    if pending is None or application.state in OFFER_STATES:
         return False
+    # Waiting or suspended: applied as reassess. Back in assessment_pending because the admission
+    # check found the care need changed: the re-review's assessment is the new one it asked for.
     return _apply_changed(pending, application, actor=actor)

@@ -390,6 +390,32 @@ def test_changed_after_the_admission_check_found_the_care_need_changed_queues_it
     assert application.state == "offered"
 
 
+def test_changed_while_an_offer_is_live_is_applied_when_the_admission_check_finds_the_care_need_changed():
+    """R-ASM-6: a changed outcome decided while the offer was accepted waits for the offer to end; the
+    offer ending at the admission check with `care_need_changed` ends it too, and the re-review's
+    assessment is the new assessment the check asked for: queued again at once, `queued_at` kept."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=1, status="vacant")
+    application = queued_application(grade=2, choices=["YX01"])
+    queued_at = application.queued_at
+    offer = Offer.objects.get(application=application, state="pending")
+    offer_accept(offer=offer, actor=actor("facility"))
+    review = review_request_decide(
+        review_request=reassessed(requested(application), grade=4), outcome="changed", actor=actor("reviewer-2")
+    )
+    assert review.applied_at is None  # the offer is live: it waits
+    add_beds(home, nursing=1, status="vacant")  # a bed for it: the failed one it is not offered again
+    offer_fail_check(offer=offer, reason="care_need_changed", actor=actor("facility"))
+    review.refresh_from_db()
+    application.refresh_from_db()
+    assert review.applied_at is not None
+    assert application.current_assessment_id == review.new_assessment_id
+    assert application.queued_at == queued_at
+    assert application.queue_entries.get().status == "open"
+    assert application.state == "offered"
+    assert Offer.objects.get(application=application, state="pending").bed_id != offer.bed_id
+
+
 def test_changed_for_an_application_never_queued_goes_on_to_review_for_its_approval():
     """R-ASM-6 with SPEC §5: the first assessment was rejected before approval; the changed outcome
     approves the new one and the application goes on to review (complete_assessment), where a
