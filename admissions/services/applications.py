@@ -335,11 +335,8 @@ def _intake_errors(data: IntakeData, *, for_submission: bool, on: dt.date, polic
         except InvalidPhone:
             format_errors[path] = [str(PHONE_RULE)]
     if for_submission:
-        if data.date_of_birth and age_on(data.date_of_birth, on) < params.min_age:
-            rule_errors["applicant.date_of_birth"] = [
-                gettext("the applicant must be at least %(min_age)s on the application date")
-                % {"min_age": params.min_age}
-            ]
+        if data.date_of_birth:
+            rule_errors.update(_min_age_errors(data.date_of_birth, on=on, params=params))
         if not data.no_infectious_disease:
             rule_errors["declarations.no_infectious_disease"] = [gettext("must be declared to submit")]
         if not data.no_serious_mental_disorder:
@@ -398,17 +395,29 @@ def _check_bar_and_open(applicant: Applicant | None, *, on: dt.date, exclude_pk:
         )
 
 
+def _min_age_errors(date_of_birth: dt.date, *, on: dt.date, params) -> dict[str, list[str]]:
+    """R-APP-2, the one comparison: at least `min_age` on the application date. Submit, a correction
+    of the birth date and the live check (which also says the age) all ask here."""
+    if age_on(date_of_birth, on) >= params.min_age:
+        return {}
+    return {
+        "applicant.date_of_birth": [
+            gettext("the applicant must be at least %(min_age)s on the application date") % {"min_age": params.min_age}
+        ]
+    }
+
+
 def identity_live_problems(id_number: str, *, on: dt.date, exclude_pk: int | None = None) -> list[str]:
     """What submitting would refuse about this person, for the live check as the officer types a
     valid ID number: under the minimum age (R-APP-2), barred (R-APP-6), an open application
     (R-APP-5). Reads only; the same checks as submit, so the two never disagree."""
     problems = []
-    min_age = policy_in_force(on).parameters.min_age
-    age = age_on(birth_date_from_id_number(id_number), on)
-    if age < min_age:
+    params = policy_in_force(on).parameters
+    born = birth_date_from_id_number(id_number)
+    if _min_age_errors(born, on=on, params=params):
         problems.append(
             gettext("The applicant is %(age)s: applicants must be at least %(min_age)s on the application date.")
-            % {"age": age, "min_age": min_age}
+            % {"age": age_on(born, on), "min_age": params.min_age}
         )
     try:
         _check_bar_and_open(applicant_for_id_number(id_number), on=on, exclude_pk=exclude_pk)

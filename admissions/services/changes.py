@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from admissions.identity import age_on, id_number_errors, normalise_id_number
+from admissions.identity import id_number_errors, normalise_id_number
 from admissions.models import (
     FINAL_STATES,
     Application,
@@ -43,7 +43,14 @@ from core.phones import PHONE_RULE, InvalidPhone, normalise_phone
 from facilities.models import BedStatus, District, Facility, FacilityLevel
 
 from .allocation import allocation_run, allocation_run_for_application
-from .applications import _category_errors, _check_bar_and_open, _choice_rule_errors, _contact_email_errors, channel_for
+from .applications import (
+    _category_errors,
+    _check_bar_and_open,
+    _choice_rule_errors,
+    _contact_email_errors,
+    _min_age_errors,
+    channel_for,
+)
 from .events import event_record
 from .locks import facility_ids_for, lock_application, lock_facilities
 from .notifications import notify
@@ -365,15 +372,10 @@ def application_personal_details_change(
             raise InvalidInput(gettext("Some personal details are not valid."), errors=errors)
         params = policy_in_force().parameters
         applied_on = timezone.localdate(application.submitted_at or application.created_at)
-        if age_on(new["date_of_birth"], applied_on) < params.min_age:  # R-APP-2
+        too_young = _min_age_errors(new["date_of_birth"], on=applied_on, params=params)
+        if too_young:
             raise RuleViolation(
-                gettext("With this birth date the applicant was too young on the application date."),
-                errors={
-                    "applicant.date_of_birth": [
-                        gettext("the applicant must be at least %(min_age)s on the application date")
-                        % {"min_age": params.min_age}
-                    ]
-                },
+                gettext("With this birth date the applicant was too young on the application date."), errors=too_young
             )
         if new["id_number"] != applicant.id_number:  # R-APP-5: one person, one open application
             other = applicant_for_id_number(new["id_number"])
