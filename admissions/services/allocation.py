@@ -346,6 +346,15 @@ class _Run:
         self.tip = AllocationDecision.objects.filter(facility=facility).order_by("-sequence").first()
         self.subjects: dict[str, tuple[str, str]] = {}  # reference → (channel, care level), see _subjects
         self.confirmations: list[DecisionConfirmation] = []  # written together by `finish`
+        self._partners: dict[int, int] | None = None  # see partner_of
+
+    def partner_of(self, application_id: int) -> int | None:
+        """R-CPL-2: the partner of a live `together` couple's member. The couples are read once per
+        run, at the first candidate chosen (a few hundred rows in a city): a query per candidate cost
+        more than the couples' walk itself."""
+        if self._partners is None:
+            self._partners = together_partner_ids(None)
+        return self._partners.get(application_id)
 
     def allocate(self, bed: Bed) -> AllocationDecision:
         refused_here = self.refused.get(bed.pk, set())
@@ -379,7 +388,7 @@ class _Run:
             entry = QueueEntry.objects.get(pk=chosen.step.entry_id)
             entry.application = locked
             quota_after = _quota_plus(self.quota, entry.care_level)
-            partner_id = together_partner_ids([locked.pk]).get(locked.pk)
+            partner_id = self.partner_of(locked.pk)
             place = None
             if partner_id is not None:
                 place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy, queue=queue)
@@ -408,38 +417,46 @@ class _Run:
         self, bed: Bed, first: _Candidate, partner_id: int, *, quota: Quota, busy: set[int], queue: _Walk
     ) -> _PartnerPlace | None:
         """R-CPL-2: a second vacant bed at this home that suits the partner (their own care level,
-        R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers)."""
-        steps = list(queue)
-        ranked = [_Candidate(step=step, rank=rank) for rank, step in enumerate(steps, start=1)]
-        partner = next((c for c in ranked if c.step.application_id == partner_id), None)
-        if partner is None:
-            return None
-        if _reason_before_bed_rules(partner, today=self.today, refused_here=set(), busy=busy):
-            return None
-        nursing = partner.step.care_level == CareLevel.NURSING
-        if not nursing and quota.self_care_held >= quota.self_care_cap:
-            return None  # R-NQ-1 counting both offers
-        beds = (
+        R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers).
+        Cheapest question first: a full home has no second vacant bed, and most calls end there
+        without reading the queue past the partner."""
+        vacant = list(
             Bed.objects.select_for_update()
             .filter(facility=self.facility, status=BedStatus.VACANT)
             .exclude(pk=bed.pk)
             .exclude(pk__in=self.taken)
         )
-        if nursing:
-            beds = beds.filter(bed_type=BedType.NURSING)
-        # Self-care: a general bed first; a nursing bed only under R-NQ-2 (checked below).
-        ordered = sorted(beds, key=lambda b: (b.bed_type == BedType.NURSING, b.pk))
+        if not vacant:
+            return None
+        ranked: list[_Candidate] = []  # the queue down to the partner
+        for rank, step in enumerate(queue, start=1):
+            ranked.append(_Candidate(step=step, rank=rank))
+            if step.application_id == partner_id:
+                break
+        else:
+            return None  # the partner does not wait here
+        partner = ranked[-1]
+        if _reason_before_bed_rules(partner, today=self.today, refused_here=set(), busy=busy):
+            return None
+        nursing = partner.step.care_level == CareLevel.NURSING
+        if not nursing and quota.self_care_held >= quota.self_care_cap:
+            return None  # R-NQ-1 counting both offers
+        # Nursing: a nursing bed. Self-care: a general bed first; a nursing bed only under R-NQ-2 (below).
+        ordered = sorted(
+            (b for b in vacant if not nursing or b.bed_type == BedType.NURSING),
+            key=lambda b: (b.bed_type == BedType.NURSING, b.pk),
+        )
         for candidate_bed in ordered:
             refused = self.refused.get(candidate_bed.pk, set())
             if partner_id in refused:
                 continue
             if not nursing and candidate_bed.bed_type == BedType.NURSING:
-                # R-NQ-2: not while a nursing-level entry could be offered this bed now.
+                # R-NQ-2: not while a nursing-level entry anywhere in the queue could be offered this bed now.
                 others = (
-                    c
-                    for c in ranked
-                    if c.step.care_level == CareLevel.NURSING
-                    and c.step.application_id not in (partner_id, first.step.application_id)
+                    _Candidate(step=step, rank=rank)
+                    for rank, step in enumerate(queue, start=1)
+                    if step.care_level == CareLevel.NURSING
+                    and step.application_id not in (partner_id, first.step.application_id)
                 )
                 if any(
                     _reason_before_bed_rules(c, today=self.today, refused_here=refused, busy=busy) is None
@@ -453,7 +470,7 @@ class _Run:
                 bed=candidate_bed,
                 candidate=partner,
                 application=locked,
-                ranked_above=[c for c in ranked if c.rank < partner.rank],
+                ranked_above=ranked[:-1],
             )
         return None
 

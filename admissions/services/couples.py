@@ -85,10 +85,12 @@ def couples_for(application_ids) -> dict[int, dict]:
     return out
 
 
-def together_partner_ids(application_ids) -> dict[int, int]:
-    """application id → partner's application id, for the live `together` couples among them."""
+def together_partner_ids(application_ids=None) -> dict[int, int]:
+    """application id → partner's application id, for the live `together` couples among them (None:
+    every live `together` couple)."""
     members = CoupleMember.objects.filter(live=True, couple__mode=CoupleMode.TOGETHER)
-    mine = dict(members.filter(application_id__in=list(application_ids)).values_list("application_id", "couple_id"))
+    among = members if application_ids is None else members.filter(application_id__in=list(application_ids))
+    mine = dict(among.values_list("application_id", "couple_id"))
     if not mine:
         return {}
     by_couple: dict[int, list[int]] = {}

@@ -65,6 +65,8 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
     for timing in (couples, couples["without_couples"], *blocks):
         assert timing["p50_ms"] <= timing["p95_ms"] <= timing["p99_ms"] and timing["n"] >= 5
     assert Couple.objects.filter(unlinked_at__isnull=True).count() == couples["couples"]  # rolled back
+    assert couples["cpu_with_couples"]["n"] == couples["cpu_without_couples"]["n"] == couples["n"]
+    assert set(couples["cpu_worse_with_couples"]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert set(couples["worse_with_couples"]) == {"p50_ms", "p95_ms", "p99_ms"}
     assert couples["met"] is (
         couples["worse_with_couples"]["p50_ms"] <= 0.10 and couples["worse_with_couples"]["p95_ms"] <= 0.10
