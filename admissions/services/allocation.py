@@ -339,6 +339,8 @@ class _Run:
         self.nobody_for: dict[str, list[dict]] = {}  # bed type → the skipped rows of a walk that chose nobody
         self.partner_decisions: list[AllocationDecision] = []  # R-CPL-2: the second decisions of joint offers
         self.taken: set[int] = set()  # beds reserved in this run by a joint offer's second half
+        self.offered: set[int] = set()  # beds offered in this run (first halves and single offers)
+        self._vacant: list[Bed] | None = None  # see _vacant_beds
         # Read once per run, kept up to date by `_record` (nobody else writes them while the lock is
         # held); a home may have thousands of vacant beds, and one query each would hold the lock long.
         self.refused = _refusals_at(facility)
@@ -379,6 +381,16 @@ class _Run:
                 if not refused_here and not busy and not couple_skips:
                     self.nobody_for[bed.bed_type] = skipped
                 return self._record(bed, chosen=None, skipped=skipped, quota_after=self.quota)
+            quota_after = _quota_plus(self.quota, chosen.step.care_level)
+            partner_id = self.partner_of(chosen.step.application_id)
+            place = None
+            if partner_id is not None:
+                # Asked before the candidate is locked: most such candidates are skipped here.
+                place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy, queue=queue)
+                if place is None:
+                    # R-CPL-2: no second bed here suits the partner: skipped, keeping their place.
+                    couple_skips[chosen.step.application_id] = SkipReason.PARTNER_BED_UNAVAILABLE
+                    continue
             locked = _lock_waiting_application(chosen.step.application_id)
             if locked is None:
                 # Changed under us (an offer elsewhere, a withdrawal): walk again with fresh data.
@@ -387,15 +399,6 @@ class _Run:
                 continue
             entry = QueueEntry.objects.get(pk=chosen.step.entry_id)
             entry.application = locked
-            quota_after = _quota_plus(self.quota, entry.care_level)
-            partner_id = self.partner_of(locked.pk)
-            place = None
-            if partner_id is not None:
-                place = self._partner_place(bed, chosen, partner_id, quota=quota_after, busy=busy, queue=queue)
-                if place is None:
-                    # R-CPL-2: no second bed here suits the partner: skipped, keeping their place.
-                    couple_skips[locked.pk] = SkipReason.PARTNER_BED_UNAVAILABLE
-                    continue
             decision = self._record(bed, chosen=chosen, entry=entry, skipped=skipped, quota_after=quota_after)
             offer = _offer(
                 entry=entry,
@@ -408,10 +411,18 @@ class _Run:
                 partner=place.application if place else None,
             )
             self.quota = quota_after
+            self.offered.add(bed.pk)
             if place is not None:
                 self._partner_offer(place, first=decision, first_offer=offer)
             self.nobody_for.clear()  # an offer changed the queue and perhaps the quota
             return decision
+
+    def _vacant_beds(self) -> list[Bed]:
+        """The home's vacant beds, read (and locked) once per run: while the run holds the facility's
+        lock only its own offers change them, and those are kept in `offered` and `taken`."""
+        if self._vacant is None:
+            self._vacant = list(Bed.objects.select_for_update().filter(facility=self.facility, status=BedStatus.VACANT))
+        return self._vacant
 
     def _partner_place(
         self, bed: Bed, first: _Candidate, partner_id: int, *, quota: Quota, busy: set[int], queue: _Walk
@@ -420,12 +431,7 @@ class _Run:
         R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers).
         Cheapest question first: a full home has no second vacant bed, and most calls end there
         without reading the queue past the partner."""
-        vacant = list(
-            Bed.objects.select_for_update()
-            .filter(facility=self.facility, status=BedStatus.VACANT)
-            .exclude(pk=bed.pk)
-            .exclude(pk__in=self.taken)
-        )
+        vacant = [b for b in self._vacant_beds() if b.pk != bed.pk and b.pk not in self.taken | self.offered]
         if not vacant:
             return None
         ranked: list[_Candidate] = []  # the queue down to the partner
