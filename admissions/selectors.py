@@ -402,9 +402,24 @@ def estimated_wait(*, facility_id: int, care_level: str, ahead: int, today: dt.d
     """Open entries ahead with the same care level ÷ that facility's admissions of that care level
     per month over the last 365 days, as a range in months; None below 6 admissions ("not enough
     history"). The range is −25 %/+25 % around the point estimate: a hint, never a promise."""
-    admissions = Occupancy.objects.filter(
-        facility_id=facility_id, care_level=care_level, admitted_on__gt=today - dt.timedelta(days=365)
-    ).count()
+    admissions = admissions_by_care_level(facility_id=facility_id, today=today).get(care_level, 0)
+    return estimated_wait_from(admissions=admissions, ahead=ahead)
+
+
+def admissions_by_care_level(*, facility_id: int, today: dt.date) -> dict[str, int]:
+    """R-Q-5's denominator for every care level of one home at once: its admissions over the last
+    365 days (what `estimated_wait` counts for one level)."""
+    rows = (
+        Occupancy.objects.filter(facility_id=facility_id, admitted_on__gt=today - dt.timedelta(days=365))
+        .order_by()
+        .values_list("care_level")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+def estimated_wait_from(*, admissions: int, ahead: int) -> dict[str, int] | None:
+    """R-Q-5's arithmetic, given the home's admissions of the care level over the last 365 days."""
     if admissions < MIN_ADMISSIONS_FOR_ESTIMATE:
         return None
     months = ahead / (admissions / 12)

@@ -25,18 +25,19 @@ counts are rows in that database.
 
 from __future__ import annotations
 
-import bisect
+import copy
 import datetime as dt
 import hashlib
 import hmac
 import logging
 import math
 import time
-from array import array
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
@@ -47,19 +48,25 @@ from admissions.models import (
     Application,
     ApplicationState,
     Category,
+    CoupleMember,
+    FacilityChoice,
     Offer,
     QueueEntry,
     QueueEntryStatus,
     ReconfirmedVia,
     ReviewOutcome,
+    ReviewRequest,
     ReviewRequestState,
 )
+from admissions.models.reconfirmation import with_reconfirmation
+from admissions.policy import PolicyInForce, PolicyParameters
 from admissions.public import mask_reference
-from admissions.selectors import policy_in_force, positions_for_application
+from admissions.selectors import Position, policy_in_force, positions_for_application
 from core.dates import shown_date, shown_datetime
 from core.errors import DomainError, NotFound
 from core.typing import as_typed
 
+from . import lookup_positions
 from .applications import (
     LOOKUP_CODE_ALPHABET,
     LOOKUP_CODE_LENGTH,
@@ -387,7 +394,7 @@ def _in_window(at: float | None, now: float) -> bool:
 # limits (R-PUB-2, R-SEC-4) are applied before, by `public_application_match`.
 ANSWER_CACHE_PREFIX = "public-lookup:answer:v1"
 ANSWER_CACHE_SECONDS = 86400  # never longer than the day in its key anyway
-_PHASES_KEPT = 2000  # (home, version) pairs per process; a home of 5,000 entries holds 5,000 ints
+_POLICIES_KEPT = 64
 
 
 def lookup_result(application: Application, *, now: dt.datetime | None = None) -> LookupResult:
@@ -397,8 +404,13 @@ def lookup_result(application: Application, *, now: dt.datetime | None = None) -
     # The versions are read before anything the answer is built from: a change committing in
     # between is stored under the old versions, which no later lookup reads.
     versions = queue_versions_of(application.pk)
-    period = policy_in_force(timezone.localdate(now)).parameters.waiting_period_days * 86400
-    ticks = [_next_tick(pk, version, period, int(now.timestamp())) for pk, version in versions.items()]
+    policy = _policy_at(timezone.localdate(now), versions)
+    period = policy.parameters.waiting_period_days * 86400
+    seconds = int(now.timestamp())
+    ticks = [
+        lookup_positions.next_tick(lookup_positions.home_rows(pk, version, period), period, seconds)
+        for pk, version in versions.items()
+    ]
     assessment = application.current_assessment
     key_parts = (
         application.pk,
@@ -420,53 +432,58 @@ def lookup_result(application: Application, *, now: dt.datetime | None = None) -
     key = f"{ANSWER_CACHE_PREFIX}:{hashlib.sha256(repr(key_parts).encode()).hexdigest()}"
     answer = cache.get(key)
     if answer is None:
-        answer = lookup_answer(application, now=now)
+        answer = lookup_answer(application, now=now, versions=versions, policy=policy)
         cache.set(key, answer, timeout=ANSWER_CACHE_SECONDS)
     return answer
 
 
-def _next_tick(facility_id: int, version: int, period: int, now: int) -> int | None:
-    """The next second (after `now`) at which an open entry of this home gains a waiting point
-    (R-Q-3: +1 at every full period since `queued_at`, as `waiting_points` counts whole seconds)."""
-    phases = _phases(facility_id, version, period)
-    if not phases:
-        return None
-    into_period = now % period
-    i = bisect.bisect_right(phases, into_period)
-    return now - into_period + (phases[i] if i < len(phases) else period + phases[0])
+_policies: dict[tuple, PolicyInForce] = {}
 
 
-_phases_by_version: dict[tuple[int, int, int], array] = {}
+def _policy_at(day: dt.date, versions: dict[int, int]) -> PolicyInForce:
+    """R-POL-1's version in force on `day`, read once per process per queue version: a new policy
+    version or its activation moves every home's queue version (queue_versions._every_home), so
+    any one home's version read before stands for them all. An application with no home reads it."""
+    if not versions:
+        return policy_in_force(day)
+    home = min(versions)
+    key = (day, home, versions[home])
+    policy = _policies.get(key)
+    if policy is None:
+        if len(_policies) >= _POLICIES_KEPT:
+            _policies.clear()
+        policy = _policies[key] = policy_in_force(day)
+    return policy
 
 
 def forget_phases() -> None:
     """For the tests, whose rolled-back databases give a (home, version) pair again."""
-    _phases_by_version.clear()
-
-
-def _phases(facility_id: int, version: int, period: int) -> array:
-    """Where in the period each open entry of the home gains its points, sorted; kept per process
-    for this version of the queue (a new version is another key, so it is never stale)."""
-    key = (facility_id, version, period)
-    phases = _phases_by_version.get(key)
-    if phases is None:
-        if len(_phases_by_version) >= _PHASES_KEPT:
-            _phases_by_version.clear()
-        epochs = QueueEntry.objects.filter(facility_id=facility_id, status=QueueEntryStatus.OPEN).values_list(
-            "queued_epoch", flat=True
-        )
-        phases = _phases_by_version[key] = array("q", sorted({epoch % period for epoch in epochs}))
-    return phases
+    _policies.clear()
+    lookup_positions.forget()
 
 
 # --- building the answer ---------------------------------------------------------------------------
-def lookup_answer(application: Application, *, now: dt.datetime | None = None) -> LookupResult:
-    """The answer built from the database (`lookup_result` serves it from the cache)."""
+def lookup_answer(
+    application: Application,
+    *,
+    now: dt.datetime | None = None,
+    versions: dict[int, int] | None = None,
+    policy: PolicyInForce | None = None,
+) -> LookupResult:
+    """The answer built from the database (`lookup_result` serves it from the cache). With the
+    queue versions read before (`lookup_result`), the positions come from the homes' pictures at
+    those versions (`lookup_positions`) rather than three queries a home."""
     now = now or timezone.now()
+    policy = policy or policy_in_force(timezone.localdate(now))
     assessment = application.current_assessment
-    offer = (
-        Offer.objects.filter(application=application, state__in=LIVE_OFFER_STATES).select_related("facility").first()
-    )
+    facts = _facts_of(application)
+    offer = None
+    if facts["has_offer"]:
+        offer = (
+            Offer.objects.filter(application=application, state__in=LIVE_OFFER_STATES)
+            .select_related("facility")
+            .first()
+        )
     live_offer = None
     if offer is not None:
         live_offer = LookupOffer(
@@ -491,7 +508,7 @@ def lookup_answer(application: Application, *, now: dt.datetime | None = None) -
             queued_at=p.entry.queued_at,
             estimated_wait=p.estimated_wait,
         )
-        for p in positions_for_application(application, now=now)
+        for p in _positions(application, now=now, versions=versions, policy=policy)
     ]
     channel = application.channel
     return LookupResult(
@@ -507,10 +524,49 @@ def lookup_answer(application: Application, *, now: dt.datetime | None = None) -
         assessment_valid_until=assessment.valid_until if assessment is not None else None,
         offer=live_offer,
         positions=positions,
-        next_steps=next_steps(application, offer=live_offer, now=now),
-        re_reviews=_re_reviews(application),
-        reconfirm_due=reconfirm_due(application),
-        reconfirm_requested=awaiting_confirmation(application) is not None,
+        next_steps=next_steps(
+            application, offer=live_offer, now=now, params=policy.parameters, in_couple=facts["in_couple"]
+        ),
+        re_reviews=_re_reviews(application) if facts["has_re_reviews"] else [],
+        reconfirm_due=reconfirm_due(facts["reconfirmation"], policy.parameters),
+        reconfirm_requested=facts["reconfirm_open"] and awaiting_confirmation(application) is not None,
+    )
+
+
+def _facts_of(application: Application) -> dict:
+    """In one query, which of the answer's other parts this application has (a live offer, a live
+    couple, re-reviews, an open re-confirmation ask) and what `reconfirm_due` reads, so the parts it
+    lacks cost no query (issue 18: a built answer in a few queries)."""
+    one = Application.objects.filter(pk=application.pk)
+    annotated = with_reconfirmation(one).annotate(
+        has_offer=Exists(Offer.objects.filter(application=OuterRef("pk"), state__in=LIVE_OFFER_STATES)),
+        in_couple=Exists(CoupleMember.objects.filter(application=OuterRef("pk"), live=True)),
+        has_re_reviews=Exists(ReviewRequest.objects.filter(application=OuterRef("pk"))),
+    )
+    names = ("reconfirm_open", "reconfirm_open_respond_by", "reconfirm_last_settled")
+    row = annotated.values(*names, "has_offer", "in_couple", "has_re_reviews").first() or dict.fromkeys(names)
+    reconfirmation = copy.copy(application)  # `reconfirm_due` reads these annotations when present
+    for name in names:
+        setattr(reconfirmation, name, row[name])
+    return {**row, "reconfirmation": reconfirmation, "reconfirm_open": bool(row["reconfirm_open"])}
+
+
+def _positions(
+    application: Application, *, now: dt.datetime, versions: dict[int, int] | None, policy: PolicyInForce
+) -> list[Position]:
+    """One position per open entry, in the order of the applicant's choices (as
+    `positions_for_application`), the entries and their choice ranks read in one query."""
+    if versions is None:
+        return positions_for_application(application, now=now)
+    rank = FacilityChoice.objects.filter(application_id=application.pk, facility_id=OuterRef("facility_id"))
+    entries = list(
+        QueueEntry.objects.filter(application=application, status=QueueEntryStatus.OPEN)
+        .select_related("facility")
+        .annotate(choice_rank=Coalesce(Subquery(rank.values("rank")[:1]), 99))
+        .order_by("choice_rank", "facility__code")
+    )
+    return lookup_positions.positions_at(
+        entries, reference=application.reference, versions=versions, now=now, params=policy.parameters
     )
 
 
@@ -547,11 +603,19 @@ def _local(moment: dt.datetime) -> str:
     return shown_datetime(moment)
 
 
-def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.datetime) -> list[str]:
-    """What the family can do next, by state, in short plain sentences."""
+def next_steps(
+    application: Application,
+    *,
+    offer: LookupOffer | None,
+    now: dt.datetime,
+    params: PolicyParameters | None = None,
+    in_couple: bool | None = None,
+) -> list[str]:
+    """What the family can do next, by state, in short plain sentences. `in_couple` False: the
+    caller knows the application is in no live couple (R-CPL-3's steps need no query)."""
     S = ApplicationState
     state = application.state
-    params = policy_in_force(timezone.localdate(now)).parameters
+    params = params or policy_in_force(timezone.localdate(now)).parameters
     steps: list[str] = []
     if state == S.DRAFT:
         steps.append(gettext("The application has not been handed in yet. Contact the intake office to complete it."))
@@ -597,7 +661,8 @@ def next_steps(application: Application, *, offer: LookupOffer | None, now: dt.d
         steps.append(gettext("The applicant has been admitted. This application is finished."))
     else:  # rejected, withdrawn, removed
         steps.append(gettext("This application is closed. Contact the intake office to apply again."))
-    steps.extend(_couple_steps(application, now=now))
+    if in_couple is not False:
+        steps.extend(_couple_steps(application, now=now))
     if state in (S.WAITING, S.SUSPENDED) and application.current_assessment is not None:
         valid_until = application.current_assessment.valid_until
         if valid_until is not None:
