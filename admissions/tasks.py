@@ -16,6 +16,7 @@ from admissions.services.notifications import administrators_email, notification
 from admissions.services.outbox import outbox_sender_register
 from admissions.services.policy import policy_activate_due
 from admissions.services.privacy import persons_anonymise
+from admissions.services.queue_versions import queue_changes_fold
 from admissions.services.reconfirmation import reconfirmation_ask_due
 from admissions.services.reminders import assessment_reminders_send, offer_reminders_send
 from admissions.services.watchdog import watchdog_monthly_send
@@ -175,3 +176,10 @@ def activate_policy() -> int | None:
     already). Returns the version activated, or None."""
     activation = policy_activate_due()
     return activation.policy.version if activation is not None else None
+
+
+@shared_task
+def fold_queue_changes() -> dict[str, int]:
+    """Issue 18: keep the queue versions' table a row or two per home (`queue_changes_fold`); the
+    versions do not move. Idempotent."""
+    return queue_changes_fold()

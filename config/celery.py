@@ -43,6 +43,8 @@ app.conf.beat_schedule = {
         "task": "admissions.tasks.write_checkpoint_daily",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Issue 18: the public lookup's queue versions stay a row or two per home (their sums unchanged).
+    "fold-queue-changes": {"task": "admissions.tasks.fold_queue_changes", "schedule": crontab(minute=50)},
     # R-WATCH-1: the monthly watchdog report to the administrators (sent once per month).
     "watchdog-report-monthly": {
         "task": "admissions.tasks.watchdog_report_monthly",

@@ -96,20 +96,27 @@ class QueueEntry(models.Model):
 
 class QueueChange(models.Model):
     """One row for each transaction (and savepoint) that changed a home's queue or anything the
-    public lookup shows of it (issue 18). A home's queue version is the number of its rows: rows are
-    only ever inserted, so the count grows with every commit that changed the queue, and a reader
-    never sees it go back. An UPDATE of one counter row per home would do the same, but a
-    transaction changing two homes' queues in one order and another in the other would deadlock on
-    those rows (an allocation at one home changes the on-hold counts at the applicant's other
-    choice); inserts never wait for each other. No foreign-key constraint either: checking it locks
-    the home's row (KEY SHARE), which waits behind every allocation holding that home FOR UPDATE and
-    broke the one lock order of services/locks.py (deadlocks under concurrent allocations)."""
+    public lookup shows of it (issue 18). A home's queue version is the sum of its rows' `weight`
+    (1 each as written): rows are only ever inserted, so the sum grows with every commit that
+    changed the queue, and a reader never sees it go back. `queue_changes_fold` (hourly) replaces a
+    home's old rows by one whose weight is theirs summed, in one transaction, so the sum (index-only,
+    `queue_change_version`) reads a row or two per home however long the system runs. An UPDATE of
+    one counter row per home would do the same, but a transaction changing two homes' queues in one
+    order and another in the other would deadlock on those rows (an allocation at one home changes
+    the on-hold counts at the applicant's other choice); inserts never wait for each other. No
+    foreign-key constraint either: checking it locks the home's row (KEY SHARE), which waits behind
+    every allocation holding that home FOR UPDATE and broke the one lock order of services/locks.py
+    (deadlocks under concurrent allocations)."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    facility = models.ForeignKey(
+        Facility, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    weight = models.PositiveIntegerField(default=1)  # how many changes this row stands for
 
     class Meta:
         verbose_name = _("queue change")
         verbose_name_plural = _("queue changes")
+        indexes = [models.Index(fields=["facility", "weight"], name="queue_change_version")]
 
     def __str__(self) -> str:
         return f"{self.facility_id}: change {self.pk}"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db import connection, transaction
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 
@@ -79,12 +79,12 @@ def _written_here(connection) -> _Written:
 
 def queue_versions_of(application_id: int) -> dict[int, int]:
     """{home: its version now} for every home of the application (`facilities_of`), in one query:
-    a count of the home's changes over their index (a home with no change yet is at 0)."""
+    the sum of the home's changes' weights over their index (a home with no change yet is at 0)."""
     changes = (
         QueueChange.objects.filter(facility_id=OuterRef("pk"))
         .order_by()
         .values("facility_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("weight"))
         .values("n")
     )
     homes = _homes_of(application_id).annotate(version=Coalesce(Subquery(changes), 0))
@@ -104,6 +104,35 @@ def _homes_of(application_id: int) -> QuerySet[Facility]:
     )
     offers = Offer.objects.filter(application_id=application_id, state__in=LIVE_OFFER_STATES).values("facility_id")
     return Facility.objects.filter(Q(pk__in=choices) | Q(pk__in=entries) | Q(pk__in=offers)).order_by()
+
+
+def queue_changes_fold() -> dict[str, int]:
+    """Bound the table: each home's rows up to the newest seen are replaced by one row carrying
+    their summed weight, in one transaction a home, so its version (the sum) never moves here and
+    never goes back, and a change committed meanwhile is neither lost nor counted twice. The rows
+    removed are exactly those the DELETE saw (their weights come back with RETURNING), so a row
+    committed between two statements is never dropped uncounted. Returns the homes folded and the
+    rows removed."""
+    table = connection.ops.quote_name(QueueChange._meta.db_table)
+    homes = removed = 0
+    many = (
+        QueueChange.objects.order_by()
+        .values("facility_id")
+        .annotate(newest=Max("id"), rows=Count("id"))
+        .filter(rows__gt=1)
+        .values_list("facility_id", "newest")
+    )
+    for facility_id, newest in list(many):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE facility_id = %s AND id <= %s RETURNING weight", [facility_id, newest]
+            )
+            weights = [row[0] for row in cursor.fetchall()]
+            if weights:
+                QueueChange.objects.create(facility_id=facility_id, weight=sum(weights))
+        homes += 1
+        removed += len(weights)
+    return {"homes": homes, "rows_removed": removed}
 
 
 # --- the receivers: one per kind of row, all moving the versions of the homes concerned -----------

@@ -5,6 +5,7 @@ limits (R-PUB-2, R-SEC-4) still apply before a cached answer is given.
 The numbers are SPEC's (30 days a waiting point, 5 failures a reference), pinned in tests/spec.py."""
 
 import datetime as dt
+import io
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -211,3 +212,34 @@ def test_no_lookup_started_after_a_change_shows_the_old_position_under_concurren
     after = [p for started, p in seen if started > changed_at[0]]
     assert 2 in before
     assert len(after) >= LOOKUPS and set(after) == {1}
+
+
+@pytest.mark.django_db
+def test_folding_the_queue_changes_keeps_every_version_and_the_next_change_moves_it_past_all_before():
+    """Issue 18: `fold_queue_changes` leaves one row per home and no version moved; the next change
+    gives a version never seen before (so no cached answer or picture of an old version is served)."""
+    from django.core.management import call_command
+
+    from admissions.tasks import fold_queue_changes
+
+    FacilityFactory(code="YX01")
+    FacilityFactory(code="YX02")
+    application = queued_application(choices=["YX01", "YX02"], grade=2)
+    seen = [queue_versions_of(application.pk)]
+    app_services.application_suspend(application=application, reason="in hospital", actor=actor("intake"))
+    seen.append(queue_versions_of(application.pk))
+    app_services.application_resume(application=application, actor=actor("intake"))
+    seen.append(queue_versions_of(application.pk))
+    before = seen[-1]
+    rows = QueueChange.objects.count()
+    assert rows > 2
+    assert fold_queue_changes() == {"homes": 2, "rows_removed": rows}
+    assert QueueChange.objects.count() == 2
+    assert queue_versions_of(application.pk) == before
+    call_command("fold_queue_changes", stdout=io.StringIO())  # nothing left to fold: still the same
+    assert QueueChange.objects.count() == 2 and queue_versions_of(application.pk) == before
+    app_services.application_suspend(application=application, reason="in hospital", actor=actor("intake"))
+    after = queue_versions_of(application.pk)
+    for home, version in after.items():
+        assert version == before[home] + 1
+        assert version not in {versions[home] for versions in seen}
