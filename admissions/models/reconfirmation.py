@@ -79,7 +79,11 @@ def unconfirmed_applications(queryset: QuerySet[Application] | None = None) -> Q
         application=OuterRef("pk"), asked_at__isnull=False, confirmed_at__isnull=True, cancelled_at__isnull=True
     )
     lapsed = open_asks.filter(lapsed_at__isnull=False)
-    return queryset.filter(
+    # Both kinds have an open ask, so the few applications with one are found first from the asks
+    # (`pk__in`): with the condition only inside an OR of EXISTS, PostgreSQL tested every
+    # application of the city (a home's queue page: 190 ms at 100,000 applications, issue 18).
+    asked = Reconfirmation.objects.filter(asked_at__isnull=False, confirmed_at__isnull=True, cancelled_at__isnull=True)
+    return queryset.filter(pk__in=asked.values("application_id")).filter(
         Q(Exists(open_asks), state=ApplicationState.WAITING) | Q(Exists(lapsed), state=ApplicationState.SUSPENDED)
     )
 
