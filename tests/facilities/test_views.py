@@ -306,6 +306,50 @@ def test_the_queue_is_paged_in_place_with_htmx_and_positions_count_the_whole_que
     assert entries[2].reference in whole
 
 
+def test_the_queue_shows_50_a_page_and_the_second_page_runs_on_in_queue_order_r_q_2(home, monkeypatch):
+    """Issue 18: paged as the queue API is (50 a page); the positions of a later page are the real
+    R-Q-4 positions, in R-Q-2 order (higher care grade first here), and the counts stay at the top.
+    The page size is made 2 so a handful of applications fill three pages."""
+    assert facility_views.QUEUE_PAGE_SIZE == 50
+    monkeypatch.setattr(facility_views, "QUEUE_PAGE_SIZE", 2)
+    by_grade = {grade: queued_application(grade=grade, choices=["YX01"]) for grade in (1, 4, 2, 3, 0)}
+    page = client_as("reviewer").get(page_url(home), {"queue_page": "2"}).content.decode()
+    rows = re.findall(r'<td class="num">(\d+)</td>\s*<th scope="row"><a href="[^"]*">([^<]+)</a>', page)
+    assert rows == [("3", by_grade[2].reference), ("4", by_grade[1].reference)]
+    assert "5 open entries, in the order beds are offered" in page
+    assert "Queue, page 2 of 3" in page
+
+
+def test_a_reference_found_in_the_queue_opens_its_page_with_its_row_marked(home, monkeypatch):
+    """Issue 18: jump to a reference: the page holding its R-Q-4 position; typed as a family or an
+    officer might (lower case, full-width digits) it is still found."""
+    monkeypatch.setattr(facility_views, "QUEUE_PAGE_SIZE", 2)
+    by_grade = {grade: queued_application(grade=grade, choices=["YX01"]) for grade in (4, 3, 2, 1, 0)}
+    wanted = by_grade[1].reference  # the fourth: the last row of page 2
+    typed = wanted.translate(str.maketrans("0123456789", "０１２３４５６７８９")).lower()
+    page = client_as("reviewer").get(page_url(home), {"queue_ref": typed}).content.decode()
+    assert "Queue, page 2 of 3" in page
+    found = re.search(
+        r'<tr class="found" aria-current="true">\s*<td class="num">(\d+)</td>\s*<th scope="row"><a[^>]*>([^<]+)<', page
+    )
+    assert found and found.groups() == ("4", wanted)
+    assert page.count('class="found"') == 1
+
+
+def test_a_reference_not_in_this_queue_says_so_by_the_field_and_shows_the_first_page(home):
+    """Issue 18: an unknown reference, or one queued at another home, is an error naming the field,
+    never a 500; the queue's first page is still shown."""
+    FacilityFactory(code="YX02")
+    here = queued_application(grade=2, choices=["YX01"])
+    elsewhere = queued_application(grade=2, choices=["YX02"])
+    for reference in (elsewhere.reference, "2099-999999"):
+        response = client_as("reviewer").get(page_url(home), {"queue_ref": reference})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert f"Application reference: No application with the reference {reference} is in this home" in page
+        assert 'id="id_queue_ref_error"' in page and here.reference in page
+
+
 def test_a_nonsense_page_number_shows_a_page_rather_than_an_error(home, officer):
     for value in ("x", "-1", "99999999999999999999", "<script>"):
         response = officer.get(page_url(home), {"queue_page": value, "decisions_page": value})

@@ -65,3 +65,15 @@ class BedSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", _("Any status")), *BedStatus.choices]
         self.fields["bed_type"].choices = [("", _("Any type")), *BedType.choices]
+
+
+class QueueFindForm(forms.Form):
+    """Jump to an application in a home's queue (issue 18): the page of the queue holding it. A GET
+    form, so the place found can be bookmarked."""
+
+    queue_ref = forms.CharField(
+        label=_("Application reference"),
+        required=False,
+        max_length=20,
+        help_text=_("The application reference, for example 2026-000123."),
+    )

@@ -39,7 +39,7 @@ from admissions.models import (
     QueueEntryStatus,
 )
 from admissions.models.offers import DischargeReason
-from admissions.selectors import policy_in_force, queue_for_facility, score_breakdown
+from admissions.selectors import policy_in_force, position_for_entry, queue_for_facility, score_breakdown
 from admissions.services.allocation import SkipReason, allocation_run
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service
 from admissions.services.couples import couples_for
@@ -47,15 +47,16 @@ from admissions.services.reconfirmation import unconfirmed_applications
 from core.actor import Actor
 from core.dates import shown_date
 from core.errors import DomainError, NotPermitted
+from core.typing import as_typed
 from facilities.models import Bed, BedStatus, BedType, Facility, Role
 from facilities.roles import check_facility_scope, facility_of, roles_of
 from web.access import allowed_url, staff_page
 from web.confirmation import Confirmation, Line, confirmation_page
-from web.forms.facilities import BedSearchForm, DischargeForm, OutOfServiceForm, ReturnToServiceForm
+from web.forms.facilities import BedSearchForm, DischargeForm, OutOfServiceForm, QueueFindForm, ReturnToServiceForm
 from web.formtokens import form_token_claim, form_token_done, form_token_issue, form_token_release
 
 LIST_PAGE_SIZE = 50
-QUEUE_PAGE_SIZE = 25
+QUEUE_PAGE_SIZE = 50  # as the queue API's pages
 DECISIONS_PAGE_SIZE = 10
 BED_PAGE_SIZE = 50
 
@@ -276,7 +277,9 @@ def _render_facility(request, facility: Facility, *, bound=None, status_message:
         "status_message": status_message,
         "failed": failed,
         "show_list_link": scoped_home(request.user) is None,
-        **_queue_context(facility, request.GET.get("queue_page"), now=now, policy=policy),
+        **_queue_context(
+            facility, request.GET.get("queue_page"), now=now, policy=policy, find=QueueFindForm(request.GET)
+        ),
         **_decisions_context(facility, request.GET.get("decisions_page")),
     }
     return render(request, "staff/facilities/detail.html", context)
@@ -372,9 +375,14 @@ def _couple_words(couple: dict | None) -> dict | None:
     return {**couple, "mode_label": CoupleMode(couple["mode"]).label}
 
 
-def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
+def _queue_context(facility: Facility, page_number, *, now, policy, find: QueueFindForm | None = None) -> dict:
     """The open entries in queue order (R-Q-2); a row's position is its place in the whole queue
-    (R-Q-4), and its score is broken down as the allocation counts it (R-Q-3)."""
+    (R-Q-4), and its score is broken down as the allocation counts it (R-Q-3). With a reference
+    asked for (`find`), the page that holds it, its row marked."""
+    find = find if find is not None else QueueFindForm()
+    found = ""
+    if find.is_bound and find.is_valid() and find.cleaned_data["queue_ref"]:
+        found, page_number = _queue_page_of(facility, find, now=now, policy=policy, page_number=page_number)
     queue = queue_for_facility(facility, now=now, policy=policy)
     page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(page_number)
     application_url = link_maker("staff:application")
@@ -395,15 +403,36 @@ def _queue_context(facility: Facility, page_number, *, now, policy) -> dict:
             "breakdown": score_breakdown(entry, now=now, params=policy.parameters),
             "url": application_url(entry.application.reference),
             "couple": _couple_words(couples.get(entry.application_id)),
+            "found": entry.application.reference == found,
         }
         for i, entry in enumerate(page)
     ]
     return {
+        "queue_find": find,
         "queue_page": page,
         "queue_rows": rows,
         "queue_waiting_days": policy.parameters.waiting_period_days,
         "queue_unconfirmed": unconfirmed.count(),
     }
+
+
+def _queue_page_of(facility: Facility, find: QueueFindForm, *, now, policy, page_number) -> tuple[str, object]:
+    """The reference asked for and the number of the page holding it (its R-Q-4 position counted in
+    the database); an error on the form, and the page asked for, when it has no open entry here."""
+    reference = as_typed(find.cleaned_data["queue_ref"]).upper()
+    entry = (
+        QueueEntry.objects.filter(facility=facility, status=QueueEntryStatus.OPEN, application__reference=reference)
+        .select_related("application")
+        .first()
+    )
+    if entry is None:
+        find.add_error(
+            "queue_ref",
+            _("No application with the reference %(reference)s is in this home's queue.") % {"reference": reference},
+        )
+        return "", page_number
+    position = position_for_entry(entry, now=now, policy=policy).position
+    return reference, (position - 1) // QUEUE_PAGE_SIZE + 1
 
 
 def _decisions_context(facility: Facility, page_number) -> dict:
