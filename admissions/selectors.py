@@ -331,6 +331,7 @@ def position_for_entry(
     now: dt.datetime | None = None,
     policy: PolicyInForce | None = None,
     exclude_application_id: int | None = None,
+    with_wait: bool = True,
 ) -> Position:
     """R-Q-4 by counting in the database, never by sorting the facility's queue in Python. An
     entry not (yet) saved may be given, with `exclude_application_id` its application's stored
@@ -376,7 +377,9 @@ def position_for_entry(
             care_level=entry.care_level,
             ahead=counts["same_care_level"],
             today=now.date(),
-        ),
+        )
+        if with_wait
+        else None,
     )
 
 

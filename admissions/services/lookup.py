@@ -408,7 +408,7 @@ def lookup_result(application: Application, *, now: dt.datetime | None = None) -
     period = policy.parameters.waiting_period_days * 86400
     seconds = int(now.timestamp())
     ticks = [
-        lookup_positions.next_tick(lookup_positions.home_rows(pk, version, period), period, seconds)
+        lookup_positions.next_tick(lookup_positions.home_phases(pk, version, period), period, seconds)
         for pk, version in versions.items()
     ]
     assessment = application.current_assessment
@@ -565,8 +565,10 @@ def _positions(
         .annotate(choice_rank=Coalesce(Subquery(rank.values("rank")[:1]), 99))
         .order_by("choice_rank", "facility__code")
     )
+    for entry in entries:
+        entry.application = application  # what a position counted in the database reads of it
     return lookup_positions.positions_at(
-        entries, reference=application.reference, versions=versions, now=now, params=policy.parameters
+        entries, reference=application.reference, versions=versions, now=now, policy=policy
     )
 
 

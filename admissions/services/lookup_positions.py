@@ -23,11 +23,12 @@ from array import array
 from dataclasses import dataclass
 
 from admissions.models import ON_HOLD_STATES, QueueEntry, QueueEntryStatus
-from admissions.policy import PolicyParameters
+from admissions.policy import PolicyInForce, PolicyParameters
 from admissions.selectors import (
     Position,
     admissions_by_care_level,
     estimated_wait_from,
+    position_for_entry,
     score_breakdown,
     waiting_points,
 )
@@ -46,7 +47,6 @@ class _Rows:
     reference: tuple[str, ...]
     care_level: tuple[str, ...]
     on_hold: tuple[bool, ...]
-    phases: array  # where in the waiting period each entry gains its points, sorted (R-Q-3)
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,14 @@ class _Sorted:
 _rows: dict[tuple[int, int, int], _Rows] = {}
 _sorted: dict[tuple, _Sorted] = {}
 _admissions: dict[tuple[int, int, dt.date], dict[str, int]] = {}
+_phases: dict[tuple[int, int, int], array] = {}
+_asked: dict[tuple[int, int, int], bool] = {}
 
 
 def forget() -> None:
     """For the tests, whose rolled-back databases give a (home, version) pair again."""
-    _rows.clear()
-    _sorted.clear()
-    _admissions.clear()
+    for store in (_rows, _sorted, _admissions, _phases, _asked):
+        store.clear()
 
 
 def _kept(store: dict, key, build):
@@ -111,20 +112,32 @@ def home_rows(facility_id: int, version: int, period: int) -> _Rows:
             reference=columns[4],
             care_level=columns[5],
             on_hold=tuple(state in ON_HOLD_STATES for state in columns[6]),
-            phases=array("q", sorted({epoch % period for epoch in columns[2]})),
         )
 
     return _kept(_rows, (facility_id, version, period), build)
 
 
-def next_tick(rows: _Rows, period: int, now: int) -> int | None:
+def home_phases(facility_id: int, version: int, period: int) -> array:
+    """Where in the period each open entry of the home gains its points, sorted (one narrow query,
+    once per process per version)."""
+
+    def build() -> array:
+        epochs = QueueEntry.objects.filter(facility_id=facility_id, status=QueueEntryStatus.OPEN).values_list(
+            "queued_epoch", flat=True
+        )
+        return array("q", sorted({epoch % period for epoch in epochs}))
+
+    return _kept(_phases, (facility_id, version, period), build)
+
+
+def next_tick(phases: array, period: int, now: int) -> int | None:
     """The next second (after `now`) at which an open entry of the home gains a waiting point
     (R-Q-3: +1 at every full period since `queued_at`, as `waiting_points` counts whole seconds)."""
-    if not rows.phases:
+    if not phases:
         return None
     into_period = now % period
-    i = bisect.bisect_right(rows.phases, into_period)
-    return now - into_period + (rows.phases[i] if i < len(rows.phases) else period + rows.phases[0])
+    i = bisect.bisect_right(phases, into_period)
+    return now - into_period + (phases[i] if i < len(phases) else period + phases[0])
 
 
 def _sort_key(channel_rank: int, score: int, queued_at: dt.datetime, reference: str) -> tuple:
@@ -167,22 +180,32 @@ def positions_at(
     reference: str,
     versions: dict[int, int],
     now: dt.datetime,
-    params: PolicyParameters,
+    policy: PolicyInForce,
 ) -> list[Position]:
     """R-Q-4 and R-Q-5 for these open entries of one application, as `position_for_entry` counts
-    them, from the pictures of their homes at the versions the caller read first."""
+    them: from the pictures of their homes at the versions the caller read first, or, the first
+    time a home is asked at a version, by `position_for_entry` itself."""
+    params = policy.parameters
     period = params.waiting_period_days * 86400
     seconds = int(now.timestamp())
     positions = []
     for entry in entries:
         version = versions.get(entry.facility_id, -1)
-        rows = home_rows(entry.facility_id, version, period)
-        window = (entry.facility_id, version, period, params.waiting_points, next_tick(rows, period, seconds))
-        ordered = _sorted_rows(rows, window, now=seconds, params=params)
+        home = (entry.facility_id, version, period)
         score = entry.base_score + waiting_points(queued_at=entry.queued_at, now=now, params=params)
-        ahead = bisect.bisect_left(ordered.keys, _sort_key(entry.channel_rank, score, entry.queued_at, reference))
-        same_counts = ordered.same_care_level.get(entry.care_level)
-        same = same_counts[ahead] if same_counts is not None else 0
+        if home in _rows or home in _asked:
+            # Asked before at this version: the picture pays for itself from the second lookup.
+            rows = home_rows(*home)
+            window = (*home, params.waiting_points, next_tick(home_phases(*home), period, seconds))
+            ordered = _sorted_rows(rows, window, now=seconds, params=params)
+            ahead = bisect.bisect_left(ordered.keys, _sort_key(entry.channel_rank, score, entry.queued_at, reference))
+            same_counts = ordered.same_care_level.get(entry.care_level)
+            same, on_hold = (same_counts[ahead] if same_counts is not None else 0), ordered.on_hold[ahead]
+        else:
+            # The first lookup at this version counts in the database, as cheap as one lookup can.
+            _kept(_asked, home, lambda: True)
+            counted = position_for_entry(entry, now=now, policy=policy, with_wait=False)
+            ahead, same, on_hold = counted.position - 1, counted.ahead_same_care_level, counted.ahead_on_hold
         admissions = _kept(
             _admissions,
             (entry.facility_id, version, now.date()),
@@ -193,7 +216,7 @@ def positions_at(
                 entry=entry,
                 position=ahead + 1,
                 ahead_same_care_level=same,
-                ahead_on_hold=ordered.on_hold[ahead],
+                ahead_on_hold=on_hold,
                 score=score,
                 score_breakdown=score_breakdown(entry, now=now, params=params),
                 estimated_wait=estimated_wait_from(admissions=admissions.get(entry.care_level, 0), ahead=same),
