@@ -205,6 +205,9 @@ class Server:
             "DEBUG": "0",
             "TRUSTED_PROXIES": "127.0.0.1",
             "LOG_LEVEL": "WARNING",  # a line per lookup would cost more than the lookup
+            # This process issued the lookup codes: the server must hash them with the same key, and
+            # with DEBUG off it refuses to start without one (R-SEC-1, R-SEC-8).
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or settings.SECRET_KEY,
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from simulation.generator import generate_city
-from simulation.load import LoadError, get_script, lookup_script, parse_wrk
+from simulation.load import LoadError, Server, get_script, lookup_script, parse_wrk
 from tests.reference_data import ensure_reference_data
 
 MIXES = {
@@ -24,6 +24,17 @@ MIXES = {
     "all.staff_queue",
 }
 FIGURE = {"rps", "p50_ms", "p95_ms", "p99_ms", "errors", "constant_rps", "ratio_to_constant_rps", "statuses"}
+
+
+def test_the_server_hashes_lookup_codes_with_the_key_that_issued_them(monkeypatch, settings):
+    """R-SEC-8: the codes are issued by the command's process; gunicorn runs with DEBUG off, which
+    refuses to start without SECRET_KEY (R-SEC-1), so the server is given the same key."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    settings.SECRET_KEY = "the-key-the-codes-were-issued-with"
+    env = Server(workers=1).env
+    assert env["DEBUG"] == "0" and env["SECRET_KEY"] == "the-key-the-codes-were-issued-with"
+    monkeypatch.setenv("SECRET_KEY", "production-key")
+    assert Server(workers=1).env["SECRET_KEY"] == "production-key"
 
 
 def test_the_wrk_report_line_becomes_the_figures():
