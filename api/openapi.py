@@ -13,6 +13,16 @@ class AutoSchema(openapi.AutoSchema):
     documents a body only for PUT, PATCH and POST, so the document said nothing of a reason the API
     refuses to go without, and generated requests never sent one (issue 16)."""
 
+    def _map_basic_serializer(self, serializer, direction):
+        """A request serializer's `openapi_request_rule` (a JSON Schema fragment, e.g. an `anyOf` of
+        required fields) is added to its component: a rule across fields that no single field's schema
+        can say, so that the document does not call valid a body the API refuses (issue 16)."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        rule = getattr(serializer, "openapi_request_rule", None)
+        if rule and direction == "request":
+            schema.update(rule)
+        return schema
+
     def _get_request_body(self, direction="request"):
         if self.method != "DELETE" or not getattr(self.view, "delete_takes_body", False):
             return super()._get_request_body(direction)

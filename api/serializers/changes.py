@@ -32,10 +32,23 @@ class ContactPersonInput(serializers.Serializer):
     email = fields.EmailTextField(max_length=254, required=False, allow_blank=True)
 
 
+def _one_of_these(*names: str) -> dict:
+    return {"anyOf": [{"required": [name]} for name in names]}
+
+
 class ContactChangeInput(_Versioned):
     applicant = ContactApplicantInput(required=False)
     contact = ContactPersonInput(required=False)
     reason = fields.StrictCharField(max_length=2000, required=False, allow_blank=True, help_text=REASON_HELP)
+
+    # A change changes something: at least one detail of the applicant or of the contact person (the
+    # service refuses a body with none, naming `applicant`), which the document says too (api/openapi.py).
+    openapi_request_rule = {
+        "anyOf": [
+            {"required": ["applicant"], "properties": {"applicant": _one_of_these(*ContactApplicantInput().fields)}},
+            {"required": ["contact"], "properties": {"contact": _one_of_these(*ContactPersonInput().fields)}},
+        ]
+    }
 
 
 class PersonalDetailsInput(serializers.Serializer):

@@ -23,7 +23,7 @@ from facilities.models import (
     FacilityLevel,
 )
 
-from .fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from .fields import PhoneField, StrictBooleanField, StrictCharField, StrictIntegerField
 
 
 def _max_length(model, name: str) -> int:
@@ -99,7 +99,7 @@ class FacilityUpdateSerializer(serializers.Serializer):
     address_en = StrictCharField(
         max_length=_max_length(Facility, "address_en"), allow_blank=True, required=False, help_text=ADDRESS_EN_HELP
     )
-    phone = StrictCharField(max_length=_max_length(Facility, "phone"), allow_blank=True, required=False)
+    phone = PhoneField(max_length=_max_length(Facility, "phone"), allow_blank=True, required=False)
     accepting_applications = StrictBooleanField(required=False)
     nursing_target = StrictNumberField(min_value=0, max_value=1, allow_null=True, required=False)
 

@@ -172,3 +172,34 @@ def test_a_policy_parameter_below_the_documented_minimum_is_refused_and_at_it_is
     assert_problem(admin.post(url("policy/"), body, format="json"), 400, name)
     answer = admin.post(url("policy/"), {**body, name: low}, format="json")
     assert name not in answer.json().get("errors", {}), answer.content
+
+
+def test_a_contact_change_says_it_needs_one_detail_and_the_api_refuses_none(document, home):
+    """R-CHG-2: a contact change changes something. The document requires a detail of the applicant or
+    of the contact person (a body with none, or with only fields it does not name, is not valid), and
+    the API refuses exactly those and takes one detail in either."""
+    import jsonschema
+
+    schema = {**request_schema(document, "applications/{reference}/contact/"), "components": document["components"]}
+    application = queued_application(choices=["YX01"])
+    client = client_as("intake")
+    path = url(f"applications/{application.reference}/contact/")
+    for body in ({}, {"applicant": {}, "contact": {}}, {"applicant": {"fax": "1"}}, {"reason": "家属要求"}):
+        assert not jsonschema.Draft4Validator(schema).is_valid(body), body
+        assert_problem(client.post(path, body, format="json"), 400, "applicant")
+    for body in ({"applicant": {"address": ""}}, {"applicant": {}, "contact": {"name": "李明"}}):
+        jsonschema.Draft4Validator(schema).validate(body)
+        assert client.post(path, body, format="json").status_code == 200, body
+
+
+def test_a_homes_phone_is_a_phone_number_in_the_document_as_in_the_api(document):
+    """R-SEC-9: a home's phone is checked as an applicant's is; the document gives the same pattern, so a
+    generated phone it calls valid is not refused, and `=1+1` is refused by both."""
+    for name in ("FacilityCreateRequest", "PatchedFacilityUpdateRequest"):
+        phone = document["components"]["schemas"][name]["properties"]["phone"]
+        patterns = [one["pattern"] for one in phone["oneOf"] if "pattern" in one]
+        assert patterns and all(not re.search(p, "=1+1") and re.search(p, "020-38001234") for p in patterns)
+    admin = client_as("admin")
+    body = {"code": "TH09", "name": "天河区第九社会福利院", "district": "tianhe", "level": "district"}
+    assert_problem(admin.post(url("facilities/"), {**body, "phone": "=1+1"}, format="json"), 400, "phone")
+    assert admin.post(url("facilities/"), {**body, "phone": "020-38001234"}, format="json").status_code == 201
