@@ -203,3 +203,45 @@ def test_every_environment_variable_the_settings_read_is_in_the_readme():
     assert names, "no variables found: the pattern no longer matches settings.py"
     missing = sorted(name for name in names if f"`{name}`" not in table)
     assert not missing, f"read in config/settings.py, not in README.md's Settings table: {missing}"
+
+
+def test_gunicorn_believes_no_forwarded_proto_from_loopback_either(tmp_path):
+    """R-SEC-4, R-SEC-6: `X-Forwarded-Proto: https` is believed from TRUSTED_PROXIES only. gunicorn
+    believed it from 127.0.0.1 by default (its forwarded_allow_ips), before Django's check, so with
+    SECURE_SSL on a client on the server's host escaped the HTTPS redirect; gunicorn.conf.py stops it."""
+    import http.client
+
+    env = production_env(SECURE_SSL="1", ALLOWED_HOSTS="127.0.0.1", STATIC_ROOT=str(tmp_path / "static"))
+    port = free_port()
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        answers = []
+        for proto in (None, "https"):
+            for _ in range(150):
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    connection.request(
+                        "GET", "/api/v1/public/facilities/", headers={"X-Forwarded-Proto": proto} if proto else {}
+                    )
+                    response = connection.getresponse()
+                    break
+                except OSError:
+                    assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                    time.sleep(0.2)
+            answers.append((response.status, response.getheader("Location", "")))
+            connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+    plain, forged = answers
+    assert plain[0] == 301 and plain[1].startswith("https://")
+    assert forged == plain, forged
