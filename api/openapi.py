@@ -23,6 +23,12 @@ class AutoSchema(openapi.AutoSchema):
             schema.update(rule)
         return schema
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        """A body with an `openapi_request_rule` is required even when no single field is: the rule
+        needs something of it, and the API refuses a request without a body."""
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        return schema, required or bool(getattr(serializer, "openapi_request_rule", None))
+
     def _get_request_body(self, direction="request"):
         if self.method != "DELETE" or not getattr(self.view, "delete_takes_body", False):
             return super()._get_request_body(direction)

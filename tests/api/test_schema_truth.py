@@ -175,15 +175,17 @@ def test_a_policy_parameter_below_the_documented_minimum_is_refused_and_at_it_is
 
 
 def test_a_contact_change_says_it_needs_one_detail_and_the_api_refuses_none(document, home):
-    """R-CHG-2: a contact change changes something. The document requires a detail of the applicant or
-    of the contact person (a body with none, or with only fields it does not name, is not valid), and
-    the API refuses exactly those and takes one detail in either."""
+    """R-CHG-2: a contact change changes something. The document requires a body, with a detail of the
+    applicant or of the contact person (a body with none, or with only fields it does not name, is not
+    valid), and the API refuses exactly those and takes one detail in either."""
     import jsonschema
 
     schema = {**request_schema(document, "applications/{reference}/contact/"), "components": document["components"]}
+    assert document["paths"]["/api/v1/applications/{reference}/contact/"]["post"]["requestBody"]["required"]
     application = queued_application(choices=["YX01"])
     client = client_as("intake")
     path = url(f"applications/{application.reference}/contact/")
+    assert_problem(client.post(path), 400, "applicant")
     for body in ({}, {"applicant": {}, "contact": {}}, {"applicant": {"fax": "1"}}, {"reason": "家属要求"}):
         assert not jsonschema.Draft4Validator(schema).is_valid(body), body
         assert_problem(client.post(path, body, format="json"), 400, "applicant")
