@@ -1,7 +1,8 @@
 """Real values of the seeded demo data for schemathesis' path parameters (issue 16).
 
 `.ci/schemathesis` seeds a throwaway database, then runs
-`python .ci/fuzz_values.py schemathesis.toml $work/schemathesis.toml`: this writes the config with
+`python .ci/fuzz_values.py schemathesis.toml $work/schemathesis.toml $work/fuzz_pools.json`: this
+writes the config with
 each `"${FUZZ_…}"` of its `[parameters]` and `[[operations]]` tables replaced by the value (a
 whole number unquoted, so that an integer path parameter gets an integer: a string "12" would be
 a schema violation that the API rightly accepts, ST201). Without them nearly every generated
@@ -15,6 +16,15 @@ gets an application or offer of its own: sharing one, the first act to run leave
 nothing but 409s and 422s ("mostly rejected"). The few things the seeded data never holds (a
 category claimed while queued, a couple, a re-review) are made here through the services, as a
 clerk would.
+
+One target per act still leaves a single success per run: every later request on it is refused for
+its state. So `pools()` makes, through the services as seed_demo does (its _Seeder), a pool of new
+targets per one-shot act (POOL of them, each in the state the act needs) and writes them to
+fuzz_pools.json, from which .ci/fuzz_hooks.py hands the next one to each valid request after a
+success. It also gives the body fields that hold only for the target itself (an offer's new
+admission deadline, a re-review's new assessment, an evidence file's content, a new person's ID
+number with the birth date and sex it encodes) in every phase, where schemathesis.toml's body
+parameters reach only the fuzzing phase.
 """
 
 from __future__ import annotations
@@ -38,17 +48,32 @@ logging.disable(logging.WARNING)
 import datetime as dt  # noqa: E402
 import random  # noqa: E402
 
+from django.contrib.auth.models import User  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from admissions.models import LIVE_OFFER_STATES, Applicant, Application, CategoryClaim, Offer  # noqa: E402
+from admissions.management.commands.seed_demo import QUEUED, ROLES, Plan, _Seeder  # noqa: E402
+from admissions.models import (  # noqa: E402
+    LIVE_OFFER_STATES,
+    Applicant,
+    Application,
+    ApplicationState,
+    CategoryClaim,
+    Offer,
+)
 from admissions.people import People  # noqa: E402
-from admissions.services.applications import lookup_code_issue  # noqa: E402
-from admissions.services.changes import application_category_claim  # noqa: E402
+from admissions.services.applications import application_suspend, lookup_code_issue  # noqa: E402
+from admissions.services.assessments import assessment_approve, assessment_create  # noqa: E402
+from admissions.services.changes import application_category_claim, application_category_verify  # noqa: E402
 from admissions.services.couples import couple_link  # noqa: E402
-from admissions.services.review_requests import review_request_create  # noqa: E402
+from admissions.services.review_requests import (  # noqa: E402
+    can_request_review,
+    review_request_assign,
+    review_request_create,
+)
 from assessments.models import Assessment  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from facilities.models import Bed, Facility, FacilityLevel  # noqa: E402
+from facilities.roles import roles_assign  # noqa: E402
 
 
 def first(queryset, field: str, **states) -> str:
@@ -233,10 +258,322 @@ def render(template: str, found: dict[str, str]) -> str:
     return re.sub(r'"\$\{(FUZZ_[A-Z_]+)\}"', value, template)
 
 
+# Targets per one-shot act (.ci/fuzz_hooks.py): enough for the successes a 600 s run reaches.
+POOL = 8
+API = "/api/v1"
+
+
+class Clerk:
+    """Makes the states a pool needs through the services, as seed_demo makes its demo data (its
+    _Seeder: the same people, assessments and offers), from new applications, so nothing the
+    values above point at is touched."""
+
+    def __init__(self):
+        users = {user.username: user for user in User.objects.filter(username__in=[name for name, _ in ROLES])}
+        self.seeder = _Seeder(random.Random(1616), users)
+        self.seeder.used_id_numbers.update(Applicant.objects.values_list("id_number", flat=True))
+        homes = Facility.objects.filter(accepting_applications=True).select_related("district")
+        self.by_district: dict[str, list[Facility]] = {}
+        for home in homes:
+            if home.level == FacilityLevel.DISTRICT:
+                self.by_district.setdefault(home.district.code, []).append(home)
+        self.city = [home for home in homes if home.level == FacilityLevel.CITY]
+        self.actor = Actor(kind="system", name="ci-fuzz")
+
+    def person(self):
+        return self.seeder.intake(self.by_district, self.city)
+
+    def applications(self, stage: str, n: int = POOL) -> list[Application]:
+        """n new applications taken as far as `stage` (seed_demo's plans: draft, submitted,
+        assessment_pending, review, or queued), each in that state."""
+        made = []
+        for _ in range(n * 3):
+            data, categories = self.person()
+            application = self.seeder._drive(Plan(stage=stage, grade=2, data=data, categories=categories))
+            application.refresh_from_db()
+            wanted = ApplicationState.WAITING if stage == QUEUED else stage
+            if application.state == wanted and not application.offers.filter(state__in=LIVE_OFFER_STATES).exists():
+                made.append(application)
+            if len(made) == n:
+                break
+        return made
+
+    def reviewed(self, n: int = POOL) -> list[Application]:
+        """In review with the assessment approved, so that approving the application may succeed."""
+        made = self.applications(ApplicationState.REVIEW, n)
+        for application in made:
+            assessment = application.assessments.filter(state="completed").first()
+            if assessment is not None:
+                assessment_approve(assessment=assessment, actor=self.seeder.actors["reviewer"])
+        return made
+
+    def assessments(self, *, complete: bool, n: int = POOL, by=None) -> list[int]:
+        """n assessments, drafts or completed, by `by` (a user; else the demo's assessor). A draft is
+        completed or edited only by its own assessor: drafts for the API are the API client's own."""
+        actor = Actor.for_user(by) if by is not None else self.seeder.actors["assessor"]
+        ids = []
+        for application in self.applications(ApplicationState.ASSESSMENT_PENDING, n):
+            items, coma = self.seeder.items(2)
+            assessment = assessment_create(
+                application=application,
+                assessed_on=timezone.localdate(),
+                items=items,
+                coma=coma,
+                complete=complete,
+                actor=actor,
+            )
+            ids.append(assessment.pk)
+        return ids
+
+
+def sharing_a_home(applications: list[Application]) -> list[tuple[Application, Application]]:
+    """Pairs of the applications that chose a home in common (R-CPL-1), each application in one pair."""
+    pairs, spare = [], list(applications)
+    while spare:
+        one = spare.pop(0)
+        homes = set(one.choices.values_list("facility_id", flat=True))
+        partner = next((o for o in spare if homes & set(o.choices.values_list("facility_id", flat=True))), None)
+        if partner is not None:
+            spare.remove(partner)
+            pairs.append((one, partner))
+    return pairs
+
+
+def refs(applications) -> list[dict]:
+    return [{"path.reference": a.reference} for a in applications]
+
+
+def ids(rows) -> list[dict]:
+    return [{"path.id": pk} for pk in rows]
+
+
+def pools(found: dict[str, str]) -> dict[str, list[dict]]:
+    """Per operation, its targets (.ci/fuzz_hooks.py): each new, made here in the state its act needs,
+    so the first is sure to be in it too; the one schemathesis.toml names (found[...]) only when none
+    could be made."""
+    clerk = Clerk()
+    client = User.objects.get(username="fuzz-admin")  # the API token's user (.ci/schemathesis)
+    home = Facility.objects.get(code=found["FUZZ_FACILITY"])
+    beds = Bed.objects.filter(facility=home).order_by("pk")
+    per_act: dict[str, list[dict]] = {}
+
+    def pool(operation: str, first: dict, more: list[dict]) -> None:
+        per_act[operation] = more or [first]
+
+    # Offers: made by the allocation as seed_demo makes them (a resident leaves, the bed is offered);
+    # pending ones to accept or decline, accepted ones to admit, fail or extend. First, so that the
+    # allocation offers beds to these and not to the applications of the pools below.
+    clerk.applications(QUEUED, 6 * POOL)
+    before = set(Offer.objects.values_list("pk", flat=True))
+    clerk.seeder._offers(admitted=0, admission_check=3 * POOL // 2, offered=POOL)
+    new = Offer.objects.exclude(pk__in=before).order_by("pk")
+    pending = list(new.filter(state="pending").values_list("pk", flat=True))
+    accepted = list(new.filter(state="accepted"))
+    offers = "POST " + API + "/offers/{id}"
+    pool(f"{offers}/accept/", {"path.id": int(found["FUZZ_OFFER_PENDING"])}, ids(pending[::2]))
+    pool(f"{offers}/decline/", {"path.id": int(found["FUZZ_OFFER_PENDING_DECLINE"])}, ids(pending[1::2]))
+    first_accepted = {"path.id": int(found["FUZZ_OFFER_ACCEPTED"])}
+    pool(
+        f"{offers}/admit/",
+        {**first_accepted, "body.admitted_on": found["FUZZ_TODAY"]},
+        [{"path.id": o.pk, "body.admitted_on": found["FUZZ_TODAY"]} for o in accepted[0::3]],
+    )
+    pool(f"{offers}/fail-check/", first_accepted, ids(o.pk for o in accepted[1::3]))
+    pool(
+        f"{offers}/extend-admission/",
+        {**first_accepted, "body.admit_by": found["FUZZ_ADMIT_BY"]},
+        [
+            {"path.id": o.pk, "body.admit_by": (timezone.localdate(o.admit_by) + dt.timedelta(days=1)).isoformat()}
+            for o in accepted[2::3]
+        ],
+    )
+    app = f"POST {API}/applications/{{reference}}"
+    for act, name in (("withdraw", "WITHDRAW"), ("remove", "REMOVE"), ("suspend", "SUSPEND")):
+        pool(f"{app}/{act}/", {"path.reference": found[f"FUZZ_REFERENCE_{name}"]}, refs(clerk.applications(QUEUED)))
+    suspended = clerk.applications(QUEUED)
+    for application in suspended:
+        application_suspend(application=application, reason="住院治疗", actor=clerk.actor)
+    pool(f"{app}/resume/", {"path.reference": found["FUZZ_REFERENCE_SUSPENDED"]}, refs(suspended))
+    for act, name in (("approve", "APPROVE"), ("reject", "REJECT"), ("return-for-assessment", "RETURN")):
+        pool(f"{app}/{act}/", {"path.reference": found[f"FUZZ_REFERENCE_{name}"]}, refs(clerk.reviewed()))
+    pool(f"{app}/submit/", {"path.reference": found["FUZZ_REFERENCE_DRAFT"]}, refs(clerk.applications("draft")))
+    pool(
+        f"{app}/accept-for-assessment/",
+        {"path.reference": found["FUZZ_REFERENCE_SUBMITTED"]},
+        refs(clerk.applications("submitted")),
+    )
+    today = {"body.assessed_on": found["FUZZ_TODAY"]}
+    pool(
+        f"{app}/assessments/",
+        {"path.reference": found["FUZZ_REFERENCE_ASSESSMENT_PENDING"], **today},
+        [{**t, **today} for t in refs(clerk.applications("assessment_pending"))],
+    )
+    # Re-reviews: asked for on an application just approved, within the window (R-ASM-6).
+    fresh = [a for a in clerk.applications(QUEUED, 2 * POOL) if can_request_review(a)]
+    pool(f"{app}/review-requests/", {"path.reference": fresh[0].reference}, refs(fresh))
+    # Re-reviews to assign, to an assessor who took no part in the assessment (R-ASM-6), and ones whose
+    # new assessment that assessor has recorded, to decide.
+    assessor, _ = User.objects.get_or_create(username="fuzz-assessor", defaults={"is_staff": True})
+    roles_assign(user=assessor, roles=["assessor"])
+    assign = {"path.id": int(found["FUZZ_REVIEW_REQUEST"]), "body.assessor": assessor.username}
+    per_act[f"POST {API}/review-requests/{{id}}/assign/"] = [assign]
+    decide = []
+    for application in [a for a in clerk.applications(QUEUED, 2 * POOL) if can_request_review(a)][:POOL]:
+        request = review_request_create(application=application, reason="家属对评估等级有异议", actor=clerk.actor)
+        review_request_assign(review_request=request, assessor=assessor, actor=clerk.actor)
+        items, coma = clerk.seeder.items(3)
+        new = assessment_create(
+            application=application,
+            assessed_on=timezone.localdate(),
+            items=items,
+            coma=coma,
+            complete=True,
+            actor=Actor.for_user(assessor),
+        )
+        decide.append({"path.id": request.pk, "body.assessment": new.pk})
+    per_act[f"POST {API}/review-requests/{{id}}/decide/"] = decide
+    # New people who may apply (R-APP-1…7): ID number, birth date and sex agree; their own homes.
+    people = []
+    for _ in range(4 * POOL):
+        data, _categories = clerk.person()
+        people.append(
+            {
+                "body.applicant.name": data.name,
+                "body.applicant.id_number": data.id_number,
+                "body.applicant.date_of_birth": data.date_of_birth.isoformat(),
+                "body.applicant.sex": data.sex,
+                "body.applicant.hukou_district": data.residence_district,
+                "body.applicant.residence_district": data.residence_district,
+                "body.choices": [data.choices[0]],
+                "body.categories": [],
+                "body.spouse_resident_in": [],
+                "body.declarations": {"no_infectious_disease": True, "no_serious_mental_disorder": True},
+            }
+        )
+    per_act[f"POST {API}/applications/"] = people
+    # Couples: two new queued applications that chose the same home (R-CPL-1), and couples to unlink.
+    pairs = sharing_a_home(clerk.applications(QUEUED, 4 * POOL))
+    pool(
+        f"POST {API}/couples/",
+        {"body.applications": [found["FUZZ_COUPLE_A"], found["FUZZ_COUPLE_B"]]},
+        [{"body.applications": [a.reference, b.reference]} for a, b in pairs[:POOL]],
+    )
+    couples = [
+        couple_link(applications=[a.reference, b.reference], mode="either_first", reason="夫妻", actor=clerk.actor).pk
+        for a, b in pairs[POOL:]
+    ]
+    pool(f"DELETE {API}/couples/{{id}}/", {"path.id": int(found["FUZZ_COUPLE"])}, ids(couples))
+    # Category claims to verify, and verified ones to end: of codes the toml's own claims do not use (a
+    # path parameter rewritten to the value the toml gave is judged as schemathesis had generated it).
+    claimed = clerk.applications(QUEUED)
+    for application in claimed:
+        application_category_claim(
+            application=application, code="heroic_deed", evidence="见义勇为证书 穗见字第2019015号", actor=clerk.actor
+        )
+    pool(
+        f"POST {API}/applications/{{reference}}/categories/{{code}}/verify/",
+        {"path.reference": found["FUZZ_CLAIMED"], "path.code": found["FUZZ_CLAIMED_CATEGORY"]},
+        [{"path.reference": a.reference, "path.code": "heroic_deed"} for a in claimed],
+    )
+    verified = clerk.applications(QUEUED)
+    for application in verified:
+        application_category_claim(
+            application=application,
+            code="family_planning_special",
+            evidence="计划生育特殊家庭证明 穗卫字第2020031号",
+            actor=clerk.actor,
+        )
+        application_category_verify(
+            application=application, code="family_planning_special", verified=True, note="已核对原件", actor=clerk.actor
+        )
+    pool(
+        f"POST {API}/applications/{{reference}}/categories/{{code}}/end/",
+        {"path.reference": found["FUZZ_VERIFIED"], "path.code": found["FUZZ_VERIFIED_CATEGORY"]},
+        [{"path.reference": a.reference, "path.code": "family_planning_special"} for a in verified],
+    )
+    # The changes of R-CHG-2 with the values they keep valid: the application's own districts and home,
+    # the ID number with the birth date and sex it encodes (R-APP-1). An application of their own, new,
+    # so at the end of the queue: the head of the queue is offered the beds the fuzzer frees, and an
+    # offered application may no longer change its districts, homes or family situation.
+    (changing,) = clerk.applications(QUEUED, 1)
+    district = changing.hukou_district.code
+    at = {"path.reference": changing.reference}
+    per_act[f"{app}/districts/"] = [{**at, "body.hukou_district": district, "body.residence_district": district}]
+    per_act[f"{app}/choices/"] = [{**at, "body.choices": [changing.choices.order_by("rank").first().facility.code]}]
+    per_act[f"{app}/family-situation/"] = [{**at, "body.spouse_resident_in": []}]
+    per_act[f"{app}/contact/"] = [at]
+    applicant = changing.applicant
+    per_act[f"{app}/personal-details/"] = [
+        {
+            **at,
+            "body.applicant.id_number": applicant.id_number,
+            "body.applicant.date_of_birth": applicant.date_of_birth.isoformat(),
+            "body.applicant.sex": applicant.sex,
+        }
+    ]
+    # Corrections before approval (R-CHG-1): a submitted application of its own.
+    per_act[f"PATCH {API}/applications/{{reference}}/"] = refs(clerk.applications("submitted", 1))
+    # The family's lookup and re-confirmation (R-PUB-1, R-CHG-3) with the code issued above, in every phase.
+    family = {"body.reference": found["FUZZ_LOOKUP_REFERENCE"], "body.code": found["FUZZ_LOOKUP_CODE"]}
+    per_act[f"POST {API}/public/lookup/"] = [family]
+    per_act[f"POST {API}/public/reconfirm/"] = [family]
+    # Evidence: a category claimed at intake, on an application that may still be corrected (R-APP-8),
+    # and a file whose content is a PDF (no document can say that of a generated file).
+    data, _categories = clerk.person()
+    data.categories = [{"code": "dibao", "evidence": "最低生活保障证 穗民低字第202400123号"}]
+    submitted = clerk.seeder._drive(Plan(stage="submitted", grade=2, data=data))
+    # As text, not bytes: schemathesis takes a body holding bytes for one that breaks the document.
+    pdf = "%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    # The application goes into schemathesis.toml, not the pool: a path parameter the hook rewrites to the
+    # value the toml gave is judged by what schemathesis had generated before the toml replaced it.
+    found |= {"FUZZ_EVIDENCE_REFERENCE": submitted.reference, "FUZZ_CATEGORY": "dibao"}
+    per_act[f"POST {API}/applications/{{reference}}/categories/{{code}}/evidence/"] = [{"body.file": pdf}]
+
+    # Beds of the home in each state.
+    def bed_ids(status):
+        return list(beds.filter(status=status).values_list("pk", flat=True)[: 2 * POOL])
+
+    vacant = Bed.objects.filter(status="vacant").order_by("pk").values_list("pk", flat=True)[: 2 * POOL]
+    pool(f"POST {API}/beds/{{id}}/out-of-service/", {"path.id": int(found["FUZZ_BED_VACANT"])}, ids(vacant))
+    pool(
+        f"POST {API}/beds/{{id}}/return-to-service/",
+        {"path.id": int(found["FUZZ_BED_OUT_OF_SERVICE"])},
+        ids(Bed.objects.filter(status="out_of_service").order_by("pk").values_list("pk", flat=True)[: 2 * POOL]),
+    )
+    discharge = {"body.date": found["FUZZ_TODAY"]}
+    pool(
+        f"POST {API}/beds/{{id}}/discharge/",
+        {"path.id": int(found["FUZZ_BED_OCCUPIED"]), **discharge},
+        [{**t, **discharge} for t in ids(bed_ids("occupied"))],
+    )
+    # Assessments: drafts to complete, drafts to edit, completed ones to approve or reject.
+    assessments = "POST " + API + "/assessments/{id}"
+    # PATCH edits one draft (not one-shot), of its own: the seeded data may hold none.
+    # (an assessment date the document cannot bound: not after today, not before the validity runs out)
+    per_act[f"PATCH {API}/assessments/{{id}}/"] = [
+        {**target, "body.assessed_on": found["FUZZ_TODAY"]}
+        for target in ids(clerk.assessments(complete=False, n=1, by=client))
+    ]
+    pool(
+        f"{assessments}/complete/",
+        {"path.id": int(found["FUZZ_ASSESSMENT_DRAFT"])},
+        ids(clerk.assessments(complete=False, by=client)),
+    )
+    for act in ("approve", "reject"):
+        pool(
+            f"{assessments}/{act}/",
+            {"path.id": int(found["FUZZ_ASSESSMENT_COMPLETED"])},
+            ids(clerk.assessments(complete=True)),
+        )
+    return per_act
+
+
 if __name__ == "__main__":
     found = values()
     missing = [name for name, value in found.items() if not value]
     if missing:
         sys.exit(f"fuzz_values: the seeded data has no value for {', '.join(missing)}")
-    source, target = sys.argv[1:3]
+    source, target, pools_file = sys.argv[1:4]
+    made = pools(found)  # first: it makes some of the values the toml names
     Path(target).write_text(render(Path(source).read_text(encoding="utf-8"), found), encoding="utf-8")
+    Path(pools_file).write_text(json.dumps(made, ensure_ascii=False, indent=1), encoding="utf-8")
