@@ -205,3 +205,20 @@ def test_a_homes_phone_is_a_phone_number_in_the_document_as_in_the_api(document)
     body = {"code": "TH09", "name": "天河区第九社会福利院", "district": "tianhe", "level": "district"}
     assert_problem(admin.post(url("facilities/"), {**body, "phone": "=1+1"}, format="json"), 400, "phone")
     assert admin.post(url("facilities/"), {**body, "phone": "020-38001234"}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("blank", ["\x1c", "\x1f ", "\x85", " \u3000"])
+def test_a_reason_the_api_trims_to_nothing_breaks_the_documents_pattern_too(document, home, blank):
+    """R-FSM-2: Python trims U+001C-U+001F and U+0085 as spaces, which `\\S` in the document (ECMA-262, as
+    JSON Schema and schemathesis read it) does not count as spaces: the pattern names them, so that a
+    reason the API finds blank (400) is one the document calls invalid."""
+    import jsonschema_rs
+
+    pattern = request_schema(document, "applications/{reference}/suspend/")["properties"]["reason"]["pattern"]
+    assert not jsonschema_rs.is_valid({"type": "string", "pattern": pattern}, blank)
+    assert jsonschema_rs.is_valid({"type": "string", "pattern": pattern}, f"{blank}住院")
+    application = queued_application(choices=["YX01"])
+    response = client_as("reviewer").post(
+        url(f"applications/{application.reference}/suspend/"), {"reason": blank}, format="json"
+    )
+    assert_problem(response, 400, "reason")
