@@ -70,6 +70,7 @@ from admissions.services.review_requests import (  # noqa: E402
     review_request_assign,
     review_request_create,
 )
+from admissions.services.webhooks import webhook_subscribe  # noqa: E402
 from assessments.models import Assessment  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from facilities.models import Bed, Facility, FacilityLevel  # noqa: E402
@@ -463,6 +464,16 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
         for a, b in pairs[POOL:]
     ]
     pool(f"DELETE {API}/couples/{{id}}/", {"path.id": int(found["FUZZ_COUPLE"])}, ids(couples))
+    # New category claims (R-CHG-2), one per application and code: new queued applications of their own.
+    pool(f"{app}/categories/", {"path.reference": found["FUZZ_REFERENCE"]}, refs(clerk.applications(QUEUED)))
+    # Webhooks go to this machine only (.ci/schemathesis: WEBHOOK_ALLOWED_HOSTS), in every phase; ones to
+    # read and list the deliveries of, and others to end, so that ending one leaves the others readable.
+    hook = {"url": "http://127.0.0.1:9/fuzz-webhook", "events": ["application.state_changed"]}
+    per_act[f"POST {API}/webhooks/"] = [{"body.url": hook["url"]}]
+    made = [webhook_subscribe(**hook, secret="fuzz-" + "0" * 32, actor=clerk.actor).pk for _ in range(POOL + 1)]
+    for label in (f"GET {API}/webhooks/{{id}}/", f"GET {API}/webhooks/{{id}}/deliveries/"):
+        per_act[label] = ids(made[:1])
+    per_act[f"DELETE {API}/webhooks/{{id}}/"] = ids(made[1:])
     # Category claims to verify, and verified ones to end: of codes the toml's own claims do not use (a
     # path parameter rewritten to the value the toml gave is judged as schemathesis had generated it).
     claimed = clerk.applications(QUEUED)
