@@ -5,6 +5,7 @@ asks the API, so neither is taken on the other's word."""
 import re
 
 import pytest
+from rest_framework.test import APIClient
 
 from admissions.models import Couple
 from admissions.services.couples import couple_link
@@ -222,3 +223,14 @@ def test_a_reason_the_api_trims_to_nothing_breaks_the_documents_pattern_too(docu
         url(f"applications/{application.reference}/suspend/"), {"reason": blank}, format="json"
     )
     assert_problem(response, 400, "reason")
+
+
+@pytest.mark.parametrize("after_seq", ["0.0", "1.", " 1", "1e0", "0x1"])
+def test_a_public_logs_after_seq_is_digits_as_the_document_says(document, home, after_seq):
+    """R-VER-2: `after_seq` is an `integer` in the document; Django's IntegerField also took "0.0" (found
+    by schemathesis: a request the document calls invalid was answered 200). It is 400, and "0" is not."""
+    parameters = document["paths"]["/api/v1/public/facilities/{code}/decisions/"]["get"]["parameters"]
+    assert next(p for p in parameters if p["name"] == "after_seq")["schema"]["type"] == "integer"
+    public = url("public/facilities/YX01/decisions/")
+    assert_problem(APIClient().get(public, {"after_seq": after_seq}), 400, "after_seq")
+    assert APIClient().get(public, {"after_seq": "0"}).status_code == 200
