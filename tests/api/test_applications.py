@@ -818,7 +818,9 @@ def test_the_openapi_document_says_a_null_document_reference_is_not_a_reference(
     evidence = schema["components"]["schemas"][ref]["properties"]["evidence"]
     assert evidence["type"] == "string"
     sent = ["null", "undefined", " null ", "", "   ", "nullah 2024-7", " 证 1"]
-    assert [text for text in sent if re.search(evidence["pattern"], text)] == ["nullah 2024-7", " 证 1"]
+    accepted = [t for t in sent if re.search(evidence["pattern"], t) and not re.search(evidence["not"]["pattern"], t)]
+    assert accepted == ["nullah 2024-7", " 证 1"]
+    assert "(?" not in evidence["pattern"]  # no look-ahead: schemathesis misread one (ST201)
 
 
 def test_an_evidence_upload_sent_as_json_is_415(intake_officer):
