@@ -12,14 +12,16 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
-from admissions.models import Application, ApplicationEvent, Offer, QueueEntry
+from admissions.models import AllocationDecision, Application, ApplicationEvent, Notification, Offer, QueueEntry
 from admissions.models.append_only import AppendOnlyError
 from admissions.services import applications as services
 from admissions.services import assessments as asm
 from admissions.services.beds import bed_create
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_expire, offer_fail_check
+from admissions.services.transitions import reason_required
 from assessments.models import Assessment
 from core.errors import Conflict, InvalidInput, NotPermitted, RuleViolation, WrongState
+from tests import spec
 from tests.factories import (
     GRADE_TOTALS,
     ITEMS_GRADE_0,
@@ -476,6 +478,7 @@ def test_approving_before_the_assessment_is_approved_is_refused_with_422_and_cha
         )
     assert caught.value.status == 422
     assert "assessment" in caught.value.errors
+    assert caught.value.rule == "R-ASM-4"
     application = refreshed(application)
     assert (application.state, application.version, application.queued_at) == ("review", version, None)
     assert application.channel_code is None
@@ -646,3 +649,135 @@ def test_an_expired_assessment_does_not_let_a_new_application_skip_assessment_r_
     services.application_accept_for_assessment(application=application, actor=actor("intake"))
     application = refreshed(application)
     assert (application.state, application.current_assessment) == ("assessment_pending", None)
+
+
+# --- transition_apply: what every edge does besides moving the state --------------------------------
+def state_changed_notices(application: Application) -> int:
+    return Notification.objects.filter(application=application, kind="state_changed").count()
+
+
+def test_an_application_is_closed_when_it_reaches_a_final_state_and_not_before_r_fsm_2():
+    application = submitted_application(choices=["YX01"])
+    assert refreshed(application).closed_at is None
+    application = in_assessment_pending()
+    assert refreshed(application).closed_at is None
+    services.application_withdraw(application=application, reason="No longer needed.", actor=actor("intake"))
+    application = refreshed(application)
+    assert application.state == "withdrawn"
+    assert application.closed_at is not None
+
+
+def test_the_family_is_told_of_each_change_of_state_once_r_fsm_2():
+    """A transition tells the family by default (kind state_changed, one per channel it can be reached on);
+    an edge that keeps the state (reassess) tells nothing."""
+    draft, _ = services.application_create(data=intake(choices=["YX01"]), submit=False, actor=actor("intake"))
+    assert state_changed_notices(draft) == 0
+    services.application_submit(application=draft, actor=actor("intake"))
+    per_change = state_changed_notices(draft)
+    assert per_change >= 1
+    services.application_accept_for_assessment(application=refreshed(draft), actor=actor("intake"))
+    assert state_changed_notices(draft) == 2 * per_change
+
+    application = queued_application(choices=["YX01"], grade=1)
+    before = state_changed_notices(application)
+    assessment = completed_assessment(application, total=GRADE_TOTALS[3])
+    asm.assessment_approve(assessment=assessment, actor=actor("reviewer"))
+    assert event_of(refreshed(application), "reassess") is not None
+    assert state_changed_notices(application) == before
+
+
+def test_an_offer_tells_the_family_by_its_own_message_only_r_off_6(home):
+    """The allocation takes make_offer with notify_family=False: the family gets offer_made, with the
+    home and both deadlines (R-OFF-6), not a second, bare "state changed"."""
+    application = queued_application(choices=["YX01"])
+    before = state_changed_notices(application)
+    vacant_bed(home)
+    bed_create(facility=home, code="NEW-2", bed_type="nursing")
+    application = refreshed(application)
+    assert application.state == "offered"
+    assert Notification.objects.filter(application=application, kind="offer_made").exists()
+    assert state_changed_notices(application) == before
+
+
+def test_a_wrong_state_is_refused_in_words_naming_the_step_and_the_state_r_fsm_3():
+    application = submitted_application(choices=["YX01"])
+    with pytest.raises(WrongState) as caught:
+        services.application_suspend(application=application, reason="In hospital.", actor=actor("intake"))
+    assert caught.value.message == "'suspend' is not possible while the application is submitted."
+
+
+def test_a_reason_is_taken_up_to_2000_characters_r_fsm_2():
+    assert reason_required("x" * 2000) == "x" * 2000
+    assert reason_required("  Moved away.  ") == "Moved away."
+    with pytest.raises(InvalidInput) as caught:
+        reason_required("x" * 2001)
+    assert list(caught.value.errors) == ["reason"]
+    with pytest.raises(InvalidInput) as caught:
+        reason_required("x" * 2001, field="note")
+    assert list(caught.value.errors) == ["note"]
+
+
+def test_a_missing_reason_is_refused_under_r_fsm_2():
+    """The rule code goes into the API problem's type and the log (never into the words)."""
+    with pytest.raises(InvalidInput) as caught:
+        reason_required("   ", field="note")
+    assert caught.value.rule == "R-FSM-2"
+    assert caught.value.errors == {"note": ["is required for this transition"]}
+
+
+def test_a_suspended_application_resumes_on_its_assessments_last_valid_day_not_after_r_asm_5(time_machine):
+    """SPEC §5: resume needs a valid assessment (R-ASM-5: 365 days; assessed 5 January 2026, valid
+    through 5 January 2027)."""
+    assert spec.ASSESSMENT_VALID_DAYS == 365
+    time_machine.move_to(dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC), tick=False)
+    application = queued_application(choices=["YX01"])
+    other = queued_application(choices=["YX01"])
+    for each in (application, other):
+        services.application_suspend(application=each, reason="In hospital.", actor=actor("intake"))
+    time_machine.move_to(dt.datetime(2027, 1, 5, 10, tzinfo=dt.UTC), tick=False)
+    services.application_resume(application=application, actor=actor("intake"))
+    assert refreshed(application).state == "waiting"
+    time_machine.move_to(dt.datetime(2027, 1, 6, 10, tzinfo=dt.UTC), tick=False)
+    events = other.events.count()
+    with pytest.raises(RuleViolation) as caught:
+        services.application_resume(application=other, actor=actor("intake"))
+    assert list(caught.value.errors) == ["assessment"]
+    assert (refreshed(other).state, other.events.count()) == ("suspended", events)
+
+
+def test_resuming_allocates_the_bed_that_came_vacant_meanwhile_r_alloc_3(home):
+    application = queued_application(choices=["YX01"])
+    services.application_suspend(application=application, reason="In hospital.", actor=actor("intake"))
+    bed_create(facility=home, code="NEW-3", bed_type="nursing")
+    assert refreshed(application).state == "suspended"
+    services.application_resume(application=application, actor=actor("intake"))
+    assert refreshed(application).state == "offered"
+    decision = AllocationDecision.objects.filter(facility=home, chosen__reference=application.reference).get()
+    assert (decision.bed.code, decision.trigger) == ("NEW-3", "application_resumed")
+
+
+def test_approval_takes_the_newest_of_two_assessments_approved_the_same_day_r_asm_4():
+    """Returned for a new assessment after a stroke (same day): the application is queued on the
+    second assessment, not the first, though both are approved and dated the same."""
+    application = reviewed_application(choices=["YX01"], grade=1)
+    first = Assessment.objects.get(application=application, state="approved")
+    asm.application_return_for_assessment(application=application, reason="Had a stroke.", actor=actor("reviewer"))
+    second = completed_assessment(refreshed(application), total=GRADE_TOTALS[4], assessed_on=first.assessed_on)
+    asm.assessment_approve(assessment=second, actor=actor("reviewer"))
+    services.application_approve(application=refreshed(application), categories=[], exemption=None, actor=actor("r"))
+    application = refreshed(application)
+    assert application.current_assessment == second
+    assert QueueEntry.objects.get(application=application).care_level == "nursing"
+
+
+def test_an_assessment_carried_over_still_approves_on_its_last_valid_day_r_asm_5(time_machine):
+    """SPEC §5 / R-ASM-5: assessed 2 March 2026, valid through 2 March 2027, that day included."""
+    time_machine.move_to(dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), tick=False)
+    earlier = reviewed_application(choices=["YX01"])
+    services.application_withdraw(application=earlier, reason="Family cared at home.", actor=actor("intake"))
+    time_machine.move_to(dt.datetime(2027, 3, 2, 10, tzinfo=dt.UTC), tick=False)
+    application = submitted_application(choices=["YX01"], id_number=earlier.applicant.id_number)
+    services.application_accept_for_assessment(application=application, actor=actor("intake"))
+    assert refreshed(application).state == "review"
+    services.application_approve(application=refreshed(application), categories=[], exemption=None, actor=actor("r"))
+    assert refreshed(application).state == "waiting"

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from admissions.models import ApplicationEvent, ApplicationState
 from admissions.services import applications as services
+from admissions.services.transitions import may_correct, roles_for_transition, transitions_for
 from core.actor import SYSTEM, Actor
 from core.errors import NotPermitted
 from facilities.roles import roles_assign
@@ -76,3 +77,54 @@ def test_the_system_is_not_held_to_the_table(home):
     )
     suspended = services.application_suspend(application=application, reason="unreachable", actor=SYSTEM)
     assert suspended.state == ApplicationState.SUSPENDED
+
+
+def test_the_table_gives_each_transition_its_roles_and_nobody_the_ones_no_caller_asks_for():
+    """API.md's role column as the pages and the API read it: approve is the reviewer's, admit the home's;
+    make-offer and complete-assessment are taken by the system and services only, so no role has them."""
+    assert roles_for_transition("approve") == {"reviewer"}
+    assert roles_for_transition("admit") == {"facility"}
+    assert roles_for_transition("reject") == {"intake", "reviewer"}
+    assert roles_for_transition("make-offer") == frozenset()
+    assert roles_for_transition("complete-assessment") == frozenset()
+
+
+NAMES = ["submit", "approve", "admit", "withdraw", "make-offer"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "allowed"),
+    [
+        (("intake",), ["submit", "withdraw"]),
+        (("reviewer",), ["approve", "withdraw"]),
+        (("assessor",), []),
+        ((), []),
+        (("admin",), NAMES),
+    ],
+)
+def test_what_a_person_may_do_now_lists_only_the_steps_of_their_roles(home, roles, allowed):
+    """Each application's "what can I do now" list (transitions_for): an admin every step, in the order
+    given, even one no role holds; anyone else only the steps of their roles; nobody without a role any."""
+    facility = home if "facility" in roles else None
+    assert transitions_for(person("p", *roles, facility=facility).user, NAMES) == allowed
+
+
+@pytest.mark.parametrize(
+    ("roles", "state", "allowed"),
+    [
+        (("intake",), ApplicationState.DRAFT, True),
+        (("intake",), ApplicationState.REVIEW, True),
+        (("reviewer",), ApplicationState.REVIEW, True),
+        (("reviewer",), ApplicationState.DRAFT, False),
+        (("reviewer",), ApplicationState.SUBMITTED, False),
+        (("assessor",), ApplicationState.REVIEW, False),
+        (("admin",), ApplicationState.DRAFT, True),
+        (("admin",), ApplicationState.WAITING, False),
+        (("intake",), ApplicationState.WAITING, False),
+        (("intake",), ApplicationState.WITHDRAWN, False),
+    ],
+)
+def test_who_may_correct_the_intake_in_which_state_r_chg_1(roles, state, allowed):
+    """R-CHG-1: intake while draft, submitted, assessment_pending or review, a reviewer in review only, an
+    admin in each of these; nobody once the application is approved (changes after it are other acts)."""
+    assert may_correct(person("p", *roles).user, state) is allowed
