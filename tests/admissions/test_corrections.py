@@ -201,6 +201,7 @@ def test_an_id_number_of_another_persons_record_is_refused_r_chg_1():
     application = submitted_application(choices=["YX01"])
     error = refused(Conflict, application, id_number=other.applicant.id_number, reason="typo")
     assert "applicant.id_number" in error.errors
+    assert error.rule == "R-APP-5"
 
 
 def test_an_id_number_of_a_barred_person_is_refused_r_chg_1_r_app_6():
@@ -363,3 +364,43 @@ def test_a_reason_of_2000_characters_is_taken_and_one_more_is_refused_r_chg_1():
     assert set(error.errors) == {"reason"}
     corrected(application, id_number=id_number(BORN, sex="F"), reason="x" * 2000)
     assert len(Application.objects.get(pk=application.pk).events.get(transition="corrected").reason) == 2000
+
+
+def test_the_event_names_the_districts_and_the_exemption_by_their_paths_r_chg_1_r_app_3():
+    """An outside hukou corrected at intake: the hukou district, the contributor exemption (R-APP-3) and
+    the residence district that stands in for the hukou are each recorded under the API's field path."""
+    application = submitted_application(choices=["GZC01"], residence_district="haizhu")
+    corrected(application, hukou_district="other", contributor_exemption_requested=True, residence_district="yuexiu")
+    changes = Application.objects.get(pk=application.pk).events.get(transition="corrected").data["changes"]
+    assert changes["applicant.hukou_district"] == {"old": "yuexiu", "new": "other"}
+    assert changes["applicant.contributor_exemption_requested"] == {"old": False, "new": True}
+    assert changes["applicant.residence_district"] == {"old": "haizhu", "new": "yuexiu"}
+
+
+def test_an_evidence_file_is_named_in_the_event_by_its_file_name_r_chg_1_r_app_8():
+    application = draft(categories=[{"code": "dibao", "evidence": "", "evidence_file": "evidence/dibao.pdf"}])
+    corrected(application, categories=[{"code": "dibao", "evidence": "低保证 9", "evidence_file": ""}])
+    changes = Application.objects.get(pk=application.pk).events.get(transition="corrected").data["changes"]
+    assert changes["categories"] == {
+        "old": [{"code": "dibao", "evidence": "", "evidence_file": "evidence/dibao.pdf"}],
+        "new": [{"code": "dibao", "evidence": "低保证 9", "evidence_file": ""}],
+    }
+
+
+def test_the_contact_email_is_masked_in_the_event_r_chg_1():
+    """SPEC §12: the contact's email keeps its first character and its domain."""
+    application = submitted_application(choices=["YX01"], contact_email="daughter@example.com")
+    corrected(application, contact_email="son@example.org")
+    changes = Application.objects.get(pk=application.pk).events.get(transition="corrected").data["changes"]
+    assert changes["contact.email"] == {"old": "d***@example.com", "new": "s***@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [("13812345678", "138****5678"), ("12345678", "123*5678"), ("1234567", "*****67"), ("12", "12"), ("", "")],
+)
+def test_a_phone_is_masked_to_its_last_digits_r_chg_1(phone, masked):
+    """SPEC §12: a mobile number keeps its first three and last four digits; a number shorter than 8
+    its last two only (so a short number never shows most of its digits)."""
+    assert services.CORRECTION_MASKS["applicant.phone"](phone) == masked
+    assert services.CORRECTION_MASKS["contact.phone"](phone) == masked
