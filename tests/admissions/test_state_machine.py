@@ -640,14 +640,20 @@ def test_a_person_with_a_valid_approved_assessment_skips_straight_to_review_r_as
     assert refreshed(application).state == "waiting"
 
 
-def test_an_expired_assessment_does_not_let_a_new_application_skip_assessment_r_asm_5(time_machine):
+def reapplied(time_machine, on: dt.date) -> Application:
+    """Assessed and approved on 2 March 2026 (valid through 2 March 2027), withdrawn, and a new
+    application of the same person accepted on `on`."""
     time_machine.move_to(dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), tick=False)
     earlier = reviewed_application(choices=["YX01"])
     services.application_withdraw(application=earlier, reason="Family cared at home.", actor=actor("intake"))
-    time_machine.move_to(dt.datetime(2027, 3, 10, 10, tzinfo=dt.UTC), tick=False)
+    time_machine.move_to(dt.datetime.combine(on, dt.time(10), tzinfo=dt.UTC), tick=False)
     application = submitted_application(choices=["YX01"], id_number=earlier.applicant.id_number)
     services.application_accept_for_assessment(application=application, actor=actor("intake"))
-    application = refreshed(application)
+    return refreshed(application)
+
+
+def test_an_expired_assessment_does_not_let_a_new_application_skip_assessment_r_asm_5(time_machine):
+    application = reapplied(time_machine, dt.date(2027, 3, 10))
     assert (application.state, application.current_assessment) == ("assessment_pending", None)
 
 
@@ -772,12 +778,7 @@ def test_approval_takes_the_newest_of_two_assessments_approved_the_same_day_r_as
 
 def test_an_assessment_carried_over_still_approves_on_its_last_valid_day_r_asm_5(time_machine):
     """SPEC §5 / R-ASM-5: assessed 2 March 2026, valid through 2 March 2027, that day included."""
-    time_machine.move_to(dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), tick=False)
-    earlier = reviewed_application(choices=["YX01"])
-    services.application_withdraw(application=earlier, reason="Family cared at home.", actor=actor("intake"))
-    time_machine.move_to(dt.datetime(2027, 3, 2, 10, tzinfo=dt.UTC), tick=False)
-    application = submitted_application(choices=["YX01"], id_number=earlier.applicant.id_number)
-    services.application_accept_for_assessment(application=application, actor=actor("intake"))
-    assert refreshed(application).state == "review"
+    application = reapplied(time_machine, dt.date(2027, 3, 2))
+    assert application.state == "review"
     services.application_approve(application=refreshed(application), categories=[], exemption=None, actor=actor("r"))
     assert refreshed(application).state == "waiting"
