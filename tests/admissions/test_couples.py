@@ -262,6 +262,9 @@ def test_two_vacant_beds_make_a_joint_offer_with_the_same_deadlines_and_a_partne
     assert second.chosen_entry.application_id == husband.pk  # R-ALLOC-2: the chosen entry, recorded
     assert second.skipped and all(row["reason"] == "couple_partner" for row in second.skipped)
     assert all(row["rank"] < second.chosen["rank"] for row in second.skipped)
+    # R-ALLOC-2: ranks in the partner's decision count from 1, as in every decision.
+    ranks = sorted(row["rank"] for row in second.skipped)
+    assert ranks + [second.chosen["rank"]] == list(range(1, len(ranks) + 2))
     assert wife.reference in {row["reference"] for row in second.skipped}
     assert first_chain_break() is None  # the reference is in the hashed payload and verifies
 
@@ -434,3 +437,20 @@ def test_after_a_joint_offer_is_declined_neither_is_offered_the_others_bed_even_
     allocation_run(facility=facility, trigger="staff_request")
     assert live_offer(husband) is None or live_offer(husband).bed_id != hers.bed_id
     assert live_offer(wife) is None or live_offer(wife).bed_id != hers.bed_id
+
+
+def test_a_self_care_partner_gets_no_bed_once_self_care_holders_are_at_the_cap_r_cpl_2_r_nq_1():
+    """R-NQ-1 counting both offers, at the boundary: ten beds, cap ⌊10 × (1 − 0.78)⌋ = 2, two already
+    held by self-care residents. The self-care husband may not take the vacant general bed (a third),
+    so the couple waits (partner_bed_unavailable)."""
+    assert str(spec.NURSING_TARGET) == "0.78"
+    facility = FacilityFactory(code="YX01")
+    nursing = add_beds(facility, nursing=6, holder="nursing")
+    add_beds(facility, nursing=2, holder="self_care")
+    general = add_beds(facility, general=2, holder="nursing")
+    wife, husband, _couple = couple_at()
+    Bed.objects.filter(pk__in=[nursing[0].pk, general[0].pk]).update(status="vacant", holder_care_level=None)
+    decisions = allocation_run(facility=facility, trigger="staff_request")
+    assert live_offer(wife) is None and live_offer(husband) is None
+    reasons = {row["reference"]: row["reason"] for row in decisions[0].skipped}
+    assert reasons[wife.reference] == "partner_bed_unavailable"
