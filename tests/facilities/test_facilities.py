@@ -11,7 +11,8 @@ from admissions.selectors import facility_quota
 from admissions.services.beds import bed_discharge, bed_return_to_service, bed_take_out_of_service, beds_add_batch
 from core.errors import Conflict, InvalidInput
 from core.phones import PHONE_RULE
-from facilities.models import AuditEntry, Bed, Facility
+from facilities.models import AuditEntry, Bed, District, Facility
+from facilities.selectors import intake_offices
 from facilities.services import facility_create, facility_update
 from tests import spec
 from tests.factories import FacilityFactory, add_beds
@@ -217,3 +218,14 @@ def test_the_quota_counts_in_service_beds_and_who_holds_them():
     assert (quota.self_care_cap, quota.self_care_held, quota.nursing_held) == (21, 20, 70)
     assert (quota.headroom, quota.nursing_share) == (1, round(70 / 90, 4))
     assert quota.figures() == {"self_care_cap": 21, "self_care_held": 20}
+
+
+def test_the_intake_offices_listed_are_the_districts_with_an_address_or_a_phone_in_code_order():
+    """The public start page and the receipt list the intake offices administrators have filled in
+    (issue 15): a district with an address, a phone or both, never one with neither."""
+    District.objects.update(office_address="", office_phone="")
+    codes = list(District.objects.order_by("code").values_list("code", flat=True)[:4])
+    District.objects.filter(code=codes[3]).update(office_address="越秀区 1 号")
+    District.objects.filter(code=codes[1]).update(office_phone="020-12345678")
+    District.objects.filter(code=codes[0]).update(office_address="海珠区 2 号", office_phone="020-87654321")
+    assert [district.code for district in intake_offices()] == [codes[0], codes[1], codes[3]]
