@@ -158,7 +158,8 @@ def test_the_act_is_audited_once_with_per_facility_counts_and_no_event_per_entry
         events = ApplicationEvent.objects.count()
         policy = policy_create(effective_from=DAY, parameters={"score_weights": care_weights(25)}, actor=actor("admin"))
     audit = AuditEntry.objects.get(action="policy_activate")
-    assert audit.object_key == f"v{policy.version}"
+    assert (audit.object_type, audit.object_key) == ("Policy", f"v{policy.version}")
+    assert (audit.user, audit.actor_name) == (None, "system")
     assert audit.changes["previous_version"] == policy.version - 1
     assert audit.changes["facilities"] == {
         "YX01": {"open_entries": 2, "scores": 1, "care_levels": 0, "channels": 0},
@@ -203,3 +204,38 @@ def test_allocation_runs_after_the_act_where_beds_are_vacant_r_pol_1_r_alloc_3(d
     assert decision.chosen["reference"] == application.reference
     offer = Offer.objects.get(application=application)
     assert (offer.bed_id, offer.care_level) == (general.pk, "self_care")
+
+
+def test_a_channel_changed_alone_is_rewritten_with_its_reasons_and_the_version_r_pol_1(homes):
+    """R-POL-1 with R-APP-8: the mapping alone changes (care levels stay): the channel, its rank in the
+    entry and the reason (the category, the verified categories, the version that decided) are
+    rewritten."""
+    with time_machine.travel(MORNING, tick=False):
+        veteran = queued_application(grade=2, choices=["YX01"], **YOUFU)
+        assert veteran.channel_code == "priority"
+        mapping = {**PolicyParameters().channel_mapping, "youfu": "special"}
+        policy = policy_create(effective_from=DAY, parameters={"channel_mapping": mapping}, actor=actor("admin"))
+    veteran.refresh_from_db()
+    assert (veteran.channel_code, veteran.care_level) == ("special", "nursing")
+    assert veteran.channel_reason["because"] == "youfu"
+    assert veteran.channel_reason["verified_categories"] == ["youfu"]
+    assert veteran.channel_reason["policy"] == policy.version
+    assert QueueEntry.objects.get(application=veteran).channel_rank == 0
+
+
+def test_an_application_approved_before_its_categories_were_recorded_keeps_its_channel_r_pol_1(homes):
+    """An approval recorded before the reason held the verified categories and the age (older rows):
+    the act cannot recompute the channel, so it keeps the channel and its reason; the care level is
+    still brought under the new version."""
+    with time_machine.travel(MORNING, tick=False):
+        veteran = queued_application(grade=2, choices=["YX01"], **YOUFU)
+        Application.objects.filter(pk=veteran.pk).update(channel_reason={"because": "youfu"})
+        mapping = {**PolicyParameters().channel_mapping, "youfu": "special"}
+        policy_create(
+            effective_from=DAY,
+            parameters={"channel_mapping": mapping, "nursing_min_grade": 3},
+            actor=actor("admin"),
+        )
+    veteran.refresh_from_db()
+    assert (veteran.channel_code, veteran.care_level) == ("priority", "self_care")
+    assert veteran.channel_reason["because"] == "youfu"
