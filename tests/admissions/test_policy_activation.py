@@ -20,6 +20,7 @@ from admissions.models import (
 )
 from admissions.policy import PolicyParameters
 from admissions.selectors import policy_activation_running, policy_in_force, positions_for_application
+from admissions.services import applications as app_services
 from admissions.services.policy import policy_activate_due, policy_create
 from admissions.tasks import activate_policy
 from assessments.models import Assessment
@@ -239,3 +240,29 @@ def test_an_application_approved_before_its_categories_were_recorded_keeps_its_c
     veteran.refresh_from_db()
     assert (veteran.channel_code, veteran.care_level) == ("priority", "self_care")
     assert veteran.channel_reason["because"] == "youfu"
+
+
+def test_of_two_versions_for_the_same_day_the_later_one_comes_into_force_r_pol_1(homes):
+    """§9: a version decided later for the same date replaces the earlier one; the act brings in the
+    latest (highest version number) of the versions due."""
+    with time_machine.travel(MORNING, tick=False):
+        queued_application(grade=2, choices=["YX01"])
+        tomorrow = DAY + dt.timedelta(days=1)
+        policy_create(effective_from=tomorrow, parameters={"score_weights": care_weights(30)}, actor=actor("admin"))
+        later = policy_create(
+            effective_from=tomorrow, parameters={"score_weights": care_weights(35)}, actor=actor("admin")
+        )
+    with time_machine.travel(dt.datetime(2026, 11, 3, 0, 0, tzinfo=SHANGHAI), tick=False):
+        activation = policy_activate_due()
+    assert activation.policy == later
+    assert QueueEntry.objects.get().score_parts["care"] == 35
+
+
+def test_a_closed_entry_keeps_the_version_it_was_scored_under_r_pol_1(homes):
+    """R-POL-1 brings open entries under the new version; a closed entry is history and is left as it was."""
+    with time_machine.travel(MORNING, tick=False):
+        withdrawn = queued_application(grade=2, choices=["YX01"])
+        app_services.application_withdraw(application=withdrawn, reason="Moved away.", actor=actor("intake"))
+        policy_create(effective_from=DAY, parameters={"score_weights": care_weights(25)}, actor=actor("admin"))
+    entry = QueueEntry.objects.get(application=withdrawn)
+    assert (entry.status, entry.policy_version) == ("closed", 1)
