@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from admissions.models import Application, Notification, Occupancy, Offer
+from admissions.models import Application, ApplicationEvent, Notification, Occupancy, Offer
 from admissions.services import applications as app_services
 from admissions.services.beds import bed_discharge
 from admissions.services.offers import offer_accept, offer_admit, offer_decline, offer_fail_check, offers_expire_due
@@ -103,6 +103,9 @@ def test_a_no_show_is_a_refusal_and_care_need_changed_sends_the_application_back
     offer.refresh_from_db()
     assert offer.is_refusal and offer.state == "failed_check"
     assert Application.objects.get(pk=offer.application_id).state == "waiting"
+    # R-FSM-2: the event names the offer and the reason it used.
+    event = ApplicationEvent.objects.filter(application_id=offer.application_id).latest("id")
+    assert (event.transition, event.data) == ("fail_admission_check", {"offer": offer.pk, "reason": "no_show"})
 
     other = offered(home_code="YX02", choices=("YX02",), name="李四", date_of_birth=dt.date(1940, 5, 5))
     offer_accept(offer=other, actor=actor("facility"))
@@ -111,6 +114,9 @@ def test_a_no_show_is_a_refusal_and_care_need_changed_sends_the_application_back
     assert not other.is_refusal
     application = Application.objects.get(pk=other.application_id)
     assert application.state == "assessment_pending"
+    event = application.events.latest("id")
+    assert (event.transition, event.reason) == ("fail_admission_check", "had a stroke")
+    assert event.data == {"offer": other.pk, "reason": "care_need_changed"}
     assert set(application.queue_entries.values_list("outcome", flat=True)) == {"reassessment"}
 
 
