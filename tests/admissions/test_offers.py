@@ -42,6 +42,16 @@ def test_accepting_sets_the_admission_deadline_five_working_days_after_acceptanc
     assert offer.state == "accepted"
     assert offer.admit_by == dt.datetime(2026, 12, 4, 23, 59, 59, tzinfo=SHANGHAI)
     assert Application.objects.get(pk=offer.application_id).state == "admission_check"
+    # R-FSM-2: the event records the offer and the deadline it set.
+    event = ApplicationEvent.objects.filter(application_id=offer.application_id).latest("id")
+    assert (event.transition, event.data) == (
+        "accept_offer",
+        {"offer": offer.pk, "admit_by": "2026-12-04T23:59:59+08:00"},
+    )
+    # R-FSM-3: accepting again names the offer's state.
+    with pytest.raises(WrongState) as caught:
+        offer_accept(offer=offer, actor=actor("facility"))
+    assert caught.value.current_state == "accepted"
 
 
 def test_admitting_occupies_the_bed_and_closes_every_entry_with_its_outcome():
