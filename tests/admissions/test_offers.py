@@ -100,8 +100,9 @@ def test_an_offer_cannot_be_accepted_after_its_deadline():
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)):
         offer = offered()
     with time_machine.travel(dt.datetime(2026, 11, 10, 8, 0, tzinfo=SHANGHAI)):
-        with pytest.raises(WrongState):
+        with pytest.raises(WrongState) as caught:
             offer_accept(offer=offer, actor=actor("facility"))
+    assert caught.value.current_state == "pending"  # R-FSM-3: the error names the state
     assert Offer.objects.get(pk=offer.pk).state == "pending"
 
 
