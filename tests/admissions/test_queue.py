@@ -262,3 +262,35 @@ def test_the_walk_scores_the_queue_at_the_moment_it_is_given(home):
     with time_machine.travel(t0 + dt.timedelta(days=1), tick=False):
         (step,) = queue_walk(home, now=t0 + dt.timedelta(days=61))
     assert step.score == 30 + 5 + 2  # care grade 3, aged 85, two full periods of 30 days
+
+
+def test_the_position_counts_an_entry_of_the_same_channel_and_score_queued_earlier_as_ahead_r_q_4(home):
+    """R-Q-2/R-Q-4: tied on channel and score, the one queued earlier is ahead (counted in the database)."""
+    t0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(t0, tick=False):
+        earlier = queued_application(grade=4, choices=["YX01"])
+    with time_machine.travel(t0 + dt.timedelta(hours=1), tick=False):
+        later = queued_application(grade=4, choices=["YX01"])
+        assert position_for_entry(QueueEntry.objects.get(application=later)).position == 2
+        assert position_for_entry(QueueEntry.objects.get(application=earlier)).position == 1
+
+
+def test_a_preview_leaves_out_the_applications_own_stored_entry_r_q_4_r_chg_2(home):
+    """R-CHG-2's previews: where an application would stand after a change is counted without its own
+    stored entry (exclude_application_id), so the old entry is not counted ahead of the new one."""
+    t0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(t0, tick=False):
+        me = queued_application(grade=4, choices=["YX01"])
+        other = queued_application(grade=3, choices=["YX01"])
+        stored = QueueEntry.objects.get(application=me)
+        lower = QueueEntry.objects.get(application=other).base_score - 1
+        preview = QueueEntry(
+            application=me,
+            facility=home,
+            channel_rank=stored.channel_rank,
+            care_level=stored.care_level,
+            base_score=lower,
+            queued_at=stored.queued_at,
+        )
+        assert position_for_entry(preview, exclude_application_id=me.pk).position == 2
+        assert position_for_entry(preview).position == 3
