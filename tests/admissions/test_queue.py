@@ -10,6 +10,7 @@ from admissions.models import Occupancy, Policy, QueueEntry
 from admissions.policy import PolicyParameters
 from admissions.selectors import position_for_entry, positions_for_application, queue_for_facility, queue_walk
 from admissions.services import applications as app_services
+from admissions.services.policy import policy_create
 from facilities.models import Bed
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
@@ -294,3 +295,18 @@ def test_a_preview_leaves_out_the_applications_own_stored_entry_r_q_4_r_chg_2(ho
         )
         assert position_for_entry(preview, exclude_application_id=me.pk).position == 2
         assert position_for_entry(preview).position == 3
+
+
+def test_the_database_counts_the_waiting_points_per_full_period_of_the_policy_r_q_3(home):
+    """R-Q-3 with §9's weights changed: 3 points per full 30-day period. After 4 periods an entry of
+    care 30 has 30 + 4 × 3 = 42 and is ahead of a new entry of care 40."""
+    t0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(t0, tick=False):
+        weights = PolicyParameters().score_weights
+        weights["waiting"]["points"] = 3
+        policy_create(effective_from=t0.date(), parameters={"score_weights": weights}, actor=actor("admin"))
+        waited = queued_application(grade=3, choices=["YX01"])
+    with time_machine.travel(t0 + dt.timedelta(days=4 * 30, hours=1), tick=False):
+        new = queued_application(grade=4, choices=["YX01"])
+        assert position_for_entry(QueueEntry.objects.get(application=waited)).position == 1
+        assert position_for_entry(QueueEntry.objects.get(application=new)).position == 2
