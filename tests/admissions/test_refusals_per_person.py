@@ -9,7 +9,7 @@ import time_machine
 
 from admissions.models import Application, Offer
 from admissions.services import applications as app_services
-from admissions.services.offers import offer_accept, offer_decline, refusals_in_window
+from admissions.services.offers import offer_accept, offer_decline, offer_fail_check, refusals_in_window
 from tests import spec
 from tests.factories import FacilityFactory, actor, add_beds, id_number, queued_application, submitted_application
 
@@ -111,3 +111,17 @@ def test_the_api_refusals_count_is_the_persons_count_in_the_window():
     assert detail["refusals"] == {"count": 1, "window_days": spec.REFUSAL_WINDOW_DAYS}
     listed = {r["reference"]: r["refusals"]["count"] for r in client.get(url("applications/")).json()["results"]}
     assert listed[second.reference] == 1 and listed[first.reference] == 1
+
+
+def test_an_offer_closed_without_a_refusal_is_not_counted_r_off_5():
+    """R-OFF-5 counts declines, expiries and no-shows only: an admission check failed for another
+    reason closes the offer without counting."""
+    home = FacilityFactory(code="YX01")
+    first, offer = _offer_to_person(home)
+    offer_decline(offer=offer, reason="too far", actor=actor("intake"))
+    _withdraw(first)
+    second, offer = _offer_to_person(home)
+    offer_accept(offer=offer, actor=actor("facility"))
+    offer_fail_check(offer=offer, reason="other", note="family moved away", actor=actor("facility"))
+    assert Offer.objects.get(pk=offer.pk).closed_at is not None
+    assert refusals_in_window(Application.objects.get(pk=second.pk)) == 1
