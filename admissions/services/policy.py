@@ -164,12 +164,9 @@ def _bring_under(*, version: int, params: PolicyParameters) -> dict[str, dict[st
         new_care = params.care_level_for_grade(grade) if grade is not None else care_level
         apps[pk] = (new_channel, new_care)
         if new_channel != channel or new_care != care_level or (channel and reason.get("because") != because):
-            new_reason = {
-                **reason,
-                "because": because,
-                "verified_categories": list(verified or []),
-                "age_on_approval": age,
-            }
+            new_reason = {**reason, "because": because, "age_on_approval": age}
+            if verified is not None:  # unknown stays unknown: [] would read as "none verified" next time
+                new_reason["verified_categories"] = list(verified)
             new_reason["policy"] = version
             app_groups[(new_channel, json.dumps(new_reason, sort_keys=True), new_care)].append(pk)
     _update_in_groups(

@@ -240,6 +240,14 @@ def test_an_application_approved_before_its_categories_were_recorded_keeps_its_c
     veteran.refresh_from_db()
     assert (veteran.channel_code, veteran.care_level) == ("priority", "self_care")
     assert veteran.channel_reason["because"] == "youfu"
+    assert "verified_categories" not in veteran.channel_reason  # still unknown, not "none verified"
+    # The next version again cannot recompute the channel: still kept, not taken from no categories.
+    next_day = DAY + dt.timedelta(days=1)
+    with time_machine.travel(MORNING + dt.timedelta(days=1), tick=False):
+        policy_create(effective_from=next_day, parameters={"nursing_min_grade": 2}, actor=actor("admin"))
+        policy_in_force()
+    veteran.refresh_from_db()
+    assert (veteran.channel_code, veteran.care_level) == ("priority", "nursing")
 
 
 def test_of_two_versions_for_the_same_day_the_later_one_comes_into_force_r_pol_1(homes):
