@@ -116,7 +116,9 @@ def test_a_run_of_seconds_writes_every_mix_beside_the_constant_view(tmp_path, mo
         assert set(load[name]["statuses"]) <= {"200"}, (name, load[name]["statuses"])
     assert load["lookups"]["requests"] + load["all.lookups"]["requests"] > 0
     assert load["staff_queue"]["requests"] + load["all.staff_queue"]["requests"] > 0
+    # As for the lookups and the staff pages: in a run of seconds on one sync worker, the mix of all
+    # three may give one of them no turn (the staff page takes the worker for half a second).
+    assert load["wrong_codes"]["requests"] + load["all.wrong_codes"]["requests"] > 0
     for name in ("wrong_codes", "all.wrong_codes"):
-        assert load[name]["requests"] > 0
         assert set(load[name]["statuses"]) <= {"404", "429"}, (name, load[name]["statuses"])
     assert document["load_run"]["server"]["settings"].startswith("simulation.load_settings")
