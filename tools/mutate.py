@@ -76,6 +76,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "admissions/services/lookup.py",
         [
             "tests/admissions/test_lookup.py",
+            "tests/admissions/test_lookup_cache.py",
+            "tests/admissions/test_lookup_positions.py",
             "tests/admissions/test_lookup_limits_atomic.py",
             "tests/api/test_public.py",
         ],
