@@ -7,6 +7,7 @@ password to anyone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -50,6 +51,37 @@ def free_port() -> int:
     raise RuntimeError("no free port in 8240-8299")
 
 
+@contextlib.contextmanager
+def running_gunicorn(env: dict[str, str], folder: Path):
+    """gunicorn on a free loopback port with `env`, as the image starts it (one worker); yields the
+    port once it accepts connections, and stops it after. Its log is `folder/gunicorn.log`."""
+    port = free_port()
+    with open(folder / "gunicorn.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            for _ in range(150):
+                if process.poll() is not None:
+                    raise AssertionError((folder / "gunicorn.log").read_text())
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError("gunicorn did not start within 30 s")
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 def fetch(url: str) -> tuple[int, str, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -66,33 +98,8 @@ def gunicorn(tmp_path_factory):
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True
     )
-    port = free_port()
-    log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            if process.poll() is not None:
-                raise AssertionError((folder / "gunicorn.log").read_text())
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("gunicorn did not answer within 30 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    with running_gunicorn(env, folder) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_gunicorn_without_debug_serves_a_page(gunicorn):
@@ -212,36 +219,16 @@ def test_gunicorn_believes_no_forwarded_proto_from_loopback_either(tmp_path):
     import http.client
 
     env = production_env(SECURE_SSL="1", ALLOWED_HOSTS="127.0.0.1", STATIC_ROOT=str(tmp_path / "static"))
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with running_gunicorn(env, tmp_path) as port:
         answers = []
         for proto in (None, "https"):
-            for _ in range(150):
-                try:
-                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    connection.request(
-                        "GET", "/api/v1/public/facilities/", headers={"X-Forwarded-Proto": proto} if proto else {}
-                    )
-                    response = connection.getresponse()
-                    break
-                except OSError:
-                    assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
-                    time.sleep(0.2)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request(
+                "GET", "/api/v1/public/facilities/", headers={"X-Forwarded-Proto": proto} if proto else {}
+            )
+            response = connection.getresponse()
             answers.append((response.status, response.getheader("Location", "")))
             connection.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
     plain, forged = answers
     assert plain[0] == 301 and plain[1].startswith("https://")
     assert forged == plain, forged
