@@ -26,8 +26,11 @@ EDITABLE = (
     "accepting_applications",
     "nursing_target",
 )
-# Issue 15: what English pages and messages show where given; blank falls back to the Chinese.
-OPTIONAL_TEXT_LENGTHS = {"name_en": 120, "address": 255, "address_en": 255}
+# Texts that may be left blank (issue 15: English pages and messages fall back to the Chinese), each
+# at most its column's length.
+OPTIONAL_TEXT_LENGTHS = {
+    name: Facility._meta.get_field(name).max_length for name in ("name_en", "address", "address_en")
+}
 
 
 def _clean(values: dict) -> dict:

@@ -64,6 +64,20 @@ def test_a_bad_target_is_refused_and_nothing_changes(value):
     assert home.nursing_target is None and not AuditEntry.objects.exists()
 
 
+@pytest.mark.parametrize(("field", "limit"), [("name_en", 120), ("address", 255), ("address_en", 255)])
+def test_an_optional_text_may_be_blank_and_at_most_its_columns_length(field, limit):
+    """Issue 15: a home's English name and the addresses may be left blank (pages fall back to the
+    Chinese); one character past the column's length is refused naming the field, and nothing changes."""
+    home = FacilityFactory(code="YX01")
+    facility_update(facility=home, values={field: "x" * limit}, actor_name="admin")
+    facility_update(facility=home, values={field: ""}, actor_name="admin")
+    with pytest.raises(InvalidInput) as refused:
+        facility_update(facility=home, values={field: "x" * (limit + 1)}, actor_name="admin")
+    assert field in refused.value.errors
+    home.refresh_from_db()
+    assert getattr(home, field) == ""
+
+
 @pytest.mark.parametrize("phone", ["=1+1", "<script>x</script>", "12345", "020-1234567890123"])
 def test_a_home_phone_that_is_not_a_phone_number_is_refused_by_the_applicants_rule(phone):
     """R-SEC-9: a home's phone follows the rule and normal form of applicants' phones (core/phones.py)."""
