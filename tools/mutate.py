@@ -58,6 +58,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "facilities/selectors.py",
         ["tests/admissions/test_allocation.py", "tests/facilities/test_facilities.py"],
     ),
+    "homes": (
+        "facilities/services.py",
+        # A home's fields, its nursing target (R-NQ-1's own target) and the audit of each change.
+        ["tests/facilities/test_facilities.py", "tests/api/test_facilities.py", "tests/admissions/test_headroom.py"],
+    ),
     "grading": (
         "assessments/grading.py",
         ["tests/assessments/"],
