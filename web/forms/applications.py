@@ -67,9 +67,9 @@ def facility_choices(homes, *, blank=True) -> list:
 
 
 def typed_code(value) -> str:
-    """A district or home code as the browser sent it, for a look-up: never a NUL (PostgreSQL
-    refuses one in a query, R-SEC-1), never longer than a code."""
-    return str(value or "").replace("\x00", "")[:20]
+    """A district or home code as the browser sent it, for a look-up, never longer than a code. A
+    NUL never reaches here: config/malformed_input.py answers any request holding one 400 (R-SEC-1)."""
+    return str(value or "")[:20]
 
 
 def district_for_choices(hukou_code: str, residence_code: str) -> District | None:
