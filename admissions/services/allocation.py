@@ -338,8 +338,7 @@ class _Run:
         self.quota = facility_quota(facility, policy)
         self.nobody_for: dict[str, list[dict]] = {}  # bed type → the skipped rows of a walk that chose nobody
         self.partner_decisions: list[AllocationDecision] = []  # R-CPL-2: the second decisions of joint offers
-        self.taken: set[int] = set()  # beds reserved in this run by a joint offer's second half
-        self.offered: set[int] = set()  # beds offered in this run (first halves and single offers)
+        self.taken: set[int] = set()  # beds offered in this run: single offers and both halves of joint ones
         self._vacant: list[Bed] | None = None  # see _vacant_beds
         # Read once per run, kept up to date by `_record` (nobody else writes them while the lock is
         # held); a home may have thousands of vacant beds, and one query each would hold the lock long.
@@ -411,7 +410,7 @@ class _Run:
                 partner=place.application if place else None,
             )
             self.quota = quota_after
-            self.offered.add(bed.pk)
+            self.taken.add(bed.pk)
             if place is not None:
                 self._partner_offer(place, first=decision, first_offer=offer)
             self.nobody_for.clear()  # an offer changed the queue and perhaps the quota
@@ -419,7 +418,7 @@ class _Run:
 
     def _vacant_beds(self) -> list[Bed]:
         """The home's vacant beds, read (and locked) once per run: while the run holds the facility's
-        lock only its own offers change them, and those are kept in `offered` and `taken`."""
+        lock only its own offers change them, and those are kept in `taken`."""
         if self._vacant is None:
             self._vacant = list(Bed.objects.select_for_update().filter(facility=self.facility, status=BedStatus.VACANT))
         return self._vacant
@@ -431,7 +430,7 @@ class _Run:
         R-NQ-2, the partner eligible under R-ALLOC-1 but for rank, R-NQ-1 counting both offers).
         Cheapest question first: a full home has no second vacant bed, and most calls end there
         without reading the queue past the partner."""
-        vacant = [b for b in self._vacant_beds() if b.pk != bed.pk and b.pk not in self.taken | self.offered]
+        vacant = [b for b in self._vacant_beds() if b.pk != bed.pk and b.pk not in self.taken]
         if not vacant:
             return None
         ranked: list[_Candidate] = []  # the queue down to the partner
@@ -625,7 +624,7 @@ def allocation_run(
             vacant = sorted(every, key=lambda b: (b.bed_type != BedType.NURSING, b.pk))
         for vacant_bed in vacant:
             if vacant_bed.pk in run.taken:
-                continue  # the second bed of a joint offer made in this run (R-CPL-2)
+                continue  # offered earlier in this run: the second bed of a joint offer (R-CPL-2)
             if (until_nobody or vacant_bed.pk not in asked) and vacant_bed.bed_type in run.nobody_for:
                 # A bed of this type just found nobody; the next one would too (nothing has changed),
                 # so it is left for the next allocation rather than recorded as another empty decision.
