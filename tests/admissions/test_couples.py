@@ -454,3 +454,30 @@ def test_a_self_care_partner_gets_no_bed_once_self_care_holders_are_at_the_cap_r
     assert live_offer(wife) is None and live_offer(husband) is None
     reasons = {row["reference"]: row["reason"] for row in decisions[0].skipped}
     assert reasons[wife.reference] == "partner_bed_unavailable"
+
+
+def test_a_bed_offered_earlier_in_the_same_run_is_never_the_partners_second_bed_r_cpl_2_r_bed_1():
+    """R-CPL-2 with R-BED-1: one run reads the home's vacant beds once, at its first partner search,
+    and keeps its own offers aside. Nursing beds first: the first couple takes a nursing and the
+    general bed, a single applicant the second nursing bed; on the third, the second couple (both
+    nursing level) finds no second nursing bed vacant, so it waits (partner_bed_unavailable) and no bed
+    has two offers."""
+    facility = FacilityFactory(code="YX01")
+    add_beds(facility, nursing=5, holder="nursing")
+    # In queue order: the first wife (grade 4, queued first), the single applicant (grade 4), the second
+    # couple (grades 3 and 2, both nursing level), the first husband (self-care).
+    first_wife = queued_application(grade=4, choices=["YX01"], date_of_birth=dt.date(1940, 1, 1), sex="F")
+    first_husband = queued_application(grade=0, choices=["YX01"], date_of_birth=dt.date(1939, 1, 1), sex="M")
+    single = queued_application(grade=4, choices=["YX01"])
+    wife = queued_application(grade=3, choices=["YX01"], date_of_birth=dt.date(1941, 1, 1), sex="F")
+    husband = queued_application(grade=2, choices=["YX01"], date_of_birth=dt.date(1941, 2, 1), sex="M")
+    for pair in ((first_wife, first_husband), (wife, husband)):
+        references = [a.reference for a in pair]
+        couple_link(applications=references, mode="together", reason="married", actor=actor("intake"))
+    beds = add_beds(facility, nursing=3, general=1, status="vacant")
+    decisions = allocation_run(facility=facility, trigger="staff_request")
+    assert {live_offer(first_wife).bed_id, live_offer(first_husband).bed_id} == {beds[0].pk, beds[3].pk}
+    assert live_offer(single).bed_id == beds[1].pk
+    assert live_offer(wife) is None and live_offer(husband) is None
+    reasons = {row["reference"]: row["reason"] for d in decisions if d.bed_id == beds[2].pk for row in d.skipped}
+    assert reasons[wife.reference] == "partner_bed_unavailable"
