@@ -28,6 +28,7 @@ EDITABLE = (
 )
 # Texts that may be left blank (issue 15: English pages and messages fall back to the Chinese), each
 # at most its column's length.
+NAME_LENGTH = Facility._meta.get_field("name").max_length
 OPTIONAL_TEXT_LENGTHS = {
     name: Facility._meta.get_field(name).max_length for name in ("name_en", "address", "address_en")
 }
@@ -41,8 +42,8 @@ def _clean(values: dict) -> dict:
             errors[name] = [_("is not a field that can be set")]
         elif name == "name":
             value = str(value or "").strip()
-            if not value or len(value) > 120:
-                errors[name] = [_("must be 1–120 characters")]
+            if not value or len(value) > NAME_LENGTH:
+                errors[name] = [_("must be 1–%(max)s characters") % {"max": NAME_LENGTH}]
             cleaned[name] = value
         elif name == "district":
             district = District.objects.filter(code=value).first()
@@ -148,7 +149,8 @@ def facility_update(*, facility: Facility, values: dict, user=None, actor_name: 
         after = _snapshot(facility, cleaned)
         if before != after:
             _audit(facility, action="facility_update", before=before, after=after, user=user, actor_name=actor_name)
-        if before.get("nursing_target", after.get("nursing_target")) != after.get("nursing_target"):
+        # Both snapshots hold the target only when it was given: absent from both, they agree.
+        if before.get("nursing_target") != after.get("nursing_target"):
             # R-ALLOC-3: a lower target frees self-care headroom; admissions allocates the blocked beds.
             nursing_target_changed.send(
                 sender=Facility,

@@ -243,3 +243,94 @@ def test_the_intake_offices_listed_are_the_districts_with_an_address_or_a_phone_
     District.objects.filter(code=codes[1]).update(office_phone="020-12345678")
     District.objects.filter(code=codes[0]).update(office_address="海珠区 2 号", office_phone="020-87654321")
     assert [district.code for district in intake_offices()] == [codes[0], codes[1], codes[3]]
+
+
+# --- a home's fields, as the service checks them (survivors of make mutate MODULE=homes) ------------
+HOME = {"name": "广州市第九老人院", "district": "tianhe", "level": "city"}
+
+
+def test_a_new_home_keeps_its_fields_and_the_audit_says_what_was_created():
+    """Issue 4's administration: every act on a home is audited, naming the home as a Facility, with
+    nothing before a creation and the fields written after it."""
+    facility = facility_create(code="GZC09", values={**HOME, "name": "  广州市第九老人院 "}, actor_name="admin")
+    facility.refresh_from_db()
+    assert (facility.name, facility.district.code, facility.level) == ("广州市第九老人院", "tianhe", "city")
+    audit = AuditEntry.objects.get(action="facility_create")
+    assert (audit.object_type, audit.object_key, audit.actor_name) == ("Facility", "GZC09", "admin")
+    assert audit.changes == {"before": {}, "after": {"name": "广州市第九老人院", "district": "tianhe", "level": "city"}}
+    facility_update(facility=facility, values={"name": "广州市第十老人院"}, actor_name="admin")
+    assert AuditEntry.objects.get(action="facility_update").object_type == "Facility"
+
+
+@pytest.mark.parametrize("left_out", ["name", "district", "level"])
+def test_a_new_home_needs_a_name_a_district_and_a_level(left_out):
+    values = {name: value for name, value in HOME.items() if name != left_out}
+    with pytest.raises(InvalidInput) as refused:
+        facility_create(code="GZC09", values=values, actor_name="admin")
+    assert refused.value.errors == {left_out: ["is required"]}
+    assert not Facility.objects.exists()
+
+
+def test_a_taken_code_is_refused_naming_the_code():
+    FacilityFactory(code="YX01")
+    with pytest.raises(Conflict) as refused:
+        facility_create(code="YX01", values=HOME, actor_name="admin")
+    assert "code" in refused.value.errors
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"), [("x" * 120, True), ("x" * 121, False), ("", False), ("   ", False), (None, False)]
+)
+def test_a_homes_name_is_1_to_120_characters_once_trimmed(name, accepted):
+    """The name column's 120 characters; a blank or missing name is refused naming the field."""
+    home = FacilityFactory(code="YX01")
+    before = home.name
+    if accepted:
+        facility_update(facility=home, values={"name": name}, actor_name="admin")
+        home.refresh_from_db()
+        assert home.name == name
+        return
+    with pytest.raises(InvalidInput) as refused:
+        facility_update(facility=home, values={"name": name}, actor_name="admin")
+    assert set(refused.value.errors) == {"name"}
+    home.refresh_from_db()
+    assert home.name == before
+
+
+def test_clearing_the_target_still_checks_the_other_fields():
+    """R-NQ-1: null gives the home the policy's target back; a bad field given with it is still refused."""
+    home = FacilityFactory(code="YX01")
+    with pytest.raises(InvalidInput) as refused:
+        facility_update(facility=home, values={"nursing_target": None, "name": ""}, actor_name="admin")
+    assert set(refused.value.errors) == {"name"}
+
+
+@pytest.mark.parametrize("target", ["0", "1", "0.000", "1.000"])
+def test_a_homes_own_target_may_be_0_or_1_the_ends_of_the_range(target):
+    """R-NQ-1: a home's own nursing target is a share of its beds, from 0 to 1 inclusive."""
+    home = FacilityFactory(code="YX01")
+    facility_update(facility=home, values={"nursing_target": target}, actor_name="admin")
+    home.refresh_from_db()
+    assert home.nursing_target == Decimal(target)
+
+
+def test_the_target_change_tells_admissions_the_home_and_both_targets():
+    """R-ALLOC-3: admissions hears of a change of a home's own target with the home and the targets
+    before and after (None: the policy's), and of no other change."""
+    from facilities.signals import nursing_target_changed
+
+    heard = []
+
+    def receiver(sender, facility, before, after, **kwargs):
+        heard.append((sender, facility.code, before, after))
+
+    nursing_target_changed.connect(receiver)
+    try:
+        home = FacilityFactory(code="YX01")
+        facility_update(facility=home, values={"nursing_target": "0.9"}, actor_name="admin")
+        facility_update(facility=home, values={"name": "改名", "nursing_target": "0.900"}, actor_name="admin")
+        facility_update(facility=home, values={"name": "再改名"}, actor_name="admin")
+        facility_update(facility=home, values={"nursing_target": None}, actor_name="admin")
+    finally:
+        nursing_target_changed.disconnect(receiver)
+    assert heard == [(Facility, "YX01", None, "0.900"), (Facility, "YX01", "0.900", None)]
