@@ -96,6 +96,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             # The policy in force (R-POL-1) and the refusals counted (R-OFF-5) are read here too.
             "tests/admissions/test_policy_activation.py",
             "tests/admissions/test_refusals_per_person.py",
+            # The homes an applicant may choose (R-APP-7), which the intake form lists.
+            "tests/admissions/test_views_intake_homes.py",
         ],
     ),
     "offers": (
