@@ -274,3 +274,20 @@ def test_a_closed_entry_keeps_the_version_it_was_scored_under_r_pol_1(homes):
         policy_create(effective_from=DAY, parameters={"score_weights": care_weights(25)}, actor=actor("admin"))
     entry = QueueEntry.objects.get(application=withdrawn)
     assert (entry.status, entry.policy_version) == ("closed", 1)
+
+
+def test_an_entry_the_act_cannot_rescore_does_not_stop_the_others_r_pol_1(homes):
+    """R-POL-1: every open entry is brought under the new version. An entry whose application has no
+    current assessment (rows from before the product) keeps its score, and the entries read after it
+    are still rescored. One such entry is the first written and one the last, so whichever order the
+    database reads them in, one comes before the others."""
+    with time_machine.travel(MORNING, tick=False):
+        first = queued_application(grade=2, choices=["YX01"])
+        others = [queued_application(grade=2, choices=["YX01"]) for _ in range(2)]
+        last = queued_application(grade=2, choices=["YX01"])
+        Application.objects.filter(pk__in=[first.pk, last.pk]).update(current_assessment=None)
+        policy_create(effective_from=DAY, parameters={"score_weights": care_weights(100)}, actor=actor("admin"))
+    rescored = QueueEntry.objects.filter(application__in=others)
+    assert [entry.score_parts["care"] for entry in rescored] == [100, 100]
+    kept = QueueEntry.objects.filter(application__in=[first, last])
+    assert [entry.score_parts["care"] for entry in kept] == [spec.CARE_POINTS_BY_GRADE[2]] * 2
