@@ -291,3 +291,18 @@ def test_an_entry_the_act_cannot_rescore_does_not_stop_the_others_r_pol_1(homes)
     assert [entry.score_parts["care"] for entry in rescored] == [100, 100]
     kept = QueueEntry.objects.filter(application__in=[first, last])
     assert [entry.score_parts["care"] for entry in kept] == [spec.CARE_POINTS_BY_GRADE[2]] * 2
+
+
+def test_after_the_act_a_bed_type_that_found_nobody_is_not_walked_again_r_alloc_3(django_capture_on_commit_callbacks):
+    """R-ALLOC-3 with R-ALLOC-2: the allocation after a version comes into force walks a home's vacant
+    beds until a bed type finds nobody, and leaves that type's other beds for the next allocation
+    rather than recording an empty decision for each (the queue holds only nursing-level people)."""
+    home = FacilityFactory(code="YX01")
+    add_beds(home, nursing=10)
+    with time_machine.travel(MORNING, tick=False):
+        queued_application(grade=2, choices=["YX01"])
+        add_beds(home, general=3, status="vacant")
+        with django_capture_on_commit_callbacks(execute=True):
+            policy_create(effective_from=DAY, parameters={"score_weights": care_weights(30)}, actor=actor("admin"))
+    after_act = AllocationDecision.objects.filter(facility=home, trigger="policy_in_force")
+    assert after_act.count() == 1 and after_act.get().chosen is None
