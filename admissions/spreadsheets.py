@@ -5,13 +5,16 @@ API's `format=csv|xlsx`) write their tables here, so every file looks and guards
 A table is anything with `columns` (each with a `label` and a `kind`: "text", "int", "percent",
 "days"), `rows` and an optional `total` row. A text cell a spreadsheet would run as a formula gets
 a leading apostrophe. CSV files start with a byte-order mark so
-that spreadsheet programs read the Chinese text as UTF-8.
+that spreadsheet programs read the Chinese text as UTF-8. An XLSX file cannot hold the control
+characters below the space but tab and line breaks (its XML forbids them); a stored name or reason
+that has one is written with U+FFFD in its place, so the file is still written and shows where.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 
 CONTENT_TYPES = {
@@ -20,6 +23,8 @@ CONTENT_TYPES = {
 }
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_FORMATS = {"percent": "0.0%", "days": "0.0"}
+# XML 1.0's forbidden characters, as openpyxl refuses them (IllegalCharacterError).
+XLSX_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def safe_cell(value):
@@ -27,6 +32,13 @@ def safe_cell(value):
     if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
         return "'" + value
     return value
+
+
+def xlsx_cell(value):
+    """safe_cell for an XLSX file: also a replacement character for each control character XML forbids."""
+    if isinstance(value, str):
+        value = XLSX_FORBIDDEN.sub("\ufffd", value)
+    return safe_cell(value)
 
 
 def plain_number(value):
@@ -57,11 +69,11 @@ def xlsx_write_table(sheet, table) -> None:
     column kind, widths by header length, the header row and first column frozen."""
     from openpyxl.styles import Font
 
-    sheet.append([safe_cell(c.label) for c in table.columns])
+    sheet.append([xlsx_cell(c.label) for c in table.columns])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in _body_rows(table):
-        sheet.append([safe_cell(v) for v in row])
+        sheet.append([xlsx_cell(v) for v in row])
     for index, column in enumerate(table.columns, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
         sheet.column_dimensions[letter].width = max(12, min(40, len(column.label) + 4))

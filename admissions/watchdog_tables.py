@@ -17,7 +17,15 @@ from django.utils.translation import gettext as _
 
 from admissions import watchdog
 from admissions.models import Channel
-from admissions.spreadsheets import CONTENT_TYPES, csv_bytes, csv_write_table, safe_cell, xlsx_bytes, xlsx_write_table
+from admissions.spreadsheets import (
+    CONTENT_TYPES,
+    csv_bytes,
+    csv_write_table,
+    safe_cell,
+    xlsx_bytes,
+    xlsx_cell,
+    xlsx_write_table,
+)
 from admissions.watchdog import figure_labels, not_recorded_note
 from facilities.models import CareLevel, Facility
 
@@ -290,7 +298,7 @@ def watchdog_xlsx(report: watchdog.WatchdogReport) -> bytes:
     about = workbook.active
     about.title = "about"
     for line in _heading(report) + [not_recorded_note()]:
-        about.append([safe_cell(line)])
+        about.append([xlsx_cell(line)])
     for table in report_tables(report):
         xlsx_write_table(workbook.create_sheet(table.name.removeprefix("watchdog_")[:31]), table)
     return xlsx_bytes(workbook)

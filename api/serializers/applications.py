@@ -8,6 +8,8 @@ the same dotted field paths (`applicant.id_number`, `choices.1`) the request use
 
 from __future__ import annotations
 
+import json
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
@@ -518,11 +520,24 @@ class EvidenceTooLarge(exceptions.APIException):
 
 
 # In a multipart form every part is text, so a client's null arrives as the text "null" (and
-# JavaScript's undefined as "undefined": `FormData.append("evidence", null)` sends exactly that), and
-# DRF takes an empty part for a field left out. Taken as text, "null" became the claim's document
-# reference. A reference is a string that says something, as the schema says, so these are refused;
-# a client with no reference leaves the part out (issue 16).
-FORM_NULLS = ("null", "undefined")
+# JavaScript's undefined as "undefined": `FormData.append("evidence", null)` sends exactly that), a
+# number as its digits, true as "true", and DRF takes an empty part for a field left out. Taken as
+# text, "null" became the claim's document reference. A reference is text that says something, as the
+# schema says, so a part that spells a JSON value other than a string (null, true, false, a number,
+# an object, a list) or undefined is refused; a client with no reference leaves the part out (issue
+# 16; schemathesis sent 5.026058916977876e+166 for a string, ST201).
+FORM_UNDEFINED = "undefined"
+
+
+def spells_a_value_not_text(text: str) -> bool:
+    """Whether a form part's text is the form spelling of a value that is not text."""
+    if text.strip() == FORM_UNDEFINED:
+        return True
+    try:
+        value = json.loads(text)
+    except ValueError:  # (no RecursionError: _LimitAsSent has already kept the part to 255 characters)
+        return False
+    return not isinstance(value, str)
 
 
 # The document says only "says something": a look-ahead pattern for "not null" was misread by
@@ -534,7 +549,10 @@ class FormReferenceField(StrictCharField):
     """A document reference sent as a form part: text, never empty nor the form spelling of a null."""
 
     default_error_messages = {
-        "form_null": _("must be a document reference; leave the field out when there is none, do not send null")
+        "form_null": _(
+            "must be a document reference written as text, not null, true, false or a number alone; "
+            "leave the field out when there is none"
+        )
     }
 
     def get_value(self, dictionary):
@@ -544,7 +562,7 @@ class FormReferenceField(StrictCharField):
         return super().get_value(dictionary)
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and data.strip() in FORM_NULLS:
+        if isinstance(data, str) and spells_a_value_not_text(data):
             self.fail("form_null")
         return super().to_internal_value(data)
 
@@ -557,7 +575,8 @@ class EvidenceUploadInput(serializers.Serializer):
         max_length=255,
         required=False,
         help_text="A document reference to keep beside the file (R-APP-8), e.g. 最低生活保障证 穗民低字第202400123号. "
-        "Leave it out when there is none: the text `null` or `undefined` is refused (400).",
+        "Leave it out when there is none: the text `null` or `undefined`, and any other spelling of a value that "
+        "is not text (`true`, `false`, a number alone, a JSON object or list), is refused (400).",
     )
 
     def validate_file(self, upload):

@@ -89,6 +89,19 @@ def test_format_csv_or_xlsx_returns_the_staff_download(city, fmt, content_type):
         assert "officer-li" in response.content.decode("utf-8-sig")
 
 
+def test_a_stored_control_character_is_replaced_in_the_xlsx_file_not_a_server_error(city):
+    # Fuzzing found it (issue 16): a home's name with U+0001, which XLSX's XML cannot hold, made
+    # format=xlsx answer 500. The file is written, the character shown as U+FFFD; CSV keeps it.
+    city.name = "越秀区\x01老人院"
+    city.save(update_fields=["name"])
+    response = client_as("reviewer").get(URL, {**NOVEMBER, "format": "xlsx"})
+    assert response.status_code == 200
+    cells = [c.value for row in load_workbook(io.BytesIO(response.content))["homes"].iter_rows() for c in row]
+    assert "YX01 越秀区\ufffd老人院" in cells
+    as_csv = client_as("reviewer").get(URL, {**NOVEMBER, "format": "csv"}).content.decode("utf-8-sig")
+    assert "越秀区\x01老人院" in as_csv
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
