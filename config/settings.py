@@ -149,7 +149,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ------------------------------------------------------------------------------------
 REDIS_CACHE_URL = os.environ.get("REDIS_CACHE_URL", "")
 if REDIS_CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "config.redis_cache.ReusingRedisCache", "LOCATION": REDIS_CACHE_URL}}
 else:
     # The database cache: shared by every process of one installation, so the public lookup's
     # rate limits (R-PUB-2) hold across gunicorn workers without Redis. Its table comes with `migrate`

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 
 from admissions.models import (
@@ -79,16 +78,29 @@ def _written_here(connection) -> _Written:
 
 def queue_versions_of(application_id: int) -> dict[int, int]:
     """{home: its version now} for every home of the application (`facilities_of`), in one query:
-    the sum of the home's changes' weights over their index (a home with no change yet is at 0)."""
-    changes = (
-        QueueChange.objects.filter(facility_id=OuterRef("pk"))
-        .order_by()
-        .values("facility_id")
-        .annotate(n=Sum("weight"))
-        .values("n")
-    )
-    homes = _homes_of(application_id).annotate(version=Coalesce(Subquery(changes), 0))
-    return dict(homes.values_list("pk", "version"))
+    the sum of the home's changes' weights over their index (a home with no change yet is at 0).
+
+    Written in SQL because every public lookup runs it: Django took longer to build this query
+    (about 1.5 ms of CPU) than the database took to answer it (issue 18). `_homes_of` says the same
+    homes with the ORM; a test checks that the two agree."""
+    offer_states = [str(state) for state in LIVE_OFFER_STATES]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _VERSIONS_SQL.format(offer_states=", ".join(["%s"] * len(offer_states))),
+            [application_id, application_id, QueueEntryStatus.OPEN.value, application_id, *offer_states],
+        )
+        return dict(cursor.fetchall())
+
+
+_VERSIONS_SQL = f"""
+SELECT home.id, COALESCE((SELECT SUM(change.weight) FROM {QueueChange._meta.db_table} change
+                          WHERE change.facility_id = home.id), 0)
+FROM {Facility._meta.db_table} home
+WHERE home.id IN (
+    SELECT facility_id FROM {FacilityChoice._meta.db_table} WHERE application_id = %s
+    UNION SELECT facility_id FROM {QueueEntry._meta.db_table} WHERE application_id = %s AND status = %s
+    UNION SELECT facility_id FROM {Offer._meta.db_table} WHERE application_id = %s AND state IN ({{offer_states}})
+)"""
 
 
 def facilities_of(application_id: int) -> set[int]:

@@ -243,3 +243,51 @@ def test_folding_the_queue_changes_keeps_every_version_and_the_next_change_moves
     for home, version in after.items():
         assert version == before[home] + 1
         assert version not in {versions[home] for versions in seen}
+
+
+@pytest.mark.django_db
+def test_queue_versions_name_each_home_the_application_is_in_or_may_be_and_sum_its_changes():
+    """queue_versions_of is written in SQL for the lookup's speed (issue 18); facilities_of says the
+    same homes with the ORM: the chosen homes, the homes of open entries and of a live offer (pending
+    or accepted, R-OFF-1), no other. A home's version is the sum of its changes' weights."""
+    from admissions.models import FacilityChoice, Offer, QueueEntry
+    from admissions.services.allocation import allocation_run
+    from admissions.services.offers import offer_accept
+    from admissions.services.queue_versions import facilities_of
+
+    yx01, yx02, hz01 = FacilityFactory(code="YX01"), FacilityFactory(code="YX02"), FacilityFactory(code="HZ01")
+    application = queued_application(choices=["YX01", "YX02"], grade=3)
+    queued_application(choices=["HZ01"], grade=3)  # another application's home is never named
+    add_beds(yx01, nursing=1, status="vacant")
+    allocation_run(facility=yx01, trigger="staff_request")
+    offer = Offer.objects.get(application=application)
+
+    def homes():
+        versions = queue_versions_of(application.pk)
+        assert set(versions) == facilities_of(application.pk)
+        return set(versions)
+
+    assert homes() == {yx01.pk, yx02.pk}
+    FacilityChoice.objects.filter(application=application, facility=yx01).delete()
+    assert homes() == {yx01.pk, yx02.pk}  # still an open entry there, and the offer
+    QueueEntry.objects.filter(application=application, facility=yx01).update(status="closed", outcome="withdrawn")
+    assert homes() == {yx01.pk, yx02.pk}  # still the live offer
+    for state, kept in [("declined", False), ("expired", False), ("withdrawn", False), ("pending", True)]:
+        Offer.objects.filter(pk=offer.pk).update(state=state)
+        assert (yx01.pk in homes()) is kept, state
+    offer_accept(offer=Offer.objects.get(pk=offer.pk), actor=actor("family"))
+    assert yx01.pk in homes()  # accepted: live until admitted
+    Offer.objects.filter(pk=offer.pk).update(state="admitted")
+    assert yx01.pk not in homes()
+    FacilityChoice.objects.filter(application=application).delete()
+    QueueEntry.objects.filter(application=application).update(status="closed", outcome="withdrawn")
+    assert homes() == set()
+
+    FacilityChoice.objects.create(application=application, facility=yx02, rank=1)
+    FacilityChoice.objects.create(application=application, facility=hz01, rank=2)
+    QueueChange.objects.all().delete()
+    QueueChange.objects.bulk_create([QueueChange(facility=hz01, weight=7), QueueChange(facility=yx02, weight=3)])
+    QueueChange.objects.create(facility=yx02, weight=4)
+    assert queue_versions_of(application.pk) == {yx02.pk: 7, hz01.pk: 7}
+    QueueChange.objects.filter(facility=hz01).delete()
+    assert queue_versions_of(application.pk) == {yx02.pk: 7, hz01.pk: 0}  # no change yet: 0

@@ -3,13 +3,17 @@ so a parallel burst cannot test more codes than the limit; and R-SEC-8: lookup c
 with their own keys, so rotating SECRET_KEY breaks no code.
 
 The SPEC's numbers are pinned here (5 per reference, 10 per address, locked for an hour), never read
-from the module under test."""
+from the module under test. Every test runs on both shared caches the product counts in: the
+database cache (the default) and Redis (production's REDIS_CACHE_URL)."""
 
 import hashlib
 import hmac
+import os
 import threading
+import uuid
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection, connections
 
@@ -26,11 +30,27 @@ HOUR = spec.LOOKUP_LOCK_SECONDS  # locked for an hour
 ADDRESS = "203.0.113.7"
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
+REDIS_URL = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/3")
+
+
+@pytest.fixture(autouse=True, params=["database cache", "redis"])
+def _empty_cache(request, settings):
+    """An empty cache of each kind. On Redis, keys of this test's own prefix (never a FLUSHDB: another
+    run may share the server), removed afterwards."""
+    if request.param == "database cache":
+        cache.clear()
+        yield
+        cache.clear()
+        return
+    prefix = f"test-limits-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {"BACKEND": "config.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
+    }
     yield
-    cache.clear()
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = list(server.scan_iter(f"{prefix}:*"))
+    if keys:
+        server.delete(*keys)
 
 
 def submitted():
