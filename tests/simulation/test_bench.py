@@ -44,6 +44,12 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
         assert figure["p50_ms"] <= figure["p95_ms"] <= figure["p99_ms"]
         assert set(figure["ratio_to_constant_view"]) == {"p50_ms", "p95_ms", "p99_ms"}
         assert set(figure["ratio_to_pk_read"]) == {"p50_ms", "p95_ms", "p99_ms"}
+    lookup = figures["public_lookup"]  # issue 18: its own CPU beside the constant view's, on any machine
+    assert lookup["cpu_ms"]["n"] == 20 and 0 < lookup["cpu_ms"]["p50_ms"] <= lookup["cpu_ms"]["p95_ms"]
+    constant_cpu = json.loads(path.read_text())["floors"]["constant_view"]["cpu_ms"]
+    assert lookup["cpu_ratio_to_constant_view"]["p50_ms"] == round(
+        lookup["cpu_ms"]["p50_ms"] / constant_cpu["p50_ms"], 1
+    )
     assert figures["generate_city"]["city"]["applications"] == 300
     assert figures["generate_city"]["peak_memory_mib"] > 0
     assert "per_application" in figures["generate_city"]["ratio_to_constant_view"]
@@ -74,6 +80,7 @@ def test_the_json_has_every_figure_with_its_floors_and_ratios(tmp_path):
     assert "allocate_one_bed_couples" in table(results)
     assert "policy_act" in table(results)
     assert "public_lookup" in table(results)
+    assert f"CPU p50 {lookup['cpu_ms']['p50_ms']} ms" in table(results)
 
 
 @pytest.mark.django_db
