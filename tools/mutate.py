@@ -85,6 +85,13 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/admissions/test_lookup_positions.py",
             "tests/admissions/test_lookup_limits_atomic.py",
             "tests/api/test_public.py",
+            # A couple's next steps (R-CPL-3), the family's re-confirmation under the lookup's limits
+            # with `reconfirm_due` in the answer (R-CHG-3) and the re-reviews shown (R-ASM-6) are
+            # built here too.
+            "tests/admissions/test_couples.py",
+            "tests/admissions/test_reconfirmation.py",
+            "tests/api/test_reconfirmation.py",
+            "tests/api/test_review_requests.py",
         ],
     ),
     "queue": (

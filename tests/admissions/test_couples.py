@@ -363,6 +363,59 @@ def test_the_family_status_says_they_wait_together_and_why_no_bed_was_offered():
     assert "R-CPL" not in steps and _husband.reference not in steps  # the partner's reference is masked
 
 
+def test_the_family_status_names_the_latest_bed_that_reached_them_by_its_date():
+    """R-CPL-3: of two beds that reached the wife without a second bed for her husband, the status
+    page names the later one, by when it was decided (a decision recorded later may carry an earlier
+    moment: its transaction began first)."""
+    import time_machine
+
+    first, second = home("YX01"), home("YX02")
+    with time_machine.travel(dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC), tick=False):
+        wife, husband, _couple = couple_at_homes(["YX01", "YX02"])
+    with time_machine.travel(dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC), tick=False):
+        free(second, "nursing")
+    with time_machine.travel(dt.datetime(2026, 6, 5, 9, 0, tzinfo=dt.UTC), tick=False):
+        free(first, "nursing")
+    skips = [
+        (decision.facility.code, decision.made_at.date())
+        for decision in AllocationDecision.objects.order_by("id")
+        if any(row["reference"] == wife.reference for row in decision.skipped)
+    ]
+    assert skips == [("YX02", dt.date(2026, 6, 10)), ("YX01", dt.date(2026, 6, 5))]
+    with translation.override("en"):
+        steps = lookup_result(Application.objects.get(pk=wife.pk)).next_steps
+    [reached] = [step for step in steps if "no second bed there suited the spouse" in step]
+    assert reached.startswith(f"On 10 June 2026 a bed at {second.local_name} reached this application")
+
+
+def test_the_family_status_does_not_take_another_couple_s_skip_for_its_own():
+    """R-CPL-3: a bed that reached another couple's member (skipped: no second bed for that spouse) and
+    then went to someone else says nothing on the status page of a couple it never reached."""
+    facility = home()
+    other_wife, _other_husband, _ = couple_at_homes(["YX01"], grade=4)
+    queued_application(grade=3, choices=["YX01"], date_of_birth=dt.date(1944, 1, 1))  # gets the bed
+    wife, _husband, _couple = couple_at_homes(["YX01"], grade=2)
+    free(facility, "nursing")
+    [decision] = AllocationDecision.objects.filter(facility=facility)
+    assert [row["reference"] for row in decision.skipped if row["reason"] == "partner_bed_unavailable"] == [
+        other_wife.reference
+    ]
+    with translation.override("en"):
+        steps = " ".join(lookup_result(Application.objects.get(pk=wife.pk)).next_steps)
+    assert "waits together with the spouse" in steps
+    assert "reached this application" not in steps
+
+
+def couple_at_homes(codes: list[str], *, grade: int = 2):
+    """As `couple_at`, waiting at each of `codes`; the wife of nursing level `grade`."""
+    wife = queued_application(grade=grade, choices=codes, date_of_birth=dt.date(1940, 1, 1), sex="F")
+    husband = queued_application(grade=0, choices=codes, date_of_birth=dt.date(1939, 1, 1), sex="M")
+    couple = couple_link(
+        applications=[wife.reference, husband.reference], mode="together", reason="married", actor=actor("intake")
+    )
+    return wife, husband, couple
+
+
 def test_a_couple_skipped_on_a_bed_does_not_make_the_allocation_read_the_queue_again(monkeypatch):
     """R-CPL-2 at the cost issue 14 allows (≤ 10 % over singles): a `together` member met first and
     skipped partner_bed_unavailable on the one vacant nursing bed, and the queue is still read once

@@ -575,14 +575,7 @@ def test_the_lock_holds_for_its_hour_after_the_failures_that_set_it_leave_the_wi
     start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
     with time_machine.travel(start, tick=False):
         application, code = submitted()
-        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
-            fail(reference=application.reference, code=wrong(code))
-    with time_machine.travel(start + dt.timedelta(minutes=50), tick=False):
-        fail(reference=application.reference, code=wrong(code))
-    with time_machine.travel(start + dt.timedelta(minutes=70), tick=False):
-        with pytest.raises(LookupLocked) as locked:
-            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
-    assert locked.value.retry_after == 40 * 60
+    assert four_and_a_fifth_fifty_minutes_later(application, code, start).retry_after == 40 * 60
     with time_machine.travel(start + dt.timedelta(minutes=110, seconds=1), tick=False):
         assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
 
@@ -600,3 +593,114 @@ def test_an_accepted_offer_shows_the_admission_deadline():
     assert result.state == "admission_check" and result.offer.state == "accepted"
     assert result.offer.admit_by == offer.admit_by is not None
     assert any("越秀区 2 号" in step for step in result.next_steps)
+
+
+def test_a_failure_counts_until_the_last_second_of_its_hour():
+    """R-PUB-2: failed lookups *an hour*: four at 20:00 and a fifth at 20:59:59 lock the reference (the
+    four are still inside the hour, so their slots must still be there at its last second)."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(seconds=LOOKUP_LOCK_SECONDS - 1), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+        with pytest.raises(LookupLocked) as locked:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert locked.value.retry_after == LOOKUP_LOCK_SECONDS
+
+
+def test_a_failure_exactly_an_hour_old_no_longer_counts():
+    """R-PUB-2: the hour is the last 3,600 seconds: four failures at 20:00:00 have left it at 21:00:00,
+    so a fifth then does not lock the reference and the right code is answered."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(seconds=LOOKUP_LOCK_SECONDS), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+        assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
+
+
+def test_a_reference_locked_before_is_locked_again_for_a_full_hour():
+    """R-PUB-2: once a lock has run out, the next five failures within an hour lock the reference
+    again for an hour from the fifth (not only until the oldest of them leaves the window)."""
+    start = dt.datetime(2026, 11, 2, 20, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        application, code = submitted()
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE):
+            fail(reference=application.reference, code=wrong(code))
+    again = start + dt.timedelta(hours=2)  # the first lock (20:00–21:00) is over
+    with time_machine.travel(again, tick=False):
+        assert public_lookup(reference=application.reference, code=code, client_address=ADDRESS).reference
+    # 23:10: the four of 22:00 have left the window; the lock set at 22:50 holds until 23:50.
+    assert four_and_a_fifth_fifty_minutes_later(application, code, again).retry_after == 40 * 60
+
+
+def four_and_a_fifth_fifty_minutes_later(application, code: str, start: dt.datetime) -> LookupLocked:
+    """Four failed lookups of the reference at `start`, a fifth 50 minutes later; the refusal of the
+    right code 70 minutes after `start` (the four have left the window by then)."""
+    with time_machine.travel(start, tick=False):
+        for _ in range(LOOKUP_FAILURES_PER_REFERENCE - 1):
+            fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=50), tick=False):
+        fail(reference=application.reference, code=wrong(code))
+    with time_machine.travel(start + dt.timedelta(minutes=70), tick=False):
+        with pytest.raises(LookupLocked) as locked:
+            public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    return locked.value
+
+
+def test_the_positions_come_in_the_order_of_the_applicant_s_choices():
+    """R-PUB-3: a position for each chosen home, in the order the applicant chose them (the second
+    home's code sorts first)."""
+    for code in ("YX01", "YX02"):
+        add_beds(FacilityFactory(code=code), nursing=1)  # full: the application waits at both
+    application = queued_application(choices=["YX02", "YX01"], grade=2)
+    code = app_services.lookup_code_issue(application=application, actor=actor("intake"))
+    result = public_lookup(reference=application.reference, code=code, client_address=ADDRESS)
+    assert [p.facility for p in result.positions] == ["YX02", "YX01"]
+
+
+def test_the_answer_built_from_the_database_alone_counts_at_the_moment_asked():
+    """R-PUB-3 with R-Q-3, R-Q-4: `lookup_answer` without the queue versions counts the positions in
+    the database (`positions_for_application`), for the moment given, as the cached answer does."""
+    from admissions.services.lookup import lookup_answer, lookup_result
+    from tests.spec import WAITING_PERIOD_DAYS, WAITING_POINTS_PER_PERIOD
+
+    start = dt.datetime(2026, 6, 1, 10, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        home = FacilityFactory(code="YX01")
+        add_beds(home, nursing=1)
+        queued_application(choices=["YX01"], grade=4)
+        application = queued_application(choices=["YX01"], grade=2)
+    later = start + dt.timedelta(days=2 * WAITING_PERIOD_DAYS, hours=1)
+    built = lookup_answer(application, now=later)
+    [position] = built.positions
+    assert position.score_breakdown["waiting"] == 2 * WAITING_POINTS_PER_PERIOD
+    assert (position.facility, position.position, position.ahead_same_care_level) == ("YX01", 2, 1)
+    assert built == lookup_result(application, now=later)
+
+
+def test_a_single_applicant_s_answer_reads_no_couple_beyond_its_own_facts():
+    """Issue 18 (R-PUB-3 in a few queries): whether the application is in a live couple is read with
+    its other facts; another couple's link makes no couple query for a single applicant's answer."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from admissions.services.couples import couple_link
+    from admissions.services.lookup import lookup_answer
+
+    add_beds(FacilityFactory(code="YX01"), nursing=1)
+    single = queued_application(choices=["YX01"], grade=2)
+    wife = queued_application(choices=["YX01"], grade=2, date_of_birth=dt.date(1940, 1, 1), sex="F")
+    husband = queued_application(choices=["YX01"], grade=0, date_of_birth=dt.date(1939, 1, 1), sex="M")
+    couple_link(
+        applications=[wife.reference, husband.reference], mode="together", reason="married", actor=actor("intake")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        steps = lookup_answer(single).next_steps
+    couple_queries = [q["sql"] for q in queries.captured_queries if "couple" in q["sql"].lower()]
+    assert len(couple_queries) == 1  # the facts' EXISTS
+    assert not any("spouse" in step for step in steps)
