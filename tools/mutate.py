@@ -94,6 +94,16 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/api/test_review_requests.py",
         ],
     ),
+    "lookup_positions": (
+        "admissions/services/lookup_positions.py",
+        # The lookup's positions from each home's picture (issue 18), checked against R-Q-4/R-Q-5's
+        # counts in the database; the lookup's cache tests reach it through `lookup_result`.
+        [
+            "tests/admissions/test_lookup_positions.py",
+            "tests/admissions/test_lookup_cache.py",
+            "tests/admissions/test_lookup.py",
+        ],
+    ),
     "queue": (
         "admissions/selectors.py",
         [

@@ -68,6 +68,22 @@ def test_a_second_lookup_with_nothing_changed_is_served_from_the_cache(answers_b
 
 
 @pytest.mark.django_db
+def test_a_lookup_seconds_later_with_no_waiting_point_between_is_served_from_the_cache(answers_built):
+    """Issue 18, R-Q-3: the answer's key moves at the home's next waiting-point tick, not every second:
+    lookups five days and then five seconds later (no entry gains a point between) build it once."""
+    start = dt.datetime(2026, 3, 1, 9, 30, 15, tzinfo=SHANGHAI)
+    with time_machine.travel(start, tick=False):
+        _ahead, mine, code = home_with_two_waiting()
+    later = start + dt.timedelta(days=5)
+    with time_machine.travel(later, tick=False):
+        first = look(mine, code)
+    with time_machine.travel(later + dt.timedelta(seconds=5), tick=False):
+        second = look(mine, code)
+    assert first == second and first.positions[0].position == 2
+    assert answers_built == [mine.reference]
+
+
+@pytest.mark.django_db
 def test_a_withdrawal_ahead_shows_at_the_very_next_lookup(answers_built):
     """R-Q-4: the one ahead leaves the queue; the next lookup says position 1, not the cached 2."""
     ahead, mine, code = home_with_two_waiting()
