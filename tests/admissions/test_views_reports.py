@@ -224,7 +224,8 @@ def test_a_cell_that_a_spreadsheet_would_run_as_a_formula_is_written_as_text(rev
 
 
 def test_a_control_character_an_xlsx_file_cannot_hold_is_written_as_a_replacement_character(reviewer_client):
-    FacilityFactory(code="TB1", name="a\x00b\x08c\x0bd\x1fe\tf")  # tab is allowed in XML, the rest are not
+    # Tab is allowed in XML, the rest are not (NUL is left out: PostgreSQL cannot store it in text).
+    FacilityFactory(code="TB1", name="a\x01b\x08c\x0bd\x1fe\tf")
     response = download(reviewer_client, "queue_length", "xlsx")
     assert response.status_code == 200
     names = [row[0] for row in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)]
