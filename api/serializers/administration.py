@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from admissions.models import DayKind, WebhookDeliveryStatus, WebhookEventType
 from admissions.policy import DEFAULT_CHANNEL_MAPPING, POSITIVE_PARAMETERS
+from admissions.services.calendar import FIRST_YEAR, LAST_YEAR
 
 from .fields import StrictCharField, StrictURLField
 
@@ -139,8 +140,25 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
 
 
 # --- calendar (R-OFF-2) -----------------------------------------------------------------------------
+# The years the calendar keeps (admissions.services.calendar refuses any other): OpenAPI 3.0 has no
+# minimum or maximum for a date, so a pattern says it, its month and day those of a date too (issue 16).
+CALENDAR_DATE_PATTERN = r"^(20[0-9][0-9]|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date",
+        "pattern": CALENDAR_DATE_PATTERN,
+        "description": f"A date of the years {FIRST_YEAR} to {LAST_YEAR}, the years the calendar keeps.",
+    }
+)
+class CalendarDateField(serializers.DateField):
+    """A day of the calendar: a date of the years it keeps."""
+
+
 class CalendarDaySerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = CalendarDateField()
     kind = serializers.ChoiceField(choices=DayKind.choices)
     name = StrictCharField(max_length=120, allow_blank=True, required=False, default="")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -212,6 +213,36 @@ def test_an_administrator_sets_a_holiday_and_changes_it_to_a_working_day(admin):
 def test_a_bad_calendar_day_is_a_400_naming_the_field(admin, body, field):
     assert_problem(post_json(admin, "/api/v1/calendar/", body), 400, field)
     assert not CalendarDay.objects.filter(date="2031-05-06").exists()
+
+
+def calendar_date_schema(admin) -> dict:
+    document = admin.get("/api/schema/?format=json").json()
+    body = document["paths"]["/api/v1/calendar/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]["date"]
+
+
+def test_the_openapi_document_says_which_years_the_calendar_keeps(admin):
+    """R-OFF-2 with issue 16: the API keeps the years 2000 to 2100 only, and its document says so (a
+    pattern: OpenAPI 3.0 has no minimum for a date), so a client is not refused a date it was told is fine."""
+    date = calendar_date_schema(admin)
+    assert date["format"] == "date" and "2000 to 2100" in date["description"]
+    kept = [year for year in range(1, 10000) if re.search(date["pattern"], f"{year:04d}-06-15")]
+    assert kept == list(range(2000, 2101))
+    # Every day of a year, and no other month or day.
+    days = [dt.date(2028, 1, 1) + dt.timedelta(days=n) for n in range(366)]
+    assert all(re.search(date["pattern"], day.isoformat()) for day in days)
+    assert not any(re.search(date["pattern"], text) for text in ["2031-13-01", "2031-00-10", "2031-01-32", "2031-1-1"])
+
+
+@pytest.mark.parametrize("day", ["1999-12-31", "2000-01-01", "2100-12-31", "2101-01-01", "0618-03-17", "9999-12-31"])
+def test_a_calendar_day_is_refused_exactly_when_the_document_says_its_year_is_not_kept(admin, day):
+    """R-OFF-2 with issue 16: the document and the API agree on each side of both ends of the years."""
+    response = post_json(admin, "/api/v1/calendar/", {"date": day, "kind": "holiday", "name": ""})
+    if re.search(calendar_date_schema(admin)["pattern"], day):
+        assert response.status_code == 201, response.content
+    else:
+        assert_problem(response, 400, "date")
+        assert not CalendarDay.objects.filter(date=day).exists()
 
 
 @pytest.mark.parametrize("year", ["abc", "2026.5", str(10**30), "-1"])
