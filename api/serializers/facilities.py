@@ -23,7 +23,7 @@ from facilities.models import (
     FacilityLevel,
 )
 
-from .fields import PhoneField, StrictBooleanField, StrictCharField, StrictIntegerField
+from .fields import PhoneField, StrictBooleanField, StrictCharField, StrictIntegerField, WrittenTextField
 
 
 def _max_length(model, name: str) -> int:
@@ -89,7 +89,9 @@ class FacilitySerializer(serializers.Serializer):
 class FacilityUpdateSerializer(serializers.Serializer):
     """PATCH: any of the writable fields. `nursing_target: null` returns to the policy's value."""
 
-    name = StrictCharField(max_length=_max_length(Facility, "name"))
+    # A name, a bed's code and a batch's prefix that DRF trims to nothing are refused: the document says
+    # so (WrittenTextField's pattern), or "\x1c", blank to Python's strip(), was valid in it (issue 16).
+    name = WrittenTextField(max_length=_max_length(Facility, "name"))
     name_en = StrictCharField(
         max_length=_max_length(Facility, "name_en"), allow_blank=True, required=False, help_text=NAME_EN_HELP
     )
@@ -119,14 +121,14 @@ class BedSerializer(serializers.Serializer):
 
 
 class BedCreateSerializer(serializers.Serializer):
-    code = StrictCharField(max_length=_max_length(Bed, "code"))
+    code = WrittenTextField(max_length=_max_length(Bed, "code"))
     bed_type = serializers.ChoiceField(choices=BedType.choices)
 
 
 class BedBatchSerializer(serializers.Serializer):
     bed_type = serializers.ChoiceField(choices=BedType.choices)
     count = StrictIntegerField(min_value=1, max_value=MAX_BATCH)
-    prefix = StrictCharField(max_length=30, help_text="Beds are coded prefix-001, prefix-002, …")
+    prefix = WrittenTextField(max_length=30, help_text="Beds are coded prefix-001, prefix-002, …")
 
 
 class DischargeSerializer(serializers.Serializer):

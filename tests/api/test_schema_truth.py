@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from admissions.models import Couple
 from admissions.services.couples import couple_link
+from facilities.models import Bed, Facility
 from tests.api.helpers import assert_problem, client_as, url
 from tests.factories import FacilityFactory, actor, add_beds, queued_application
 
@@ -223,6 +224,33 @@ def test_a_reason_the_api_trims_to_nothing_breaks_the_documents_pattern_too(docu
         url(f"applications/{application.reference}/suspend/"), {"reason": blank}, format="json"
     )
     assert_problem(response, 400, "reason")
+
+
+@pytest.mark.parametrize("blank", ["\x1c", "\x1f ", "\x85", " \u3000"])
+@pytest.mark.parametrize(
+    ("path", "field", "body"),
+    [
+        ("facilities/{code}/beds/", "code", {"bed_type": "general"}),
+        ("facilities/{code}/beds/batch/", "prefix", {"bed_type": "general", "count": 1}),
+        ("facilities/", "name", {"code": "TH09", "district": "tianhe", "level": "district"}),
+    ],
+)
+def test_a_home_or_bed_text_the_api_trims_to_nothing_breaks_the_documents_pattern_too(
+    document, home, blank, path, field, body
+):
+    """R-SEC-1 with issue 16: a home's name, a bed's code and a batch's prefix are refused blank once
+    trimmed, and Python trims U+001C-U+001F and U+0085, which the document's `minLength` alone let
+    through (found by schemathesis: a bed coded "\x1c" was valid in the document and a 400). The
+    document's pattern refuses what the API refuses, and nothing is added."""
+    import jsonschema_rs
+
+    schema = request_schema(document, path)["properties"][field]
+    assert not jsonschema_rs.is_valid(schema, blank)
+    assert jsonschema_rs.is_valid(schema, f"{blank}A1")
+    homes, beds = Facility.objects.count(), Bed.objects.count()
+    response = client_as("admin").post(url(path.format(code="YX01")), {**body, field: blank}, format="json")
+    assert_problem(response, 400, field)
+    assert (Facility.objects.count(), Bed.objects.count()) == (homes, beds)
 
 
 @pytest.mark.parametrize("after_seq", ["0.0", "1.", " 1", "1e0", "0x1"])
