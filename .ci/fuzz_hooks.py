@@ -11,13 +11,22 @@ the act needs, and writes them to the JSON file named by FUZZ_POOLS:
      "POST /api/v1/applications/": [{"body.applicant.id_number": "...", "body.applicant.sex": "F", ...}]}
 
 Before each request meant to be valid, the operation's current target is put in: its path
-parameters and body fields (a request meant to be invalid is left as generated). After a success
-(2xx) the next target is used; the last one stays once the pool runs out. A target that refuses a
-valid request (409 or 422: spent, or never in the state the act needs) is left for the next one too. An operation
+parameters and body fields (a request meant to be invalid is left as generated). An operation
 with one target is simply given values that hold in every phase (schemathesis.toml's body
 parameters reach only the fuzzing phase), such as an evidence file whose content is a PDF: the
 document can say "a binary file", not that its first bytes must be a PDF, JPEG or PNG signature, so
 a generated file is always refused (400) for its content.
+
+schemathesis judges each pass of a phase over an operation (a "scenario") on its own: one whose valid
+requests all failed, some of them for their data (400, 422: a NUL character in a field's name, say),
+is reported "mostly rejected", however many 409s on a spent target came with them. The examples and
+coverage phases run once (coverage again for a catch-up pass), then the fuzzing and the stateful
+phases take turns while time is left: four or five fuzzing passes in a 600 s run. So each pass of a
+phase (counted by the event handler below, which sees a phase start before its first request) takes
+targets of its own from the operation's pool, in turn: a fresh one when it starts, another after a
+success in a fuzzing pass while the pool holds more than RESERVE unused (the passes still to come
+each need one), and another when its target refuses a valid request before any success (409 or 422: spent, or never in
+the state the act needs). A pool that runs out leaves its last target to every later pass.
 """
 
 from __future__ import annotations
@@ -25,63 +34,67 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import schemathesis
+import schemathesis.cli
 from schemathesis import GenerationMode
+from schemathesis.engine import events
 
 POOLS: dict[str, list[dict]] = json.loads(Path(os.environ["FUZZ_POOLS"]).read_text(encoding="utf-8"))
-# Each phase has targets of its own: the examples and coverage phases send many valid requests and
-# would use up a pool the fuzzing phase then finds empty. One target each for the examples, coverage
-# and stateful phases, the rest for the fuzzing phase; a pool of fewer than four is shared.
-SHARES = {"examples": (0, 1), "coverage": (1, 2), "stateful": (2, 3), "fuzzing": (3, None)}
-# The fuzzing phase comes back after the stateful one (a round each, while time is left), and each
-# round is judged on its own: a round takes at most a third of the phase's targets, so three rounds
-# each find one. A round is the phase's requests for the operation with no pause of ROUND_GAP seconds.
-ROUNDS = 3
-ROUND_GAP = 30.0
+# Unused targets kept for the passes still to come: a 600 s run has four or five fuzzing passes after
+# the examples, coverage and stateful ones.
+RESERVE = 6
+# Body fields made unique per valid request, for an act that refuses a value used before (409): the
+# generated value is kept, cut to leave room within the field's length, and "-" and a number appended
+# (a valid home or bed code stays one). A home or a batch of beds whose codes were taken is refused,
+# and hypothesis sends the same short code again and again.
+UNIQUE = {
+    "POST /api/v1/facilities/": ("code", 20),
+    "POST /api/v1/facilities/{code}/beds/batch/": ("prefix", 30),
+}
 _lock = threading.Lock()
+_passes: dict[str, int] = {}  # phase name -> how many passes of it have started
+
+
+@schemathesis.cli.handler()
+class Passes(schemathesis.cli.EventHandler):
+    """Counts the passes of each phase: the engine hands each event to the handlers before it goes on, so a
+    pass is counted before any of its requests is sent."""
+
+    def handle_event(self, ctx, event) -> None:
+        if isinstance(event, events.PhaseStarted):
+            with _lock:
+                name = str(event.phase.name.value)
+                _passes[name] = _passes.get(name, 0) + 1
 
 
 class Place:
-    """Where an operation's phase is in its share of the pool. (Not a dataclass: schemathesis loads this
-    file as a module it does not register, which dataclasses need.)"""
+    """The target a pass of a phase sends an operation's valid requests to. (Not a dataclass: schemathesis
+    loads this file as a module it does not register, which dataclasses need.)"""
 
     def __init__(self, index: int):
         self.index = index
-        self.spent = False  # the target at `index` has been acted on (or cannot be)
-        self.successes = 0  # in this round
-        self.last = 0.0
+        self.successes = 0
 
 
-_places: dict[tuple[str, str], Place] = {}
-_used: dict[int, tuple[str, str, int]] = {}  # the case (by id) -> operation, phase, the target it was sent to
+_unused: dict[str, int] = {}  # operation -> the first target no pass has taken
+_places: dict[tuple[str, str, int], Place] = {}
+_used: dict[int, tuple[str, tuple[str, str, int], int]] = {}  # the case (by id) -> operation, place, target
+_sent = [0]  # valid requests given a unique field so far
 
 
-def _share(label: str, phase: str) -> range:
-    size = len(POOLS[label])
-    if size < len(SHARES):
-        return range(size)
-    start, stop = SHARES.get(phase, SHARES["fuzzing"])
-    return range(start, size if stop is None else stop)
+def _take(label: str) -> int:
+    """The operation's next unused target; its last once none is left. Called with the lock held."""
+    index = _unused.get(label, 0)
+    if index >= len(POOLS[label]):
+        return len(POOLS[label]) - 1
+    _unused[label] = index + 1
+    return index
 
 
-def _target(case) -> tuple[str, str, int] | None:
-    label = case.operation.label
-    if label not in POOLS:
-        return None
-    phase = case.meta.phase.name.value if case.meta is not None else "fuzzing"
-    share = _share(label, phase)
-    now = time.monotonic()
-    with _lock:
-        place = _places.setdefault((label, phase), Place(index=share[0]))
-        if now - place.last > ROUND_GAP:  # a new round: a fresh target, if any is left
-            place.successes = 0
-            if place.spent and place.index < share[-1]:
-                place.index, place.spent = place.index + 1, False
-        place.last = now
-        return label, phase, place.index
+def _left(label: str) -> int:
+    return len(POOLS[label]) - _unused.get(label, 0)
 
 
 def _put(body: dict, path: list[str], value) -> None:
@@ -92,41 +105,70 @@ def _put(body: dict, path: list[str], value) -> None:
     body[path[-1]] = value
 
 
+def _unique(case) -> None:
+    field = UNIQUE.get(case.operation.label)
+    if field is None or not isinstance(case.body, dict) or not isinstance(case.body.get(field[0]), str):
+        return
+    name, limit = field
+    with _lock:
+        _sent[0] += 1
+        suffix = f"-{_sent[0]}"
+    case.body[name] = case.body[name][: limit - len(suffix)] + suffix
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     # Only a request meant to be valid: one meant to be invalid keeps what makes it so (a path
     # parameter outside its enum, a mistyped field) and the target schemathesis.toml names.
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
         return
-    found = _target(case)
-    if found is None:
+    _unique(case)
+    label = case.operation.label
+    if not POOLS.get(label):
         return
-    label, _phase, index = found
-    for key, value in POOLS[label][index].items():
-        where, _, name = key.partition(".")
+    phase = case.meta.phase.name.value if case.meta is not None else "fuzzing"
+    with _lock:
+        # The stateful passes share one place: schemathesis judges their scenarios as a whole, not per operation.
+        key = (label, phase, 0 if phase == "stateful" else _passes.get(phase, 0))
+        place = _places.get(key)
+        if place is None:
+            place = _places[key] = Place(_take(label))
+        index = place.index
+        _used[id(case)] = (label, key, index)
+    for key_, value in POOLS[label][index].items():
+        where, _, name = key_.partition(".")
         if where == "path":
             case.path_parameters = {**(case.path_parameters or {}), name: value}
         elif where == "body" and isinstance(case.body, dict):
             _put(case.body, name.split("."), value)
-    with _lock:
-        _used[id(case)] = found
+
+
+def _stale_version(response) -> bool:
+    """A 409 for the If-Match header schemathesis generated (R-FSM-4: it names the current version), not
+    for the target's state."""
+    try:
+        return response.status_code == 409 and "current_version" in response.json()
+    except ValueError:
+        return False
 
 
 @schemathesis.hook
 def after_call(context, case, response):
     with _lock:
         found = _used.pop(id(case), None)
-        if found is None:
+    if found is None:
+        return
+    label, key, index = found
+    status = response.status_code
+    succeeded = 200 <= status < 300
+    # 409 or 422 to a valid request: spent, or never in the state the act needs.
+    refused = status in (409, 422) and not _stale_version(response)
+    with _lock:
+        place = _places[key]
+        if place.index != index or not (succeeded or refused):
             return
-        label, phase, index = found
-        place = _places[(label, phase)]
-        share = _share(label, phase)
-        status = response.status_code
-        # 2xx: done; 409 or 422 to a valid request: spent, or never in the state the act needs.
-        if place.index != index or not (200 <= status < 300 or status in (409, 422)):
-            return
-        place.successes += 200 <= status < 300
-        place.spent = True
-        quota = max(1, len(share) // ROUNDS) if phase == "fuzzing" else len(share)
-        if place.successes < quota and place.index < share[-1]:
-            place.index, place.spent = place.index + 1, False
+        place.successes += succeeded
+        # One success is enough for a pass of the examples or coverage phase (they send many valid
+        # requests, and would take many targets); a fuzzing pass takes more while more are spare.
+        if place.successes == 0 or (key[1] == "fuzzing" and _left(label) > RESERVE):
+            place.index = _take(label)

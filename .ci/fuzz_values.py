@@ -63,6 +63,7 @@ from admissions.models import (  # noqa: E402
 from admissions.people import People  # noqa: E402
 from admissions.services.applications import application_suspend, lookup_code_issue  # noqa: E402
 from admissions.services.assessments import assessment_approve, assessment_create  # noqa: E402
+from admissions.services.beds import beds_add_batch  # noqa: E402
 from admissions.services.changes import application_category_claim, application_category_verify  # noqa: E402
 from admissions.services.couples import couple_link  # noqa: E402
 from admissions.services.review_requests import (  # noqa: E402
@@ -75,6 +76,7 @@ from assessments.models import Assessment  # noqa: E402
 from core.actor import Actor  # noqa: E402
 from facilities.models import Bed, Facility, FacilityLevel  # noqa: E402
 from facilities.roles import roles_assign  # noqa: E402
+from facilities.services import facility_create  # noqa: E402
 
 
 def first(queryset, field: str, **states) -> str:
@@ -259,8 +261,10 @@ def render(template: str, found: dict[str, str]) -> str:
     return re.sub(r'"\$\{(FUZZ_[A-Z_]+)\}"', value, template)
 
 
-# Targets per one-shot act (.ci/fuzz_hooks.py): enough for the successes a 600 s run reaches.
-POOL = 8
+# Targets per one-shot act (.ci/fuzz_hooks.py): one for each pass of a phase over the act in a 600 s
+# run (examples, coverage, stateful, and four or five of fuzzing), and some to spare for more
+# successes in a pass.
+POOL = 12
 API = "/api/v1"
 
 
@@ -281,15 +285,20 @@ class Clerk:
         self.city = [home for home in homes if home.level == FacilityLevel.CITY]
         self.actor = Actor(kind="system", name="ci-fuzz")
 
-    def person(self):
-        return self.seeder.intake(self.by_district, self.city)
+    def person(self, away_from: Facility | None = None):
+        """A new person as the demo draws them; with `away_from`, one who does not choose that home."""
+        if away_from is None:
+            return self.seeder.intake(self.by_district, self.city)
+        by_district = {code: [h for h in homes if h != away_from] for code, homes in self.by_district.items()}
+        return self.seeder.intake(by_district, [home for home in self.city if home != away_from] or self.city)
 
-    def applications(self, stage: str, n: int = POOL) -> list[Application]:
+    def applications(self, stage: str, n: int = POOL, away_from: Facility | None = None) -> list[Application]:
         """n new applications taken as far as `stage` (seed_demo's plans: draft, submitted,
-        assessment_pending, review, or queued), each in that state."""
+        assessment_pending, review, or queued), each in that state; with `away_from`, of people who
+        do not choose that home."""
         made = []
         for _ in range(n * 3):
-            data, categories = self.person()
+            data, categories = self.person(away_from)
             application = self.seeder._drive(Plan(stage=stage, grade=2, data=data, categories=categories))
             application.refresh_from_db()
             wanted = ApplicationState.WAITING if stage == QUEUED else stage
@@ -364,9 +373,11 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     # Offers: made by the allocation as seed_demo makes them (a resident leaves, the bed is offered);
     # pending ones to accept or decline, accepted ones to admit, fail or extend. First, so that the
     # allocation offers beds to these and not to the applications of the pools below.
+    # (_offers stops once the whole data holds `offered` pending offers: the seeded ones count too.)
     clerk.applications(QUEUED, 6 * POOL)
     before = set(Offer.objects.values_list("pk", flat=True))
-    clerk.seeder._offers(admitted=0, admission_check=3 * POOL // 2, offered=POOL)
+    waiting = Offer.objects.filter(state="pending").count()
+    clerk.seeder._offers(admitted=0, admission_check=3 * POOL, offered=waiting + 2 * POOL)
     new = Offer.objects.exclude(pk__in=before).order_by("pk")
     pending = list(new.filter(state="pending").values_list("pk", flat=True))
     accepted = list(new.filter(state="accepted"))
@@ -453,7 +464,10 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
         )
     per_act[f"POST {API}/applications/"] = people
     # Couples: two new queued applications that chose the same home (R-CPL-1), and couples to unlink.
-    pairs = sharing_a_home(clerk.applications(QUEUED, 4 * POOL))
+    # Not of the home whose beds the fuzzer frees and adds (schemathesis.toml's "path.code"): each is
+    # offered to the head of its queue there, and an application with a bed offer may not be linked
+    # (R-CPL-1). (Beds freed elsewhere, by a declined offer say, still reach one now and then.)
+    pairs = sharing_a_home(clerk.applications(QUEUED, 5 * POOL, away_from=home))
     pool(
         f"POST {API}/couples/",
         {"body.applications": [found["FUZZ_COUPLE_A"], found["FUZZ_COUPLE_B"]]},
@@ -466,14 +480,17 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     pool(f"DELETE {API}/couples/{{id}}/", {"path.id": int(found["FUZZ_COUPLE"])}, ids(couples))
     # New category claims (R-CHG-2), one per application and code: new queued applications of their own.
     pool(f"{app}/categories/", {"path.reference": found["FUZZ_REFERENCE"]}, refs(clerk.applications(QUEUED)))
-    # Webhooks go to this machine only (.ci/schemathesis: WEBHOOK_ALLOWED_HOSTS), in every phase; ones to
-    # read and list the deliveries of, and others to end, so that ending one leaves the others readable.
+    # Webhooks go to this machine only (.ci/schemathesis: WEBHOOK_ALLOWED_HOSTS), in every phase; one to
+    # read and list the deliveries of, and others to end, so that ending one leaves the other readable.
+    # The requests meant to be invalid end the one schemathesis.toml names for DELETE (an unknown query
+    # parameter does not stop a DELETE), so that one is neither read nor in the pool.
     hook = {"url": "http://127.0.0.1:9/fuzz-webhook", "events": ["application.state_changed"]}
     per_act[f"POST {API}/webhooks/"] = [{"body.url": hook["url"]}]
-    made = [webhook_subscribe(**hook, secret="fuzz-" + "0" * 32, actor=clerk.actor).pk for _ in range(POOL + 1)]
+    made = [webhook_subscribe(**hook, secret="fuzz-" + "0" * 32, actor=clerk.actor).pk for _ in range(POOL + 2)]
+    found |= {"FUZZ_WEBHOOK": str(made[0]), "FUZZ_WEBHOOK_DELETE": str(made[1])}
     for label in (f"GET {API}/webhooks/{{id}}/", f"GET {API}/webhooks/{{id}}/deliveries/"):
         per_act[label] = ids(made[:1])
-    per_act[f"DELETE {API}/webhooks/{{id}}/"] = ids(made[1:])
+    per_act[f"DELETE {API}/webhooks/{{id}}/"] = ids(made[2:])
     # Category claims to verify, and verified ones to end: of codes the toml's own claims do not use (a
     # path parameter rewritten to the value the toml gave is judged as schemathesis had generated it).
     claimed = clerk.applications(QUEUED)
@@ -544,8 +561,29 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     def bed_ids(status):
         return list(beds.filter(status=status).values_list("pk", flat=True)[: 2 * POOL])
 
-    vacant = Bed.objects.filter(status="vacant").order_by("pk").values_list("pk", flat=True)[: 2 * POOL]
-    pool(f"POST {API}/beds/{{id}}/out-of-service/", {"path.id": int(found["FUZZ_BED_VACANT"])}, ids(vacant))
+    # New homes that take no applications, so that no one waits there and no bed of theirs is offered:
+    # the allocation had offered nearly every vacant bed of the data before the run began. One has
+    # vacant beds to take out of service; each of the others takes batches of beds until it holds a
+    # home's most (5,000: a full home refuses a batch, 422), the home of schemathesis.toml's "path.code"
+    # being full after a few batches of up to 2,000.
+    quiet = [
+        facility_create(
+            code=f"FZ-QUIET-{n:02d}",
+            values={
+                "name": f"模糊测试空置院{n}",
+                "district": found["FUZZ_DISTRICT"],
+                "level": "district",
+                "accepting_applications": False,
+            },
+            actor_name="ci-fuzz",
+        )
+        for n in range(POOL + 1)
+    ]
+    vacant, _decisions = beds_add_batch(facility=quiet[0], bed_type="general", count=2 * POOL, prefix="FZ")
+    pool(
+        f"POST {API}/beds/{{id}}/out-of-service/", {"path.id": int(found["FUZZ_BED_VACANT"])}, ids(b.pk for b in vacant)
+    )
+    per_act[f"POST {API}/facilities/{{code}}/beds/batch/"] = [{"path.code": home.code} for home in quiet[1:]]
     pool(
         f"POST {API}/beds/{{id}}/return-to-service/",
         {"path.id": int(found["FUZZ_BED_OUT_OF_SERVICE"])},
