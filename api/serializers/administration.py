@@ -115,6 +115,8 @@ class PolicyCreateSerializer(PolicyParametersSerializer):
 
     effective_from = serializers.DateField()
     note = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
+    # A name that is not a parameter is refused (validate below): the document says so (issue 16).
+    openapi_request_rule = {"additionalProperties": False}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -164,6 +164,18 @@ def test_a_policy_body_that_is_not_an_object_is_a_400(admin, body):
     assert_problem(post_json(admin, "/api/v1/policy/", body), 400)
 
 
+def test_the_openapi_document_says_a_new_policy_version_names_only_parameters(admin):
+    """SPEC §9 with issue 16: a body naming something that is not a policy parameter is refused (400),
+    and the document says so (schemathesis sent an unknown name the document allowed, and was refused)."""
+    document = admin.get("/api/schema/?format=json").json()
+    body = document["paths"]["/api/v1/policy/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert schema["additionalProperties"] is False and "effective_from" in schema["properties"]
+    effective_from = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
+    assert_problem(post_json(admin, "/api/v1/policy/", {"effective_from": effective_from, "x": []}), 400, "x")
+    assert not Policy.objects.filter(effective_from=effective_from).exists()
+
+
 def test_the_policy_has_no_put_or_delete(admin):
     assert_problem(admin.put("/api/v1/policy/", {}, format="json"), 405)
     assert_problem(admin.delete("/api/v1/policy/"), 405)
