@@ -32,6 +32,7 @@ from api.serializers.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    WrittenTextField,
 )
 from api.serializers.review_requests import ReviewRequestOutput
 from facilities.models import CareLevel
@@ -40,7 +41,7 @@ from facilities.roles import sees_full_id_numbers
 
 # --- input ---------------------------------------------------------------------------------------
 class ApplicantInput(serializers.Serializer):
-    name = StrictCharField(max_length=100)
+    name = WrittenTextField(max_length=100)
     id_number = StrictCharField(max_length=30, help_text="18 characters (GB 11643); the last may be X.")
     date_of_birth = serializers.DateField()
     sex = serializers.ChoiceField(choices=Sex.choices)
@@ -229,7 +230,7 @@ class CategoryDecisionInput(serializers.Serializer):
 
 class ExemptionDecisionInput(serializers.Serializer):
     granted = StrictBooleanField()
-    note = StrictCharField(max_length=2000)
+    note = ReasonField()
 
 
 class ApproveInput(serializers.Serializer):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers.fields import StrictBooleanField, StrictCharField
+from api.serializers.fields import ReasonField, StrictBooleanField, StrictCharField
 from assessments.grading import GRADE_LABELS, GRADE_THRESHOLDS, item_errors
 from assessments.instrument import DOMAINS, ITEMS, MAX_TOTAL
 from assessments.models import AssessmentState
@@ -88,7 +88,7 @@ class AssessmentPatchInput(serializers.Serializer):
 
 
 class AssessmentRejectInput(serializers.Serializer):
-    reason = StrictCharField(max_length=2000)
+    reason = ReasonField()
 
 
 # --- the instrument ----------------------------------------------------------------------------

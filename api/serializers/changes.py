@@ -52,7 +52,7 @@ class ContactChangeInput(_Versioned):
 
 
 class PersonalDetailsInput(serializers.Serializer):
-    name = fields.StrictCharField(max_length=100, required=False)
+    name = fields.WrittenTextField(max_length=100, required=False)
     id_number = fields.StrictCharField(max_length=30, required=False, help_text="18 characters (GB 11643).")
     date_of_birth = serializers.DateField(required=False)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from admissions.models import OfferState
 from admissions.services.offers import FAIL_CHECK_REASONS
 
-from .fields import StrictCharField
+from .fields import ReasonField, StrictCharField
 
 
 class OfferSerializer(serializers.Serializer):
@@ -43,7 +43,7 @@ class OfferAdmitSerializer(serializers.Serializer):
 
 
 class OfferExtendAdmissionSerializer(serializers.Serializer):
-    reason = StrictCharField(max_length=2000, help_text="Why, e.g. a hospital stay (R-OFF-7).")
+    reason = ReasonField(help_text="Why, e.g. a hospital stay (R-OFF-7).")
     admit_by = serializers.DateField(
         help_text="The new admission deadline (the end of that day), at most admission_extension_working_days "
         "working days after the current one (R-OFF-7)."

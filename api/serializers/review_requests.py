@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from admissions.models import ReviewOutcome, ReviewRequestState
-from api.serializers.fields import StrictCharField
+from api.serializers.fields import ReasonField, StrictCharField
 
 
 class ReviewRequestOutput(serializers.Serializer):
@@ -42,7 +42,7 @@ class ReviewRequestOutput(serializers.Serializer):
 
 
 class ReviewRequestCreateInput(serializers.Serializer):
-    reason = StrictCharField(max_length=2000, help_text="Why the family asks for a re-review.")
+    reason = ReasonField(help_text="Why the family asks for a re-review.")
 
 
 class ReviewRequestAssignInput(serializers.Serializer):

@@ -281,3 +281,48 @@ def test_an_optional_reason_longer_than_the_document_allows_is_refused_even_if_b
     application.refresh_from_db()
     assert application.state == "suspended"
     assert reviewer.post(resume, {"reason": spaces * limit}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ("ApplicantInputRequest", "name"),
+        ("ApplicantPatchInputRequest", "name"),
+        ("PersonalDetailsInputRequest", "name"),
+        ("ExemptionDecisionInputRequest", "note"),
+        ("AssessmentRejectInputRequest", "reason"),
+        ("OfferExtendAdmissionRequest", "reason"),
+        ("ReviewRequestCreateInputRequest", "reason"),
+    ],
+)
+def test_a_name_or_reason_a_person_writes_is_refused_blank_by_the_document_as_by_the_api(document, component, field):
+    """R-FSM-2 with issue 16: an applicant's name, an exemption decision's note and the reasons of a
+    rejected assessment, an extended admission (R-OFF-7) and a re-review request (R-ASM-6) are refused
+    when blank once trimmed (DRF trims, then refuses blank); the document said only `minLength: 1`, so
+    "   " was valid in it. Its pattern now refuses each blank spelling Python trims, and no text."""
+    import jsonschema_rs
+
+    schema = document["components"]["schemas"][component]["properties"][field]
+    for blank in ["   ", "\t", "\x1c", "\x85", " \u3000"]:
+        assert not jsonschema_rs.is_valid(schema, blank), blank
+    assert jsonschema_rs.is_valid(schema, "住院 two weeks")
+
+
+def test_an_extension_with_a_blank_reason_is_400_naming_the_reason():
+    """R-OFF-7: an admission is extended with a reason; one that is blank once trimmed is refused."""
+    from admissions.models import Offer
+    from admissions.services.allocation import allocation_run
+    from admissions.services.offers import offer_accept
+
+    home = FacilityFactory(code="HZ01")
+    application = queued_application(choices=["HZ01"], grade=3)
+    add_beds(home, nursing=1, status="vacant")
+    allocation_run(facility=home, trigger="staff_request")
+    offer = Offer.objects.get(application=application)
+    offer_accept(offer=offer, actor=actor("family"))
+    response = client_as("admin").post(
+        url(f"offers/{offer.pk}/extend-admission/"), {"reason": "\x1c ", "admit_by": "2100-01-01"}, format="json"
+    )
+    assert_problem(response, 400, "reason")
+    offer.refresh_from_db()
+    assert offer.admit_by_extended_at is None
