@@ -9,7 +9,6 @@ are the outbox of admissions/services/webhooks.py.
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
@@ -29,6 +28,7 @@ from facilities.models import Role
 
 from .. import examples
 from ..base import ApiView
+from ..filters import WholeNumberFilter
 from ..pagination import OldestFirstCursor, Pages
 from ..permissions import AnyStaff, role_permission
 from ..serializers.administration import (
@@ -47,12 +47,6 @@ BIGINT_MAX = 2**63 - 1
 
 def _actor(request) -> Actor:
     return Actor.for_user(request.user, via_api=True)
-
-
-class IntegerFilter(django_filters.NumberFilter):
-    """A whole number (NumberFilter takes decimals)."""
-
-    field_class = forms.IntegerField
 
 
 # --- policy (SPEC §9) -----------------------------------------------------------------------------
@@ -136,7 +130,7 @@ class CalendarPages(Pages):
 
 
 class CalendarFilter(django_filters.FilterSet):
-    year = IntegerFilter(field_name="date", lookup_expr="year", min_value=1, max_value=9999)
+    year = WholeNumberFilter(field_name="date", lookup_expr="year", min_value=1, max_value=9999)
 
     class Meta:
         model = CalendarDay
@@ -173,7 +167,7 @@ class CalendarView(ApiView, generics.ListAPIView):
 
 # --- the event feed (R-FSM-2) -------------------------------------------------------------------------
 class EventFilter(django_filters.FilterSet):
-    after = IntegerFilter(field_name="id", lookup_expr="gt", min_value=0, max_value=BIGINT_MAX)
+    after = WholeNumberFilter(field_name="id", lookup_expr="gt", min_value=0, max_value=BIGINT_MAX)
 
     class Meta:
         model = ApplicationEvent

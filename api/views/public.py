@@ -8,10 +8,7 @@ address in X-Forwarded-For (any client can send that header, so it is read only 
 
 from __future__ import annotations
 
-import re
-
 import django_filters
-from django import forms
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import get_language
@@ -26,6 +23,7 @@ from admissions.chain import public_keys
 from admissions.models import AllocationDecision, Checkpoint
 from admissions.public import public_board, public_facilities
 from admissions.services.lookup import LookupLocked, lookup_result, public_lookup, public_reconfirm
+from api.filters import WholeNumberFilter
 from api.pagination import NewestFirstCursor, OldestFirstCursor
 from api.serializers.public import (
     PublicBoardSerializer,
@@ -155,20 +153,6 @@ class LogCursor(OldestFirstCursor):
 class CheckpointCursor(NewestFirstCursor):
     page_size = 100
     max_page_size = 1000
-
-
-class WholeNumberField(forms.IntegerField):
-    """Digits only, as the document's `integer` says: Django's IntegerField also takes "0.0", " 1" and
-    "1.", which a client reading the document takes for invalid (schemathesis: ST201, issue 16)."""
-
-    def to_python(self, value):
-        if value not in self.empty_values and not re.fullmatch(r"-?[0-9]+", str(value)):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
-
-
-class WholeNumberFilter(django_filters.NumberFilter):
-    field_class = WholeNumberField
 
 
 class LogFilter(django_filters.FilterSet):

@@ -264,6 +264,19 @@ def test_a_public_logs_after_seq_is_digits_as_the_document_says(document, home, 
     assert APIClient().get(public, {"after_seq": "0"}).status_code == 200
 
 
+@pytest.mark.parametrize("sent", ["0.0", "1.", " 1", "1e0", "0x1"])
+@pytest.mark.parametrize(("path", "name", "valid"), [("events/", "after", "0"), ("calendar/", "year", "2026")])
+def test_an_integer_query_of_the_staff_api_is_digits_as_the_document_says(document, path, name, valid, sent):
+    """R-FSM-2's event feed and R-OFF-2's calendar: `after` and `year` are `integer`s in the document, and
+    the one filter of whole numbers (api/filters.py) refuses "0.0" as the public log's `after_seq` does
+    (found by schemathesis, seed 223740274050502850131793283022122953835: `?after=0.0` answered 200)."""
+    parameters = document["paths"][f"/api/v1/{path}"]["get"]["parameters"]
+    assert next(p for p in parameters if p["name"] == name)["schema"]["type"] == "integer"
+    admin = client_as("admin")
+    assert_problem(admin.get(url(path), {name: sent}), 400, name)
+    assert admin.get(url(path), {name: valid}).status_code == 200
+
+
 @pytest.mark.parametrize("spaces", ["\x0b", " ", "\u3000"])
 def test_an_optional_reason_longer_than_the_document_allows_is_refused_even_if_blank(document, home, spaces):
     """R-FSM-2: the resume's reason may be left blank, and is at most `maxLength` characters as sent.
