@@ -504,7 +504,9 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
         {"path.reference": found["FUZZ_CLAIMED"], "path.code": found["FUZZ_CLAIMED_CATEGORY"]},
         [{"path.reference": a.reference, "path.code": "heroic_deed"} for a in claimed],
     )
-    verified = clerk.applications(QUEUED)
+    # Twice the pool: ending a claim is refused for every later pass on the same one (409), and a run
+    # reported this operation "mostly rejected" when its last pass found the pool spent.
+    verified = clerk.applications(QUEUED, 2 * POOL)
     for application in verified:
         application_category_claim(
             application=application,
