@@ -263,9 +263,9 @@ def test_folding_the_queue_changes_keeps_every_version_and_the_next_change_moves
 
 @pytest.mark.django_db
 def test_queue_versions_name_each_home_the_application_is_in_or_may_be_and_sum_its_changes():
-    """queue_versions_of is written in SQL for the lookup's speed (issue 18); facilities_of says the
-    same homes with the ORM: the chosen homes, the homes of open entries and of a live offer (pending
-    or accepted, R-OFF-1), no other. A home's version is the sum of its changes' weights."""
+    """queue_versions_of and facilities_of (written in SQL for the lookup's speed, issue 18) name the
+    chosen homes, the homes of open entries and of a live offer (pending or accepted, R-OFF-1), no
+    other. A home's version is the sum of its changes' weights."""
     from admissions.models import FacilityChoice, Offer, QueueEntry
     from admissions.services.allocation import allocation_run
     from admissions.services.offers import offer_accept
