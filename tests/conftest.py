@@ -65,3 +65,25 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """Production's cache (config/redis_cache.py) on the machine's Redis, under a key prefix of this
+    test's own (never a FLUSHDB: another run may share the server), its keys removed afterwards."""
+    import os
+    import uuid
+
+    import redis
+    from django.core.cache import cache
+
+    location = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/3")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {"BACKEND": "config.redis_cache.ReusingRedisCache", "LOCATION": location, "KEY_PREFIX": prefix}
+    }
+    yield cache
+    server = redis.Redis.from_url(location)
+    keys = list(server.scan_iter(f"{prefix}:*"))
+    if keys:
+        server.delete(*keys)

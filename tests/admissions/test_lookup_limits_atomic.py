@@ -8,12 +8,9 @@ database cache (the default) and Redis (production's REDIS_CACHE_URL)."""
 
 import hashlib
 import hmac
-import os
 import threading
-import uuid
 
 import pytest
-import redis
 from django.core.cache import cache
 from django.db import connection, connections
 
@@ -30,27 +27,15 @@ HOUR = spec.LOOKUP_LOCK_SECONDS  # locked for an hour
 ADDRESS = "203.0.113.7"
 
 
-REDIS_URL = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/3")
-
-
 @pytest.fixture(autouse=True, params=["database cache", "redis"])
-def _empty_cache(request, settings):
-    """An empty cache of each kind. On Redis, keys of this test's own prefix (never a FLUSHDB: another
-    run may share the server), removed afterwards."""
-    if request.param == "database cache":
-        cache.clear()
-        yield
-        cache.clear()
+def _empty_cache(request):
+    """An empty cache of each kind: the database cache (the default) and Redis (tests/conftest.py)."""
+    if request.param == "redis":
+        yield request.getfixturevalue("redis_cache")
         return
-    prefix = f"test-limits-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {"BACKEND": "config.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
-    }
+    cache.clear()
     yield
-    server = redis.Redis.from_url(REDIS_URL)
-    keys = list(server.scan_iter(f"{prefix}:*"))
-    if keys:
-        server.delete(*keys)
+    cache.clear()
 
 
 def submitted():

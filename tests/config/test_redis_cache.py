@@ -1,32 +1,12 @@
 """config/redis_cache.py: production's cache (REDIS_CACHE_URL) keeps one redis.Redis client per
 connection pool instead of building one per command (issue 18), and is still Django's cache.
-Runs against the machine's Redis, under a key prefix of its own."""
+Runs against the machine's Redis (tests/conftest.py's `redis_cache`)."""
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import pytest
-import redis
-from django.core.cache import cache, caches
+from django.core.cache import caches
 
 from config.redis_cache import ReusingRedisCache
-
-REDIS_URL = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/3")
-
-
-@pytest.fixture
-def redis_cache(settings):
-    prefix = f"test-cache-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {"BACKEND": "config.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
-    }
-    yield cache
-    server = redis.Redis.from_url(REDIS_URL)
-    keys = list(server.scan_iter(f"{prefix}:*"))
-    if keys:
-        server.delete(*keys)
 
 
 def test_the_production_setting_names_this_backend(monkeypatch):
