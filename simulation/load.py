@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import runpy
 import shutil
 import signal
 import socket
@@ -259,6 +260,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
+def gunicorn_config() -> dict:
+    """The worker class and threads gunicorn.conf.py gives the server (the production settings)."""
+    config = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    return {"worker_class": config.get("worker_class", "sync"), "threads": config.get("threads", 1)}
+
+
 def _wrk() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -316,7 +323,11 @@ class LoadTest:
         material = self._material()
         connections.close_all()  # gunicorn's workers open their own
         results: dict = {
-            "server": {"workers": self.workers, "settings": "simulation.load_settings (production, DEBUG off)"},
+            "server": {
+                "workers": self.workers,
+                **gunicorn_config(),
+                "settings": "simulation.load_settings (production, DEBUG off)",
+            },
             "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
             "generator": "wrk",
             "seconds_per_mix": self.seconds,

@@ -120,6 +120,11 @@ class PublicLookupResultSerializer(serializers.Serializer):
     )
 
 
+def lookup_data(result) -> dict:
+    """The API's shape of a lookup's answer, which `lookup_result` caches as it is (issue 18)."""
+    return dict(PublicLookupResultSerializer(result).data)
+
+
 class PublicFacilitySerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()

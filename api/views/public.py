@@ -32,6 +32,7 @@ from api.serializers.public import (
     PublicLogDecisionSerializer,
     PublicLookupRequestSerializer,
     PublicLookupResultSerializer,
+    lookup_data,
 )
 from config.proxies import client_address
 from facilities.models import Facility
@@ -75,10 +76,11 @@ class LookupView(PublicView):
                 reference=body.validated_data["reference"],
                 code=body.validated_data["code"],
                 client_address=client_address(request),
+                shape=lookup_data,
             )
         except LookupLocked as locked:
             raise Throttled(wait=locked.retry_after, detail=locked.message) from locked
-        return Response(PublicLookupResultSerializer(result).data)
+        return Response(result)
 
 
 class ReconfirmView(PublicView):
@@ -110,7 +112,7 @@ class ReconfirmView(PublicView):
             )
         except LookupLocked as locked:
             raise Throttled(wait=locked.retry_after, detail=locked.message) from locked
-        return Response(PublicLookupResultSerializer(lookup_result(application)).data)
+        return Response(lookup_result(application, shape=lookup_data))
 
 
 class FacilitiesView(PublicView):

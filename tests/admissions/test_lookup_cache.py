@@ -68,6 +68,27 @@ def test_a_second_lookup_with_nothing_changed_is_served_from_the_cache(answers_b
 
 
 @pytest.mark.django_db
+def test_the_apis_shape_is_cached_apart_from_the_portals_and_not_built_again(answers_built, monkeypatch):
+    """Issue 18: the API caches its serialized answer (no serializer run for a cached one), under a
+    key of its own, so the portal (which renders the `LookupResult`) never gets the API's dict."""
+    _ahead, mine, code = home_with_two_waiting()
+    shaped = []
+
+    def shape(result):
+        shaped.append(result.reference)
+        return {"position": result.positions[0].position}
+
+    for _ in range(2):
+        assert public_lookup(reference=mine.reference, code=code, client_address=ADDRESS, shape=shape) == {
+            "position": 2
+        }
+    portal = look(mine, code)
+    assert isinstance(portal, lookup_module.LookupResult) and portal.positions[0].position == 2
+    assert shaped == [mine.reference]
+    assert answers_built == [mine.reference, mine.reference]  # once for each shape
+
+
+@pytest.mark.django_db
 def test_a_lookup_seconds_later_with_no_waiting_point_between_is_served_from_the_cache(answers_built):
     """Issue 18, R-Q-3: the answer's key moves at the home's next waiting-point tick, not every second:
     lookups five days and then five seconds later (no entry gains a point between) build it once."""

@@ -8,6 +8,7 @@ password to anyone.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import socket
@@ -106,6 +107,29 @@ def test_gunicorn_without_debug_serves_a_page(gunicorn):
     status, content_type, page = fetch(gunicorn + "/en/accounts/login/")
     assert status == 200 and content_type.startswith("text/html")
     assert "<form" in page and "/static/css/site." in page  # a hashed name: the manifest storage
+
+
+def test_a_client_pausing_between_requests_holds_up_no_one(gunicorn):
+    """Issue 18, gunicorn.conf.py: with its one worker, the server keeps a client's connection alive
+    while the client pauses (a family's phone, the load generator's paced connections), answers
+    another client meanwhile, and then the first client's next request on the same connection. A
+    sync worker closed every connection after one answer (the client's next request needs a new
+    connection, on which a worker then waits, idle, until the request comes)."""
+    port = int(gunicorn.rsplit(":", 1)[1])
+    pausing = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        pausing.request("GET", "/en/accounts/login/")
+        first = pausing.getresponse()
+        first.read()
+        kept = pausing.sock
+        other_status, _, _ = fetch(gunicorn + "/en/accounts/login/")
+        pausing.request("GET", "/en/accounts/login/")
+        second = pausing.getresponse()
+        second.read()
+        assert pausing.sock is kept is not None
+    finally:
+        pausing.close()
+    assert first.status == other_status == second.status == 200
 
 
 def test_a_server_error_shows_no_settings_traceback_or_database_url(gunicorn):
