@@ -55,6 +55,11 @@ class PreparedValues:
             fetched = cursor.fetchall()
         return [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[fetched])]
 
+    def forget(self) -> None:
+        """Compile again at the next call (the tests: a mutant of the builder must take effect)."""
+        with self._lock:
+            self._compiled.clear()
+
     def _compile(self, using: str) -> tuple:
         stand_ins = [
             _INT_STAND_IN - index if kind is int else f"{_STR_STAND_IN}{index}" for index, kind in enumerate(self.kinds)

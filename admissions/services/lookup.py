@@ -470,8 +470,10 @@ def _policy_at(day: dt.date, versions: dict[int, int]) -> PolicyInForce:
 
 
 def forget_phases() -> None:
-    """For the tests, whose rolled-back databases give a (home, version) pair again."""
+    """For the tests, whose rolled-back databases give a (home, version) pair again (and whose
+    mutants of `_facts_query` must be compiled)."""
     _policies.clear()
+    _facts.forget()
     lookup_positions.forget()
 
 
@@ -569,8 +571,7 @@ _facts = PreparedValues(_facts_query, int)
 def _facts_of(application: Application) -> dict:
     """`_facts_query`'s row, so the parts an application lacks cost no query (issue 18: a built
     answer in a few queries)."""
-    found = _facts.rows(application.pk)
-    row = found[0] if found else dict.fromkeys((*_RECONFIRMATION_FACTS, "has_offer", "in_couple", "has_re_reviews"))
+    [row] = _facts.rows(application.pk)  # the application was just read: its row is there
     reconfirmation = copy.copy(application)  # `reconfirm_due` reads these annotations when present
     for name in _RECONFIRMATION_FACTS:
         setattr(reconfirmation, name, row[name])

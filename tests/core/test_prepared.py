@@ -83,6 +83,17 @@ def test_several_arguments_each_in_its_place():
     assert named.rows("Bea", 0) == []
 
 
+def test_forget_compiles_the_builder_again():
+    alice = User.objects.create(username="alice", first_name="Ann")
+    fields = ["username"]
+    prepared = PreparedValues(lambda pk: User.objects.filter(pk=pk).values(*fields), int)
+    assert prepared.rows(alice.pk) == [{"username": "alice"}]
+    fields[0] = "first_name"
+    assert prepared.rows(alice.pk) == [{"username": "alice"}]  # compiled once: the builder is not called
+    prepared.forget()
+    assert prepared.rows(alice.pk) == [{"first_name": "Ann"}]
+
+
 def test_a_builder_whose_argument_does_not_reach_the_parameters_is_refused():
     ignores = PreparedValues(lambda pk: User.objects.values("username"), int)
     with pytest.raises(TypeError, match="did not reach"):
