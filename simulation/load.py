@@ -55,6 +55,7 @@ TARGETS = {
     "all": "staff queue p95 ≤ 100 ms at 20 a second while lookups run at 150 a second",
 }
 CODES = 500  # applications whose codes (a) uses
+WRONG_RATE_BESIDE = 30  # mistyped codes a second in (d): one connection each, once a second
 PACED_CONNECTIONS_MAX = 300  # wrk's connections for the fixed-rate lookups of (d)
 WRONG_REFERENCES = 200  # references (b) guesses codes for: few enough that their locks (429) are met
 
@@ -123,21 +124,23 @@ def _lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string of ASCII is a valid Lua string literal
 
 
-def _address(n: int) -> str:
-    return f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+# The 24 bits of 10.0.0.0/8 the simulated families' addresses are drawn from: the mistyped codes
+# from the upper half, so their failures never lock an address a right code then comes from (R-PUB-2).
+WRONG_ADDRESSES_FROM = 1 << 23
 
 
-def lookup_script(pairs: list[tuple[str, str]], *, seed: int, delay_ms: int = 0) -> str:
-    """(a) and (b): POST the public lookup with one of `pairs`, from a new address each time."""
+def lookup_script(pairs: list[tuple[str, str]], *, seed: int, delay_ms: int = 0, first_address: int = 0) -> str:
+    """(a) and (b): POST the public lookup with one of `pairs`, from a new address each time, the
+    addresses counted from `first_address` (within 10.0.0.0/8)."""
     table = ",\n".join(f"{{{_lua_string(r)}, {_lua_string(c)}}}" for r, c in pairs)
     return (
-        f"pairs_ = {{\n{table}\n}}\n"
+        f"pairs_ = {{\n{table}\n}}\nFIRST_ADDRESS = {first_address}\n"
         + _INIT % {"seed": seed}
         + """
 function request()
   counter = counter + 1
   local pair = pairs_[math.random(#pairs_)]
-  local n = id * 1000003 + counter
+  local n = FIRST_ADDRESS + id * 1000003 + counter
   local address = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
   return wrk.format("POST", "/api/v1/public/lookup/", {
     ["Content-Type"] = "application/json",
@@ -373,7 +376,17 @@ class LoadTest:
         for pk in self.rng.sample(waiting, min(self.codes, len(waiting))):
             application = Application.objects.get(pk=pk)
             pairs.append((application.reference, lookup_code_issue(application=application, actor=officer)))
-        references = list(Application.objects.values_list("reference", flat=True)[: WRONG_REFERENCES * 4])
+        # Never a reference whose right code (a) asks with: its failures would lock it (R-PUB-2).
+        asked = {reference for reference, _ in pairs}
+        references = [
+            reference
+            for reference in Application.objects.values_list("reference", flat=True)[
+                : WRONG_REFERENCES * 4 + len(asked)
+            ]
+            if reference not in asked
+        ]
+        if not references:
+            raise LoadError("No reference left for the wrong codes: give fewer --codes than the city has applications.")
         wrong = [(r, "ZZZZZZ") for r in self.rng.sample(references, min(WRONG_REFERENCES, len(references)))]
         home = (
             Facility.objects.annotate(
@@ -402,7 +415,10 @@ class LoadTest:
     def _mixes(self, material: dict) -> dict[str, list[Drive]]:
         lookups = Drive("lookups", lookup_script(material["pairs"], seed=self.seed), self.connections, self.seconds)
         wrong = Drive(
-            "wrong_codes", lookup_script(material["wrong"], seed=self.seed + 1), self.connections, self.seconds
+            "wrong_codes",
+            lookup_script(material["wrong"], seed=self.seed + 1, first_address=WRONG_ADDRESSES_FROM),
+            self.connections,
+            self.seconds,
         )
         # Each paced connection is one family asking about once a second, as each staff connection
         # is one clerk clicking once a second: with few connections and short pauses the time of
@@ -418,10 +434,12 @@ class LoadTest:
             paced_connections,
             self.seconds,
         )
+        # Mistyped codes beside them at a fixed rate too: unpaced, a handful of connections took
+        # whatever the server had left, and the mix measured the overload rather than the staff pages.
         wrong_beside = Drive(
             "wrong_codes",
-            lookup_script(material["wrong"], seed=self.seed + 3),
-            max(1, self.connections // 4),
+            lookup_script(material["wrong"], seed=self.seed + 3, delay_ms=1000, first_address=WRONG_ADDRESSES_FROM),
+            WRONG_RATE_BESIDE,
             self.seconds,
         )
         return {

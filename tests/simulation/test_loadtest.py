@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from simulation.generator import generate_city
-from simulation.load import LoadError, Server, get_script, lookup_script, parse_wrk
+from simulation.load import WRONG_ADDRESSES_FROM, LoadError, Server, get_script, lookup_script, parse_wrk
 from tests.reference_data import ensure_reference_data
 
 MIXES = {
@@ -61,6 +61,11 @@ def test_the_lookup_script_posts_each_pair_from_its_own_forwarded_address():
     assert '"X-Forwarded-For"' in script and "/api/v1/public/lookup/" in script
     assert "return 25" in script  # the pacing of a fixed rate
     assert "delay" not in lookup_script([("2026-000001", "ABCDEF")], seed=1)
+    # The mistyped codes come from addresses of their own (R-PUB-2: their failures lock an address).
+    assert "FIRST_ADDRESS = 0\n" in lookup_script([("2026-000001", "ABCDEF")], seed=1)
+    assert f"FIRST_ADDRESS = {WRONG_ADDRESSES_FROM}\n" in lookup_script(
+        [("2026-000001", "ZZZZZZ")], seed=1, first_address=WRONG_ADDRESSES_FROM
+    )
 
 
 def test_the_staff_script_sends_the_session_cookie():
@@ -116,7 +121,7 @@ def test_a_run_of_seconds_writes_every_mix_beside_the_constant_view(tmp_path, mo
         assert set(load[name]["statuses"]) <= {"200"}, (name, load[name]["statuses"])
     assert load["lookups"]["requests"] + load["all.lookups"]["requests"] > 0
     assert load["staff_queue"]["requests"] + load["all.staff_queue"]["requests"] > 0
-    # As for the lookups and the staff pages: in a run of seconds on one sync worker, the mix of all
+    # As for the lookups and the staff pages: in a run of seconds on one worker, the mix of all
     # three may give one of them no turn (the staff page takes the worker for half a second).
     assert load["wrong_codes"]["requests"] + load["all.wrong_codes"]["requests"] > 0
     for name in ("wrong_codes", "all.wrong_codes"):
