@@ -28,7 +28,7 @@ from facilities.models import Role
 
 from .. import examples
 from ..base import ApiView
-from ..filters import WholeNumberFilter
+from ..filters import WholeNumberFilter, whole_number_parameter
 from ..pagination import OldestFirstCursor, Pages
 from ..permissions import AnyStaff, role_permission
 from ..serializers.administration import (
@@ -140,7 +140,7 @@ class CalendarFilter(django_filters.FilterSet):
 @extend_schema_view(
     get=extend_schema(
         operation_id="calendar_list",
-        parameters=[OpenApiParameter("year", int, description="Only the days of this year.")],
+        parameters=[whole_number_parameter(CalendarFilter, "year", "Only the days of this year.")],
         responses={200: CalendarDaySerializer(many=True)},
     ),
     post=extend_schema(
@@ -177,7 +177,7 @@ class EventFilter(django_filters.FilterSet):
 @extend_schema_view(
     get=extend_schema(
         operation_id="events_list",
-        parameters=[OpenApiParameter("after", int, description="Only events with a greater id than this one.")],
+        parameters=[whole_number_parameter(EventFilter, "after", "Only events with a greater id than this one.")],
         responses={200: ApplicationEventOutput(many=True)},
     )
 )

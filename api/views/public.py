@@ -12,7 +12,7 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import get_language
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
@@ -23,7 +23,7 @@ from admissions.chain import public_keys
 from admissions.models import AllocationDecision, Checkpoint
 from admissions.public import public_board, public_facilities
 from admissions.services.lookup import LookupLocked, lookup_result, public_lookup, public_reconfirm
-from api.filters import WholeNumberFilter
+from api.filters import WholeNumberFilter, whole_number_parameter
 from api.pagination import NewestFirstCursor, OldestFirstCursor
 from api.serializers.public import (
     PublicBoardSerializer,
@@ -189,7 +189,7 @@ class PublicLogView(PublicListView):
             "canonical JSON of {prev_public_hash, public, seq} and the previous decision's hash. "
             "`tools/verify_log.py` recomputes the chain and checks it against the signed checkpoints."
         ),
-        parameters=[OpenApiParameter("after_seq", OpenApiTypes.INT, description="Only decisions after this seq.")],
+        parameters=[whole_number_parameter(LogFilter, "after_seq", "Only decisions after this seq.")],
     )
     def get(self, request, code: str):
         return self.list(request)

@@ -317,6 +317,23 @@ def test_an_integer_query_of_the_staff_api_is_digits_as_the_document_says(docume
     assert admin.get(url(path), {name: valid}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "name"), [("public/facilities/YX01/decisions/", "after_seq"), ("events/", "after"), ("calendar/", "year")]
+)
+def test_an_integer_query_is_refused_exactly_beyond_the_bounds_the_document_gives(document, home, path, name):
+    """R-SEC-1 with R-VER-2's log, R-FSM-2's event feed and R-OFF-2's calendar: each whole-number filter
+    refuses a number beyond its bounds (400 naming it), and the document gives the same bounds. It gave
+    none, so a generated `after_seq` of -1 was valid data the API refused, and schemathesis reported the
+    public log mostly rejected (issue 16)."""
+    parameters = document["paths"][f"/api/v1/{path.replace('YX01', '{code}')}"]["get"]["parameters"]
+    schema = next(p for p in parameters if p["name"] == name)["schema"]
+    admin = client_as("admin")
+    for inside in (schema["minimum"], schema["maximum"]):
+        assert admin.get(url(path), {name: str(inside)}).status_code == 200, inside
+    for outside in (schema["minimum"] - 1, schema["maximum"] + 1):
+        assert_problem(admin.get(url(path), {name: str(outside)}), 400, name)
+
+
 @pytest.mark.parametrize("spaces", ["\x0b", " ", "\u3000"])
 def test_an_optional_reason_longer_than_the_document_allows_is_refused_even_if_blank(document, home, spaces):
     """R-FSM-2: the resume's reason may be left blank, and is at most `maxLength` characters as sent.
