@@ -20,20 +20,33 @@ a generated file is always refused (400) for its content.
 schemathesis judges each pass of a phase over an operation (a "scenario") on its own: one whose valid
 requests all failed, some of them for their data (400, 422: a NUL character in a field's name, say),
 is reported "mostly rejected", however many 409s on a spent target came with them. The examples and
-coverage phases run once (coverage again for a catch-up pass), then the fuzzing and the stateful
-phases take turns while time is left: four or five fuzzing passes in a 600 s run. So each pass of a
-phase (counted by the event handler below, which sees a phase start before its first request) takes
-targets of its own from the operation's pool, in turn: a fresh one when it starts, another after a
-success in a fuzzing pass while the pool holds more than RESERVE unused (the passes still to come
-each need one), and another when its target refuses a valid request before any success (409 or 422: spent, or never in
-the state the act needs). A pool that runs out leaves its last target to every later pass.
+coverage phases run once (coverage again for catch-up passes), then the fuzzing and the stateful phases
+take turns while time is left: six fuzzing passes in a 600 s run. So each pass of a phase needs a
+target in the state its act needs, and the pools must last the whole run.
+
+A target may also be moved by something else than its own act: another operation (an application offered
+a bed elsewhere, a draft assessment completed) or an earlier pass. So each target comes with the queries
+that say the state it was made in ("holds", made by .ci/fuzz_values.py); their answers are read from the
+database (read-only) before the first request, and again whenever the hooks must know whether the target
+is still as made. Each pass of a phase (counted by the event handler below, which sees a phase start
+before its first request) starts with the target the operation's latest pass left, while that is still
+as made (an edit, or a pass whose valid requests were all refused for their data, leaves it so), else
+with the next unused one that is, skipping those that have moved. It takes the next one again after a
+success in a fuzzing pass while the pool holds more than RESERVE unused (the passes still to come each
+need one), and after a refusal of a valid request (409 or 422) before any success when the target has
+moved since, or has no queries to say (a refusal of a target still as made is one for the request's
+data). A pool that runs out leaves to every later pass its last target still as made, else its last.
+When the run ends, a line per pool says how many targets were taken, skipped as moved, and left unused,
+so that a spent pool shows in the CI log.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import schemathesis
@@ -42,9 +55,11 @@ from schemathesis import GenerationMode
 from schemathesis.engine import events
 
 POOLS: dict[str, list[dict]] = json.loads(Path(os.environ["FUZZ_POOLS"]).read_text(encoding="utf-8"))
-# Unused targets kept for the passes still to come: a 600 s run has four or five fuzzing passes after
-# the examples, coverage and stateful ones.
-RESERVE = 6
+# The server's SQLite database (.ci/schemathesis), opened read-only: the hooks only look.
+DATABASE = "file:" + os.environ["DATABASE_URL"].removeprefix("sqlite:///") + "?mode=ro"
+# Unused targets kept for the passes still to come: a 600 s run has six fuzzing passes after the
+# examples and coverage ones (the stateful passes share one target), and some targets move meanwhile.
+RESERVE = 12
 # Body fields made unique per valid request, for an act that refuses a value used before (409): the
 # generated value is kept, cut to leave room within the field's length, and "-" and a number appended
 # (a valid home or bed code stays one). A home or a batch of beds whose codes were taken is refused,
@@ -67,6 +82,24 @@ class Passes(schemathesis.cli.EventHandler):
             with _lock:
                 name = str(event.phase.name.value)
                 _passes[name] = _passes.get(name, 0) + 1
+        elif isinstance(event, events.EngineFinished):
+            _report()
+
+
+def _report() -> None:
+    """Per pool of more than one target: taken, skipped as moved, left unused, and "SPENT" when none is left
+    and none of those taken is still in the state it was made in (the later passes met only refusals)."""
+    with _lock:
+        passes = ", ".join(f"{phase} {count}" for phase, count in sorted(_passes.items()))
+        print(f"--- pools of targets (.ci/fuzz_hooks.py); passes: {passes}")
+        for label, targets in sorted(POOLS.items()):
+            if len(targets) > 1:
+                left = len(targets) - _unused.get(label, 0)
+                spent = not left and not any(_holds(label, index) for index in range(len(targets)))
+                print(
+                    f"{label:<75} taken {_taken.get(label, 0):>3}, moved {_moved.get(label, 0):>3}, "
+                    f"left {left:>3} of {len(targets):>3}{'  SPENT' if spent else ''}"
+                )
 
 
 class Place:
@@ -79,18 +112,49 @@ class Place:
 
 
 _unused: dict[str, int] = {}  # operation -> the first target no pass has taken
+_latest: dict[str, int] = {}  # operation -> the target its latest pass sent valid requests to
 _places: dict[tuple[str, str, int], Place] = {}
 _used: dict[int, tuple[str, tuple[str, str, int], int]] = {}  # the case (by id) -> operation, place, target
 _sent = [0]  # valid requests given a unique field so far
 
 
+def _answers(target: dict) -> list:
+    """What the target's queries answer now."""
+    with closing(sqlite3.connect(DATABASE, uri=True, timeout=20)) as database:
+        return [database.execute(sql, params).fetchall() for sql, params in target.get("holds", [])]
+
+
+# Each target's answers as made: read before the first request, when nothing has moved yet.
+_as_made = {
+    (label, index): _answers(target) for label, targets in POOLS.items() for index, target in enumerate(targets)
+}
+_taken: dict[str, int] = {}  # operation -> targets handed out
+_moved: dict[str, int] = {}  # operation -> targets skipped, no longer in the state they were made in
+
+
+def _holds(label: str, index: int) -> bool:
+    """Whether the target is still in the state it was made in (one without queries always is)."""
+    return _answers(POOLS[label][index]) == _as_made[label, index]
+
+
 def _take(label: str) -> int:
-    """The operation's next unused target; its last once none is left. Called with the lock held."""
-    index = _unused.get(label, 0)
-    if index >= len(POOLS[label]):
-        return len(POOLS[label]) - 1
-    _unused[label] = index + 1
-    return index
+    """The operation's next unused target still in the state it was made in. Once none is left, the last
+    one that still is (an act that does not move its target, an edit, goes on with it), else the last.
+    Called with the lock held."""
+    targets = POOLS[label]
+    while (index := _unused.get(label, 0)) < len(targets):
+        _unused[label] = index + 1
+        if _holds(label, index):
+            _taken[label] = _taken.get(label, 0) + 1
+            return index
+        _moved[label] = _moved.get(label, 0) + 1
+    return next((index for index in reversed(range(len(targets))) if _holds(label, index)), len(targets) - 1)
+
+
+def _start(label: str) -> int:
+    """A new pass's target: the latest pass's while it is still as made, else the next. Lock held."""
+    latest = _latest.get(label)
+    return latest if latest is not None and _holds(label, latest) else _take(label)
 
 
 def _left(label: str) -> int:
@@ -132,8 +196,8 @@ def before_call(context, case, kwargs):
         key = (label, phase, 0 if phase == "stateful" else _passes.get(phase, 0))
         place = _places.get(key)
         if place is None:
-            place = _places[key] = Place(_take(label))
-        index = place.index
+            place = _places[key] = Place(_start(label))
+        index = _latest[label] = place.index
         _used[id(case)] = (label, key, index)
     for key_, value in POOLS[label][index].items():
         where, _, name = key_.partition(".")
@@ -161,14 +225,19 @@ def after_call(context, case, response):
     label, key, index = found
     status = response.status_code
     succeeded = 200 <= status < 300
-    # 409 or 422 to a valid request: spent, or never in the state the act needs.
     refused = status in (409, 422) and not _stale_version(response)
     with _lock:
         place = _places[key]
         if place.index != index or not (succeeded or refused):
             return
         place.successes += succeeded
-        # One success is enough for a pass of the examples or coverage phase (they send many valid
-        # requests, and would take many targets); a fuzzing pass takes more while more are spare.
-        if place.successes == 0 or (key[1] == "fuzzing" and _left(label) > RESERVE):
+        if succeeded:
+            # One success is enough for a pass of the examples or coverage phase (they send many valid
+            # requests, and would take many targets); a fuzzing pass takes more while more are spare.
+            more = key[1] == "fuzzing" and _left(label) > RESERVE
+        else:
+            # A refusal before any success: the target has moved, or (still as made) the data was refused.
+            # One with no queries to say (a home that takes batches of beds until it is full) is spent.
+            more = place.successes == 0 and ("holds" not in POOLS[label][index] or not _holds(label, index))
+        if more:
             place.index = _take(label)

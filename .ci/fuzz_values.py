@@ -58,7 +58,11 @@ from admissions.models import (  # noqa: E402
     Application,
     ApplicationState,
     CategoryClaim,
+    Couple,
+    CoupleMember,
     Offer,
+    ReviewRequest,
+    WebhookSubscription,
 )
 from admissions.people import People  # noqa: E402
 from admissions.services.applications import application_suspend, lookup_code_issue  # noqa: E402
@@ -262,9 +266,13 @@ def render(template: str, found: dict[str, str]) -> str:
 
 
 # Targets per one-shot act (.ci/fuzz_hooks.py): one for each pass of a phase over the act in a 600 s
-# run (examples, coverage, stateful, and four or five of fuzzing), and some to spare for more
-# successes in a pass.
-POOL = 12
+# run (examples, coverage and its catch-ups, six of fuzzing, the stateful ones together), some for
+# targets moved meanwhile, and a few for more successes in a fuzzing pass (beyond the hooks' RESERVE).
+# Twelve ran out before the run's end (.ci/fuzz_hooks.py's report: "SPENT").
+POOL = 16
+# Targets for an act that does not move what it acts on (an edit): the hooks go on with one while it stays
+# as made, and these are for when it does not.
+SPARE = 3
 API = "/api/v1"
 
 
@@ -347,6 +355,12 @@ def sharing_a_home(applications: list[Application]) -> list[tuple[Application, A
             spare.remove(partner)
             pairs.append((one, partner))
     return pairs
+
+
+def not_claiming(applications: list[Application], code: str) -> list[Application]:
+    """Those of `applications` that do not claim category `code` yet: a person drawn as the demo draws
+    them may have claimed it at intake, and a category is claimed once (409)."""
+    return [a for a in applications if not a.category_claims.filter(code=code).exists()]
 
 
 def refs(applications) -> list[dict]:
@@ -494,7 +508,7 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     per_act[f"DELETE {API}/webhooks/{{id}}/"] = ids(made[2:])
     # Category claims to verify, and verified ones to end: of codes the toml's own claims do not use (a
     # path parameter rewritten to the value the toml gave is judged as schemathesis had generated it).
-    claimed = clerk.applications(QUEUED)
+    claimed = not_claiming(clerk.applications(QUEUED), "heroic_deed")
     for application in claimed:
         application_category_claim(
             application=application, code="heroic_deed", evidence="见义勇为证书 穗见字第2019015号", actor=clerk.actor
@@ -506,7 +520,7 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     )
     # Twice the pool: ending a claim is refused for every later pass on the same one (409), and a run
     # reported this operation "mostly rejected" when its last pass found the pool spent.
-    verified = clerk.applications(QUEUED, 2 * POOL)
+    verified = not_claiming(clerk.applications(QUEUED, 2 * POOL), "family_planning_special")
     for application in verified:
         application_category_claim(
             application=application,
@@ -523,27 +537,33 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
         [{"path.reference": a.reference, "path.code": "family_planning_special"} for a in verified],
     )
     # The changes of R-CHG-2 with the values they keep valid: the application's own districts and home,
-    # the ID number with the birth date and sex it encodes (R-APP-1). An application of their own, new,
+    # the ID number with the birth date and sex it encodes (R-APP-1). Applications of their own, new,
     # so at the end of the queue: the head of the queue is offered the beds the fuzzer frees, and an
-    # offered application may no longer change its districts, homes or family situation.
-    (changing,) = clerk.applications(QUEUED, 1)
-    district = changing.hukou_district.code
-    at = {"path.reference": changing.reference}
-    per_act[f"{app}/districts/"] = [{**at, "body.hukou_district": district, "body.residence_district": district}]
-    per_act[f"{app}/choices/"] = [{**at, "body.choices": [changing.choices.order_by("rank").first().facility.code]}]
-    per_act[f"{app}/family-situation/"] = [{**at, "body.spouse_resident_in": []}]
-    per_act[f"{app}/contact/"] = [at]
-    applicant = changing.applicant
-    per_act[f"{app}/personal-details/"] = [
-        {
-            **at,
-            "body.applicant.id_number": applicant.id_number,
-            "body.applicant.date_of_birth": applicant.date_of_birth.isoformat(),
-            "body.applicant.sex": applicant.sex,
-        }
-    ]
-    # Corrections before approval (R-CHG-1): a submitted application of its own.
-    per_act[f"PATCH {API}/applications/{{reference}}/"] = refs(clerk.applications("submitted", 1))
+    # offered application may no longer change its districts, homes or family situation. Not one-shot:
+    # a few, for when one is offered a bed all the same (.ci/fuzz_hooks.py goes on with one that is not).
+    for changing in clerk.applications(QUEUED, SPARE):
+        at = {"path.reference": changing.reference}
+        district = changing.hukou_district.code
+        first_home = changing.choices.order_by("rank").first().facility.code
+        applicant = changing.applicant
+        for tail, target in (
+            ("districts/", {**at, "body.hukou_district": district, "body.residence_district": district}),
+            ("choices/", {**at, "body.choices": [first_home]}),
+            ("family-situation/", {**at, "body.spouse_resident_in": []}),
+            ("contact/", at),
+            (
+                "personal-details/",
+                {
+                    **at,
+                    "body.applicant.id_number": applicant.id_number,
+                    "body.applicant.date_of_birth": applicant.date_of_birth.isoformat(),
+                    "body.applicant.sex": applicant.sex,
+                },
+            ),
+        ):
+            per_act.setdefault(f"{app}/{tail}", []).append(target)
+    # Corrections before approval (R-CHG-1): submitted applications of their own.
+    per_act[f"PATCH {API}/applications/{{reference}}/"] = refs(clerk.applications("submitted", SPARE))
     # The family's lookup and re-confirmation (R-PUB-1, R-CHG-3) with the code issued above, in every phase.
     family = {"body.reference": found["FUZZ_LOOKUP_REFERENCE"], "body.code": found["FUZZ_LOOKUP_CODE"]}
     per_act[f"POST {API}/public/lookup/"] = [family]
@@ -600,11 +620,12 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     )
     # Assessments: drafts to complete, drafts to edit, completed ones to approve or reject.
     assessments = "POST " + API + "/assessments/{id}"
-    # PATCH edits one draft (not one-shot), of its own: the seeded data may hold none.
+    # PATCH edits drafts (not one-shot) of its own: the seeded data may hold none. A few: one completed
+    # meanwhile is never edited again (409), and a run whose one draft was reported it mostly rejected.
     # (an assessment date the document cannot bound: not after today, not before the validity runs out)
     per_act[f"PATCH {API}/assessments/{{id}}/"] = [
         {**target, "body.assessed_on": found["FUZZ_TODAY"]}
-        for target in ids(clerk.assessments(complete=False, n=1, by=client))
+        for target in ids(clerk.assessments(complete=False, n=SPARE, by=client))
     ]
     pool(
         f"{assessments}/complete/",
@@ -620,12 +641,68 @@ def pools(found: dict[str, str]) -> dict[str, list[dict]]:
     return per_act
 
 
+# What must still hold of a target for its act: the state it was made in. .ci/fuzz_hooks.py reads these
+# queries' answers when the run starts and again before it hands a target out, and skips one whose answers
+# have changed meanwhile (an application offered a bed elsewhere, a draft assessment completed, a claim
+# ended by an earlier pass): every valid request on it would be refused (409, 422), and a pass that met
+# nothing else was reported "mostly rejected".
+HELD_BY_ID = {
+    "offers": (Offer, ("state", "admit_by_extended_at")),
+    "beds": (Bed, ("status",)),
+    "assessments": (Assessment, ("state",)),
+    "couples": (Couple, ("unlinked_at",)),
+    "review-requests": (ReviewRequest, ("state",)),
+    "webhooks": (WebhookSubscription, ("active",)),
+}
+
+
+def what_holds(label: str, target: dict) -> list:
+    """The queries (values_list) whose answers say that `target` is still as it was made for `label`'s act."""
+    resource = label.split()[1].split("/")[3]  # "POST /api/v1/offers/{id}/accept/" -> "offers"
+    if "path.id" in target and resource in HELD_BY_ID:
+        model, fields = HELD_BY_ID[resource]
+        return [model.objects.filter(pk=target["path.id"]).values_list(*fields)]
+    if "path.reference" in target:
+        reference = target["path.reference"]
+        queries = [Application.objects.filter(reference=reference).values_list("state")]
+        if "path.code" in target:
+            claim = CategoryClaim.objects.filter(application__reference=reference, code=target["path.code"])
+            queries.append(claim.values_list("status"))
+        if label.endswith("/review-requests/"):  # one re-review per assessment (R-ASM-6)
+            queries.append(ReviewRequest.objects.filter(application__reference=reference).values_list("pk"))
+        return queries
+    if "body.applications" in target:  # two applications to link: neither offered a bed nor linked since
+        references = target["body.applications"]
+        return [
+            Application.objects.filter(reference__in=references)
+            .order_by("reference")
+            .values_list("reference", "state"),
+            CoupleMember.objects.filter(application__reference__in=references, live=True).values_list("pk"),
+        ]
+    if "body.applicant.id_number" in target:  # a new person: no one registered with that ID number since
+        return [Applicant.objects.filter(id_number=target["body.applicant.id_number"]).values_list("pk")]
+    return []
+
+
+def with_what_holds(per_act: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Each target with its queries as SQL for sqlite3 ("holds": [[sql, params], ...]), the hooks' reader."""
+    for label, targets in per_act.items():
+        for target in targets:
+            held = []
+            for query in what_holds(label, target):
+                sql, params = query.query.sql_with_params()
+                held.append([sql.replace("%s", "?"), list(params)])
+            if held:
+                target["holds"] = held
+    return per_act
+
+
 if __name__ == "__main__":
     found = values()
     missing = [name for name, value in found.items() if not value]
     if missing:
         sys.exit(f"fuzz_values: the seeded data has no value for {', '.join(missing)}")
     source, target, pools_file = sys.argv[1:4]
-    made = pools(found)  # first: it makes some of the values the toml names
+    made = with_what_holds(pools(found))  # first: it makes some of the values the toml names
     Path(target).write_text(render(Path(source).read_text(encoding="utf-8"), found), encoding="utf-8")
     Path(pools_file).write_text(json.dumps(made, ensure_ascii=False, indent=1), encoding="utf-8")
