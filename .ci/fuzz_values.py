@@ -668,8 +668,17 @@ def what_holds(label: str, target: dict) -> list:
         if "path.code" in target:
             claim = CategoryClaim.objects.filter(application__reference=reference, code=target["path.code"])
             queries.append(claim.values_list("status"))
-        if label.endswith("/review-requests/"):  # one re-review per assessment (R-ASM-6)
-            queries.append(ReviewRequest.objects.filter(application__reference=reference).values_list("pk"))
+        # Acts that add to an application without moving it: what they add, each added once (a category
+        # claimed twice is 409, a second re-review of one assessment too). Without it a pass went on with
+        # an application whose every category the earlier passes had claimed, and met only 409s.
+        if label.endswith("/categories/"):
+            queries.append(
+                CategoryClaim.objects.filter(application__reference=reference).order_by("code").values_list("code")
+            )
+        if label.endswith("/review-requests/"):
+            queries.append(
+                ReviewRequest.objects.filter(application__reference=reference).order_by("pk").values_list("pk")
+            )
         return queries
     if "body.applications" in target:  # two applications to link: neither offered a bed nor linked since
         references = target["body.applications"]
@@ -677,7 +686,9 @@ def what_holds(label: str, target: dict) -> list:
             Application.objects.filter(reference__in=references)
             .order_by("reference")
             .values_list("reference", "state"),
-            CoupleMember.objects.filter(application__reference__in=references, live=True).values_list("pk"),
+            CoupleMember.objects.filter(application__reference__in=references, live=True)
+            .order_by("pk")
+            .values_list("pk"),
         ]
     if "body.applicant.id_number" in target:  # a new person: no one registered with that ID number since
         return [Applicant.objects.filter(id_number=target["body.applicant.id_number"]).values_list("pk")]
