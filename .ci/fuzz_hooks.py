@@ -21,7 +21,7 @@ schemathesis judges each pass of a phase over an operation (a "scenario") on its
 requests all failed, some of them for their data (400, 422: a NUL character in a field's name, say),
 is reported "mostly rejected", however many 409s on a spent target came with them. The examples and
 coverage phases run once (coverage again for catch-up passes), then the fuzzing and the stateful phases
-take turns while time is left: six fuzzing passes in a 600 s run. So each pass of a phase needs a
+take turns while time is left: four to six fuzzing passes in a 600 s run. So each pass of a phase needs a
 target in the state its act needs, and the pools must last the whole run.
 
 A target may also be moved by something else than its own act: another operation (an application offered
@@ -57,7 +57,7 @@ from schemathesis.engine import events
 POOLS: dict[str, list[dict]] = json.loads(Path(os.environ["FUZZ_POOLS"]).read_text(encoding="utf-8"))
 # The server's SQLite database (.ci/schemathesis), opened read-only: the hooks only look.
 DATABASE = "file:" + os.environ["DATABASE_URL"].removeprefix("sqlite:///") + "?mode=ro"
-# Unused targets kept for the passes still to come: a 600 s run has six fuzzing passes after the
+# Unused targets kept for the passes still to come: a 600 s run has up to six fuzzing passes after the
 # examples and coverage ones (the stateful passes share one target), and some targets move meanwhile.
 RESERVE = 12
 # Body fields made unique per valid request, for an act that refuses a value used before (409): the
@@ -120,6 +120,8 @@ _sent = [0]  # valid requests given a unique field so far
 
 def _answers(target: dict) -> list:
     """What the target's queries answer now."""
+    if "holds" not in target:
+        return []
     with closing(sqlite3.connect(DATABASE, uri=True, timeout=20)) as database:
         return [database.execute(sql, params).fetchall() for sql, params in target.get("holds", [])]
 
