@@ -396,3 +396,21 @@ def test_an_extension_with_a_blank_reason_is_400_naming_the_reason():
     assert_problem(response, 400, "reason")
     offer.refresh_from_db()
     assert offer.admit_by_extended_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "says_something"), [("\x1f4ä", True), ("a\nb", True), ("\x1f", False), (" \n\x85", False)]
+)
+def test_the_evidence_references_pattern_reads_the_same_searched_or_whole(document, text, says_something):
+    """Issue 16 (ST201): JSON Schema searches a pattern anywhere in the text; schemathesis took the bare
+    character class for the whole text and called "\\x1f4ä" a schema-violating reference the API
+    accepted. The pattern is written so that both readings give the API's own verdict."""
+    import jsonschema_rs
+
+    path = document["paths"]["/api/v1/applications/{reference}/categories/{code}/evidence/"]["post"]
+    schema = path["requestBody"]["content"]["multipart/form-data"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    pattern = schema["properties"]["evidence"]["pattern"]
+    assert jsonschema_rs.is_valid({"type": "string", "pattern": pattern}, text) is says_something
+    assert (re.fullmatch(pattern, text) is not None) is says_something
