@@ -557,19 +557,27 @@ class FormReferenceField(StrictCharField):
     """A document reference sent as a form part: text, never empty nor the form spelling of a null."""
 
     default_error_messages = {
+        "form_repeated": _("must be given once: one document reference, not a list"),
         "form_null": _(
             "must be a document reference written as text, not null, true, false or a number alone; "
             "leave the field out when there is none"
-        )
+        ),
     }
 
     def get_value(self, dictionary):
-        # DRF would take the empty part for one left out; kept, it is refused as blank.
-        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
-            return ""
+        if html.is_html_input(dictionary):
+            # A list sent as a form repeats the part: DRF would keep one of them silently (ST201).
+            parts = dictionary.getlist(self.field_name)
+            if len(parts) > 1:
+                return parts
+            # DRF would take the empty part for one left out; kept, it is refused as blank.
+            if dictionary.get(self.field_name) == "":
+                return ""
         return super().get_value(dictionary)
 
     def to_internal_value(self, data):
+        if isinstance(data, list):
+            self.fail("form_repeated")
         if isinstance(data, str) and spells_a_value_not_text(data):
             self.fail("form_null")
         return super().to_internal_value(data)

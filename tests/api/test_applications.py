@@ -860,3 +860,16 @@ def test_an_evidence_upload_sent_as_json_is_415(intake_officer):
 def test_evidence_cannot_be_added_after_approval_r_chg_1(intake_officer):
     application = queued_application(choices=["YX01"])
     assert_problem(upload(intake_officer, application.reference, "dibao", PNG), 409)
+
+
+def test_a_document_reference_sent_twice_beside_an_evidence_file_is_400_and_changes_nothing(intake_officer):
+    """R-APP-8, issue 16 (schemathesis ST201: a list for the string became two form parts, and one of
+    them was kept silently): one reference, given once."""
+    application = submitted_application(choices=["YX01"], categories=[{"code": "dibao", "evidence": "低保证 2024-001"}])
+    file = io.BytesIO(PNG)
+    file.name = "file.png"
+    path = url(f"applications/{application.reference}/categories/dibao/evidence/")
+    response = intake_officer.post(path, {"file": file, "evidence": ["证 1", "证 2"]}, format="multipart")
+    assert_problem(response, 400, "evidence")
+    claim = CategoryClaim.objects.get(application=application)
+    assert (claim.evidence, bool(claim.evidence_file)) == ("低保证 2024-001", False)
